@@ -1,0 +1,43 @@
+"""The pluggy hook specifications of photogpt-batch: the public API for plugin authors.
+
+A plugin is a module (or object) with functions marked ``@hookimpl``, published through the
+``photogpt_batch`` entry-point group::
+
+    # pyproject.toml of a plugin package
+    [project.entry-points.photogpt_batch]
+    acme = "acme_video_plugin"
+
+    # acme_video_plugin.py
+    from photogpt_batch import Model, hookimpl
+
+    @hookimpl
+    def register_models(register):
+        register(Model(id="acme-1", family="acme", option_group="acme", description="...", options={...}))
+
+The built-in families (Veo, Seedance, Kling video, Kling motion, Grok) are plugins of exactly this kind.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import pluggy
+
+if TYPE_CHECKING:
+    from .models import Model
+
+PROJECT_NAME = "photogpt_batch"
+
+hookspec = pluggy.HookspecMarker(PROJECT_NAME)
+hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
+
+
+@hookspec
+def register_models(register: Callable[[Model], None]) -> None:
+    """Register the models this plugin provides.
+
+    Called once, when the registry is first needed (``validate``, ``plan``, ``run``, ``models``, ``schema``).
+    Call ``register(model)`` once per `photogpt_batch.models.Model`. A model id registered twice is an
+    error that names both plugins; the first registration is kept.
+    """

@@ -1,0 +1,46 @@
+"""The unit of work that leaves the spec layer: a validated job and the exact request it sends."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+def canonical_json(value: Any) -> str:
+    """JSON with sorted keys and no spaces: equal values give equal text, so it can be hashed."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def content_hash(body: dict[str, Any]) -> str:
+    """The identity of a job's content: sha256 of its request body's canonical JSON."""
+    return hashlib.sha256(canonical_json(body).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class PlannedJob:
+    """A valid job: its id in the campaign, its model, and the exact ``POST /videos/generation`` body."""
+
+    id: str
+    model: str
+    body: dict[str, Any]
+    content_hash: str
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def num_videos(self) -> int:
+        """How many videos the job asks for (the API's default is 1)."""
+        return int(self.body.get("numVideos", 1))
+
+
+@dataclass
+class Campaign:
+    """A loaded, expanded and validated campaign spec."""
+
+    name: str
+    output: Path
+    spec_path: Path
+    jobs: list[PlannedJob] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
