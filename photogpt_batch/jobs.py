@@ -6,7 +6,10 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .diagnostics import Diagnostic
 
 
 def canonical_json(value: Any) -> str:
@@ -43,4 +46,4 @@ class Campaign:
     output: Path
     spec_path: Path
     jobs: list[PlannedJob] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
+    diagnostics: list[Diagnostic] = field(default_factory=list)  # warnings only: errors raise SpecError

@@ -12,7 +12,6 @@ A rule reports `Problem`s whose ``path`` is a path inside that dict (``("options
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -144,42 +143,30 @@ class Model:
 
         Only the model's own option group is sent, values that ``problems`` mark ``drop`` are left out,
         backend-only fields are never sent, and defaults the user did not write are not invented: the
-        server applies its own.
+        server applies its own. ``job`` is not modified (expanded jobs share unchanged parts).
         """
-        job = copy.deepcopy(job)
-        drops = sorted((p.path for p in problems if p.drop), key=_drop_order, reverse=True)
-        for path in drops:
-            _remove(job, path)
+        dropped = {p.path for p in problems if p.drop}
         body: dict[str, Any] = {"modelID": self.id, "prompt": job["prompt"]}
         if "numVideos" in job:
             body["numVideos"] = job["numVideos"]
-        images = job.get("referenceImages") or []
+        images = [
+            {"url": image["url"], "role": image["role"]}
+            for i, image in enumerate(job.get("referenceImages") or [])
+            if ("referenceImages", i) not in dropped
+        ]
         if images:
-            body["referenceImages"] = [{"url": i["url"], "role": i["role"]} for i in images]
-        videos = job.get("referenceVideos") or []
+            body["referenceImages"] = images
+        videos = [
+            {"url": video["url"], "role": "reference_video"}
+            for i, video in enumerate(job.get("referenceVideos") or [])
+            if ("referenceVideos", i) not in dropped
+        ]
         if videos:
-            body["referenceVideos"] = [{"url": v["url"], "role": "reference_video"} for v in videos]
-        if job.get("elementIDs"):
-            body["elementIDs"] = list(job["elementIDs"])
-        options = job.get("options") or {}
+            body["referenceVideos"] = videos
+        elements = [e for i, e in enumerate(job.get("elementIDs") or []) if ("elementIDs", i) not in dropped]
+        if elements:
+            body["elementIDs"] = elements
+        options = {k: v for k, v in (job.get("options") or {}).items() if ("options", k) not in dropped}
         if options:
-            body["options"] = {self.option_group: dict(options)}
+            body["options"] = {self.option_group: options}
         return body
-
-
-def _drop_order(path: JsonPath) -> tuple:
-    # Remove list items from the highest index down so earlier removals do not shift later ones.
-    return tuple((1, p) if isinstance(p, int) else (0, p) for p in path)
-
-
-def _remove(doc: Any, path: JsonPath) -> None:
-    for part in path[:-1]:
-        try:
-            doc = doc[part]
-        except (KeyError, IndexError, TypeError):
-            return
-    last = path[-1]
-    if isinstance(doc, dict):
-        doc.pop(last, None)
-    elif isinstance(doc, list) and isinstance(last, int) and 0 <= last < len(doc):
-        del doc[last]

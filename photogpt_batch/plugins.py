@@ -36,25 +36,35 @@ class Registry:
         return sorted(self.models)
 
 
-def make_plugin_manager(load_entry_points: bool = True, extra: Iterable[object] = ()) -> pluggy.PluginManager:
-    """A plugin manager with the hook specs, the entry-point plugins and ``extra`` plugin objects."""
+DISTRIBUTION = "photogpt-batch"
+
+
+def make_plugin_manager(
+    load_entry_points: bool = True, extra: Iterable[object] = (), builtin_only: bool = False
+) -> pluggy.PluginManager:
+    """A plugin manager with the hook specs, the entry-point plugins and ``extra`` plugin objects.
+
+    ``builtin_only`` keeps only the entry points this distribution declares (for the committed schemas).
+    """
     pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
     pm.add_hookspecs(hookspecs)
     if os.environ.get("PHOTOGPT_BATCH_TRACE_PLUGINS"):
         pm.trace.root.setwriter(lambda msg: print(msg, end="", file=sys.stderr))
         pm.enable_tracing()
     if load_entry_points:
-        _load_entry_points(pm)
+        _load_entry_points(pm, builtin_only)
     for plugin in extra:
         pm.register(plugin)
     return pm
 
 
-def _load_entry_points(pm: pluggy.PluginManager) -> None:
+def _load_entry_points(pm: pluggy.PluginManager, builtin_only: bool) -> None:
     allowed = os.environ.get("PHOTOGPT_BATCH_PLUGINS")
     allow = {name.strip() for name in allowed.split(",")} if allowed else None
     for ep in importlib.metadata.entry_points(group=hookspecs.PROJECT_NAME):
         if allow is not None and ep.name not in allow:
+            continue
+        if builtin_only and (ep.dist is None or ep.dist.name != DISTRIBUTION):
             continue
         if pm.get_plugin(ep.name) is not None:
             continue

@@ -1,0 +1,167 @@
+"""The ``photogpt-batch`` command line: parse, call the library, print, pick the exit code.
+
+Exit codes: 0 all done; 1 some jobs failed or are in doubt; 2 bad spec, usage or configuration (nothing
+sent); 130 interrupted (state saved).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from . import __version__, schemas
+from .diagnostics import Diagnostic, SpecError
+from .plugins import build_registry, get_registry, make_plugin_manager
+from .validation import load_campaign
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def _emit_json(value: Any) -> None:
+    sys.stdout.write(json.dumps(value, indent=2, ensure_ascii=False))
+    sys.stdout.write("\n")
+
+
+def _print_diagnostics(diagnostics: list[Diagnostic], err: bool = False) -> None:
+    for d in diagnostics:
+        click.echo(d.format(), err=err)
+
+
+def _summary(file: str, diagnostics: list[Diagnostic], jobs: int | None = None) -> str:
+    errors = sum(d.severity == "error" for d in diagnostics)
+    warnings = len(diagnostics) - errors
+    parts = [f"{errors} error{'s' * (errors != 1)}", f"{warnings} warning{'s' * (warnings != 1)}"]
+    tail = f", {jobs} job{'s' * (jobs != 1)}" if jobs is not None else ""
+    return f"{file}: {', '.join(parts)}{tail}"
+
+
+def _plugin_warnings() -> None:
+    for warning in get_registry().warnings:
+        click.echo(f"warning: {warning}", err=True)
+
+
+def load_or_exit(spec: str, as_json: bool = False):
+    """Load a campaign for a command, or print its diagnostics and exit 2."""
+    _plugin_warnings()
+    try:
+        campaign = load_campaign(spec)
+    except SpecError as exc:
+        if as_json:
+            _emit_json({"ok": False, "diagnostics": [d.to_json() for d in exc.diagnostics]})
+        else:
+            _print_diagnostics(exc.diagnostics, err=True)
+            click.echo(_summary(spec, exc.diagnostics), err=True)
+        sys.exit(EXIT_USAGE)
+    if not as_json:
+        _print_diagnostics(campaign.diagnostics, err=True)
+    return campaign
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="photogpt-batch")
+def cli() -> None:
+    """Make a folder of generated videos match a campaign YAML, through the PhotoGPT API."""
+
+
+@cli.command()
+@click.argument("specs", nargs=-1, required=True, type=click.Path(dir_okay=True))
+@click.option("--json", "as_json", is_flag=True, help="Print the diagnostics as JSON.")
+def validate(specs: tuple[str, ...], as_json: bool) -> None:
+    """Load, expand and validate campaign files; print every problem with file:line:column."""
+    _plugin_warnings()
+    results = []
+    failed = False
+    for spec in specs:
+        try:
+            campaign = load_campaign(spec)
+            diagnostics, jobs = campaign.diagnostics, len(campaign.jobs)
+        except SpecError as exc:
+            diagnostics, jobs, failed = exc.diagnostics, None, True
+        results.append({"file": spec, "ok": jobs is not None, "jobs": jobs,
+                        "diagnostics": [d.to_json() for d in diagnostics]})
+        if not as_json:
+            _print_diagnostics(diagnostics)
+            click.echo(_summary(spec, diagnostics, jobs) + ("" if jobs is not None else ": invalid, nothing sent"))
+    if as_json:
+        _emit_json(results)
+    sys.exit(EXIT_USAGE if failed else EXIT_OK)
+
+
+@cli.command()
+@click.argument("spec", type=click.Path(dir_okay=True))
+@click.option("--output", type=click.Path(file_okay=False), help="Output folder (default: the spec's).")
+@click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON, with every request body.")
+def plan(spec: str, output: str | None, as_json: bool) -> None:
+    """Show what `run` would do: each job's id, model, state against the ledger and request. Sends nothing."""
+    from .planning import make_plan
+
+    campaign = load_or_exit(spec, as_json)
+    if output:
+        campaign.output = Path(output)
+    the_plan = make_plan(campaign)
+    if as_json:
+        _emit_json(the_plan.to_json())
+        return
+    width = max((len(j.id) for j in campaign.jobs), default=2)
+    for entry in the_plan.entries:
+        click.echo(f"{entry.state:<9} {entry.job.id:<{width}}  {entry.job.model:<22} "
+                   f"{entry.job.num_videos} video{'s' * (entry.job.num_videos != 1)}")
+    for orphan in the_plan.orphaned:
+        click.echo(f"{'orphaned':<9} {orphan:<{width}}  (in the ledger, no longer in the spec)")
+    counts = ", ".join(f"{n} {state}" for state, n in the_plan.counts().items())
+    click.echo(f"{campaign.name}: {len(campaign.jobs)} jobs ({counts}); output {campaign.output}")
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the registry as JSON, with each model's options.")
+def models(as_json: bool) -> None:
+    """List every model, the plugin that provides it and its options."""
+    registry = get_registry()
+    _plugin_warnings()
+    if as_json:
+        _emit_json([
+            {"id": m.id, "family": m.family, "plugin": m.plugin, "optionGroup": m.option_group,
+             "description": m.description, "options": m.options_schema()["properties"]}
+            for m in (registry.models[i] for i in registry.ids())
+        ])
+        return
+    for model_id in registry.ids():
+        m = registry.models[model_id]
+        click.echo(f"{m.id:<24} {m.family:<14} plugin {m.plugin:<10} options: {', '.join(m.options) or '-'}")
+
+
+@cli.command()
+@click.option("--out", type=click.Path(file_okay=False), default="schemas", show_default=True,
+              help="Folder to write the JSON Schemas into.")
+@click.option("--check", is_flag=True, help="Only check that the files in --out are up to date (exit 1 if not).")
+@click.option("--all-plugins", is_flag=True,
+              help="Include installed third-party plugins (default: the built-in models only, as committed).")
+def schema(out: str, check: bool, all_plugins: bool) -> None:
+    """Write the campaign JSON Schema and one schema per model (for editors and CI)."""
+    registry = build_registry(make_plugin_manager(builtin_only=not all_plugins))
+    for warning in registry.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    if check:
+        problems = schemas.stale(registry, Path(out))
+        for problem in problems:
+            click.echo(problem, err=True)
+        if problems:
+            click.echo("regenerate with: photogpt-batch schema", err=True)
+            sys.exit(EXIT_FAILED)
+        click.echo(f"{out}: up to date")
+        return
+    for path in schemas.write(registry, Path(out)):
+        click.echo(str(path))
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        cli(standalone_mode=True)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(EXIT_INTERRUPTED)

@@ -1,0 +1,164 @@
+"""JSON Schemas generated from the registered models: one per model, and the campaign schema editors use.
+
+The campaign schema is written for editors (yaml-language-server and friends, draft-07): completion of
+keys, model ids and each model's options, and a placeholder string (``"{seed}"``) accepted wherever a
+value may come from ``vars`` or a matrix. The tool's own validation is stricter and runs on expanded jobs.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from .expand import CAMPAIGN_SLUG, JOB_FIELDS, VAR_NAME
+from .models import Model
+from .plugins import Registry
+
+DRAFT = "http://json-schema.org/draft-07/schema#"
+SCHEMA_BASE = "https://photogpt-batch.dev/schemas/"
+PLACEHOLDER = {"type": "string", "pattern": r"^\{[A-Za-z_][A-Za-z0-9_]*\}$",
+               "description": "A value from vars or the matrix, e.g. \"{seed}\"."}
+
+
+def model_schema(model: Model) -> dict[str, Any]:
+    """The standalone JSON Schema of one expanded job for ``model``."""
+    return {
+        "$schema": DRAFT,
+        "$id": f"{SCHEMA_BASE}{model.id}.schema.json",
+        "title": f"{model.id}: one expanded photogpt-batch job",
+        "description": f"{model.description} Provided by plugin {model.plugin!r}; options are sent as "
+        f"options.{model.option_group}.",
+        **model.job_schema(),
+    }
+
+
+def _or_placeholder(schema: dict[str, Any]) -> dict[str, Any]:
+    if schema.get("type") == "string" and "enum" not in schema and "pattern" not in schema:
+        return dict(schema)  # a free-text option: placeholders are text anyway
+    return {"anyOf": [dict(schema), PLACEHOLDER], **({"description": schema["description"]}
+                                                      if "description" in schema else {})}
+
+
+def campaign_schema(registry: Registry) -> dict[str, Any]:
+    """The JSON Schema of a campaign file (format version 1) for every registered model."""
+    models = [registry.models[i] for i in registry.ids()]
+    union: dict[str, list[dict[str, Any]]] = {}
+    for model in models:
+        for name, schema in model.options.items():
+            if dict(schema) not in union.setdefault(name, []):
+                union[name].append(dict(schema))
+    option_props = {}
+    for name, variants in sorted(union.items()):
+        takers = [m.id for m in models if name in m.options]
+        option_props[name] = {
+            "description": f"Taken by {', '.join(takers)}. " + (variants[0].get("description") or ""),
+            "anyOf": [*variants, PLACEHOLDER],
+        }
+    ref_image = {"type": "object", "additionalProperties": False, "required": ["url", "role"], "properties": {
+        "url": {"type": "string", "pattern": "^(https?://|\\{)"},
+        "role": {"enum": ["first_frame", "last_frame", "reference_image"]},
+    }}
+    ref_video = {"type": "object", "additionalProperties": False, "required": ["url"], "properties": {
+        "url": {"type": "string", "pattern": "^(https?://|\\{)"},
+        "role": {"enum": ["reference_video"]},
+    }}
+    fields: dict[str, Any] = {
+        "model": {"description": "The model id; see `photogpt-batch models`.",
+                  "anyOf": [{"enum": [m.id for m in models]}, PLACEHOLDER]},
+        "prompt": {"type": "string", "minLength": 1, "description": "Text describing the video; {name} placeholders."},
+        "numVideos": {"anyOf": [{"type": "integer", "minimum": 1}, PLACEHOLDER],
+                      "description": "Number of videos to generate (default 1)."},
+        "options": {"type": "object", "description": "Flat: the model's own option names.",
+                    "properties": option_props, "additionalProperties": False},
+        "referenceImages": {"anyOf": [{"type": "array", "items": ref_image}, PLACEHOLDER]},
+        "referenceVideos": {"anyOf": [{"type": "array", "items": ref_video}, PLACEHOLDER]},
+        "elementIDs": {"anyOf": [{"type": "array", "items": {"type": "string"}}, PLACEHOLDER]},
+    }
+    assert set(fields) == set(JOB_FIELDS)
+    per_model = [
+        {
+            "if": {"properties": {"model": {"const": m.id}}, "required": ["model"]},
+            "then": {"properties": {"options": {
+                "properties": {k: _or_placeholder(dict(v)) for k, v in m.options.items()},
+                "additionalProperties": False,
+            }}},
+        }
+        for m in models
+    ]
+    job = {
+        "type": "object",
+        "required": ["id"],
+        "additionalProperties": False,
+        "properties": {
+            "id": {"type": "string", "description": "Unique in the campaign after expansion; {name} placeholders.",
+                   "pattern": r"^([A-Za-z0-9]|\{)([A-Za-z0-9._-]|\{[A-Za-z_][A-Za-z0-9_]*\})*$"},
+            **fields,
+            "matrix": {
+                "type": "object",
+                "description": "One job per combination of these lists; `model` sets the job's model.",
+                "properties": {
+                    "model": {"type": "array", "minItems": 1, "items": {"enum": [m.id for m in models]}},
+                    "exclude": {"type": "array", "items": {"type": "object"},
+                                "description": "Combinations to leave out, e.g. [{model: veo-3.1, ratio: '9:16'}]."},
+                },
+                "additionalProperties": {"type": "array", "minItems": 1},
+            },
+        },
+        "allOf": per_model,
+    }
+    return {
+        "$schema": DRAFT,
+        "$id": f"{SCHEMA_BASE}campaign.schema.json",
+        "title": "photogpt-batch campaign, format version 1",
+        "type": "object",
+        "required": ["version", "campaign", "jobs"],
+        "additionalProperties": False,
+        "properties": {
+            "version": {"const": 1, "description": "The spec format version; only 1 exists."},
+            "campaign": {"type": "string", "pattern": f"^{CAMPAIGN_SLUG.pattern}$",
+                         "description": "A slug; names the output folder and the ledger."},
+            "output": {"type": "string", "description": "Output folder; default out/<campaign>."},
+            "defaults": {"type": "object", "properties": fields, "additionalProperties": False,
+                         "description": "Merged under every job: the job wins, mappings merge, lists replace."},
+            "vars": {"type": "object", "propertyNames": {"pattern": f"^{VAR_NAME.pattern}$"},
+                     "description": "Values for {name} placeholders."},
+            "jobs": {"type": "array", "minItems": 1, "items": job},
+        },
+    }
+
+
+def render(schema: dict[str, Any]) -> str:
+    """A schema as the text committed in ``schemas/`` (stable: sorted nowhere, indented, newline-terminated)."""
+    return json.dumps(schema, indent=2, ensure_ascii=False) + "\n"
+
+
+def generate(registry: Registry) -> dict[str, str]:
+    """File name -> text of every schema file for ``registry``."""
+    files = {"campaign.schema.json": render(campaign_schema(registry))}
+    for model_id in registry.ids():
+        files[f"{model_id}.schema.json"] = render(model_schema(registry.models[model_id]))
+    return files
+
+
+def write(registry: Registry, out: Path) -> list[Path]:
+    """Write every schema file into ``out``; returns the paths written."""
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, text in generate(registry).items():
+        path = out / name
+        path.write_text(text, encoding="utf-8")
+        written.append(path)
+    return written
+
+
+def stale(registry: Registry, out: Path) -> list[str]:
+    """The schema files in ``out`` that are missing or differ from what ``registry`` generates."""
+    problems = []
+    for name, text in generate(registry).items():
+        path = out / name
+        if not path.exists():
+            problems.append(f"{path}: missing")
+        elif path.read_text(encoding="utf-8") != text:
+            problems.append(f"{path}: out of date")
+    return problems

@@ -1,0 +1,123 @@
+"""``{name}`` placeholders: parsing once, filling many times.
+
+A string that is exactly one placeholder takes the value with its type (``"{seed}"`` → ``7``); elsewhere
+values are formatted into the text. ``{{`` and ``}}`` write literal braces.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+class TemplateError(ValueError):
+    """A malformed template or a placeholder with no value."""
+
+
+@dataclass(frozen=True)
+class Template:
+    """A parsed string: literal text and placeholder names, alternating (literals at even indexes)."""
+
+    parts: tuple[str, ...]
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The placeholder names, in order."""
+        return self.parts[1::2]
+
+    @property
+    def is_whole(self) -> bool:
+        """True when the string is exactly one placeholder, so the value keeps its type."""
+        return len(self.parts) == 3 and self.parts[0] == "" and self.parts[2] == ""
+
+    def fill(self, values: Mapping[str, Any], normalise: bool = False) -> Any:
+        """The template with every placeholder replaced from ``values``.
+
+        ``normalise`` applies the id rules to filled-in values (``16:9`` → ``16x9``).
+        Raises `TemplateError` naming an unknown placeholder.
+        """
+        if len(self.parts) == 1:
+            return self.parts[0]
+        if self.is_whole and not normalise:
+            return _lookup(values, self.parts[1])
+        out = []
+        for i, part in enumerate(self.parts):
+            if i % 2 == 0:
+                out.append(part)
+            else:
+                text = format_value(_lookup(values, part))
+                out.append(normalise_id_part(text) if normalise else text)
+        return "".join(out)
+
+
+def _lookup(values: Mapping[str, Any], name: str) -> Any:
+    try:
+        return values[name]
+    except KeyError:
+        close = difflib.get_close_matches(name, list(values), n=1)
+        hint = f"; did you mean {{{close[0]}}}?" if close else ""
+        known = ", ".join(sorted(values)) or "none"
+        raise TemplateError(f"unknown placeholder {{{name}}} (known: {known}){hint}") from None
+
+
+def format_value(value: Any) -> str:
+    """A value as text inside a string: YAML spellings for booleans and null."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    if isinstance(value, int | float | str):
+        return str(value)
+    raise TemplateError(f"a {type(value).__name__} cannot be formatted into text; use it as the whole value")
+
+
+_ID_BAD = re.compile(r"[^A-Za-z0-9._-]")
+
+
+def normalise_id_part(text: str) -> str:
+    """Filled-in id text: ``:`` becomes ``x`` (``16:9`` → ``16x9``), anything else unsafe becomes ``-``."""
+    return _ID_BAD.sub("-", text.replace(":", "x"))
+
+
+@functools.lru_cache(maxsize=65536)
+def parse(text: str) -> Template:
+    """Parse ``text`` into a `Template` (cached: a matrix job reuses the same strings many times)."""
+    if "{" not in text and "}" not in text:
+        return Template((text,))
+    parts: list[str] = []
+    literal: list[str] = []
+    i, n = 0, len(text)
+    while i < n:
+        ch = text[i]
+        if ch == "{":
+            if text.startswith("{{", i):
+                literal.append("{")
+                i += 2
+                continue
+            end = text.find("}", i + 1)
+            name = text[i + 1 : end] if end != -1 else ""
+            if end == -1 or not _NAME.fullmatch(name):
+                raise TemplateError(
+                    f"malformed placeholder at character {i + 1}: write {{name}}, or {{{{ for a literal brace"
+                )
+            parts.append("".join(literal))
+            parts.append(name)
+            literal = []
+            i = end + 1
+        elif ch == "}":
+            if text.startswith("}}", i):
+                literal.append("}")
+                i += 2
+                continue
+            raise TemplateError(f"unmatched '}}' at character {i + 1}: write }}}} for a literal brace")
+        else:
+            literal.append(ch)
+            i += 1
+    parts.append("".join(literal))
+    return Template(tuple(parts))
