@@ -1,0 +1,59 @@
+"""Ways to run the sandbox for callers that are not inside a pytest event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import urllib.request
+
+import aiohttp
+import pytest
+from sandbox_helpers import HEADERS
+
+from photogpt_batch.sandbox import Sandbox, SandboxConfig, SandboxThread
+
+
+def test_thread_runner_serves_a_synchronous_caller() -> None:
+    with SandboxThread(SandboxConfig.quick()) as sb:
+        request = urllib.request.Request(sb.base_url + "/ping", headers=HEADERS)
+        with urllib.request.urlopen(request, timeout=5) as response:
+            assert json.load(response) == {"message": "pong!", "status": "OK"}
+        assert sb.counters.requests["GET /ping"] == 1
+
+
+def test_sandbox_runs_inside_a_callers_own_event_loop() -> None:
+    # What `run --sandbox` does: a synchronous command starts its own loop and the sandbox lives in it.
+    async def main() -> str:
+        async with (
+            Sandbox(SandboxConfig.quick()) as sb,
+            aiohttp.ClientSession(headers=HEADERS) as session,
+            session.get(sb.base_url + "/ping") as response,
+        ):
+            return (await response.json())["message"]
+
+    assert asyncio.run(main()) == "pong!"
+
+
+async def test_start_and_stop_without_a_context_manager() -> None:
+    sb = Sandbox(SandboxConfig.quick())
+    await sb.start()
+    try:
+        assert sb.port and sb.file_port and sb.port != sb.file_port
+        assert sb.base_url == f"http://127.0.0.1:{sb.port}/api"
+        assert sb.files_url == f"http://127.0.0.1:{sb.file_port}"
+    finally:
+        await sb.stop()
+    await sb.stop()  # idempotent
+
+
+async def test_busy_port_raises_instead_of_hanging() -> None:
+    async with Sandbox(SandboxConfig.quick()) as first:
+        with pytest.raises(OSError):
+            await Sandbox(SandboxConfig.quick(), port=first.port).start()
+
+
+def test_quick_preset_is_fast() -> None:
+    cfg = SandboxConfig.quick()
+    assert cfg.generation_seconds == (0.3, 0.8)
+    assert cfg.prepare_seconds == 0.2
+    assert SandboxConfig.quick(seed=5).seed == 5
