@@ -98,20 +98,27 @@ def validate(specs: tuple[str, ...], as_json: bool) -> None:
 def plan(spec: str, output: str | None, as_json: bool) -> None:
     """Show what `run` would do: each job's id, model, state against the ledger and request. Sends nothing."""
     from .planning import make_plan
+    from .status import StatusError
 
     campaign = load_or_exit(spec, as_json)
     if output:
         campaign.output = Path(output)
-    the_plan = make_plan(campaign)
+    try:
+        the_plan = make_plan(campaign)
+    except StatusError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_USAGE)
     if as_json:
         _emit_json(the_plan.to_json())
         return
     width = max((len(j.id) for j in campaign.jobs), default=2)
-    for entry in the_plan.entries:
-        click.echo(f"{entry.state:<9} {entry.job.id:<{width}}  {entry.job.model:<22} "
-                   f"{entry.job.num_videos} video{'s' * (entry.job.num_videos != 1)}")
+    for item in the_plan.reconciliation.jobs:
+        job = item.planned
+        assert job is not None
+        click.echo(f"{item.disposition!s:<9} {job.id:<{width}}  {job.model:<22} "
+                   f"{job.num_videos} video{'s' * (job.num_videos != 1)}")
     for orphan in the_plan.orphaned:
-        click.echo(f"{'orphaned':<9} {orphan:<{width}}  (in the ledger, no longer in the spec)")
+        click.echo(f"{'orphaned':<9} {orphan:<{width}}  (in the ledger, no longer in the spec; nothing is deleted)")
     counts = ", ".join(f"{n} {state}" for state, n in the_plan.counts().items())
     click.echo(f"{campaign.name}: {len(campaign.jobs)} jobs ({counts}); output {campaign.output}")
 
@@ -156,6 +163,91 @@ def schema(out: str, check: bool, all_plugins: bool) -> None:
         return
     for path in schemas.write(registry, Path(out)):
         click.echo(str(path))
+
+
+@cli.command()
+@click.argument("spec", type=click.Path(dir_okay=True))
+@click.option("--output", type=click.Path(file_okay=False), help="Output folder (default: the spec's).")
+@click.option("--concurrency", type=click.IntRange(1, 512), default=4, show_default=True,
+              help="Jobs generating on the server at once (the vendor asks for few active jobs).")
+@click.option("--downloads", "download_concurrency", type=click.IntRange(1, 64), default=4, show_default=True,
+              help="Files downloading at once.")
+@click.option("--rate", "requests_per_second", type=click.FloatRange(0.1, 10000), default=10.0, show_default=True,
+              help="API requests per second, at most.")
+@click.option("--sandbox", is_flag=True, help="Run against a local sandbox started in-process (no key needed).")
+@click.option("--retry-failed", is_flag=True, help="Submit jobs that failed again (a new, billed job each).")
+@click.option("--resubmit-in-doubt", is_flag=True,
+              help="Submit again jobs whose earlier submission has an unknown outcome (may pay twice).")
+@click.option("--no-verify", is_flag=True, help="Trust downloaded files by size without re-hashing them.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress output; only the summary.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+def run(spec: str, output: str | None, concurrency: int, download_concurrency: int, requests_per_second: float,
+        sandbox: bool, retry_failed: bool, resubmit_in_doubt: bool, no_verify: bool, quiet: bool,
+        as_json: bool) -> None:
+    """Make the output folder match the spec: submit what is missing, resume what is in flight, download.
+
+    Safe to rerun at any time: finished work is left alone and nothing paid for is sent twice.
+    """
+    from .engine import EngineOptions
+    from .progress import Progress
+    from .reporting import print_summary, summary_json
+    from .runner import ConfigError, RunConfig, run_campaign
+
+    campaign = load_or_exit(spec, as_json)
+    if output:
+        campaign.output = Path(output)
+    options = EngineOptions(concurrency=concurrency, download_concurrency=download_concurrency,
+                            retry_failed=retry_failed, resubmit_in_doubt=resubmit_in_doubt, verify_files=not no_verify)
+    total = sum(job.num_videos for job in campaign.jobs)
+    progress = Progress(total, quiet=quiet or as_json)
+    try:
+        summary = run_campaign(campaign, RunConfig(sandbox=sandbox, requests_per_second=requests_per_second,
+                                                   engine=options), progress)
+    except ConfigError as exc:
+        progress.close()
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_USAGE)
+    progress.close()
+    if as_json:
+        _emit_json(summary_json(campaign, summary))
+    else:
+        print_summary(campaign, summary, spec)
+    if summary.interrupted:
+        sys.exit(EXIT_INTERRUPTED)
+    sys.exit(EXIT_OK if summary.complete else EXIT_FAILED)
+
+
+@cli.command()
+@click.argument("spec", type=click.Path(dir_okay=True))
+@click.option("--output", type=click.Path(file_okay=False), help="Output folder (default: the spec's).")
+@click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
+def status(spec: str, output: str | None, as_json: bool) -> None:
+    """The ledger's view: counts per state, and per job its remote ids, files and errors."""
+    from .reporting import print_status, status_json
+    from .status import StatusError, read_status
+
+    campaign = load_or_exit(spec, as_json)
+    if output:
+        campaign.output = Path(output)
+    try:
+        report = read_status(campaign)
+    except StatusError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_USAGE)
+    if as_json:
+        _emit_json(status_json(report))
+    else:
+        print_status(report)
+    sys.exit(EXIT_OK if report.complete else EXIT_FAILED)
+
+
+def _add_sandbox() -> None:
+    from .sandbox.cli import sandbox_command
+
+    cli.add_command(sandbox_command)
+
+
+_add_sandbox()
 
 
 def main() -> None:

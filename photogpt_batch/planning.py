@@ -1,52 +1,49 @@
-"""What `run` would do: every job of a campaign with its state against the ledger."""
+"""What `run` would do: every job of a campaign with its state against the ledger. Sends nothing."""
 
 from __future__ import annotations
 
-from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from .jobs import Campaign, PlannedJob
-
-
-@dataclass(frozen=True)
-class PlanEntry:
-    """One job and its state: new, changed, in_flight, done, failed, in_doubt."""
-
-    job: PlannedJob
-    state: str
+from .jobs import Campaign
+from .ledger import Reconciliation
+from .status import reconcile
 
 
 @dataclass
 class Plan:
-    """The plan of a campaign: its jobs in spec order, and ledger jobs no longer in the spec."""
+    """The plan of a campaign: its jobs in spec order with their disposition, and orphaned ledger jobs."""
 
     campaign: Campaign
-    entries: list[PlanEntry]
-    orphaned: list[str] = field(default_factory=list)
+    reconciliation: Reconciliation
+
+    @property
+    def orphaned(self) -> list[str]:
+        """Ids in the ledger that the spec no longer has (nothing is deleted)."""
+        return [item.job_id for item in self.reconciliation.orphaned]
 
     def counts(self) -> dict[str, int]:
-        """Jobs per state (orphaned included when there are any)."""
-        counts = Counter(e.state for e in self.entries)
-        if self.orphaned:
-            counts["orphaned"] = len(self.orphaned)
-        return dict(counts)
+        """Jobs per state (new, changed, in_flight, done, failed, in_doubt, orphaned)."""
+        return {str(k): v for k, v in self.reconciliation.counts.items()}
 
     def to_json(self) -> dict[str, Any]:
-        """The plan as JSON: campaign, output, counts, jobs (id, model, state, contentHash, request), orphaned."""
-        return {
-            "campaign": self.campaign.name,
-            "output": str(self.campaign.output),
-            "counts": self.counts(),
-            "jobs": [
-                {"id": e.job.id, "model": e.job.model, "state": e.state, "contentHash": e.job.content_hash,
-                 "request": e.job.body, "warnings": list(e.job.warnings)}
-                for e in self.entries
-            ],
-            "orphaned": self.orphaned,
-        }
+        """The plan as JSON: campaign, output, counts, jobs (id, model, state, contentHash, request, remote
+        id when known, warnings) and orphaned ids."""
+        jobs = []
+        for item in self.reconciliation.jobs:
+            job = item.planned
+            assert job is not None
+            entry: dict[str, Any] = {"id": job.id, "model": job.model, "state": str(item.disposition),
+                                     "contentHash": job.content_hash, "request": job.body,
+                                     "warnings": list(job.warnings)}
+            if item.record is not None and item.record.content_hash == job.content_hash and item.record.remote_id:
+                entry["jobId"] = item.record.remote_id
+            jobs.append(entry)
+        return {"campaign": self.campaign.name, "output": str(self.campaign.output), "counts": self.counts(),
+                "jobs": jobs, "orphaned": self.orphaned}
 
 
 def make_plan(campaign: Campaign) -> Plan:
-    """The plan for ``campaign``: every job is new until the ledger exists."""
-    return Plan(campaign, [PlanEntry(job, "new") for job in campaign.jobs])
+    """The plan for ``campaign`` against the ledger in its output folder."""
+    reconciliation, _ = reconcile(campaign)
+    return Plan(campaign, reconciliation)

@@ -1,0 +1,433 @@
+"""The async pipeline: submit → poll → prepare download → download, within limits, recorded step by step.
+
+Jobs flow independently: each job is one task, so a slow or failed job never holds up the rest. Three limits
+apply: `Gate` bounds the jobs generating on the server (``--concurrency``), a semaphore bounds downloads, and
+the client's rate limiter bounds requests per second. Every transition is durable in the ledger before the
+action that depends on it (the intent before the POST, the jobId as soon as it arrives, a file only once it
+is complete and fsynced), which is what makes a rerun after anything safe.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import hashlib
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import manifest
+from .client import (
+    ApiError,
+    AuthError,
+    BadRequest,
+    Conflict,
+    NotFound,
+    OutcomeUnknown,
+    PhotoGPTClient,
+    RateLimited,
+    TransportError,
+)
+from .fetch import FetchError, IncompleteDownload, UrlExpired, fetch_file, part_path
+from .gate import Gate
+from .jobs import Campaign, PlannedJob
+from .ledger import JobRecord, JobState, JobTransition, Ledger, Op, VideoRecord, VideoState, VideoTransition
+from .poller import JobPoller, normalise_status
+from .progress import Progress
+
+log = logging.getLogger(__name__)
+
+
+class RunAborted(Exception):
+    """The run cannot go on (a 401: the key is bad). Nothing more is sent; the ledger holds what was done."""
+
+
+@dataclass
+class EngineOptions:
+    """Limits and policies of a run."""
+
+    concurrency: int = 4
+    download_concurrency: int = 4
+    retry_failed: bool = False
+    resubmit_in_doubt: bool = False
+    read_timeout: float = 60.0
+    download_attempts: int = 6
+    prepare_attempts: int = 3
+    verify_files: bool = True
+    poll_min_interval: float = 0.2
+    poll_max_interval: float = 8.0
+
+
+@dataclass
+class RunSummary:
+    """What a run achieved, for the closing report and the exit code."""
+
+    jobs: int = 0
+    succeeded: int = 0
+    videos_expected: int = 0
+    videos_downloaded: int = 0
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    video_failures: list[tuple[str, str]] = field(default_factory=list)
+    in_doubt: list[str] = field(default_factory=list)
+    not_submitted: list[str] = field(default_factory=list)
+    in_flight: list[str] = field(default_factory=list)
+    credits: float | None = None
+    interrupted: bool = False
+    api_requests: int = 0
+
+    @property
+    def complete(self) -> bool:
+        """Every job succeeded and every video is on disk."""
+        return (not self.failed and not self.video_failures and not self.in_doubt and not self.not_submitted
+                and not self.in_flight and self.videos_downloaded == self.videos_expected and not self.interrupted)
+
+
+class Engine:
+    """Makes an output folder match a campaign, through one client and one ledger."""
+
+    def __init__(self, campaign: Campaign, ledger: Ledger, client: PhotoGPTClient, output: Path,
+                 options: EngineOptions | None = None, progress: Progress | None = None):
+        self.campaign = campaign
+        self.ledger = ledger
+        self.client = client
+        self.output = output
+        self.options = options or EngineOptions()
+        self.progress = progress or Progress(0, quiet=True)
+        self.gate = Gate(self.options.concurrency)
+        self.downloads = asyncio.Semaphore(self.options.download_concurrency)
+        self.poller = JobPoller(client, min_interval=self.options.poll_min_interval,
+                                max_interval=self.options.poll_max_interval)
+        self.stopping = False
+        self._submits: set[asyncio.Task[Any]] = set()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._prepare_estimate = 0.5  # seconds from create-download to ready; learned as we go
+        self._jobs = {job.id: job for job in campaign.jobs}
+
+    def stop(self) -> None:
+        """Stop (Ctrl-C): nothing new is sent, polling and downloads stop, and a POST already on the wire
+        is waited for so that its jobId (or its doubt) is recorded. A rerun picks everything up."""
+        if self.stopping:
+            return
+        self.stopping = True
+        for task in self._tasks:
+            task.cancel()
+
+    async def run(self) -> RunSummary:
+        """Run the campaign to completion (or until `stop`); returns the summary."""
+        records = self._prepare_ledger()
+        poller = asyncio.create_task(self.poller.run(), name="poller")
+        self._tasks = [asyncio.create_task(self._job_flow(self._jobs[r.job_id], r), name=f"job:{r.job_id}")
+                       for r in records]
+        try:
+            await self._gather(self._tasks)
+        finally:
+            poller.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await poller
+            # A POST in flight when we stop still gets its outcome recorded.
+            if self._submits:
+                await asyncio.gather(*self._submits, return_exceptions=True)
+            await self.ledger.flush()
+            self.output.mkdir(parents=True, exist_ok=True)
+            manifest.rewrite(self.output, self.ledger.manifest_entries())
+        summary = self.summary()
+        summary.interrupted = self.stopping
+        return summary
+
+    def _prepare_ledger(self) -> list[JobRecord]:
+        """Record the spec in the ledger and decide what each job needs; returns the records to work on."""
+        self.ledger.recover_interrupted()
+        self.ledger.register(self.campaign.jobs)
+        current = {r.job_id: r for r in self.ledger.jobs()}
+        reset: list[Op] = []
+        work = []
+        for job in self.campaign.jobs:
+            record = current[job.id]
+            state = record.state
+            if (state == JobState.FAILED and self.options.retry_failed) or (
+                state == JobState.IN_DOUBT and self.options.resubmit_in_doubt
+            ):
+                reset.append(JobTransition(record.rowid, JobState.PLANNED))
+            elif state == JobState.SUCCEEDED:
+                for video in record.videos:
+                    if video.state == VideoState.FAILED or (
+                        video.state == VideoState.DOWNLOADED and not self._file_intact(video)
+                    ):
+                        # A download costs nothing: failed or damaged videos are fetched again on every run.
+                        reset.append(VideoTransition(record.rowid, video.n, VideoState.PENDING))
+            elif state not in (JobState.PLANNED, JobState.SUBMITTED):
+                continue
+            work.append(record.rowid)
+        if reset:
+            self.ledger.commit(*reset)
+        records = {r.rowid: r for r in self.ledger.jobs()}
+        return [records[row] for row in work]
+
+    def _file_intact(self, video: VideoRecord) -> bool:
+        """A downloaded file is trusted only if it is there with the recorded size (and hash)."""
+        if not video.path:
+            return False
+        path = self.output / video.path
+        try:
+            if path.stat().st_size != video.bytes:
+                return False
+        except OSError:
+            return False
+        return not self.options.verify_files or sha256_file(path) == video.sha256
+
+    async def _gather(self, tasks: list[asyncio.Task[Any]]) -> None:
+        pending = set(tasks)
+        try:
+            while pending:
+                done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_EXCEPTION)
+                for task in done:
+                    if task.cancelled():
+                        continue
+                    exc = task.exception()
+                    if exc is not None:
+                        raise exc
+        finally:
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.gather(*pending, return_exceptions=True)
+
+    # ---- one job ---------------------------------------------------------------------------------------
+
+    async def _job_flow(self, job: PlannedJob, record: JobRecord) -> None:
+        state = record.state
+        if state == JobState.PLANNED:
+            if self.stopping:
+                return
+            async with self.gate.slot():
+                if self.stopping:
+                    return
+                task = asyncio.create_task(self._submit(job, record))
+                self._submits.add(task)
+                task.add_done_callback(self._submits.discard)
+                remote_id = await asyncio.shield(task)
+                if remote_id is None:
+                    return
+                state = await self._await_generation(job, record.rowid, remote_id, dt.datetime.now(dt.UTC))
+        elif state == JobState.SUBMITTED and record.remote_id:
+            self.gate.enter()
+            self.progress.event("resumed", job.id, record.remote_id)
+            submitted = dt.datetime.fromtimestamp(record.submitted_at, dt.UTC) if record.submitted_at else None
+            try:
+                state = await self._await_generation(job, record.rowid, record.remote_id, submitted)
+            finally:
+                await self.gate.leave()
+        if state == JobState.SUCCEEDED:
+            await self._download_all(job, record.rowid)
+
+    async def _submit(self, job: PlannedJob, record: JobRecord) -> str | None:
+        """Record the intent, POST, record the jobId. Returns it, or None when the job did not get one."""
+        await self.ledger.mark_submitting(record.rowid)
+        try:
+            remote_id = await self.client.submit(job.body)
+        except AuthError as exc:
+            await self.ledger.mark_unsent(record.rowid)
+            raise RunAborted(f"the API refused the key: {exc.message}") from exc
+        except OutcomeUnknown as exc:
+            await self.ledger.mark_in_doubt(record.rowid, exc.message)
+            self.progress.event("in_doubt", job.id, exc.message)
+            return None
+        except (BadRequest, NotFound) as exc:
+            await self.ledger.mark_failed(record.rowid, exc.message, exc.err)
+            self.progress.event("failed", job.id, exc.message)
+            return None
+        except (RateLimited, TransportError) as exc:
+            # Provably not sent (the client resends a POST only in these cases and gave up): no job exists.
+            self.gate.back_off() if isinstance(exc, RateLimited) else None
+            await self.ledger.mark_unsent(record.rowid)
+            self.progress.event("not_sent", job.id, str(exc))
+            return None
+        except ApiError as exc:
+            await self.ledger.mark_in_doubt(record.rowid, str(exc))
+            self.progress.event("in_doubt", job.id, str(exc))
+            return None
+        await self.ledger.mark_submitted(record.rowid, remote_id)
+        self.progress.event("submitted", job.id, remote_id)
+        return remote_id
+
+    async def _await_generation(self, job: PlannedJob, key: int, remote_id: str,
+                                submitted_at: dt.datetime | None) -> JobState:
+        """Wait for the job to finish on the server; record success (with its videos) or failure."""
+        try:
+            result = await self.poller.watch(remote_id, submitted_at)
+        except AuthError as exc:
+            raise RunAborted(f"the API refused the key: {exc.message}") from exc
+        except NotFound as exc:
+            await self.ledger.mark_failed(key, f"the server does not know job {remote_id}", exc.err)
+            self.progress.event("failed", job.id, "unknown to the server")
+            return JobState.FAILED
+        status = normalise_status(result.get("status"))
+        if status == "success":
+            videos = [v for v in result.get("videos") or [] if isinstance(v, dict) and v.get("id")]
+            if not videos:
+                await self.ledger.mark_failed(key, "the job succeeded but lists no videos", None)
+                self.progress.event("failed", job.id, "no videos")
+                return JobState.FAILED
+            await self.ledger.mark_succeeded(key, [str(v["id"]) for v in videos], _credits(result))
+            self.progress.event("generated", job.id, f"{len(videos)} video(s)")
+            await self.gate.recover()
+            return JobState.SUCCEEDED
+        error = result.get("error") or f"generation {status or 'failed'}"
+        await self.ledger.mark_failed(key, str(error), None)
+        self.progress.event("failed", job.id, str(error))
+        return JobState.FAILED
+
+    # ---- downloads -------------------------------------------------------------------------------------
+
+    async def _download_all(self, job: PlannedJob, row: int) -> None:
+        record = self.ledger.record(row)
+        videos = [v for v in record.videos if v.state != VideoState.DOWNLOADED]
+        await asyncio.gather(*(self._download(job, record, v) for v in videos))
+
+    async def _download(self, job: PlannedJob, record: JobRecord, video: VideoRecord) -> None:
+        """Prepare, fetch and record one video; gives up (video failed) after bounded attempts."""
+        # Paths come from the spec's validated job id and our own counter, never from server ids.
+        dest = self.output / job.id / f"{video.n}.mp4"
+        rel = dest.relative_to(self.output).as_posix()
+        state = video.state
+        url = video.url if state == VideoState.READY else None
+        async with self.downloads:
+            if self.stopping:
+                return
+            if state == VideoState.PENDING:
+                # A .part from another version of this job (or another remote job) is not a prefix of this file.
+                part_path(dest).unlink(missing_ok=True)
+            self._set_aside_untrusted(job, dest)
+            last_error = "download failed"
+            for attempt in range(self.options.download_attempts):
+                try:
+                    if url is None:
+                        if state != VideoState.PREPARING:
+                            await self.ledger.mark_video_preparing(record.rowid, video.n)
+                            state = VideoState.PREPARING
+                        url = await self._prepare(video)
+                        if url is None:
+                            last_error = "the server could not prepare the download"
+                            break
+                        await self.ledger.mark_video_ready(record.rowid, video.n, url)
+                        state = VideoState.READY
+                    result = await fetch_file(self.client.session, url, dest, read_timeout=self.options.read_timeout)
+                except UrlExpired:
+                    url, last_error = None, "the file URL expired"
+                    continue
+                except IncompleteDownload as exc:
+                    last_error = str(exc)  # the .part is kept: the next attempt resumes it with Range
+                    await asyncio.sleep(min(2.0, 0.1 * 2**attempt))
+                    continue
+                except FetchError as exc:
+                    url, last_error = None, str(exc)
+                    continue
+                except AuthError as exc:
+                    raise RunAborted(f"the API refused the key: {exc.message}") from exc
+                except ApiError as exc:
+                    last_error = str(exc)
+                    await asyncio.sleep(min(5.0, 0.2 * 2**attempt))
+                    continue
+                await self.ledger.mark_video_downloaded(record.rowid, video.n, rel, result.bytes, result.sha256)
+                manifest.append(self.output, {
+                    "job": job.id, "model": job.model, "jobId": record.remote_id, "videoId": video.video_id,
+                    "path": rel, "bytes": result.bytes, "sha256": result.sha256,
+                })
+                self.progress.event("downloaded", job.id, rel)
+                return
+            await self.ledger.mark_video_failed(record.rowid, video.n, last_error)
+            self.progress.event("video_failed", job.id, last_error)
+
+    async def _prepare(self, video: VideoRecord) -> str | None:
+        """create-download, then poll /download until ready; returns the file URL (None: gave up)."""
+        video_id = video.video_id or ""
+        for _ in range(self.options.prepare_attempts):
+            await self.client.create_download(video_id)
+            started = time.monotonic()
+            # The first look comes when the file is likely ready, so a typical download costs one poll.
+            await asyncio.sleep(self._prepare_estimate)
+            while True:
+                try:
+                    state = await self.client.get_download(video_id)
+                except Conflict:
+                    break  # not prepared (any more): ask again
+                status = state.get("status")
+                if status == "ready":
+                    took = time.monotonic() - started
+                    self._prepare_estimate = min(10.0, max(0.05, 0.7 * self._prepare_estimate + 0.3 * took))
+                    return str(state["url"])
+                if status == "error":
+                    break
+                await asyncio.sleep(max(0.1, self._prepare_estimate / 3))
+        return None
+
+    def _set_aside_untrusted(self, job: PlannedJob, dest: Path) -> None:
+        """A file at the destination that no version of this job recorded is moved aside, never trusted or
+        lost; one that an earlier version recorded is ours to replace."""
+        if not dest.exists():
+            return
+        rel = dest.relative_to(self.output).as_posix()
+        ours = any(v.path == rel and v.state == VideoState.DOWNLOADED
+                   for r in self.ledger.versions(job.id) if not r.current for v in r.videos)
+        if not ours:
+            aside = dest.with_name(f"{dest.name}.untrusted-{int(time.time())}")
+            dest.rename(aside)
+            self.progress.note(f"warning: moved a file the ledger does not vouch for aside: {aside}")
+
+    def summary(self) -> RunSummary:
+        """The summary of the campaign's current jobs, from the ledger."""
+        return summarise(self.ledger, self.campaign)
+
+
+def summarise(ledger: Ledger, campaign: Campaign) -> RunSummary:
+    """What the ledger says about a campaign's jobs: done, failed (with reasons), in doubt, credits."""
+    summary = RunSummary(jobs=len(campaign.jobs))
+    credits = 0.0
+    known_credits = False
+    for item in ledger.reconcile(campaign.jobs).jobs:
+        record = item.record
+        expected = item.planned.num_videos if item.planned else 0
+        if record is None or record.content_hash != (item.planned.content_hash if item.planned else None):
+            summary.not_submitted.append(item.job_id)
+            summary.videos_expected += expected
+            continue
+        if record.credits is not None:
+            credits += record.credits
+            known_credits = True
+        if record.state == JobState.SUCCEEDED:
+            summary.succeeded += 1
+            summary.videos_expected += len(record.videos)
+            for video in record.videos:
+                if video.state == VideoState.DOWNLOADED:
+                    summary.videos_downloaded += 1
+                elif video.state == VideoState.FAILED:
+                    summary.video_failures.append((f"{item.job_id}/{video.n}", video.error or "download failed"))
+            continue
+        summary.videos_expected += expected
+        if record.state == JobState.FAILED:
+            summary.failed.append((item.job_id, record.error or "failed"))
+        elif record.state == JobState.IN_DOUBT:
+            summary.in_doubt.append(item.job_id)
+        elif record.state == JobState.PLANNED:
+            summary.not_submitted.append(item.job_id)
+        else:
+            summary.in_flight.append(item.job_id)
+    summary.credits = credits if known_credits else None
+    return summary
+
+
+def _credits(record: dict[str, Any]) -> float | None:
+    value = record.get("credits")
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def sha256_file(path: Path) -> str:
+    """The sha256 hex digest of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -1,0 +1,104 @@
+"""Text and JSON renderings of run summaries and status reports (the CLI prints these)."""
+
+from __future__ import annotations
+
+import shlex
+from typing import Any
+
+import click
+
+from .engine import RunSummary
+from .jobs import Campaign
+from .status import StatusReport
+
+
+def summary_json(campaign: Campaign, summary: RunSummary) -> dict[str, Any]:
+    """A run summary as JSON."""
+    return {
+        "campaign": campaign.name,
+        "output": str(campaign.output),
+        "complete": summary.complete,
+        "interrupted": summary.interrupted,
+        "jobs": summary.jobs,
+        "succeeded": summary.succeeded,
+        "videos": {"expected": summary.videos_expected, "downloaded": summary.videos_downloaded},
+        "failed": [{"job": j, "error": e} for j, e in summary.failed],
+        "videoFailures": [{"video": v, "error": e} for v, e in summary.video_failures],
+        "inDoubt": summary.in_doubt,
+        "inFlight": summary.in_flight,
+        "notSubmitted": summary.not_submitted,
+        "credits": summary.credits,
+    }
+
+
+def print_summary(campaign: Campaign, summary: RunSummary, spec: str) -> None:
+    """The closing report of a run, with the command to resume when there is more to do."""
+    echo = lambda text="": click.echo(text, err=True)  # noqa: E731 - the report goes to stderr, beside progress
+    echo(f"{campaign.name}: {summary.succeeded}/{summary.jobs} jobs done, "
+         f"{summary.videos_downloaded}/{summary.videos_expected} videos in {campaign.output}"
+         + (f", {summary.credits:g} credits" if summary.credits is not None else ""))
+    for job, error in summary.failed:
+        echo(f"  failed     {job}: {error}")
+    for video, error in summary.video_failures:
+        echo(f"  not saved  {video}: {error}")
+    for job in summary.in_doubt:
+        echo(f"  in doubt   {job}: the submission's outcome is unknown; it may exist (and be billed)")
+    if summary.in_doubt:
+        echo("  check the PhotoGPT dashboard, then rerun with --resubmit-in-doubt to submit those jobs again")
+    if summary.failed:
+        echo("  rerun with --retry-failed to submit failed jobs again (each is a new, billed job)")
+    command = "photogpt-batch run " + shlex.quote(spec)
+    if campaign.output != campaign.output.__class__(campaign.output):  # pragma: no cover - defensive
+        command += f" --output {shlex.quote(str(campaign.output))}"
+    if summary.interrupted:
+        echo(f"interrupted: everything sent is recorded. Resume with: {command}")
+    elif summary.in_flight or summary.not_submitted:
+        echo(f"not finished: {len(summary.in_flight)} in flight, {len(summary.not_submitted)} not submitted. "
+             f"Resume with: {command}")
+
+
+def status_json(report: StatusReport) -> dict[str, Any]:
+    """A status report as JSON: counts per state, and per job its remote id, files and errors."""
+    jobs = []
+    for item in (*report.reconciliation.jobs, *report.reconciliation.orphaned):
+        record = item.record
+        entry: dict[str, Any] = {"id": item.job_id, "state": str(item.disposition)}
+        if item.planned is not None:
+            entry["model"] = item.planned.model
+        if record is not None:
+            entry.update({
+                "ledgerState": str(record.state), "jobId": record.remote_id, "attempts": record.attempts,
+                "error": record.error, "credits": record.credits,
+                "videos": [{"n": v.n, "videoId": v.video_id, "state": str(v.state), "path": v.path,
+                            "bytes": v.bytes, "sha256": v.sha256, "error": v.error} for v in record.videos],
+            })
+        jobs.append(entry)
+    return {
+        "campaign": report.campaign.name,
+        "output": str(report.campaign.output),
+        "complete": report.complete,
+        "counts": {str(k): v for k, v in report.reconciliation.counts.items()},
+        "videos": report.video_counts,
+        "jobs": jobs,
+    }
+
+
+def print_status(report: StatusReport) -> None:
+    """The status report as text: one line per job, then the counts."""
+    width = max((len(i.job_id) for i in report.reconciliation.jobs), default=2)
+    for item in (*report.reconciliation.jobs, *report.reconciliation.orphaned):
+        record = item.record
+        line = f"{item.disposition!s:<9} {item.job_id:<{width}}"
+        if record is not None:
+            if record.remote_id:
+                line += f"  {record.remote_id}"
+            files = [v.path for v in record.videos if v.path and str(v.state) == "downloaded"]
+            if files:
+                line += "  " + " ".join(files)
+            if record.error:
+                line += f"  error: {record.error}"
+        click.echo(line)
+    counts = ", ".join(f"{v} {k}" for k, v in report.reconciliation.counts.items())
+    videos = ", ".join(f"{v} {k}" for k, v in sorted(report.video_counts.items()))
+    click.echo(f"{report.campaign.name}: {counts or 'no jobs'}; videos: {videos or 'none'}; "
+               f"output {report.campaign.output}")

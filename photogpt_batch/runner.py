@@ -1,0 +1,112 @@
+"""``run`` as a library call: configuration, the sandbox, the client, the ledger, signals, the summary.
+
+`run_campaign` is what the CLI's ``run`` calls and what a Python user calls; it raises `ConfigError` for
+anything that stops a run before a request is sent (no key, a locked or foreign ledger, a refused key).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from .client import DEFAULT_BASE_URL, ApiError, AuthError, PhotoGPTClient
+from .engine import Engine, EngineOptions, RunAborted, RunSummary
+from .jobs import Campaign
+from .ledger import Ledger, LedgerError
+from .progress import Progress
+
+API_KEY_ENV = "PHOTOGPT_API_KEY"
+BASE_URL_ENV = "PHOTOGPT_BASE_URL"
+
+
+class ConfigError(Exception):
+    """The run cannot start (nothing was sent): a missing key, a locked or unreadable ledger, ..."""
+
+
+@dataclass
+class RunConfig:
+    """Where to send requests and how hard to push."""
+
+    base_url: str | None = None  # default: $PHOTOGPT_BASE_URL, else production
+    api_key: str | None = None  # default: $PHOTOGPT_API_KEY
+    sandbox: bool = False  # start a local sandbox in-process and use it (no key needed)
+    requests_per_second: float = 10.0
+    engine: EngineOptions | None = None
+
+
+@contextlib.contextmanager
+def _api_endpoint(config: RunConfig) -> Iterator[tuple[str, str]]:
+    """(base URL, key) for the run; with ``sandbox``, a sandbox serving for the duration of the block."""
+    if config.sandbox:
+        from .sandbox import SandboxConfig, SandboxThread
+
+        with SandboxThread(SandboxConfig.quick()) as sandbox:
+            yield sandbox.base_url, "sandbox-key"
+        return
+    key = config.api_key or os.environ.get(API_KEY_ENV, "")
+    if not key.strip():
+        raise ConfigError(f"no API key: set {API_KEY_ENV} (or use --sandbox to try the campaign locally)")
+    yield (config.base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL), key.strip()
+
+
+def run_campaign(campaign: Campaign, config: RunConfig | None = None, progress: Progress | None = None,
+                 install_signal_handlers: bool = True) -> RunSummary:
+    """Make ``campaign.output`` match the campaign; resumes whatever an earlier run left.
+
+    Ctrl-C (SIGINT) or SIGTERM stops the run cleanly: nothing new is sent, what was sent is recorded, and the
+    summary has ``interrupted`` set. Raises `ConfigError` when nothing could be started.
+    """
+    config = config or RunConfig()
+    output = campaign.output
+    try:
+        ledger = Ledger.open_for_run(output)
+    except LedgerError as exc:
+        raise ConfigError(str(exc)) from exc
+    except OSError as exc:
+        raise ConfigError(f"cannot use the output folder {output}: {exc.strerror or exc}") from exc
+    try:
+        with _api_endpoint(config) as (base_url, key):
+            return asyncio.run(_run(campaign, ledger, base_url, key, config, progress, install_signal_handlers))
+    finally:
+        ledger.close()
+
+
+async def _run(campaign: Campaign, ledger: Ledger, base_url: str, key: str, config: RunConfig,
+               progress: Progress | None, install_signal_handlers: bool) -> RunSummary:
+    options = config.engine or EngineOptions()
+    try:
+        async with PhotoGPTClient(base_url, key, requests_per_second=config.requests_per_second) as client:
+            try:
+                await client.ping()
+            except AuthError as exc:
+                raise ConfigError(f"the API refused the key ({exc.message}); nothing was sent") from exc
+            except ApiError as exc:
+                raise ConfigError(f"cannot reach the API at {base_url}: {exc}; nothing was sent") from exc
+            engine = Engine(campaign, ledger, client, campaign.output, options, progress)
+            loop = asyncio.get_running_loop()
+            handled = []
+            if install_signal_handlers:
+                for sig in (signal.SIGINT, signal.SIGTERM):
+                    with contextlib.suppress(NotImplementedError, RuntimeError):
+                        loop.add_signal_handler(sig, _on_signal, engine, loop, sig)
+                        handled.append(sig)
+            try:
+                summary = await engine.run()
+            except RunAborted as exc:
+                raise ConfigError(str(exc)) from exc
+            finally:
+                for sig in handled:
+                    loop.remove_signal_handler(sig)
+            return summary
+    finally:
+        await ledger.aclose()
+
+
+def _on_signal(engine: Engine, loop: asyncio.AbstractEventLoop, sig: signal.Signals) -> None:
+    """First signal: stop cleanly. A second one: the default action (stop now; the ledger is consistent)."""
+    engine.stop()
+    loop.remove_signal_handler(sig)

@@ -1,0 +1,44 @@
+"""The ledger's view of a campaign, read-only: what ``status`` and ``plan`` show."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .jobs import Campaign
+from .ledger import Disposition, Ledger, LedgerError, Reconciliation
+
+
+class StatusError(Exception):
+    """The ledger cannot be read (corrupt, foreign, or from a newer version)."""
+
+
+@dataclass
+class StatusReport:
+    """A campaign compared with its ledger."""
+
+    campaign: Campaign
+    reconciliation: Reconciliation
+    video_counts: dict[str, int]
+
+    @property
+    def complete(self) -> bool:
+        """Every job of the spec is done (all its videos downloaded)."""
+        return all(item.disposition == Disposition.DONE for item in self.reconciliation.jobs)
+
+
+def reconcile(campaign: Campaign) -> tuple[Reconciliation, dict[str, int]]:
+    """The campaign's jobs against the ledger in its output folder (an empty ledger if it never ran)."""
+    try:
+        ledger = Ledger.open_for_reading(campaign.output)
+    except LedgerError as exc:
+        raise StatusError(str(exc)) from exc
+    except OSError as exc:
+        raise StatusError(f"cannot read the ledger in {campaign.output}: {exc.strerror or exc}") from exc
+    with ledger:
+        return ledger.reconcile(campaign.jobs), ledger.counts()["videos"]
+
+
+def read_status(campaign: Campaign) -> StatusReport:
+    """The status report of ``campaign``."""
+    reconciliation, videos = reconcile(campaign)
+    return StatusReport(campaign, reconciliation, videos)

@@ -1,0 +1,47 @@
+"""Shared fixtures: real aiohttp servers on 127.0.0.1, started per test and closed after it."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+ServeApp = Callable[..., Awaitable[TestServer]]
+
+
+@pytest.fixture
+async def serve() -> AsyncIterator[ServeApp]:
+    """``await serve(app, port=None)``: run an aiohttp app on 127.0.0.1 (a free port unless given).
+
+    Handlers are cancelled when their client goes away, and shutdown does not wait for stragglers, so a
+    test whose handler hangs on purpose still ends at once.
+    """
+    servers: list[TestServer] = []
+
+    async def start(app: web.Application, port: int | None = None) -> TestServer:
+        server = TestServer(app, host="127.0.0.1", port=port)
+        await server.start_server(shutdown_timeout=0.1)
+        servers.append(server)
+        return server
+
+    yield start
+    for server in reversed(servers):
+        await server.close()
+
+
+@pytest.fixture
+def refused_port() -> Iterator[tuple[int, socket.socket]]:
+    """A loopback port that refuses connections: bound (so nobody else takes it) but not listening.
+
+    Close the socket to let a test start a server on the port later.
+    """
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    try:
+        yield sock.getsockname()[1], sock
+    finally:
+        sock.close()
