@@ -59,6 +59,8 @@ class EngineOptions:
     verify_files: bool = True
     poll_min_interval: float = 0.2
     poll_max_interval: float = 8.0
+    poll_first_interval: float = 1.0  # until the first job is seen to finish and intervals can adapt
+    prepare_first_estimate: float = 0.5  # seconds from create-download to ready, until measured
 
 
 @dataclass
@@ -99,11 +101,12 @@ class Engine:
         self.gate = Gate(self.options.concurrency)
         self.downloads = asyncio.Semaphore(self.options.download_concurrency)
         self.poller = JobPoller(client, min_interval=self.options.poll_min_interval,
-                                max_interval=self.options.poll_max_interval)
+                                max_interval=self.options.poll_max_interval,
+                                first_interval=self.options.poll_first_interval)
         self.stopping = False
         self._submits: set[asyncio.Task[Any]] = set()
         self._tasks: list[asyncio.Task[None]] = []
-        self._prepare_estimate = 0.5  # seconds from create-download to ready; learned as we go
+        self._prepare_estimate = self.options.prepare_first_estimate  # learned as downloads complete
         self._jobs = {job.id: job for job in campaign.jobs}
 
     def stop(self) -> None:

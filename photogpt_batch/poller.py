@@ -65,11 +65,13 @@ class JobPoller:
     """Resolves one future per watched job with its final ``GET /jobs/{id}`` record."""
 
     def __init__(self, api: JobsApi, *, min_interval: float = 0.2, max_interval: float = 8.0,
-                 list_threshold: int = 4, clock: Callable[[], float] = time.monotonic):
+                 list_threshold: int = 4, first_interval: float = 1.0,
+                 clock: Callable[[], float] = time.monotonic):
         self.api = api
         self.min_interval = min_interval
         self.max_interval = max_interval
         self.list_threshold = list_threshold
+        self.first_interval = first_interval
         self.clock = clock
         self.stats = PollerStats()
         self._watches: dict[str, _Watch] = {}
@@ -90,7 +92,7 @@ class JobPoller:
         return future
 
     def _interval(self) -> float:
-        guess = self._durations / 6 if self._durations is not None else 1.0
+        guess = self._durations / 6 if self._durations is not None else self.first_interval
         return min(self.max_interval, max(self.min_interval, guess))
 
     def _learn(self, watch: _Watch, record: dict[str, Any]) -> None:

@@ -1,0 +1,104 @@
+"""Helpers for the engine tests: campaigns on disk, a sandbox in a thread, quick engine options, checks."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from photogpt_batch.engine import EngineOptions
+from photogpt_batch.jobs import Campaign
+from photogpt_batch.runner import RunConfig
+from photogpt_batch.sandbox import SandboxConfig, SandboxThread
+from photogpt_batch.validation import load_campaign
+
+FAST_ENGINE = dict(poll_min_interval=0.02, poll_max_interval=0.2, poll_first_interval=0.05,
+                   prepare_first_estimate=0.03)
+
+
+def fast_sandbox(**overrides: Any) -> SandboxConfig:
+    """A sandbox whose jobs take tens of milliseconds."""
+    settings: dict[str, Any] = dict(generation_seconds=(0.02, 0.1), queue_seconds=0.0, prepare_seconds=0.02,
+                                    video_bytes=20_000)
+    settings.update(overrides)
+    return SandboxConfig.quick(**settings)
+
+
+def engine_options(**overrides: Any) -> EngineOptions:
+    """Engine options with short intervals, so tests finish quickly."""
+    return EngineOptions(**{**FAST_ENGINE, "concurrency": 8, **overrides})
+
+
+def run_config(sandbox: SandboxThread, key: str = "test-key", **engine: Any) -> RunConfig:
+    """A RunConfig pointing at ``sandbox``."""
+    return RunConfig(base_url=sandbox.base_url, api_key=key, requests_per_second=1000,
+                     engine=engine_options(**engine))
+
+
+def write_campaign(tmp_path: Path, jobs: int = 3, num_videos: int = 1, name: str = "t",
+                   extra: str = "") -> Path:
+    """A campaign of ``jobs`` Grok jobs (a matrix over a seed-like index) written to ``tmp_path``."""
+    spec = tmp_path / f"{name}.yaml"
+    spec.write_text(
+        f"""version: 1
+campaign: {name}
+output: {tmp_path / 'out'}
+defaults:
+  model: grok-imagine-1.5
+  numVideos: {num_videos}
+jobs:
+  - id: "clip-{{i}}"
+    prompt: "shot number {{i}}"
+    matrix:
+      i: {list(range(1, jobs + 1))}
+    options:
+      duration: 3
+{extra}""",
+        encoding="utf-8",
+    )
+    return spec
+
+
+def load(spec: Path) -> Campaign:
+    """Load a campaign file (it must be valid)."""
+    return load_campaign(spec)
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float = 20.0, interval: float = 0.02) -> Any:
+    """Poll ``predicate`` until it returns something truthy; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s")
+        time.sleep(interval)
+
+
+def manifest(output: Path) -> list[dict[str, Any]]:
+    """The manifest's entries."""
+    path = output / "manifest.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def check_outputs(output: Path, expected_videos: int) -> list[dict[str, Any]]:
+    """Every manifest entry's file exists with its recorded size and sha256; returns the entries."""
+    entries = manifest(output)
+    assert len(entries) == expected_videos
+    for entry in entries:
+        path = output / entry["path"]
+        data = path.read_bytes()
+        assert len(data) == entry["bytes"], entry
+        assert hashlib.sha256(data).hexdigest() == entry["sha256"], entry
+        assert data[4:8] == b"ftyp", f"{path} is not an MP4"
+        assert path.resolve().is_relative_to(output.resolve())
+    return entries
+
+
+def posts(sandbox: SandboxThread) -> int:
+    """How many POST /videos/generation requests the sandbox has seen."""
+    return sandbox.counters.requests.get("POST /videos/generation", 0)

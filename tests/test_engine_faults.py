@@ -1,0 +1,122 @@
+"""Every fault the sandbox can inject: the run still ends with every video intact and nothing paid twice."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from engine_helpers import check_outputs, fast_sandbox, load, posts, run_config, write_campaign
+
+from photogpt_batch.ledger import JobState, Ledger
+from photogpt_batch.runner import run_campaign
+from photogpt_batch.sandbox import Faults, SandboxThread
+
+
+def _run_with(tmp_path: Path, faults: Faults, jobs: int = 4, **sandbox_settings):
+    with SandboxThread(fast_sandbox(faults=faults, **sandbox_settings)) as sandbox:
+        summary = run_campaign(load(write_campaign(tmp_path, jobs=jobs)), run_config(sandbox))
+        return summary, sandbox
+
+
+def test_rate_limits_are_retried_after_retry_after(tmp_path: Path) -> None:
+    summary, sandbox = _run_with(tmp_path, Faults(rate_limit_nth=(2, 3, 5), retry_after_seconds=0))
+    assert summary.complete
+    assert sandbox.counters.faults["rate_limit"] == 3
+    assert not sandbox.counters.duplicate_payloads()
+    check_outputs(tmp_path / "out", 4)
+
+
+def test_server_errors_on_reads_are_retried(tmp_path: Path) -> None:
+    faults = Faults(server_error_nth=(3, 4, 6, 9), server_error_routes=("GET /jobs/{id}", "GET /jobs",
+                                                                        "GET /videos/{id}/download"))
+    summary, sandbox = _run_with(tmp_path, faults)
+    assert summary.complete
+    assert sandbox.counters.faults["server_error"] == 4
+    check_outputs(tmp_path / "out", 4)
+
+
+def test_html_error_pages_are_handled_like_server_errors(tmp_path: Path) -> None:
+    faults = Faults(html_error_nth=(2, 3, 4), html_error_routes=("GET /jobs/{id}", "GET /jobs",
+                                                                 "GET /videos/{id}/create-download"))
+    summary, sandbox = _run_with(tmp_path, faults)
+    assert summary.complete
+    assert sandbox.counters.faults["html_error"] == 3
+
+
+def test_a_server_error_on_submit_makes_the_job_in_doubt_not_resent(tmp_path: Path) -> None:
+    faults = Faults(server_error_nth=(1,), server_error_routes=("POST /videos/generation",))
+    with SandboxThread(fast_sandbox(faults=faults)) as sandbox:
+        spec = write_campaign(tmp_path, jobs=2)
+        summary = run_campaign(load(spec), run_config(sandbox))
+        assert len(summary.in_doubt) == 1 and not summary.complete
+        assert posts(sandbox) == 2
+
+
+def test_a_lost_post_response_is_in_doubt_and_resubmitted_only_when_asked(tmp_path: Path) -> None:
+    with SandboxThread(fast_sandbox(faults=Faults(lost_post_nth=(1,), lost_post_mode="drop"))) as sandbox:
+        spec = write_campaign(tmp_path, jobs=3)
+        summary = run_campaign(load(spec), run_config(sandbox))
+        assert len(summary.in_doubt) == 1
+        assert sandbox.counters.jobs_created == 3  # the lost one exists on the server
+        again = run_campaign(load(spec), run_config(sandbox))
+        assert again.in_doubt == summary.in_doubt
+        assert posts(sandbox) == 3  # no silent resend
+        final = run_campaign(load(spec), run_config(sandbox, resubmit_in_doubt=True))
+        assert final.complete
+        assert posts(sandbox) == 4
+        check_outputs(tmp_path / "out", 3)
+
+
+def test_truncated_downloads_are_resumed_and_complete(tmp_path: Path) -> None:
+    summary, sandbox = _run_with(tmp_path, Faults(truncate_nth=(1, 2, 4)), video_bytes=300_000)
+    assert summary.complete
+    assert sandbox.counters.faults["truncate"] == 3
+    assert any("206" in key for key in sandbox.counters.responses)  # resumed with Range
+    check_outputs(tmp_path / "out", 4)
+
+
+def test_expired_file_urls_are_refreshed(tmp_path: Path) -> None:
+    summary, sandbox = _run_with(tmp_path, Faults(expired_url_nth=(1, 3)))
+    assert summary.complete
+    assert sandbox.counters.faults["expired_url"] == 2
+    check_outputs(tmp_path / "out", 4)
+
+
+def test_a_failed_download_preparation_is_asked_again(tmp_path: Path) -> None:
+    summary, sandbox = _run_with(tmp_path, Faults(download_error_nth=(1, 2)))
+    assert summary.complete
+    assert sandbox.counters.faults["download_error"] == 2
+    check_outputs(tmp_path / "out", 4)
+
+
+def test_statuses_in_unexpected_letter_case_are_understood(tmp_path: Path) -> None:
+    summary, _ = _run_with(tmp_path, Faults(odd_case_status=True))
+    assert summary.complete
+    check_outputs(tmp_path / "out", 4)
+
+
+def test_slow_responses_do_not_break_the_run(tmp_path: Path) -> None:
+    summary, _ = _run_with(tmp_path, Faults(slow_nth=(1, 2, 3), slow_seconds=0.3))
+    assert summary.complete
+
+
+def test_mixed_faults_lose_nothing_and_pay_nothing_twice(tmp_path: Path) -> None:
+    faults = Faults(rate_limit_rate=0.05, server_error_rate=0.05, lost_post_rate=0.05, truncate_rate=0.1,
+                    fail_rate=0.05, expired_url_rate=0.05, retry_after_seconds=0)
+    with SandboxThread(fast_sandbox(faults=faults, seed=7)) as sandbox:
+        spec = write_campaign(tmp_path, jobs=30)
+        run_campaign(load(spec), run_config(sandbox))
+        final = run_campaign(load(spec), run_config(sandbox, retry_failed=True, resubmit_in_doubt=True))
+        for _ in range(5):
+            if final.complete:
+                break
+            final = run_campaign(load(spec), run_config(sandbox, retry_failed=True, resubmit_in_doubt=True))
+        assert final.complete
+        entries = check_outputs(tmp_path / "out", 30)
+        with Ledger.open_for_reading(tmp_path / "out") as ledger:
+            records = ledger.jobs()
+        assert len(records) == 30 and all(r.state == JobState.SUCCEEDED for r in records)
+        # A payload exists twice on the server only where the user asked for it: a failed job retried
+        # (--retry-failed) or a job whose lost response made it in doubt (--resubmit-in-doubt).
+        duplicates = sum(n - 1 for n in sandbox.counters.duplicate_payloads().values())
+        assert duplicates <= sandbox.counters.faults["lost_post"] + sandbox.counters.faults["fail"]
+        assert len({e["path"] for e in entries}) == 30

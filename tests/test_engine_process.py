@@ -1,0 +1,166 @@
+"""`photogpt-batch run` as a process: killed with SIGKILL and resumed, interrupted with Ctrl-C, exit codes,
+and the API key never written anywhere."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from engine_helpers import check_outputs, fast_sandbox, posts, wait_until, write_campaign
+
+from photogpt_batch.ledger import JobState, Ledger
+from photogpt_batch.sandbox import SandboxThread
+
+FAST_FLAGS = ["--concurrency", "8", "--rate", "1000", "--quiet"]
+
+
+def _env(sandbox: SandboxThread, key: str = "test-key") -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PHOTOGPT_")}
+    env.update(PHOTOGPT_BASE_URL=sandbox.base_url, PHOTOGPT_API_KEY=key, PYTHONUNBUFFERED="1")
+    return env
+
+
+def _run(args: list[str], env: dict[str, str], timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "photogpt_batch", *args], env=env, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def test_sigkill_at_random_moments_then_resume_loses_nothing_and_pays_once(tmp_path: Path) -> None:
+    rng = random.Random(1234)
+    jobs = 24
+    spec = write_campaign(tmp_path, jobs=jobs)
+    with SandboxThread(fast_sandbox(generation_seconds=(0.05, 0.4))) as sandbox:
+        env = _env(sandbox)
+        for _ in range(5):
+            proc = subprocess.Popen([sys.executable, "-m", "photogpt_batch", "run", str(spec), *FAST_FLAGS],
+                                    env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            seen = sum(sandbox.counters.requests.values())
+            target = seen + rng.randint(2, 40)
+            # Kill once the process has made some progress on the wire (or finished on its own).
+            wait_until(lambda p=proc, t=target: p.poll() is not None or sum(sandbox.counters.requests.values()) >= t)
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(timeout=10)
+        final = _run(["run", str(spec), *FAST_FLAGS, "--resubmit-in-doubt"], env)
+        assert final.returncode == 0, final.stderr
+        check_outputs(tmp_path / "out", jobs)
+        with Ledger.open_for_reading(tmp_path / "out") as ledger:
+            assert all(r.state == JobState.SUCCEEDED for r in ledger.jobs())
+            doubted = sum(1 for r in ledger.jobs() for e in ledger.events(r.rowid) if e.to_state == "in_doubt")
+        # Only a submission the kill left in doubt, resubmitted on request, may exist twice on the server.
+        duplicates = sum(n - 1 for n in sandbox.counters.duplicate_payloads().values())
+        assert duplicates <= doubted
+        assert posts(sandbox) <= jobs + doubted
+
+
+def test_a_rerun_without_the_flag_never_resubmits_what_a_kill_left_in_doubt(tmp_path: Path) -> None:
+    spec = write_campaign(tmp_path, jobs=1)
+    with SandboxThread(fast_sandbox()) as sandbox:
+        # Record the intent as a killed run would leave it: submitting, never confirmed.
+        from photogpt_batch.validation import load_campaign
+
+        with Ledger.open_for_run(tmp_path / "out") as ledger:
+            rows = ledger.register(load_campaign(spec).jobs)
+            from photogpt_batch.ledger import JobTransition
+
+            ledger.commit(JobTransition(rows["clip-1"], JobState.SUBMITTING))
+        result = _run(["run", str(spec), *FAST_FLAGS], _env(sandbox))
+        assert result.returncode == 1
+        assert "in doubt" in result.stderr and "--resubmit-in-doubt" in result.stderr
+        assert posts(sandbox) == 0
+
+
+def test_ctrl_c_stops_records_and_exits_130_with_the_resume_command(tmp_path: Path) -> None:
+    spec = write_campaign(tmp_path, jobs=12)
+    with SandboxThread(fast_sandbox(generation_seconds=(1.0, 2.0))) as sandbox:
+        env = _env(sandbox)
+        proc = subprocess.Popen([sys.executable, "-m", "photogpt_batch", "run", str(spec), "--concurrency", "4",
+                                 "--rate", "1000", "--quiet"], env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        wait_until(lambda: posts(sandbox) >= 4)
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=30)
+        assert proc.returncode == 130, stderr
+        assert "Resume with: photogpt-batch run" in stderr
+        assert "Traceback" not in stderr
+        sent = posts(sandbox)
+        assert sent < 12  # new submissions stopped
+        with Ledger.open_for_reading(tmp_path / "out") as ledger:
+            submitted = [r for r in ledger.jobs() if r.remote_id]
+        assert len(submitted) == sent  # every POST that went out has its jobId recorded
+        final = _run(["run", str(spec), *FAST_FLAGS], env)
+        assert final.returncode == 0, final.stderr
+        assert posts(sandbox) == 12
+        check_outputs(tmp_path / "out", 12)
+
+
+def test_the_api_key_is_never_written_to_disk_or_printed(tmp_path: Path) -> None:
+    key = "sk-live-DISTINCTIVE-7f3a9c"
+    spec = write_campaign(tmp_path, jobs=3)
+    with SandboxThread(fast_sandbox()) as sandbox:
+        result = _run(["run", str(spec), "--concurrency", "8", "--rate", "1000"], _env(sandbox, key))
+        status = _run(["status", str(spec), "--json"], _env(sandbox, key))
+        assert result.returncode == 0, result.stderr
+        assert sandbox.counters.credentialed_file_requests == 0
+    for text in (result.stdout, result.stderr, status.stdout, status.stderr):
+        assert key not in text
+    written = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert any(p.name == "ledger.sqlite3" for p in written)
+    for path in written:
+        assert key.encode() not in path.read_bytes(), path
+
+
+def test_run_without_a_key_exits_2_and_sends_nothing(tmp_path: Path) -> None:
+    spec = write_campaign(tmp_path, jobs=1)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PHOTOGPT_")}
+    env["PHOTOGPT_BASE_URL"] = "http://127.0.0.1:9/api"
+    result = _run(["run", str(spec)], env)
+    assert result.returncode == 2
+    assert "PHOTOGPT_API_KEY" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_run_of_an_invalid_spec_exits_2_with_located_errors(tmp_path: Path) -> None:
+    spec = tmp_path / "bad.yaml"
+    spec.write_text("version: 1\ncampaign: x\njobs:\n  - id: a\n    model: veo-3.1\n    prompt: p\n"
+                    "    options: {duration: 5}\n")
+    result = _run(["run", str(spec), "--sandbox"], dict(os.environ))
+    assert result.returncode == 2
+    assert f"{spec}:7:" in result.stderr and "5 is not one of 4, 6, 8" in result.stderr
+
+
+def test_status_json_reports_counts_remote_ids_and_files(tmp_path: Path) -> None:
+    spec = write_campaign(tmp_path, jobs=2, num_videos=2)
+    with SandboxThread(fast_sandbox()) as sandbox:
+        assert _run(["run", str(spec), *FAST_FLAGS], _env(sandbox)).returncode == 0
+    result = _run(["status", str(spec), "--json"], dict(os.environ))
+    assert result.returncode == 0
+    report = json.loads(result.stdout)
+    assert report["complete"] is True
+    assert report["counts"] == {"done": 2}
+    assert report["videos"] == {"downloaded": 4}
+    job = report["jobs"][0]
+    assert job["jobId"] and [v["path"] for v in job["videos"]] == ["clip-1/1.mp4", "clip-1/2.mp4"]
+
+
+def test_status_before_any_run_shows_new_jobs_and_exit_1(tmp_path: Path) -> None:
+    spec = write_campaign(tmp_path, jobs=2)
+    result = _run(["status", str(spec)], dict(os.environ))
+    assert result.returncode == 1
+    assert "new" in result.stdout
+    assert not (tmp_path / "out").exists()  # reading creates nothing
+
+
+@pytest.mark.parametrize("command", ["plan", "status"])
+def test_a_corrupt_ledger_is_a_clear_error_for_readers(tmp_path: Path, command: str) -> None:
+    spec = write_campaign(tmp_path, jobs=1)
+    ledger_file = tmp_path / "out" / ".photogpt-batch" / "ledger.sqlite3"
+    ledger_file.parent.mkdir(parents=True)
+    ledger_file.write_bytes(b"\x00" * 100)
+    result = _run([command, str(spec)], dict(os.environ))
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr and "ledger" in result.stderr

@@ -1,0 +1,168 @@
+"""The engine against the sandbox: a run downloads everything, a rerun sends nothing, changes resubmit."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from engine_helpers import check_outputs, fast_sandbox, load, posts, run_config, write_campaign
+
+from photogpt_batch.ledger import Ledger
+from photogpt_batch.planning import make_plan
+from photogpt_batch.runner import ConfigError, run_campaign
+from photogpt_batch.sandbox import SandboxConfig, SandboxThread
+
+
+@pytest.fixture
+def sandbox():
+    with SandboxThread(fast_sandbox()) as sb:
+        yield sb
+
+
+def test_run_downloads_every_video_and_writes_the_manifest(tmp_path: Path, sandbox: SandboxThread) -> None:
+    campaign = load(write_campaign(tmp_path, jobs=4, num_videos=2))
+    summary = run_campaign(campaign, run_config(sandbox))
+    assert summary.complete
+    assert (summary.jobs, summary.succeeded, summary.videos_downloaded) == (4, 4, 8)
+    entries = check_outputs(tmp_path / "out", 8)
+    assert sorted(e["path"] for e in entries) == sorted(f"clip-{i}/{n}.mp4" for i in range(1, 5) for n in (1, 2))
+    assert {e["job"] for e in entries} == {f"clip-{i}" for i in range(1, 5)}
+    assert all(e["jobId"] and e["videoId"] and e["model"] == "grok-imagine-1.5" for e in entries)
+
+
+def test_requests_sent_are_exactly_the_planned_bodies(tmp_path: Path, sandbox: SandboxThread) -> None:
+    campaign = load(write_campaign(tmp_path, jobs=3))
+    run_campaign(campaign, run_config(sandbox))
+    bodies = {job.body["prompt"]: job.body for job in campaign.jobs}
+    created = [job.body for job in sandbox.jobs.values()]
+    assert sorted(b["prompt"] for b in created) == sorted(bodies)
+    for body in created:
+        assert body == bodies[body["prompt"]]
+
+
+def test_rerun_of_an_unchanged_spec_sends_no_submission(tmp_path: Path, sandbox: SandboxThread) -> None:
+    spec = write_campaign(tmp_path, jobs=3)
+    run_campaign(load(spec), run_config(sandbox))
+    before = posts(sandbox)
+    summary = run_campaign(load(spec), run_config(sandbox))
+    assert summary.complete
+    assert posts(sandbox) == before == 3
+    assert sandbox.counters.requests.get("GET /videos/{id}/create-download", 0) == 3
+
+
+def test_changed_job_is_resubmitted_and_others_left_alone(tmp_path: Path, sandbox: SandboxThread) -> None:
+    spec = write_campaign(tmp_path, jobs=2)
+    run_campaign(load(spec), run_config(sandbox))
+    spec.write_text(spec.read_text().replace("duration: 3", "duration: 4"))
+    changed = load(spec)
+    assert {str(i.disposition) for i in make_plan(changed).reconciliation.jobs} == {"changed"}
+    summary = run_campaign(changed, run_config(sandbox))
+    assert summary.complete
+    assert posts(sandbox) == 4
+    with Ledger.open_for_reading(tmp_path / "out") as ledger:
+        versions = ledger.versions("clip-1")
+    assert [v.current for v in versions] == [False, True]
+    assert versions[0].remote_id != versions[1].remote_id
+    check_outputs(tmp_path / "out", 2)
+
+
+def test_job_removed_from_the_spec_is_orphaned_not_deleted(tmp_path: Path, sandbox: SandboxThread) -> None:
+    spec = write_campaign(tmp_path, jobs=3)
+    run_campaign(load(spec), run_config(sandbox))
+    spec.write_text(spec.read_text().replace("i: [1, 2, 3]", "i: [1, 2]"))
+    plan = make_plan(load(spec))
+    assert plan.orphaned == ["clip-3"]
+    assert (tmp_path / "out" / "clip-3" / "1.mp4").exists()
+
+
+def test_failed_generation_is_reported_and_retried_only_on_request(tmp_path: Path) -> None:
+    from photogpt_batch.sandbox import Faults
+
+    with SandboxThread(fast_sandbox(faults=Faults(fail_nth=(1,)))) as sandbox:
+        spec = write_campaign(tmp_path, jobs=2)
+        summary = run_campaign(load(spec), run_config(sandbox))
+        assert not summary.complete
+        assert len(summary.failed) == 1 and "could not render" in summary.failed[0][1]
+        run_campaign(load(spec), run_config(sandbox))
+        assert posts(sandbox) == 2  # a plain rerun does not pay again
+        summary = run_campaign(load(spec), run_config(sandbox, retry_failed=True))
+        assert summary.complete
+        assert posts(sandbox) == 3
+        check_outputs(tmp_path / "out", 2)
+
+
+def test_a_second_runner_on_the_same_output_is_refused(tmp_path: Path, sandbox: SandboxThread) -> None:
+    campaign = load(write_campaign(tmp_path, jobs=1))
+    holder = Ledger.open_for_run(tmp_path / "out")
+    try:
+        with pytest.raises(ConfigError, match="another"):
+            run_campaign(campaign, run_config(sandbox))
+    finally:
+        holder.close()
+    assert posts(sandbox) == 0
+
+
+def test_a_refused_key_stops_before_anything_is_sent(tmp_path: Path) -> None:
+    with SandboxThread(fast_sandbox(api_key="the-right-key")) as sandbox:
+        campaign = load(write_campaign(tmp_path, jobs=2))
+        with pytest.raises(ConfigError, match="refused the key"):
+            run_campaign(campaign, run_config(sandbox, key="a-wrong-key"))
+        assert posts(sandbox) == 0
+
+
+def test_a_foreign_file_where_a_video_goes_is_moved_aside_not_trusted(tmp_path: Path, sandbox: SandboxThread) -> None:
+    campaign = load(write_campaign(tmp_path, jobs=1))
+    target = tmp_path / "out" / "clip-1" / "1.mp4"
+    target.parent.mkdir(parents=True)
+    target.write_bytes(b"not the video")
+    assert run_campaign(campaign, run_config(sandbox)).complete
+    check_outputs(tmp_path / "out", 1)
+    aside = list(target.parent.glob("1.mp4.untrusted-*"))
+    assert len(aside) == 1 and aside[0].read_bytes() == b"not the video"
+
+
+def test_a_damaged_download_is_fetched_again_without_resubmitting(tmp_path: Path, sandbox: SandboxThread) -> None:
+    spec = write_campaign(tmp_path, jobs=2)
+    run_campaign(load(spec), run_config(sandbox))
+    target = tmp_path / "out" / "clip-2" / "1.mp4"
+    data = bytearray(target.read_bytes())
+    data[100] ^= 0xFF  # same size, different content
+    target.write_bytes(bytes(data))
+    summary = run_campaign(load(spec), run_config(sandbox))
+    assert summary.complete
+    assert posts(sandbox) == 2
+    check_outputs(tmp_path / "out", 2)
+
+
+def test_a_deleted_download_is_fetched_again(tmp_path: Path, sandbox: SandboxThread) -> None:
+    spec = write_campaign(tmp_path, jobs=2)
+    run_campaign(load(spec), run_config(sandbox))
+    (tmp_path / "out" / "clip-1" / "1.mp4").unlink()
+    assert run_campaign(load(spec), run_config(sandbox)).complete
+    check_outputs(tmp_path / "out", 2)
+
+
+def test_a_foreign_file_at_the_ledger_path_is_refused_and_kept(tmp_path: Path, sandbox: SandboxThread) -> None:
+    campaign = load(write_campaign(tmp_path, jobs=1))
+    ledger_file = tmp_path / "out" / ".photogpt-batch" / "ledger.sqlite3"
+    ledger_file.parent.mkdir(parents=True)
+    ledger_file.write_bytes(b"my notes, not a database")
+    with pytest.raises(ConfigError):
+        run_campaign(campaign, run_config(sandbox))
+    assert ledger_file.read_bytes() == b"my notes, not a database"
+    assert posts(sandbox) == 0
+
+
+def test_no_request_to_the_file_origin_carries_the_key(tmp_path: Path, sandbox: SandboxThread) -> None:
+    run_campaign(load(write_campaign(tmp_path, jobs=3)), run_config(sandbox, key="sk-distinctive-0123456789"))
+    assert sandbox.counters.credentialed_file_requests == 0
+    assert sandbox.counters.requests.get("GET /files/{name}", 0) >= 3
+
+
+def test_sandbox_quick_preset_runs_the_demo_spec(tmp_path: Path) -> None:
+    demo = load(Path(__file__).parent.parent / "specs" / "demo.yaml")
+    demo.output = tmp_path / "demo"
+    with SandboxThread(SandboxConfig.quick()) as sandbox:
+        summary = run_campaign(demo, run_config(sandbox))
+    assert summary.complete
+    check_outputs(tmp_path / "demo", sum(job.num_videos for job in demo.jobs))
