@@ -7,6 +7,7 @@ sent); 130 interrupted (state saved).
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from pathlib import Path
 from typing import Any
@@ -200,6 +201,10 @@ def run(spec: str, output: str | None, concurrency: int, download_concurrency: i
                             retry_failed=retry_failed, resubmit_in_doubt=resubmit_in_doubt, verify_files=not no_verify)
     total = sum(job.num_videos for job in campaign.jobs)
     progress = Progress(total, quiet=quiet or as_json)
+    handler = progress.log_handler()
+    handler.setLevel(logging.WARNING)
+    logging.getLogger("photogpt_batch").addHandler(handler)
+    logging.getLogger("photogpt_batch").propagate = False
     try:
         summary = run_campaign(campaign, RunConfig(sandbox=sandbox, requests_per_second=requests_per_second,
                                                    engine=options), progress)

@@ -133,12 +133,37 @@ class Engine:
             # A POST in flight when we stop still gets its outcome recorded.
             if self._submits:
                 await asyncio.gather(*self._submits, return_exceptions=True)
+            if not self.stopping:
+                await self._collect_credits()
             await self.ledger.flush()
             self.output.mkdir(parents=True, exist_ok=True)
             manifest.rewrite(self.output, self.ledger.manifest_entries())
         summary = self.summary()
         summary.interrupted = self.stopping
         return summary
+
+    async def _collect_credits(self) -> None:
+        """Credits are the API's only cost figure and come only from ``GET /jobs``: one listing over the
+        window of this campaign's finished jobs that lack them (bounded: a few pages at most)."""
+        missing = {r.remote_id: r.rowid for r in self.ledger.jobs()
+                   if r.remote_id and r.credits is None and r.state in (JobState.SUCCEEDED, JobState.FAILED)
+                   and r.submitted_at}
+        if not missing:
+            return
+        since = min(r.submitted_at for r in self.ledger.jobs() if r.remote_id in missing and r.submitted_at)
+        start = dt.datetime.fromtimestamp(max(since - 300, time.time() - 6.5 * 86400), dt.UTC)
+        seen = 0
+        try:
+            async for item in self.client.list_jobs(start=start):
+                row = missing.pop(str(item.get("jobId")), None)
+                credits = _credits(item)
+                if row is not None and credits is not None:
+                    await self.ledger.set_credits(row, credits)
+                seen += 1
+                if not missing or seen > 5000:
+                    break
+        except ApiError as exc:  # credits are informative; never fail a run over them
+            log.info("could not list jobs for credits: %s", exc)
 
     def _prepare_ledger(self) -> list[JobRecord]:
         """Record the spec in the ledger and decide what each job needs; returns the records to work on."""
@@ -244,7 +269,8 @@ class Engine:
             return None
         except (RateLimited, TransportError) as exc:
             # Provably not sent (the client resends a POST only in these cases and gave up): no job exists.
-            self.gate.back_off() if isinstance(exc, RateLimited) else None
+            if isinstance(exc, RateLimited):
+                self.gate.back_off()
             await self.ledger.mark_unsent(record.rowid)
             self.progress.event("not_sent", job.id, str(exc))
             return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 import time
 from collections import Counter
@@ -50,6 +51,16 @@ class Progress:
         elif not self.quiet:
             self.stream.write(message + "\n")
             self.stream.flush()
+
+    def log_handler(self) -> logging.Handler:
+        """A logging handler whose lines go through `note`, so warnings do not break the bar."""
+        progress = self
+
+        class _Handler(logging.Handler):
+            def emit(self, record: logging.LogRecord) -> None:
+                progress.note(f"{record.levelname.lower()}: {record.getMessage()}")
+
+        return _Handler()
 
     def _postfix(self) -> str:
         c = self.counts
