@@ -61,7 +61,11 @@ def make_plugin_manager(
 def _load_entry_points(pm: pluggy.PluginManager, builtin_only: bool) -> None:
     allowed = os.environ.get("PHOTOGPT_BATCH_PLUGINS")
     allow = {name.strip() for name in allowed.split(",")} if allowed else None
-    for ep in importlib.metadata.entry_points(group=hookspecs.PROJECT_NAME):
+    # Built-ins first: a model id is kept by whoever registers it first, so a third-party distribution
+    # that sorts earlier on sys.path cannot take over a built-in model.
+    eps = sorted(importlib.metadata.entry_points(group=hookspecs.PROJECT_NAME),
+                 key=lambda ep: ep.dist is None or ep.dist.name != DISTRIBUTION)
+    for ep in eps:
         if allow is not None and ep.name not in allow:
             continue
         if builtin_only and (ep.dist is None or ep.dist.name != DISTRIBUTION):
