@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -256,9 +257,16 @@ _add_sandbox()
 
 
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point: no traceback reaches the user unless ``PHOTOGPT_BATCH_DEBUG`` is set."""
     try:
         cli(standalone_mode=True)
     except KeyboardInterrupt:
-        click.echo("interrupted", err=True)
+        click.echo("interrupted; everything recorded so far is kept. Rerun the same command to resume.", err=True)
         sys.exit(EXIT_INTERRUPTED)
+    except Exception as exc:
+        if os.environ.get("PHOTOGPT_BATCH_DEBUG"):
+            raise
+        detail = f"{exc.strerror}: {exc.filename}" if isinstance(exc, OSError) and exc.strerror else str(exc)
+        click.echo(f"error: {detail or type(exc).__name__} ({type(exc).__name__}); the ledger keeps what was "
+                   "done. Set PHOTOGPT_BATCH_DEBUG=1 to see the traceback.", err=True)
+        sys.exit(EXIT_FAILED)
