@@ -63,7 +63,21 @@ def load_or_exit(spec: str, as_json: bool = False):
     return campaign
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Commands(click.Group):
+    """The command group; ``sandbox`` is imported only when used (it brings in the server)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), "sandbox"])
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name == "sandbox":
+            from .sandbox.cli import sandbox_command
+
+            return sandbox_command
+        return super().get_command(ctx, name)
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="photogpt-batch")
 def cli() -> None:
     """Make a folder of generated videos match a campaign YAML, through the PhotoGPT API."""
@@ -111,7 +125,7 @@ def plan(spec: str, output: str | None, as_json: bool) -> None:
         click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_USAGE)
     if as_json:
-        _emit_json(the_plan.to_json())
+        the_plan.write_json(sys.stdout)  # streamed: 100,000 request bodies need not sit in memory twice
         return
     width = max((len(j.id) for j in campaign.jobs), default=2)
     for item in the_plan.reconciliation.jobs:
@@ -245,15 +259,6 @@ def status(spec: str, output: str | None, as_json: bool) -> None:
     else:
         print_status(report)
     sys.exit(EXIT_OK if report.complete else EXIT_FAILED)
-
-
-def _add_sandbox() -> None:
-    from .sandbox.cli import sandbox_command
-
-    cli.add_command(sandbox_command)
-
-
-_add_sandbox()
 
 
 def main() -> None:

@@ -3,15 +3,17 @@ filled, matrix cross products (with ``exclude``), ids normalised and checked for
 
 Each `ExpandedJob` keeps a pointer to the YAML nodes it came from, so a problem found later (by the
 schema or a plugin rule) can still be reported at the right line and column.
+
+Jobs are produced lazily (`iter_expand`): a 100,000-job matrix is validated one job at a time, never held
+as a list of expanded jobs.
 """
 
 from __future__ import annotations
 
-import contextlib
 import datetime
 import itertools
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Hashable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,7 +21,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from .diagnostics import Diagnostic, suggest
 from .spec import key_position, node_position, value_position
-from .templates import TemplateError, parse
+from .templates import Template, TemplateError, format_value, parse
 
 FORMAT_VERSION = 1
 TOP_KEYS = ("version", "campaign", "output", "defaults", "vars", "jobs")
@@ -28,18 +30,29 @@ JOB_KEYS = ("id", *JOB_FIELDS, "matrix")
 CAMPAIGN_SLUG = re.compile(r"[a-z0-9][a-z0-9._-]*")
 JOB_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 VAR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+#: Placeholder names the tool fills itself; a var or matrix key of that name would be silently ignored.
+RESERVED_NAMES = ("model",)
 
 Pos = tuple[int, int]
+JsonPath = tuple[str | int, ...]
 
 
-@dataclass
+@dataclass(slots=True)
 class ExpandedJob:
-    """One job after expansion, as a plain dict, with the YAML nodes it came from."""
+    """One job after expansion, as a plain dict, with the YAML nodes it came from.
+
+    ``matrix_positions`` maps a field the matrix set (``model``) to the position of that value in the
+    matrix. ``broken`` holds the paths whose placeholders could not be filled (already reported), so the
+    validator does not report them a second time. ``shape_key`` identifies the job's *shape* (the job
+    without its id and prompt) among the jobs of its entry: jobs with equal keys validate alike.
+    """
 
     data: dict[str, Any]
     node: CommentedMap
     defaults: CommentedMap | None
     matrix_positions: dict[str, Pos] = field(default_factory=dict)
+    broken: tuple[JsonPath, ...] = ()
+    shape_key: Hashable | None = None
 
     @property
     def id(self) -> str:
@@ -49,18 +62,26 @@ class ExpandedJob:
 
 @dataclass
 class Expansion:
-    """The result of expanding a campaign document."""
+    """The result of expanding a campaign document.
+
+    From `iter_expand`, ``jobs`` is an iterator and ``diagnostics`` fills up while it is consumed; from
+    `expand`, both are complete lists.
+    """
 
     campaign: str | None
     output: str | None
-    jobs: list[ExpandedJob]
+    jobs: Iterable[ExpandedJob]
     diagnostics: list[Diagnostic]
 
 
 def to_plain(value: Any) -> Any:
-    """ruamel.yaml's round-trip types as plain Python values (dates become ISO text)."""
+    """ruamel.yaml's round-trip types as plain Python values (dates become ISO text).
+
+    Keys become text as YAML writes them (``null``, ``true``, ``3``); anything else unexpected becomes text,
+    so the result is always JSON-ready.
+    """
     if isinstance(value, dict):
-        return {str(k): to_plain(v) for k, v in value.items()}
+        return {k if type(k) is str else _key_text(k): to_plain(v) for k, v in value.items()}
     if isinstance(value, list):
         return [to_plain(v) for v in value]
     if isinstance(value, bool) or value is None:
@@ -73,7 +94,17 @@ def to_plain(value: Any) -> Any:
         return str(value)
     if isinstance(value, datetime.date | datetime.datetime):
         return value.isoformat()
-    return value
+    tagged = getattr(value, "value", None)  # a `!!str 5` TaggedScalar
+    if isinstance(tagged, str):
+        return str(tagged)
+    return str(value)
+
+
+def _key_text(key: Any) -> str:
+    try:
+        return format_value(key)
+    except TemplateError:
+        return str(key)
 
 
 def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
@@ -104,19 +135,27 @@ class _Reporter:
         for key in node:
             if key not in allowed:
                 hint = suggest(str(key), allowed) or f"allowed: {', '.join(allowed)}"
-                self.error(key_position(node, key), f"unknown key {str(key)!r} in {where}", hint)
+                self.error(key_position(node, key), f"unknown key {_key_text(key)!r} in {where}", hint)
 
 
 def expand(doc: CommentedMap, file: str) -> Expansion:
-    """Check the campaign's top level and expand its jobs. Never raises for bad input: it reports."""
+    """Check the campaign's top level and expand all its jobs into a list. Never raises for bad input."""
+    expansion = iter_expand(doc, file)
+    expansion.jobs = list(expansion.jobs)
+    return expansion
+
+
+def iter_expand(doc: CommentedMap, file: str) -> Expansion:
+    """Check the campaign's top level now; expand its jobs lazily, reporting into ``diagnostics`` as they come."""
     rep = _Reporter(file)
     rep.unknown_keys(doc, TOP_KEYS, "the campaign")
 
     version = doc.get("version")
     if "version" not in doc:
         rep.error((1, 1), "missing required key 'version'", "add `version: 1` at the top")
-    elif version != FORMAT_VERSION or isinstance(version, bool):
-        rep.error(value_position(doc, "version"), f"version: {version!r} is not supported; only 1 exists")
+    elif isinstance(version, bool) or not isinstance(version, int) or version != FORMAT_VERSION:
+        rep.error(value_position(doc, "version"), f"version: {_show(version)} is not supported; only 1 exists",
+                  "write `version: 1`")
 
     campaign = doc.get("campaign")
     if "campaign" not in doc:
@@ -124,18 +163,23 @@ def expand(doc: CommentedMap, file: str) -> Expansion:
         campaign = None
     elif not isinstance(campaign, str) or not CAMPAIGN_SLUG.fullmatch(campaign):
         rep.error(value_position(doc, "campaign"),
-                  f"campaign: {campaign!r} is not a slug: lowercase letters, digits, '.', '_' and '-', "
+                  f"campaign: {_show(campaign)} is not a slug: lowercase letters, digits, '.', '_' and '-', "
                   "starting with a letter or digit")
         campaign = None
+    else:
+        campaign = str(campaign)
 
     output = doc.get("output")
     if "output" in doc and (not isinstance(output, str) or not output.strip()):
         rep.error(value_position(doc, "output"), "output: must be a folder path (text)")
         output = None
+    elif output is not None:
+        output = str(output)
 
     defaults = doc.get("defaults")
-    if defaults is not None and not isinstance(defaults, CommentedMap):
-        rep.error(value_position(doc, "defaults"), "defaults: must be a mapping of job fields")
+    if "defaults" in doc and not isinstance(defaults, CommentedMap):
+        rep.error(value_position(doc, "defaults"), "defaults: must be a mapping of job fields",
+                  f"allowed keys: {', '.join(JOB_FIELDS)}")
         defaults = None
     if defaults is not None:
         rep.unknown_keys(defaults, JOB_FIELDS, "defaults")
@@ -143,44 +187,75 @@ def expand(doc: CommentedMap, file: str) -> Expansion:
 
     variables: dict[str, Any] = {}
     vars_node = doc.get("vars")
-    if vars_node is not None and not isinstance(vars_node, CommentedMap):
+    if "vars" in doc and not isinstance(vars_node, CommentedMap):
         rep.error(value_position(doc, "vars"), "vars: must be a mapping of names to values")
     elif vars_node is not None:
         for key, value in vars_node.items():
-            if not isinstance(key, str) or not VAR_NAME.fullmatch(key):
-                rep.error(key_position(vars_node, key),
-                          f"vars: {key!r} is not a placeholder name (letters, digits and _, not starting "
-                          "with a digit)")
-            else:
+            if _check_name(key, key_position(vars_node, key), "vars", rep):
                 variables[key] = to_plain(value)
 
     jobs_node = doc.get("jobs")
-    jobs: list[ExpandedJob] = []
+    jobs: Iterable[ExpandedJob] = ()
     if "jobs" not in doc:
         rep.error((1, 1), "missing required key 'jobs'", "list at least one job under `jobs:`")
     elif not isinstance(jobs_node, CommentedSeq) or not jobs_node:
         rep.error(value_position(doc, "jobs"), "jobs: must be a non-empty list of jobs")
     else:
-        seen: dict[str, Pos | None] = {}
-        for index, entry in enumerate(jobs_node):
-            pos = value_position(jobs_node, index)
-            if not isinstance(entry, CommentedMap):
-                rep.error(pos, f"jobs[{index}]: a job is a mapping with id, prompt, options, ...")
-                continue
-            for job in _expand_entry(entry, pos, defaults, defaults_plain, variables, rep):
-                first = seen.get(job.id, False)
-                if first is not False:
-                    where = f" (first at line {first[0]})" if first else ""
-                    rep.error(value_position(entry, "id") or pos,
-                              f"duplicate job id {job.id!r}{where}",
-                              "ids must be unique after expansion: add a placeholder such as {model} to the id")
-                    continue
-                seen[job.id] = value_position(entry, "id") or pos
-                jobs.append(job)
+        jobs = _jobs(jobs_node, defaults, defaults_plain, variables, rep)
     return Expansion(campaign, output, jobs, rep.diagnostics)
 
 
+def _show(value: Any) -> str:
+    """A value in a message, as YAML would write it."""
+    if isinstance(value, str):
+        return repr(value)
+    try:
+        return format_value(value)
+    except TemplateError:
+        return type(value).__name__
+
+
+def _check_name(key: Any, pos: Pos | None, where: str, rep: _Reporter) -> bool:
+    """Whether ``key`` may name a placeholder; reports why not."""
+    if not isinstance(key, str) or not VAR_NAME.fullmatch(key):
+        rep.error(pos, f"{where}: {_show(key)} is not a placeholder name (letters, digits and _, not starting "
+                  "with a digit)")
+        return False
+    if key in RESERVED_NAMES and where == "vars":
+        rep.error(pos, f"vars: {{{key}}} is always the job's model id, so this var would never be used",
+                  "choose another name, or set the model with `model:` or a matrix key `model`")
+        return False
+    return True
+
+
+def _jobs(jobs_node: CommentedSeq, defaults: CommentedMap | None, defaults_plain: dict[str, Any],
+          variables: dict[str, Any], rep: _Reporter) -> Iterator[ExpandedJob]:
+    """Every entry's jobs in order; a job whose id was already taken is reported at its own entry, and still
+    yielded so that its other problems are reported too (it is never planned: the duplicate is an error)."""
+    seen: dict[str, tuple[int, int]] = {}  # id -> (entry index, line) of its first job
+    reported: set[tuple[str, Pos | None]] = set()
+    for index, entry in enumerate(jobs_node):
+        pos = value_position(jobs_node, index)
+        if not isinstance(entry, CommentedMap):
+            rep.error(pos, f"jobs[{index}]: a job is a mapping with id, prompt, options, ...")
+            continue
+        id_pos = value_position(entry, "id") or pos
+        for job in _expand_entry(index, entry, pos, defaults, defaults_plain, variables, rep):
+            if ("id",) not in job.broken:
+                first = seen.get(job.id)
+                if first is None:
+                    seen[job.id] = (index, (id_pos or (1, 1))[0])
+                elif (job.id, id_pos) not in reported:
+                    reported.add((job.id, id_pos))
+                    where = ("another combination of this matrix gives it too" if first[0] == index
+                             else f"first at line {first[1]}")
+                    rep.error(id_pos, f"duplicate job id {job.id!r} ({where})",
+                              "ids must be unique after expansion: add a placeholder such as {model} to the id")
+            yield job
+
+
 def _expand_entry(
+    index: int,
     entry: CommentedMap,
     pos: Pos | None,
     defaults: CommentedMap | None,
@@ -195,8 +270,10 @@ def _expand_entry(
         rep.error(pos, "job has no 'id'", "give every job a unique id, e.g. `id: hero`")
         return
     if not isinstance(raw_id, str) or not raw_id:
-        rep.error(id_pos, f"id: {raw_id!r} must be text such as `hero` or `social-{{model}}`")
+        hint = f'quote it: id: "{_show(raw_id)}"' if isinstance(raw_id, int | float) else None
+        rep.error(id_pos, f"id: {_show(raw_id)} must be text such as `hero` or `social-{{model}}`", hint)
         return
+    raw_id = str(raw_id)
     try:
         id_template = parse(raw_id)
     except TemplateError as exc:
@@ -209,192 +286,272 @@ def _expand_entry(
                   "use letters, digits, '.', '_' and '-' (no '/', not starting with '.')")
         return
 
-    combos, matrix_positions = _matrix(entry, rep)
-    if combos is None:
+    matrix = _Matrix.read(entry, rep)
+    if matrix is None:
         return
     own = {k: to_plain(v) for k, v in entry.items() if k in JOB_FIELDS}
     merged = deep_merge(defaults_plain, own)
-    try:
-        filler = _compile(merged)
-    except _PathTemplateError as exc:
-        rep.error(_locate_template(entry, defaults, exc.path, pos), f"{_dotted(exc.path)}: {exc.message}")
-        return
 
-    reported: set[str] = set()
-    for combo in combos:
+    compile_errors: list[tuple[JsonPath, str]] = []
+    names: dict[str, set[str]] = {}
+    fields = {k: _compile(v, (k,), compile_errors, names.setdefault(k, set())) for k, v in merged.items()}
+    for path, message in compile_errors:
+        rep.error(_locate_template(entry, defaults, path, pos), f"{_dotted(path)}: {message}")
+    broken_paths = tuple(path for path, _ in compile_errors)
+    # Names whose values can change the job's shape: every one used outside the prompt.
+    shape_names = tuple(sorted(set().union(*(n for k, n in names.items() if k != "prompt"))))
+    model_template = fields.get("model")
+
+    reported: set[tuple[JsonPath, str]] = set()
+    count = 0
+    for combo in matrix.combos():
+        count += 1
         values = {**variables, **combo}
-        model = combo.get("model", merged.get("model"))
-        if isinstance(model, str) and "{" in model:
-            with contextlib.suppress(TemplateError):  # reported below, with the other fields
-                model = parse(model).fill(values)
-        values["model"] = model if model is not None else ""
-        errors: list[_PathTemplateError] = []
-        data = filler(values, errors) if _is_filler(filler) else dict(filler)
+        errors: list[tuple[JsonPath, str]] = []
         if "model" in combo:
-            data["model"] = combo["model"]
-        for exc in errors:
-            key = f"{exc.path}:{exc.message}"
-            if key not in reported:
-                reported.add(key)
-                rep.error(_locate_template(entry, defaults, exc.path, pos), f"{_dotted(exc.path)}: {exc.message}")
+            model = combo["model"]
+        elif isinstance(model_template, _Filler):
+            model = model_template(values, errors)
+        else:
+            model = model_template
+        values["model"] = model if model is not None else ""
+        data = {"id": raw_id}
+        if "model" in combo or "model" in fields:
+            data["model"] = model
+        for k, v in fields.items():
+            if k != "model":
+                data[k] = v(values, errors) if isinstance(v, _Filler) else v
+        broken = broken_paths
+        for path, message in errors:
+            broken = (*broken, path)
+            if (path, message) not in reported:
+                reported.add((path, message))
+                rep.error(_locate_template(entry, defaults, path, pos), f"{_dotted(path)}: {message}")
         try:
             job_id = id_template.fill(values, normalise=True)
         except TemplateError as exc:
-            if str(exc) not in reported:
-                reported.add(str(exc))
+            if (("id",), str(exc)) not in reported:
+                reported.add((("id",), str(exc)))
                 rep.error(id_pos, f"id: {exc}")
-            continue
-        if not JOB_ID.fullmatch(job_id):
-            rep.error(id_pos, f"id: {raw_id!r} expands to {job_id!r}, which is not a valid id",
-                      "ids must start with a letter or digit")
-            continue
-        data = {"id": job_id, **data}
-        yield ExpandedJob(data, entry, defaults, matrix_positions)
-
-
-def _matrix(entry: CommentedMap, rep: _Reporter) -> tuple[list[dict[str, Any]] | None, dict[str, Pos]]:
-    """The matrix's combinations in the order written (one empty combination without a matrix)."""
-    node = entry.get("matrix")
-    if "matrix" not in entry:
-        return [{}], {}
-    mpos = value_position(entry, "matrix")
-    if not isinstance(node, CommentedMap) or not node:
-        rep.error(mpos, "matrix: must be a mapping of names to lists of values")
-        return None, {}
-    axes: list[tuple[str, list[Any], CommentedSeq]] = []
-    ok = True
-    for key, values in node.items():
-        if key == "exclude":
-            continue
-        if not isinstance(key, str) or not VAR_NAME.fullmatch(key):
-            rep.error(key_position(node, key), f"matrix: {key!r} is not a placeholder name")
-            ok = False
-        elif not isinstance(values, CommentedSeq) or not values:
-            rep.error(value_position(node, key) or key_position(node, key),
-                      f"matrix.{key}: must be a non-empty list of values")
-            ok = False
+            job_id, broken = raw_id, (*broken, ("id",))
         else:
-            axes.append((key, [to_plain(v) for v in values], values))
-    if not ok:
-        return None, {}
-    names = [a[0] for a in axes]
-    combos: list[dict[str, Any]] = []
-    positions: list[dict[str, Pos]] = []
-    for picks in itertools.product(*(range(len(a[1])) for a in axes)):
-        combos.append({name: axes[i][1][p] for i, (name, p) in enumerate(zip(names, picks, strict=True))})
-        positions.append({name: value_position(axes[i][2], p) or (1, 1) for i, (name, p) in
-                          enumerate(zip(names, picks, strict=True))})
-    excludes = node.get("exclude")
-    if excludes is not None:
-        combos = _apply_excludes(node, excludes, names, combos, rep)
-        if combos is None:
-            return None, {}
-    # Where the matrix sets the model, errors about the model point at the matrix value; with several
-    # values that is per combination, so keep the key's position as the stable place.
-    matrix_positions = {"model": value_position(node, "model")} if "model" in names else {}
-    return combos, {k: v for k, v in matrix_positions.items() if v}
+            if not JOB_ID.fullmatch(job_id):
+                if (("id",), job_id) not in reported:
+                    reported.add((("id",), job_id))
+                    rep.error(id_pos, f"id: {raw_id!r} expands to {job_id!r}, which is not a valid id",
+                              "ids must start with a letter or digit; placeholders fill in the rest")
+                broken = (*broken, ("id",))
+        prompt = data.get("prompt", _MISSING)
+        prompt_kind = True if type(prompt) is str and prompt else _value_key(prompt)
+        shape_key = (index, _value_key(model), prompt_kind, *(_value_key(values.get(n, _MISSING))
+                                                              for n in shape_names))
+        data["id"] = job_id
+        yield ExpandedJob(data, entry, defaults, matrix.positions(model), broken, shape_key)
+    if matrix.excludes is None:
+        return
+    exclude_node = matrix.node.get("exclude") if matrix.node is not None else None
+    for i in matrix.unused_excludes():
+        rep.warning(value_position(exclude_node, i), f"matrix.exclude[{i}] matches no combination",
+                    "check its values against the matrix lists")
+    if count == 0:
+        rep.error(value_position(matrix.node, "exclude"), "matrix.exclude leaves no combination: this entry "
+                  "makes no jobs", "remove the exclude rules that cover every combination")
 
 
-def _apply_excludes(node: CommentedMap, excludes: Any, names: list[str], combos: list[dict[str, Any]],
-                    rep: _Reporter) -> list[dict[str, Any]] | None:
-    epos = value_position(node, "exclude")
-    if not isinstance(excludes, CommentedSeq):
-        rep.error(epos, "matrix.exclude: must be a list of partial combinations, e.g. [{model: a, ratio: '9:16'}]")
-        return None
-    rules: list[dict[str, Any]] = []
-    for i, rule in enumerate(excludes):
-        rpos = value_position(excludes, i)
-        if not isinstance(rule, CommentedMap) or not rule:
-            rep.error(rpos, f"matrix.exclude[{i}]: must be a mapping such as {{model: veo-3.1}}")
+_MISSING = object()
+
+
+def _value_key(value: Any) -> Hashable:
+    """A hashable stand-in for a value, equal only for values that are the same (``1`` is not ``true``)."""
+    if value is None or type(value) in (str, int, float, bool):
+        return (type(value), value)
+    return ("object", id(value))  # matrix and vars values live as long as their entry is expanded
+
+
+def _same(a: Any, b: Any) -> bool:
+    return a == b and isinstance(a, bool) == isinstance(b, bool)
+
+
+class _Matrix:
+    """A job entry's matrix: its axes in the order written, its exclude rules and where its models are."""
+
+    def __init__(self, node: CommentedMap | None, axes: list[tuple[str, list[Any]]],
+                 excludes: list[dict[str, Any]] | None, model_positions: dict[Hashable, dict[str, Pos]]):
+        self.node = node
+        self.axes = axes
+        self.excludes = excludes
+        self._model_positions = model_positions
+        self._used = [False] * len(excludes or ())
+
+    @classmethod
+    def read(cls, entry: CommentedMap, rep: _Reporter) -> _Matrix | None:
+        """The entry's matrix (a single empty combination without one), or None after reporting errors."""
+        if "matrix" not in entry:
+            return cls(None, [], None, {})
+        node = entry.get("matrix")
+        mpos = value_position(entry, "matrix")
+        if not isinstance(node, CommentedMap) or not node:
+            rep.error(mpos, "matrix: must be a mapping of names to lists of values",
+                      "e.g. matrix: {model: [veo-3.1, veo-3.1-fast], ratio: ['16:9', '9:16']}")
             return None
-        for key in rule:
-            if key not in names:
-                rep.error(key_position(rule, key), f"matrix.exclude[{i}]: {key!r} is not a matrix key",
-                          suggest(str(key), names))
-                return None
-        rules.append({k: to_plain(v) for k, v in rule.items()})
-    kept = []
-    used = [False] * len(rules)
-    for combo in combos:
-        hit = False
-        for i, rule in enumerate(rules):
-            if all(combo.get(k) == v for k, v in rule.items()):
-                used[i] = hit = True
-        if not hit:
-            kept.append(combo)
-    for i, was_used in enumerate(used):
-        if not was_used:
-            rep.warning(value_position(excludes, i), f"matrix.exclude[{i}] matches no combination")
-    return kept
+        axes: list[tuple[str, list[Any]]] = []
+        model_positions: dict[Hashable, dict[str, Pos]] = {}
+        ok = True
+        for key, values in node.items():
+            if key == "exclude":
+                continue
+            if not _check_name(key, key_position(node, key), "matrix", rep):
+                ok = False
+            elif not isinstance(values, CommentedSeq) or not values:
+                rep.error(value_position(node, key) or key_position(node, key),
+                          f"matrix.{key}: must be a non-empty list of values")
+                ok = False
+            else:
+                plain = [to_plain(v) for v in values]
+                axes.append((key, plain))
+                if key == "model":
+                    for i, value in enumerate(plain):
+                        where = value_position(values, i) or value_position(node, key)
+                        if where is not None:
+                            model_positions.setdefault(_value_key(value), {"model": where})
+        excludes = None
+        if "exclude" in node:
+            excludes = cls._read_excludes(node, [a[0] for a in axes], rep)
+            ok = ok and excludes is not None
+        if not ok:
+            return None
+        return cls(node, axes, excludes, model_positions)
+
+    @staticmethod
+    def _read_excludes(node: CommentedMap, names: list[str], rep: _Reporter) -> list[dict[str, Any]] | None:
+        excludes = node.get("exclude")
+        if not isinstance(excludes, CommentedSeq):
+            rep.error(value_position(node, "exclude"),
+                      "matrix.exclude: must be a list of partial combinations, e.g. [{model: a, ratio: '9:16'}]")
+            return None
+        rules: list[dict[str, Any]] = []
+        ok = True
+        for i, rule in enumerate(excludes):
+            if not isinstance(rule, CommentedMap) or not rule:
+                rep.error(value_position(excludes, i), f"matrix.exclude[{i}]: must be a mapping such as "
+                          "{model: veo-3.1}")
+                ok = False
+                continue
+            for key in rule:
+                if key not in names:
+                    rep.error(key_position(rule, key), f"matrix.exclude[{i}]: {_show(key)} is not a matrix key",
+                              suggest(str(key), names) or f"matrix keys: {', '.join(names)}")
+                    ok = False
+            rules.append({k: to_plain(v) for k, v in rule.items()})
+        return rules if ok else None
+
+    def combos(self) -> Iterator[dict[str, Any]]:
+        """Every combination not excluded, as name -> value, in the order written (last key fastest)."""
+        names = [a[0] for a in self.axes]
+        rules = self.excludes or []
+        for picks in itertools.product(*(a[1] for a in self.axes)):
+            combo = dict(zip(names, picks, strict=True))
+            hit = False
+            for i, rule in enumerate(rules):
+                if all(_same(combo[k], v) for k, v in rule.items()):
+                    self._used[i] = hit = True
+            if not hit:
+                yield combo
+
+    def positions(self, model: Any) -> dict[str, Pos]:
+        """Where the matrix sets this model (shared between jobs: read-only)."""
+        if not self._model_positions:
+            return _NO_POSITIONS
+        return self._model_positions.get(_value_key(model), _NO_POSITIONS)
+
+    def unused_excludes(self) -> list[int]:
+        """Indexes of the exclude rules that matched no combination (after `combos` ran to the end)."""
+        return [i for i, used in enumerate(self._used) if not used]
 
 
-class _PathTemplateError(Exception):
-    def __init__(self, path: tuple[str | int, ...], message: str):
-        super().__init__(message)
-        self.path = path
-        self.message = message
+_NO_POSITIONS: dict[str, Pos] = {}
 
 
-Filler = Callable[[dict[str, Any], list["_PathTemplateError"]], Any]
+class _Filler:
+    """A part of a job with placeholders: called with the values of one combination, it returns that part
+    filled in. A placeholder that cannot be filled is appended to ``errors`` and its text kept."""
+
+    __slots__ = ()
+
+    def __call__(self, values: dict[str, Any], errors: list[tuple[JsonPath, str]]) -> Any:
+        raise NotImplementedError
 
 
-def _compile(value: Any, path: tuple[str | int, ...] = ()) -> Any:
-    """A function ``fill(values, errors)`` that fills placeholders in ``value``, or the value itself when it
-    has none. A placeholder that cannot be filled is appended to ``errors`` and its text kept, so the rest of
-    the job is still checked. Untemplated parts are shared between jobs, so jobs are read-only by contract."""
+class _Text(_Filler):
+    __slots__ = ("path", "raw", "template")
+
+    def __init__(self, template: Template, path: JsonPath, raw: str):
+        self.template, self.path, self.raw = template, path, raw
+
+    def __call__(self, values: dict[str, Any], errors: list[tuple[JsonPath, str]]) -> Any:
+        try:
+            return self.template.fill(values)
+        except TemplateError as exc:
+            errors.append((self.path, str(exc)))
+            return self.raw
+
+
+class _Map(_Filler):
+    __slots__ = ("parts",)
+
+    def __init__(self, parts: dict[str, Any]):
+        self.parts = parts
+
+    def __call__(self, values: dict[str, Any], errors: list[tuple[JsonPath, str]]) -> dict[str, Any]:
+        return {k: (v(values, errors) if isinstance(v, _Filler) else v) for k, v in self.parts.items()}
+
+
+class _List(_Filler):
+    __slots__ = ("items",)
+
+    def __init__(self, items: list[Any]):
+        self.items = items
+
+    def __call__(self, values: dict[str, Any], errors: list[tuple[JsonPath, str]]) -> list[Any]:
+        return [v(values, errors) if isinstance(v, _Filler) else v for v in self.items]
+
+
+def _compile(value: Any, path: JsonPath, errors: list[tuple[JsonPath, str]], names: set[str]) -> Any:
+    """``value`` with its placeholders ready to fill: a `_Filler`, or the value itself when it has none.
+
+    A malformed placeholder is appended to ``errors`` and the text kept as written; the names of the
+    placeholders met are added to ``names``. Untemplated parts are shared between jobs, so jobs are
+    read-only by contract.
+    """
     if isinstance(value, str):
+        if "{" not in value and "}" not in value:
+            return value
         try:
             template = parse(value)
         except TemplateError as exc:
-            raise _PathTemplateError(path, str(exc)) from None
+            errors.append((path, str(exc)))
+            return value
         if len(template.parts) == 1:
             return template.parts[0]
-
-        def fill_str(values: dict[str, Any], errors: list[_PathTemplateError]) -> Any:
-            try:
-                return template.fill(values)
-            except TemplateError as exc:
-                errors.append(_PathTemplateError(path, str(exc)))
-                return value
-
-        fill_str.is_filler = True  # type: ignore[attr-defined]
-        return fill_str
+        names.update(template.names)
+        return _Text(template, path, value)
     if isinstance(value, dict):
-        parts = {k: _compile(v, (*path, k)) for k, v in value.items()}
-        dynamic = [k for k, v in parts.items() if _is_filler(v)]
-        if not dynamic:
-            return value
-
-        def fill_dict(values: dict[str, Any], errors: list[_PathTemplateError]) -> dict[str, Any]:
-            return {k: (v(values, errors) if k in dynamic else v) for k, v in parts.items()}
-
-        fill_dict.is_filler = True  # type: ignore[attr-defined]
-        return fill_dict
+        parts = {k: _compile(v, (*path, k), errors, names) for k, v in value.items()}
+        return _Map(parts) if any(isinstance(v, _Filler) for v in parts.values()) else value
     if isinstance(value, list):
-        items = [_compile(v, (*path, i)) for i, v in enumerate(value)]
-        if not any(_is_filler(v) for v in items):
-            return value
-
-        def fill_list(values: dict[str, Any], errors: list[_PathTemplateError]) -> list[Any]:
-            return [v(values, errors) if _is_filler(v) else v for v in items]
-
-        fill_list.is_filler = True  # type: ignore[attr-defined]
-        return fill_list
+        items = [_compile(v, (*path, i), errors, names) for i, v in enumerate(value)]
+        return _List(items) if any(isinstance(v, _Filler) for v in items) else value
     return value
 
 
-def _is_filler(value: Any) -> bool:
-    return getattr(value, "is_filler", False)
-
-
-def _dotted(path: tuple[str | int, ...]) -> str:
+def _dotted(path: JsonPath) -> str:
     out = ""
     for part in path:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
     return out or "job"
 
 
-def _locate_template(entry: CommentedMap, defaults: CommentedMap | None, path: tuple[str | int, ...],
+def _locate_template(entry: CommentedMap, defaults: CommentedMap | None, path: JsonPath,
                      fallback: Pos | None) -> Pos | None:
     for node in (entry, defaults):
         pos = walk_position(node, path)
@@ -403,15 +560,20 @@ def _locate_template(entry: CommentedMap, defaults: CommentedMap | None, path: t
     return fallback
 
 
-def walk_position(node: Any, path: tuple[str | int, ...], at_key: bool = False) -> Pos | None:
+def walk_position(node: Any, path: JsonPath, at_key: bool = False) -> Pos | None:
     """The position of ``path`` inside a ruamel node: the value's (or, with ``at_key``, the last key's),
-    or None when the path is not there."""
+    or None when the path is not there. Keys are matched as written or as the text `to_plain` makes of them
+    (``3``, ``null``)."""
     if node is None:
         return None
     pos = node_position(node)
     for i, part in enumerate(path):
         last = i == len(path) - 1
-        if isinstance(node, CommentedMap) and part in node:
+        if isinstance(node, CommentedMap):
+            if part not in node:
+                part = next((k for k in node if type(k) is not str and _key_text(k) == part), _MISSING)
+                if part is _MISSING:
+                    return None
             pos = key_position(node, part) if (last and at_key) else value_position(node, part)
             node = node[part]
         elif isinstance(node, CommentedSeq) and isinstance(part, int) and 0 <= part < len(node):

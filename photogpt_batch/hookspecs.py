@@ -38,6 +38,9 @@ def register_models(register: Callable[[Model], None]) -> None:
     """Register the models this plugin provides.
 
     Called once, when the registry is first needed (``validate``, ``plan``, ``run``, ``models``, ``schema``).
-    Call ``register(model)`` once per `photogpt_batch.models.Model`. A model id registered twice is an
-    error that names both plugins; the first registration is kept.
+    Call ``register(model)`` once per `photogpt_batch.models.Model`. A model id registered twice gets a
+    warning that names both plugins; the first registration is kept (built-ins register first).
+
+    A model's rules and ``build_request`` see a job without its ``id`` and with a stand-in ``prompt``: each
+    distinct job shape is checked once, however many matrix jobs share it. Rules must not depend on either.
     """

@@ -22,7 +22,7 @@ def content_hash(body: dict[str, Any]) -> str:
     return hashlib.sha256(canonical_json(body).encode()).hexdigest()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PlannedJob:
     """A valid job: its id in the campaign, its model, and the exact ``POST /videos/generation`` body."""
 

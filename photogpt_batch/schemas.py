@@ -11,13 +11,14 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .expand import CAMPAIGN_SLUG, JOB_FIELDS, VAR_NAME
+from .expand import CAMPAIGN_SLUG, JOB_FIELDS, RESERVED_NAMES, VAR_NAME
 from .models import Model
 from .plugins import Registry
 
 DRAFT = "http://json-schema.org/draft-07/schema#"
 SCHEMA_BASE = "https://photogpt-batch.dev/schemas/"
-PLACEHOLDER = {"type": "string", "pattern": r"^\{[A-Za-z_][A-Za-z0-9_]*\}$",
+_PH = r"\{[A-Za-z_][A-Za-z0-9_]*\}"  # one placeholder
+PLACEHOLDER = {"type": "string", "pattern": rf"^{_PH}$",
                "description": "A value from vars or the matrix, e.g. \"{seed}\"."}
 
 
@@ -92,7 +93,7 @@ def campaign_schema(registry: Registry) -> dict[str, Any]:
         "additionalProperties": False,
         "properties": {
             "id": {"type": "string", "description": "Unique in the campaign after expansion; {name} placeholders.",
-                   "pattern": r"^([A-Za-z0-9]|\{)([A-Za-z0-9._-]|\{[A-Za-z_][A-Za-z0-9_]*\})*$"},
+                   "pattern": rf"^([A-Za-z0-9]|{_PH})([A-Za-z0-9._-]|{_PH})*$"},
             **fields,
             "matrix": {
                 "type": "object",
@@ -102,6 +103,7 @@ def campaign_schema(registry: Registry) -> dict[str, Any]:
                     "exclude": {"type": "array", "items": {"type": "object"},
                                 "description": "Combinations to leave out, e.g. [{model: veo-3.1, ratio: '9:16'}]."},
                 },
+                "propertyNames": {"pattern": f"^{VAR_NAME.pattern}$"},
                 "additionalProperties": {"type": "array", "minItems": 1},
             },
         },
@@ -121,7 +123,8 @@ def campaign_schema(registry: Registry) -> dict[str, Any]:
             "output": {"type": "string", "description": "Output folder; default out/<campaign>."},
             "defaults": {"type": "object", "properties": fields, "additionalProperties": False,
                          "description": "Merged under every job: the job wins, mappings merge, lists replace."},
-            "vars": {"type": "object", "propertyNames": {"pattern": f"^{VAR_NAME.pattern}$"},
+            "vars": {"type": "object",
+                     "propertyNames": {"pattern": f"^{VAR_NAME.pattern}$", "not": {"enum": list(RESERVED_NAMES)}},
                      "description": "Values for {name} placeholders."},
             "jobs": {"type": "array", "minItems": 1, "items": job},
         },

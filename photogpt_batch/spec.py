@@ -1,23 +1,33 @@
 """Load a campaign YAML file into a positioned tree (ruamel.yaml, YAML 1.2), with located errors.
 
 Everything that can go wrong before the document is a mapping (unreadable, binary, empty, a syntax error,
-a duplicate key, a ``%YAML 1.1`` directive, a list at the top) becomes a `Diagnostic`, never a traceback.
+a duplicate key, a ``%YAML 1.1`` directive, a list at the top, a value no campaign can hold such as a custom
+tag, and aliases that expand into a huge document) becomes a `Diagnostic`, never a traceback.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Set as AbstractSet
 from pathlib import Path
 from typing import Any
 
 from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.comments import CommentedMap, CommentedSeq, TaggedScalar
 from ruamel.yaml.constructor import DuplicateKeyError
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from .diagnostics import Diagnostic, SpecError
 
 _DIRECTIVE = re.compile(r"^%YAML\s+(\S+)", re.MULTILINE)
+#: The one explicit tag a campaign may use on a scalar (``!!str 5``); ruamel keeps it as a `TaggedScalar`.
+STR_TAG = "tag:yaml.org,2002:str"
+#: Aliases let a small file stand for a huge tree ("billion laughs"): refuse a document whose values, with
+#: aliases expanded, outnumber both this and ten times the values actually written.
+MAX_EXPANDED_VALUES = 1_000_000
+#: A "\ud800" escape in a double-quoted YAML string makes a lone surrogate: not Unicode, not encodable.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_SURROGATE_MESSAGE = "the text holds an unpaired surrogate escape (\\ud800-\\udfff), which is not valid Unicode"
 
 
 def _yaml() -> YAML:
@@ -52,12 +62,14 @@ def load_document(path: Path, text: str | None = None) -> CommentedMap:
     if text is None:
         text = read_text(path)
     for match in _DIRECTIVE.finditer(text):
-        if match.group(1) != "1.2":
+        version = match.group(1)
+        if version != "1.2":
             line = text.count("\n", 0, match.start()) + 1
+            hint = "remove the directive"
+            if version in ("1.0", "1.1"):
+                hint += ' and quote ratios ("16:9"): YAML 1.1 reads 16:9 as the number 969'
             raise SpecError([Diagnostic(
-                name, line, 1,
-                f"the file declares %YAML {match.group(1)}; campaigns are read as YAML 1.2",
-                hint='remove the directive and quote ratios ("16:9"): YAML 1.1 reads 16:9 as the number 969',
+                name, line, 1, f"the file declares %YAML {version}; campaigns are read as YAML 1.2", hint=hint,
             )])
     try:
         doc: Any = _yaml().load(text)
@@ -76,7 +88,76 @@ def load_document(path: Path, text: str | None = None) -> CommentedMap:
         raise SpecError([Diagnostic(
             name, 1, 1, f"a campaign is a mapping (version:, campaign:, jobs:), but this file holds {kind}"
         )])
+    try:
+        problems = check_values(doc, name)
+    except RecursionError:
+        problems = [Diagnostic(name, 1, 1, "invalid YAML: nested too deeply")]
+    if problems:
+        raise SpecError(problems)
     return doc
+
+
+def check_values(doc: CommentedMap, name: str) -> list[Diagnostic]:
+    """Located errors for values a campaign cannot hold (custom tags, ``!!binary``, ``!!set``, text with a
+    lone surrogate), and one error when aliases expand the document beyond `MAX_EXPANDED_VALUES`."""
+    problems: list[Diagnostic] = []
+    sizes: dict[int, int] = {}  # id of a mapping or list -> its size with aliases expanded
+    written = 0  # values as written: each mapping or list once, with its direct children
+
+    def where(parent: Any, key: Any) -> tuple[int, int]:
+        return value_position(parent, key) or node_position(parent) or (1, 1)
+
+    def visit(node: Any) -> int:
+        nonlocal written
+        known = sizes.get(id(node))
+        if known is not None:
+            return known  # an alias of a node already seen: count it again, do not look at it again
+        sizes[id(node)] = 1  # a node met again while it is being visited (a recursive alias) counts once
+        written += 1 + len(node)
+        items = node.items() if isinstance(node, dict) else enumerate(node)
+        size = 1
+        for key, value in items:
+            if isinstance(key, str) and _SURROGATE.search(key):
+                problems.append(Diagnostic(name, *(key_position(node, key) or (1, 1)), _SURROGATE_MESSAGE))
+            if isinstance(value, dict | list):
+                size += visit(value)
+                tag = getattr(getattr(value, "tag", None), "value", None)
+                if tag is not None and not tag.startswith("tag:yaml.org,2002:"):
+                    problems.append(Diagnostic(name, *where(node, key), f"the YAML tag {tag} is not supported "
+                                               "in a campaign", hint="remove the tag"))
+            else:
+                size += 1
+                message = _unsupported(value)
+                if message:
+                    problems.append(Diagnostic(name, *where(node, key), message[0], hint=message[1]))
+        sizes[id(node)] = size
+        return size
+
+    total = visit(doc)
+    if total > MAX_EXPANDED_VALUES and total > 10 * written:
+        problems.append(Diagnostic(
+            name, 1, 1, f"the file's aliases (*name) expand it to {total:,} values",
+            hint="write the values out, or use defaults, vars and matrix instead of nested aliases",
+        ))
+    return problems
+
+
+def _unsupported(value: Any) -> tuple[str, str] | None:
+    """(message, hint) for a scalar a campaign cannot hold, or None."""
+    if isinstance(value, str):
+        if _SURROGATE.search(value):
+            return _SURROGATE_MESSAGE, "write the character itself, or its \\U escape"
+        return None
+    if isinstance(value, TaggedScalar):
+        tag = value.tag.value
+        if tag == STR_TAG:
+            return None
+        return f"the YAML tag {tag} is not supported in a campaign", "remove the tag"
+    if isinstance(value, bytes):
+        return "binary values (!!binary) are not supported in a campaign", "write text, or a URL to the file"
+    if isinstance(value, AbstractSet):
+        return "sets (!!set) are not supported in a campaign", "write a list: [a, b]"
+    return None
 
 
 def _marked(name: str, exc: MarkedYAMLError, what: str, hint: str | None = None) -> Diagnostic:
@@ -106,6 +187,12 @@ def value_position(node: Any, key: Any) -> tuple[int, int] | None:
             line, col = node.lc.item(key)
         else:
             line, col = node.lc.value(key)
+            if node[key] is None:
+                # An empty value (`prompt:` at the end of a line) has no position of its own: ruamel gives
+                # the next token's, often on a later line. The key is where the user looks.
+                key_line, key_col = node.lc.key(key)
+                if key_line != line:
+                    line, col = key_line, key_col
     except (AttributeError, KeyError, TypeError, IndexError):
         return None
     return line + 1, col + 1

@@ -31,7 +31,7 @@ class Template:
         """The placeholder names, in order."""
         return self.parts[1::2]
 
-    @property
+    @functools.cached_property
     def is_whole(self) -> bool:
         """True when the string is exactly one placeholder, so the value keeps its type."""
         return len(self.parts) == 3 and self.parts[0] == "" and self.parts[2] == ""
@@ -50,9 +50,10 @@ class Template:
         for i, part in enumerate(self.parts):
             if i % 2 == 0:
                 out.append(part)
+            elif normalise:
+                out.append(id_text(_lookup(values, part)))
             else:
-                text = format_value(_lookup(values, part))
-                out.append(normalise_id_part(text) if normalise else text)
+                out.append(format_value(_lookup(values, part)))
         return "".join(out)
 
 
@@ -83,6 +84,19 @@ _ID_BAD = re.compile(r"[^A-Za-z0-9._-]")
 def normalise_id_part(text: str) -> str:
     """Filled-in id text: ``:`` becomes ``x`` (``16:9`` → ``16x9``), anything else unsafe becomes ``-``."""
     return _ID_BAD.sub("-", text.replace(":", "x"))
+
+
+def id_text(value: Any) -> str:
+    """A value as filled into an id: formatted, then normalised (cached: matrix values recur in many ids)."""
+    try:
+        return _id_text(value)
+    except TypeError:  # unhashable: a list or mapping, which format_value refuses with a clear message
+        return normalise_id_part(format_value(value))
+
+
+@functools.lru_cache(maxsize=65536, typed=True)  # typed: True and 1 are different values here
+def _id_text(value: Any) -> str:
+    return normalise_id_part(format_value(value))
 
 
 @functools.lru_cache(maxsize=65536)

@@ -7,16 +7,20 @@ and turned into a request once, however many matrix jobs share it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+import re
+from collections.abc import Hashable, Iterable
+from dataclasses import dataclass, field
+from json.encoder import encode_basestring  # what json.dumps(..., ensure_ascii=False) writes for a str
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 
 from .diagnostics import Diagnostic, SpecError, sort_diagnostics, suggest
-from .expand import ExpandedJob, expand, walk_position
+from .expand import ExpandedJob, iter_expand, walk_position
 from .jobs import Campaign, PlannedJob, canonical_json, content_hash
-from .models import JsonPath, Model
+from .models import JsonPath, Model, Problem
 from .plugins import Registry, get_registry
 from .spec import load_document, node_position
 
@@ -30,10 +34,42 @@ class _Finding:
     at_key: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass
 class _ShapeResult:
     findings: tuple[_Finding, ...]
     body: dict[str, Any] | None  # None when the shape has errors
+    warnings: tuple[str, ...] = ()
+    _hasher: tuple[Any, bytes] | None = field(default=None, repr=False)
+    _hasher_ready: bool = field(default=False, repr=False)
+
+    def content_hash(self, body: dict[str, Any]) -> str:
+        """`jobs.content_hash` of a job's body (this shape's body with the job's prompt), without encoding
+        the whole body again: the canonical JSON around the prompt is the same for every job of the shape."""
+        if not self._hasher_ready:
+            self._hasher = _prompt_hasher(self.body) if self.body is not None else None
+            self._hasher_ready = True
+        prompt = body.get("prompt")
+        if self._hasher is None or type(prompt) is not str:
+            return content_hash(body)
+        before, after = self._hasher
+        digest = before.copy()
+        digest.update(encode_basestring(prompt).encode())
+        digest.update(after)
+        return digest.hexdigest()
+
+
+_MARKER = "\x00photogpt-batch prompt\x00"
+
+
+def _prompt_hasher(body: dict[str, Any]) -> tuple[Any, bytes] | None:
+    """(sha256 fed with the canonical JSON before the prompt's value, the JSON after it), or None when the
+    marker cannot be found exactly once (a value that contains it)."""
+    text = canonical_json(dict(body, prompt=_MARKER))
+    marker = encode_basestring(_MARKER)
+    if text.count(marker) != 1:
+        return None
+    before, after = text.split(marker)
+    return hashlib.sha256(before.encode()), after.encode()
 
 
 def dotted(path: JsonPath) -> str:
@@ -88,6 +124,16 @@ def _is_ratio_schema(schema: dict[str, Any]) -> bool:
     return any(isinstance(v, str) and ":" in v for v in schema.get("enum", ()))
 
 
+def _is_integer(checker: Any, instance: Any) -> bool:
+    # JSON Schema counts 8.0 as an integer; the API does not (the body would carry 8.0), and neither do we.
+    return isinstance(instance, int) and not isinstance(instance, bool)
+
+
+def _strict(cls: Any) -> Any:
+    """``cls`` with an "integer" that means a whole number written as one (``8``, not ``8.0`` or ``true``)."""
+    return jsonschema.validators.extend(cls, type_checker=cls.TYPE_CHECKER.redefine("integer", _is_integer))
+
+
 class JobValidator:
     """Validates jobs for the models of one registry; compiled validators and shape results are cached."""
 
@@ -102,43 +148,54 @@ class JobValidator:
         if validator is None:
             schema = model.job_schema()
             cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
-            validator = self._validators[model.id] = cls(schema)
+            validator = self._validators[model.id] = _strict(cls)(schema)
         return validator
 
-    def check(self, data: dict[str, Any], model: Model) -> _ShapeResult:
-        """Schema + rules + request body for one job's shape (cached by shape)."""
-        prompt = data.get("prompt")
-        shape = dict(data, id="x", prompt="p" if isinstance(prompt, str) and prompt else prompt)
-        key = canonical_json(shape)
+    def check(self, data: dict[str, Any], model: Model, key: Hashable | None = None) -> _ShapeResult:
+        """Schema + rules + request body for one job's shape (cached by shape).
+
+        The shape is the job with a fixed id and, when it is non-empty text, a fixed prompt. ``key``, when
+        given, must identify the shape (`ExpandedJob.shape_key`); without it the shape's JSON is the key.
+        """
+        shape = None
+        if key is None:
+            shape = _shape(data)
+            key = canonical_json(shape)
+        key = (model.id, key)
         result = self._shapes.get(key)
         if result is None:
-            result = self._shapes[key] = self._check_shape(shape, model)
+            result = self._shapes[key] = self._check_shape(shape or _shape(data), model)
         return result
 
     def _check_shape(self, job: dict[str, Any], model: Model) -> _ShapeResult:
+        tag = f"plugin {model.plugin!r}"
         findings: list[_Finding] = []
-        for error in self._validator(model).iter_errors(job):
-            findings.extend(self._describe(error, model, job))
+        try:
+            for error in self._validator(model).iter_errors(job):
+                findings.extend(self._describe(error, model, job))
+        except Exception as exc:  # a third-party model whose declared schema is itself broken
+            return _ShapeResult((_Finding((), f"{tag} declares an invalid schema: {exc!r} ({model.id})"),), None)
         findings = _collapse(findings)
         if findings:
             return _ShapeResult(tuple(findings), None)
         try:
-            problems = model.check(job)
+            problems = list(model.check(job))
+            for p in problems:
+                if not isinstance(p, Problem):
+                    raise TypeError(f"a rule returned {type(p).__name__}, not a Problem")
+                findings.append(_rule_finding(p, model))
         except Exception as exc:  # a plugin bug is reported against the job, not raised at the user
-            return _ShapeResult((_Finding((), f"plugin {model.plugin!r} failed checking {model.id}: {exc!r}"),), None)
-        for p in problems:
-            message = f"{dotted(p.path)}: {p.message}" if p.path else p.message
-            if p.drop:
-                message += "; it is not sent"
-            findings.append(_Finding(p.path, f"{message} ({model.id})", p.severity, p.hint))
+            return _ShapeResult((_Finding((), f"{tag} failed checking: {exc!r} ({model.id})"),), None)
         if any(f.severity == "error" for f in findings):
             return _ShapeResult(tuple(findings), None)
         try:
             body = model.build_request(job, problems)
+            canonical_json(body)  # a body that JSON cannot encode is the plugin's bug, reported here
         except Exception as exc:
-            return _ShapeResult((_Finding((), f"plugin {model.plugin!r} failed building the request: {exc!r}"),),
+            return _ShapeResult((_Finding((), f"{tag} failed building the request: {exc!r} ({model.id})"),),
                                 None)
-        return _ShapeResult(tuple(findings), body)
+        warnings = tuple(f.message for f in findings if f.severity == "warning")
+        return _ShapeResult(tuple(findings), body, warnings)
 
     def _describe(self, error: jsonschema.ValidationError, model: Model, job: dict[str, Any]) -> list[_Finding]:
         path = tuple(error.absolute_path)
@@ -192,13 +249,16 @@ class JobValidator:
             hint = None
             if _is_ratio_schema(schema) and isinstance(instance, int | float):
                 hint = 'quote the ratio, e.g. "16:9" (unquoted 16:9 in YAML 1.1 is the number 969)'
+            elif "enum" in schema and isinstance(instance, int | float) and not isinstance(instance, bool):
+                hint = suggest(str(instance), schema["enum"])  # resolution: 1080 -> '1080p'
             elif isinstance(instance, str) and "integer" in str(error.validator_value):
                 hint = "write the number without quotes"
             elif isinstance(instance, str) and error.validator_value == "boolean":
                 hint = "write true or false without quotes"
-            shown = f'"{instance}"' if isinstance(instance, str) else _fmt(instance)
-            return [_Finding(path, f"{where}: expected {wanted}, got {_type_name(instance)} {shown}{tag}",
-                             hint=hint)]
+            got = _type_name(instance)
+            if instance is not None and not isinstance(instance, dict | list):
+                got += " " + (f'"{instance}"' if isinstance(instance, str) else _fmt(instance))
+            return [_Finding(path, f"{where}: expected {wanted}, got {got}{tag}", hint=hint)]
         if kind in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
             low, high = schema.get("minimum"), schema.get("maximum")
             if low is not None and high is not None:
@@ -215,12 +275,31 @@ class JobValidator:
             return [_Finding(path, f"{where}: {_fmt(instance)} does not match {error.validator_value}{tag}")]
         if kind == "minLength":
             return [_Finding(path, f"{where}: must not be empty{tag}")]
-        if kind in ("maxItems", "minItems"):
-            word = "at most" if kind == "maxItems" else "at least"
-            return [_Finding(path, f"{where}: {model.id} takes {word} {error.validator_value} item(s), "
-                             f"this job has {len(instance)}")]
+        if kind == "maxItems" and isinstance(instance, list):
+            limit = error.validator_value
+            return [_Finding((*path, i), f"{dotted((*path, i))}: {model.id} takes at most {limit} {where} "
+                             f"item(s), this job has {len(instance)}{tag}", hint=f"keep at most {limit}")
+                    for i in range(limit, len(instance))]
+        if kind == "minItems":
+            return [_Finding(path, f"{where}: {model.id} takes at least {error.validator_value} item(s), "
+                             f"this job has {len(instance)}{tag}")]
         message = error.message if len(error.message) < 200 else error.message[:197] + "..."
         return [_Finding(path, f"{where}: {message}{tag}")]
+
+
+def _shape(data: dict[str, Any]) -> dict[str, Any]:
+    shape = dict(data, id="x")
+    prompt = data.get("prompt")
+    if isinstance(prompt, str) and prompt:
+        shape["prompt"] = "p"
+    return shape
+
+
+def _rule_finding(p: Problem, model: Model) -> _Finding:
+    message = f"{dotted(p.path)}: {p.message}" if p.path else p.message
+    if p.drop and "not sent" not in message:
+        message += "; it is not sent"
+    return _Finding(tuple(p.path), f"{message} ({model.id})", p.severity, p.hint)
 
 
 def _collapse(findings: list[_Finding]) -> list[_Finding]:
@@ -246,52 +325,69 @@ def locate(job: ExpandedJob, path: JsonPath, at_key: bool = False) -> tuple[int,
     return node_position(job.node) or (1, 1)
 
 
-def validate_expansion(jobs: list[ExpandedJob], file: str, registry: Registry) -> tuple[list[PlannedJob],
-                                                                                         list[Diagnostic]]:
-    """Validate expanded jobs and build their requests. Returns the valid jobs and every diagnostic."""
+def validate_expansion(jobs: Iterable[ExpandedJob], file: str, registry: Registry) -> tuple[list[PlannedJob],
+                                                                                             list[Diagnostic]]:
+    """Validate expanded jobs and build their requests. Returns the valid jobs and every diagnostic.
+
+    A finding shared by many jobs (the same message at the same place, as matrix jobs have) is reported
+    once, naming the jobs. ``jobs`` may be an iterator: it is consumed once, one job at a time.
+    """
     validator = JobValidator(registry)
     planned: list[PlannedJob] = []
-    diagnostics: list[Diagnostic] = []
     found: dict[tuple[int, int, str, str, str | None], list[str]] = {}
+    positions: dict[Hashable, tuple[int, int]] = {}
     known = registry.ids()
+
+    def report(job: ExpandedJob, path: JsonPath, at_key: bool, message: str, severity: str = "error",
+               hint: str | None = None) -> None:
+        key = (id(job.node), path, at_key, job.matrix_positions.get("model"))
+        pos = positions.get(key)
+        if pos is None:
+            pos = positions[key] = locate(job, path, at_key)
+        found.setdefault((*pos, message, severity, hint), []).append(job.id)
+
     for job in jobs:
         data = job.data
+        if any(path[:1] == ("model",) for path in job.broken):
+            continue  # its placeholder error is reported; there is no model to check against
         model_id = data.get("model")
         if model_id is None:
-            line, col = node_position(job.node) or (1, 1)
-            diagnostics.append(Diagnostic(file, line, col, f"job {job.id!r} has no model",
-                                          hint="set `model:` in the job or in `defaults:`"))
+            report(job, (), False, "job has no model", hint="set `model:` in the job or in `defaults:`")
             continue
         model = registry.get(model_id) if isinstance(model_id, str) else None
         if model is None:
-            line, col = locate(job, ("model",))
             hint = suggest(str(model_id), known) or f"known models: {', '.join(known)}"
-            diagnostics.append(Diagnostic(file, line, col, f"model: unknown model {_fmt(model_id)}", hint=hint))
+            report(job, ("model",), False, f"model: unknown model {_fmt(model_id)}", hint=hint)
             continue
-        result = validator.check(data, model)
-        warnings = []
+        result = validator.check(data, model, job.shape_key)
         for finding in result.findings:
-            line, col = locate(job, finding.path, finding.at_key)
-            found.setdefault((line, col, finding.message, finding.severity, finding.hint), []).append(job.id)
-            if finding.severity == "warning":
-                warnings.append(finding.message)
-        if result.body is None:
+            if job.broken and any(finding.path[: len(b)] == b for b in job.broken):
+                continue  # a placeholder that could not be filled: already reported at this place
+            report(job, finding.path, finding.at_key, finding.message, finding.severity, finding.hint)
+        if result.body is None or job.broken:
             continue
         body = dict(result.body)
         body["prompt"] = data["prompt"]
-        planned.append(PlannedJob(job.id, model.id, body, content_hash(body), tuple(warnings)))
-    for (line, col, message, severity, hint), ids in found.items():
-        diagnostics.append(Diagnostic(file, line, col, _with_jobs(message, ids), severity, hint))  # type: ignore[arg-type]
+        planned.append(PlannedJob(job.id, model.id, body, result.content_hash(body), result.warnings))
+    diagnostics = [Diagnostic(file, line, col, _with_jobs(message, ids), severity, hint)  # type: ignore[arg-type]
+                   for (line, col, message, severity, hint), ids in found.items()]
     return planned, diagnostics
 
 
 def _with_jobs(message: str, ids: list[str]) -> str:
-    """Name the job(s) a finding is about: many matrix jobs can share one place in the file."""
+    """Name the job(s) a finding is about: many matrix jobs can share one place in the file.
+
+    Findings about a model end with its id in parentheses, ``(veo-3.1)``; the jobs join it there.
+    """
     shown = ", ".join(ids[:3]) + (f" and {len(ids) - 3} more" if len(ids) > 3 else "")
     label = "job" if len(ids) == 1 else f"{len(ids)} jobs:"
-    if message.endswith(")"):
-        return f"{message[:-1]}; {label} {shown})"
+    match = _MODEL_TAG.search(message)
+    if match:
+        return f"{message[:match.end() - 1]}; {label} {shown})"
     return f"{message} ({label} {shown})"
+
+
+_MODEL_TAG = re.compile(r" \([A-Za-z0-9][A-Za-z0-9._-]*\)$")
 
 
 def load_campaign(path: str | Path, registry: Registry | None = None) -> Campaign:
@@ -304,7 +400,7 @@ def load_campaign(path: str | Path, registry: Registry | None = None) -> Campaig
     registry = registry or get_registry()
     file = str(path)
     doc = load_document(path)
-    expansion = expand(doc, file)
+    expansion = iter_expand(doc, file)
     planned, diagnostics = validate_expansion(expansion.jobs, file, registry)
     diagnostics = sort_diagnostics([*expansion.diagnostics, *diagnostics])
     if any(d.severity == "error" for d in diagnostics):
