@@ -10,17 +10,20 @@ import json
 import logging
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
 from . import __version__, schemas
 from .diagnostics import Diagnostic, SpecError
+from .jobs import Campaign
 from .plugins import build_registry, get_registry, make_plugin_manager
 from .validation import load_campaign
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+T = TypeVar("T")
 
 
 def _emit_json(value: Any) -> None:
@@ -46,8 +49,19 @@ def _plugin_warnings() -> None:
         click.echo(f"warning: {warning}", err=True)
 
 
-def load_or_exit(spec: str, as_json: bool = False):
-    """Load a campaign for a command, or print its diagnostics and exit 2."""
+def _read_ledger_or_exit(read: Callable[[Campaign], T], campaign: Campaign) -> T:
+    """``read(campaign)`` from its ledger, or a clear message and exit 2 for an unreadable ledger."""
+    from .status import StatusError
+
+    try:
+        return read(campaign)
+    except StatusError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_USAGE)
+
+
+def load_or_exit(spec: str, as_json: bool = False, output: str | None = None) -> Campaign:
+    """Load a campaign for a command (``output`` overrides its folder), or print its diagnostics and exit 2."""
     _plugin_warnings()
     try:
         campaign = load_campaign(spec)
@@ -60,6 +74,8 @@ def load_or_exit(spec: str, as_json: bool = False):
         sys.exit(EXIT_USAGE)
     if not as_json:
         _print_diagnostics(campaign.diagnostics, err=True)
+    if output:
+        campaign.output = Path(output)
     return campaign
 
 
@@ -114,16 +130,9 @@ def validate(specs: tuple[str, ...], as_json: bool) -> None:
 def plan(spec: str, output: str | None, as_json: bool) -> None:
     """Show what `run` would do: each job's id, model, state against the ledger and request. Sends nothing."""
     from .planning import make_plan
-    from .status import StatusError
 
-    campaign = load_or_exit(spec, as_json)
-    if output:
-        campaign.output = Path(output)
-    try:
-        the_plan = make_plan(campaign)
-    except StatusError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(EXIT_USAGE)
+    campaign = load_or_exit(spec, as_json, output)
+    the_plan = _read_ledger_or_exit(make_plan, campaign)
     if as_json:
         the_plan.write_json(sys.stdout)  # streamed: 100,000 request bodies need not sit in memory twice
         return
@@ -209,9 +218,7 @@ def run(spec: str, output: str | None, concurrency: int, download_concurrency: i
     from .reporting import print_summary, summary_json
     from .runner import ConfigError, RunConfig, run_campaign
 
-    campaign = load_or_exit(spec, as_json)
-    if output:
-        campaign.output = Path(output)
+    campaign = load_or_exit(spec, as_json, output)
     options = EngineOptions(concurrency=concurrency, download_concurrency=download_concurrency,
                             retry_failed=retry_failed, resubmit_in_doubt=resubmit_in_doubt, verify_files=not no_verify)
     total = sum(job.num_videos for job in campaign.jobs)
@@ -244,16 +251,10 @@ def run(spec: str, output: str | None, concurrency: int, download_concurrency: i
 def status(spec: str, output: str | None, as_json: bool) -> None:
     """The ledger's view: counts per state, and per job its remote ids, files and errors."""
     from .reporting import print_status, status_json
-    from .status import StatusError, read_status
+    from .status import read_status
 
-    campaign = load_or_exit(spec, as_json)
-    if output:
-        campaign.output = Path(output)
-    try:
-        report = read_status(campaign)
-    except StatusError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(EXIT_USAGE)
+    campaign = load_or_exit(spec, as_json, output)
+    report = _read_ledger_or_exit(read_status, campaign)
     if as_json:
         _emit_json(status_json(report))
     else:

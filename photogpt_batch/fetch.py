@@ -23,6 +23,8 @@ from typing import BinaryIO
 
 import aiohttp
 
+from .durable import fsync_dir
+
 #: Statuses from the file host that mean "this signed URL is no longer good": ask ``/download`` again.
 EXPIRED_STATUSES = frozenset({403, 404, 410})
 
@@ -212,13 +214,6 @@ def _commit_file(part: Path, dest: Path, out: BinaryIO | None) -> None:
     fsync_dir(dest.parent)
 
 
-def fsync_dir(path: Path) -> None:
-    """fsync a directory, so a file created or renamed in it survives a power loss."""
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")

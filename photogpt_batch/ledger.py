@@ -42,6 +42,7 @@ from pathlib import Path, PurePath
 from types import TracebackType
 from typing import Any, ClassVar, NamedTuple, Self
 
+from .durable import fsync_dir
 from .jobs import PlannedJob, canonical_json
 
 LEDGER_DIR = ".photogpt-batch"
@@ -507,14 +508,6 @@ def ledger_path(output: Path) -> Path:
     return Path(output) / LEDGER_DIR / LEDGER_FILE
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 class _FolderLock:
     """An exclusive, non-blocking ``flock`` on ``<output>/.photogpt-batch/lock``, holding the owner's PID.
 
@@ -680,9 +673,9 @@ class Ledger:
                 raise
             if is_new:
                 # The new file's directory entry, and the folder's, must survive a crash too.
-                _fsync_dir(state_dir)
+                fsync_dir(state_dir)
                 if created_dir:
-                    _fsync_dir(output)
+                    fsync_dir(output)
         except BaseException:
             lock.release()
             raise

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from .fetch import fsync_dir
+from .durable import fsync_dir
 
 MANIFEST = "manifest.jsonl"
 
