@@ -103,7 +103,16 @@ class JobPoller:
             self._clock_offset = created - watch.submitted_wall
 
     async def run(self) -> None:
-        """Poll until cancelled."""
+        """Poll until cancelled. If polling itself fails (a 401 on the list), every watcher gets the error
+        rather than waiting forever."""
+        try:
+            await self._loop()
+        except Exception as exc:
+            for watch in list(self._watches.values()):
+                self._resolve(watch, exc)
+            raise
+
+    async def _loop(self) -> None:
         while True:
             if not self._watches:
                 self._wake.clear()

@@ -88,3 +88,24 @@ async def test_a_job_unknown_to_the_server_fails_the_watch() -> None:
         with pytest.raises(NotFound):
             await asyncio.wait_for(poller.watch("job_does_not_exist"), timeout=10)
         task.cancel()
+
+
+async def test_a_refused_key_while_listing_reaches_every_watcher() -> None:
+    from photogpt_batch.client import AuthError
+
+    class Api:
+        async def get_job(self, job_id: str) -> dict:  # pragma: no cover - list mode only
+            return {"status": "running"}
+
+        async def list_jobs(self, start=None, end=None):
+            raise AuthError("bad key", status=401)
+            yield
+
+    poller = JobPoller(Api(), min_interval=0.01, first_interval=0.01, list_threshold=2)
+    task = asyncio.create_task(poller.run())
+    watches = [poller.watch(f"j{i}") for i in range(3)]
+    for watch in watches:
+        with pytest.raises(AuthError):
+            await asyncio.wait_for(watch, timeout=10)
+    with pytest.raises(AuthError):
+        await task
