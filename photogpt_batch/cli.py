@@ -250,13 +250,13 @@ def run(spec: str, output: str | None, concurrency: int, download_concurrency: i
 @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
 def status(spec: str, output: str | None, as_json: bool) -> None:
     """The ledger's view: counts per state, and per job its remote ids, files and errors."""
-    from .reporting import print_status, status_json
+    from .reporting import print_status, write_status_json
     from .status import read_status
 
     campaign = load_or_exit(spec, as_json, output)
     report = _read_ledger_or_exit(read_status, campaign)
     if as_json:
-        _emit_json(status_json(report))
+        write_status_json(sys.stdout, report)
     else:
         print_status(report)
     sys.exit(EXIT_OK if report.complete else EXIT_FAILED)

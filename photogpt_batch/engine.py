@@ -323,52 +323,55 @@ class Engine:
         rel = dest.relative_to(self.output).as_posix()
         state = video.state
         url = video.url if state == VideoState.READY else None
-        async with self.downloads:
-            if self.stopping:
-                return
-            if state == VideoState.PENDING:
-                # A .part from another version of this job (or another remote job) is not a prefix of this file.
-                part_path(dest).unlink(missing_ok=True)
-            self._set_aside_untrusted(job, dest)
-            last_error = "download failed"
-            for attempt in range(self.options.download_attempts):
-                try:
+        if self.stopping:
+            return
+        if state == VideoState.PENDING:
+            # A .part from another version of this job (or another remote job) is not a prefix of this file.
+            part_path(dest).unlink(missing_ok=True)
+        self._set_aside_untrusted(job, dest)
+        last_error = "download failed"
+        for attempt in range(self.options.download_attempts):
+            try:
+                if url is None:
+                    if state != VideoState.PREPARING:
+                        await self.ledger.mark_video_preparing(record.rowid, video.n)
+                        state = VideoState.PREPARING
+                    url = await self._prepare(video)
                     if url is None:
-                        if state != VideoState.PREPARING:
-                            await self.ledger.mark_video_preparing(record.rowid, video.n)
-                            state = VideoState.PREPARING
-                        url = await self._prepare(video)
-                        if url is None:
-                            last_error = "the server could not prepare the download"
-                            break
-                        await self.ledger.mark_video_ready(record.rowid, video.n, url)
-                        state = VideoState.READY
+                        last_error = "the server could not prepare the download"
+                        break
+                    await self.ledger.mark_video_ready(record.rowid, video.n, url)
+                    state = VideoState.READY
+                # The slot covers only moving bytes: the server's preparation and our retry pauses hold none.
+                async with self.downloads:
+                    if self.stopping:
+                        return
                     result = await fetch_file(self.client.session, url, dest, read_timeout=self.options.read_timeout)
-                except UrlExpired:
-                    url, last_error = None, "the file URL expired"
-                    continue
-                except IncompleteDownload as exc:
-                    last_error = str(exc)  # the .part is kept: the next attempt resumes it with Range
-                    await asyncio.sleep(min(2.0, 0.1 * 2**attempt))
-                    continue
-                except FetchError as exc:
-                    url, last_error = None, str(exc)
-                    continue
-                except AuthError as exc:
-                    raise RunAborted(f"the API refused the key: {exc.message}") from exc
-                except ApiError as exc:
-                    last_error = str(exc)
-                    await asyncio.sleep(min(5.0, 0.2 * 2**attempt))
-                    continue
-                await self.ledger.mark_video_downloaded(record.rowid, video.n, rel, result.bytes, result.sha256)
-                manifest.append(self.output, {
-                    "job": job.id, "model": job.model, "jobId": record.remote_id, "videoId": video.video_id,
-                    "path": rel, "bytes": result.bytes, "sha256": result.sha256,
-                })
-                self.progress.event("downloaded", job.id, rel)
-                return
-            await self.ledger.mark_video_failed(record.rowid, video.n, last_error)
-            self.progress.event("video_failed", job.id, last_error)
+            except UrlExpired:
+                url, last_error = None, "the file URL expired"
+                continue
+            except IncompleteDownload as exc:
+                last_error = str(exc)  # the .part is kept: the next attempt resumes it with Range
+                await asyncio.sleep(min(2.0, 0.1 * 2**attempt))
+                continue
+            except FetchError as exc:
+                url, last_error = None, str(exc)
+                continue
+            except AuthError as exc:
+                raise RunAborted(f"the API refused the key: {exc.message}") from exc
+            except ApiError as exc:
+                last_error = str(exc)
+                await asyncio.sleep(min(5.0, 0.2 * 2**attempt))
+                continue
+            await self.ledger.mark_video_downloaded(record.rowid, video.n, rel, result.bytes, result.sha256)
+            manifest.append(self.output, {
+                "job": job.id, "model": job.model, "jobId": record.remote_id, "videoId": video.video_id,
+                "path": rel, "bytes": result.bytes, "sha256": result.sha256,
+            })
+            self.progress.event("downloaded", job.id, rel)
+            return
+        await self.ledger.mark_video_failed(record.rowid, video.n, last_error)
+        self.progress.event("video_failed", job.id, last_error)
 
     async def _prepare(self, video: VideoRecord) -> str | None:
         """create-download, then poll /download until ready; returns the file URL (None: gave up)."""
@@ -378,6 +381,7 @@ class Engine:
             started = time.monotonic()
             # The first look comes when the file is likely ready, so a typical download costs one poll.
             await asyncio.sleep(self._prepare_estimate)
+            first_look = True
             while True:
                 try:
                     state = await self.client.get_download(video_id)
@@ -385,11 +389,16 @@ class Engine:
                     break  # not prepared (any more): ask again
                 status = state.get("status")
                 if status == "ready":
-                    took = time.monotonic() - started
-                    self._prepare_estimate = min(10.0, max(0.05, 0.7 * self._prepare_estimate + 0.3 * took))
+                    # Ready at the first look says only that the estimate is long enough: shrink it slowly.
+                    # A miss says how long it really took: jump just past that.
+                    if first_look:
+                        self._prepare_estimate = max(0.05, 0.995 * self._prepare_estimate)
+                    else:
+                        self._prepare_estimate = min(10.0, 1.2 * (time.monotonic() - started))
                     return str(state["url"])
                 if status == "error":
                     break
+                first_look = False
                 await asyncio.sleep(max(0.1, self._prepare_estimate / 3))
         return None
 

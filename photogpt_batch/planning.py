@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO, Any
 
 from .jobs import Campaign
+from .jsonstream import write_json
 from .ledger import Reconciled, Reconciliation
 from .status import reconcile
 
@@ -37,26 +36,10 @@ class Plan:
     def _head(self) -> dict[str, Any]:
         return {"campaign": self.campaign.name, "output": str(self.campaign.output), "counts": self.counts()}
 
-    def iter_json(self) -> Iterator[str]:
-        """`to_json` as text, indented by 2 and newline-terminated, in pieces of one job each.
-
-        The text is exactly ``json.dumps(plan.to_json(), indent=2, ensure_ascii=False) + "\\n"``, but a
-        100,000-job plan is never held whole, neither as dicts nor as one string (that costs ~300 MB).
-        """
-        encoder = json.JSONEncoder(indent=2, ensure_ascii=False)
-        # Keys are JSON strings whose quotes are never escaped, so '"jobs": []' occurs once, as the key.
-        before, after = encoder.encode({**self._head(), "jobs": [], "orphaned": self.orphaned}).split(
-            '"jobs": []', 1)
-        yield before + '"jobs": ['
-        for i, item in enumerate(self.reconciliation.jobs):
-            text = encoder.encode(_entry_json(item)).replace("\n", "\n    ")  # newlines in values are escaped
-            yield ("\n    " if i == 0 else ",\n    ") + text
-        yield ("\n  ]" if self.reconciliation.jobs else "]") + after + "\n"
-
     def write_json(self, stream: IO[str]) -> None:
-        """Write `iter_json` to ``stream``: what ``plan --json`` prints, streamed."""
-        for piece in self.iter_json():
-            stream.write(piece)
+        """What ``plan --json`` prints (`to_json`, indented), streamed one job at a time."""
+        write_json(stream, {**self._head(), "jobs": [], "orphaned": self.orphaned}, "jobs",
+                   (_entry_json(item) for item in self.reconciliation.jobs))
 
 
 def _entry_json(item: Reconciled) -> dict[str, Any]:

@@ -25,6 +25,7 @@ RUNNING = frozenset({"created", "queued", "running"})
 TERMINAL = frozenset({"success", "failed"})
 #: The list endpoint accepts a window of at most 7 days; stay clear of the edge.
 MAX_LIST_WINDOW = dt.timedelta(days=6, hours=12)
+LIST_MARGIN = dt.timedelta(seconds=1)
 
 
 class JobsApi(Protocol):
@@ -87,8 +88,10 @@ class JobPoller:
         now = self.clock()
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         wall = submitted_wall or dt.datetime.now(dt.UTC)
+        idle = not self._watches
         self._watches[remote_id] = _Watch(remote_id, wall, now, future, now + self._interval())
-        self._wake.set()
+        if idle:  # a job submitted a moment ago cannot have finished: no need to cut a wait short
+            self._wake.set()
         return future
 
     def _interval(self) -> float:
@@ -134,8 +137,9 @@ class JobPoller:
         recent = [w for w in self._watches.values() if now_wall - w.submitted_wall < MAX_LIST_WINDOW]
         if not recent:
             return
-        # Local submit times shifted to the server's clock, with a margin for skew and queueing.
-        start = min(w.submitted_wall for w in recent) + self._clock_offset - dt.timedelta(seconds=5)
+        # Local submit times shifted to the server's clock, with a small margin: every second of margin lists
+        # another second's worth of other jobs, and a job the window misses is still polled on its own.
+        start = min(w.submitted_wall for w in recent) + self._clock_offset - LIST_MARGIN
         end = now_wall + self._clock_offset + dt.timedelta(seconds=60)
         self.stats.list_requests += 1
         wanted = {w.remote_id for w in recent}

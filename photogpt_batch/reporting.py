@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import shlex
-from typing import Any
+from typing import IO, Any
 
 import click
 
 from .engine import RunSummary
 from .jobs import Campaign
+from .jsonstream import write_json
+from .ledger import Reconciled
 from .status import StatusReport
 
 
@@ -57,30 +59,42 @@ def print_summary(campaign: Campaign, summary: RunSummary, spec: str) -> None:
              f"Resume with: {command}")
 
 
-def status_json(report: StatusReport) -> dict[str, Any]:
-    """A status report as JSON: counts per state, and per job its remote id, files and errors."""
-    jobs = []
-    for item in (*report.reconciliation.jobs, *report.reconciliation.orphaned):
-        record = item.record
-        entry: dict[str, Any] = {"id": item.job_id, "state": str(item.disposition)}
-        if item.planned is not None:
-            entry["model"] = item.planned.model
-        if record is not None:
-            entry.update({
-                "ledgerState": str(record.state), "jobId": record.remote_id, "attempts": record.attempts,
-                "error": record.error, "credits": record.credits,
-                "videos": [{"n": v.n, "videoId": v.video_id, "state": str(v.state), "path": v.path,
-                            "bytes": v.bytes, "sha256": v.sha256, "error": v.error} for v in record.videos],
-            })
-        jobs.append(entry)
+def _status_entry(item: Reconciled) -> dict[str, Any]:
+    record = item.record
+    entry: dict[str, Any] = {"id": item.job_id, "state": str(item.disposition)}
+    if item.planned is not None:
+        entry["model"] = item.planned.model
+    if record is not None:
+        entry.update({
+            "ledgerState": str(record.state), "jobId": record.remote_id, "attempts": record.attempts,
+            "error": record.error, "credits": record.credits,
+            "videos": [{"n": v.n, "videoId": v.video_id, "state": str(v.state), "path": v.path,
+                        "bytes": v.bytes, "sha256": v.sha256, "error": v.error} for v in record.videos],
+        })
+    return entry
+
+
+def _status_head(report: StatusReport) -> dict[str, Any]:
     return {
         "campaign": report.campaign.name,
         "output": str(report.campaign.output),
         "complete": report.complete,
         "counts": {str(k): v for k, v in report.reconciliation.counts.items()},
         "videos": report.video_counts,
-        "jobs": jobs,
+        "jobs": [],
     }
+
+
+def status_json(report: StatusReport) -> dict[str, Any]:
+    """A status report as JSON: counts per state, and per job its remote id, files and errors."""
+    items = (*report.reconciliation.jobs, *report.reconciliation.orphaned)
+    return {**_status_head(report), "jobs": [_status_entry(item) for item in items]}
+
+
+def write_status_json(stream: IO[str], report: StatusReport) -> None:
+    """`status_json`, indented, streamed one job at a time (what ``status --json`` prints)."""
+    items = (*report.reconciliation.jobs, *report.reconciliation.orphaned)
+    write_json(stream, _status_head(report), "jobs", (_status_entry(item) for item in items))
 
 
 def print_status(report: StatusReport) -> None:

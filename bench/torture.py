@@ -1,0 +1,281 @@
+"""Torture: kill -9 a run over and over, and soak a run in faults; then prove nothing was lost, paid twice or corrupted.
+
+    python bench/torture.py kill-loop --jobs 300 --kills 20     # SIGKILL at random (seeded) moments, then resume
+    python bench/torture.py soak --jobs 1000                    # 5% 429, 5% 5xx, 2% lost POSTs, 10% truncated
+                                                                # downloads, 3% failed generations
+    python bench/torture.py kill-loop --jobs 20 --kills 3 --json  # what the smoke test runs
+
+One sandbox process serves the whole experiment, so its state (jobs, payload counts) survives every restart of
+the tool. The tool runs as ``photogpt-batch run`` in a child process each time.
+
+- kill-loop: each run is SIGKILLed after a random delay; then it is rerun without flags until it stops making
+  progress (jobs whose POST was cut off by a kill stay ``in_doubt``: they are never resubmitted silently);
+  then once with ``--resubmit-in-doubt``, the user's decision.
+- soak: one run, then reruns with ``--retry-failed --resubmit-in-doubt`` (what a user does after reading the
+  summary) until complete.
+
+Then every expected video is checked: present, its sha256 equal to the ledger's, the manifest's and that of
+the bytes the sandbox served, its top-level MP4 boxes tiling the file. *Silent duplicate submissions* are
+request bodies the sandbox created more jobs for than the user allowed: one, plus one per rerun in which the
+user's flag covered that job (it was ``failed`` with ``--retry-failed``, or ``in_doubt`` with
+``--resubmit-in-doubt``). Lost videos, silent duplicates and corrupt files must all be 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import shutil
+import sys
+import tempfile
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import (
+    SandboxProc,
+    body_key,
+    cli_argv,
+    emit,
+    fmt,
+    ledger_progress,
+    ledger_states,
+    md_table,
+    payloads_created,
+    run_measured,
+    sandbox_config,
+    tool_env,
+    verdict,
+    verify_output,
+    write_campaign,
+)
+
+SOAK_FAULTS = {"rate_limit_rate": 0.05, "server_error_rate": 0.05, "lost_post_rate": 0.02, "truncate_rate": 0.10,
+               "fail_rate": 0.03}
+
+
+@dataclass
+class Experiment:
+    """One sandbox, one campaign, many runs of the tool against them."""
+
+    args: argparse.Namespace
+    sandbox: SandboxProc
+    tmp: Path
+    name: str
+    runs: list[dict[str, Any]] = field(default_factory=list)
+    allowed: Counter[str] = field(default_factory=Counter)
+    approved_resubmissions: int = 0
+
+    def __post_init__(self) -> None:
+        self.output = self.tmp / "out"
+        self.spec = self.tmp / f"{self.name}.yaml"
+        self.jobs = write_campaign(self.spec, self.args.jobs, self.name, self.output)
+        self.bodies = {job_id: body_key(body) for job_id, body in self.jobs}
+        self.allowed.update(self.bodies.values())
+
+    def run(self, *flags: str, kill_after: float | None = None, label: str = "") -> dict[str, Any]:
+        """One ``photogpt-batch run``; flags widen what the user allowed to be submitted again."""
+        states = ledger_states(self.output)
+        for job_id, state in states.items():
+            if (state == "failed" and "--retry-failed" in flags) or (
+                    state == "in_doubt" and "--resubmit-in-doubt" in flags):
+                self.allowed[self.bodies[job_id]] += 1
+                self.approved_resubmissions += 1
+        tool = self.args.tool.split() if self.args.tool else cli_argv()
+        argv = [*tool, "run", str(self.spec), "--concurrency", str(self.args.concurrency), "--downloads",
+                str(self.args.downloads), "--rate", "1000", "--quiet", "--json", *flags]
+        measured = run_measured(argv, env=tool_env(self.sandbox.api), cwd=self.tmp, kill_after=kill_after,
+                                timeout=self.args.run_timeout)
+        summary = measured.json() if not measured.killed else None
+        entry = {
+            "label": label or ("run " + " ".join(flags)).strip(),
+            "killed": measured.killed,
+            "after": round(measured.wall, 3),
+            "exit": measured.returncode,
+            "progress": ledger_progress(self.output),
+            "traceback": "Traceback" in measured.stderr,
+            "summary": _short(summary),
+            "stderr": measured.stderr[-800:] if measured.returncode not in (0, 1, -9) or "Traceback" in
+            measured.stderr else "",
+        }
+        self.runs.append(entry)
+        return entry
+
+    def duplicates(self) -> dict[str, Any]:
+        """Payload counts from the sandbox against what the user allowed."""
+        created = payloads_created(self.sandbox.jobs())
+        silent = {b: n - self.allowed[b] for b, n in created.items() if n > self.allowed[b]}
+        unknown = sum(n for b, n in created.items() if b not in self.allowed)
+        extra = sum(n - 1 for n in created.values() if n > 1)
+        return {"created": sum(created.values()), "silent": sum(silent.values()), "unknownBodies": unknown,
+                "approvedDuplicates": extra - sum(silent.values()), "examples": list(silent)[:3]}
+
+
+def _short(summary: Any) -> dict[str, Any] | None:
+    if not isinstance(summary, dict):
+        return None
+    return {"complete": summary.get("complete"), "succeeded": summary.get("succeeded"),
+            "downloaded": summary.get("videos", {}).get("downloaded"), "failed": len(summary.get("failed", [])),
+            "inDoubt": len(summary.get("inDoubt", [])), "videoFailures": len(summary.get("videoFailures", []))}
+
+
+def settle(exp: Experiment, flags: tuple[str, ...], rounds: int) -> None:
+    """Rerun until complete (exit 0) or until a run changes nothing."""
+    for _ in range(rounds):
+        before = exp.runs[-1]["progress"] if exp.runs else None
+        entry = exp.run(*flags)
+        if entry["exit"] == 0 or (entry["progress"] == before and before is not None):
+            return
+
+
+def finish(exp: Experiment) -> dict[str, Any]:
+    """Verify the output folder and the sandbox's payload counts."""
+    check = verify_output(exp.output, [job_id for job_id, _ in exp.jobs], exp.sandbox.jobs(), exp.args.video_bytes)
+    counters = exp.sandbox.counters()
+    return {
+        "verification": check,
+        "duplicates": exp.duplicates(),
+        "faults": counters.get("faults", {}),
+        "credentialedFileRequests": counters.get("credentialedFileRequests", 0),
+        "tracebacks": sum(r["traceback"] for r in exp.runs),
+    }
+
+
+def kill_loop(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
+    rng = random.Random(args.seed)
+    cfg = sandbox_config(seed=args.seed, generation=args.generation, prepare=args.prepare,
+                         video_bytes=args.video_bytes)
+    with SandboxProc(cfg) as sb:
+        exp = Experiment(args, sb, tmp, "torture-kill")
+        for k in range(args.kills):
+            exp.run(kill_after=rng.uniform(args.min_delay, args.max_delay), label=f"kill {k + 1}")
+        kills_landed = sum(r["killed"] for r in exp.runs)
+        settle(exp, (), args.max_resumes)
+        before_flag = exp.duplicates()
+        in_doubt_jobs = [j for j, s in ledger_states(exp.output).items() if s == "in_doubt"]
+        created = payloads_created(sb.jobs())
+        in_doubt_existing = sum(1 for j in in_doubt_jobs if created[exp.bodies[j]] >= 1)
+        if in_doubt_jobs:
+            settle(exp, ("--resubmit-in-doubt",), args.max_resumes)
+        result = finish(exp)
+    result.update({"killsLanded": kills_landed, "silentBeforeFlags": before_flag["silent"],
+                   "inDoubt": len(in_doubt_jobs), "inDoubtExisting": in_doubt_existing, "runs": exp.runs,
+                   "approvedResubmissions": exp.approved_resubmissions})
+    return result
+
+
+def soak(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
+    faults = {k: getattr(args, k) for k in SOAK_FAULTS}
+    cfg = sandbox_config(seed=args.seed, generation=args.generation, prepare=args.prepare,
+                         video_bytes=args.video_bytes, faults=faults)
+    with SandboxProc(cfg) as sb:
+        exp = Experiment(args, sb, tmp, "torture-soak")
+        first = exp.run(label="run")
+        before_flag = exp.duplicates()
+        if first["exit"] != 0:
+            settle(exp, ("--retry-failed", "--resubmit-in-doubt"), args.max_resumes)
+        result = finish(exp)
+    result.update({"silentBeforeFlags": before_flag["silent"], "runs": exp.runs, "faultRates": faults,
+                   "approvedResubmissions": exp.approved_resubmissions})
+    return result
+
+
+def render(mode: str, args: argparse.Namespace, result: dict[str, Any]) -> tuple[str, bool]:
+    check = result["verification"]
+    dup = result["duplicates"]
+    run_rows = []
+    for r in result["runs"]:
+        p = r["progress"]
+        s = r["summary"] or {}
+        run_rows.append([r["label"], "SIGKILL" if r["killed"] else r["exit"], fmt(r["after"]),
+                         p.get("succeeded", 0), p.get("submitted", 0) + p.get("submitting", 0), p.get("in_doubt", 0),
+                         p.get("failed", 0), p.get("videos_downloaded", 0), s.get("videoFailures", "-")])
+    runs = md_table(["run", "exit", "after s", "jobs succeeded", "in flight", "in doubt", "failed",
+                     "videos on disk", "video failures (this run)"], run_rows)
+    ok = check.ok and dup["silent"] == 0 and result["tracebacks"] == 0 and result["credentialedFileRequests"] == 0
+    checks = [
+        ["lost videos", len(check.lost), verdict(not check.lost)],
+        ["silent duplicate submissions", dup["silent"], verdict(dup["silent"] == 0)],
+        ["corrupt files (bytes, sha256 vs ledger/manifest/served, MP4 boxes)", len(check.corrupt),
+         verdict(not check.corrupt)],
+        ["manifest disagreements", len(check.manifest_problems), verdict(not check.manifest_problems)],
+        ["tracebacks in any run's output", result["tracebacks"], verdict(result["tracebacks"] == 0)],
+        ["requests carrying the key to the file host", result["credentialedFileRequests"],
+         verdict(result["credentialedFileRequests"] == 0)],
+        ["videos verified", f"{check.videos_verified}/{check.videos_expected}", "-"],
+        ["duplicates the user approved (--retry-failed / --resubmit-in-doubt)", dup["approvedDuplicates"], "-"],
+        ["jobs the sandbox created / bodies in the campaign", f"{dup['created']} / {args.jobs}", "-"],
+        ["leftover .part files / files set aside", f"{check.leftover_parts} / {check.set_aside}", "-"],
+    ]
+    if mode == "kill-loop":
+        checks[1:1] = [["silent duplicates before any flag", result["silentBeforeFlags"],
+                        verdict(result["silentBeforeFlags"] == 0)]]
+        checks += [["kills that landed (process still running)", f"{result['killsLanded']}/{args.kills}",
+                    verdict(result["killsLanded"] >= args.kills)],
+                   ["jobs in doubt after the kills (created on the server / never arrived)",
+                    f"{result['inDoubt']} ({result['inDoubtExisting']} / "
+                    f"{result['inDoubt'] - result['inDoubtExisting']})",
+                    "-"]]
+        ok = ok and result["killsLanded"] >= args.kills and result["silentBeforeFlags"] == 0
+    else:
+        faults = ", ".join(f"{k} {v}" for k, v in sorted(result["faults"].items()))
+        checks += [["faults fired", faults, "-"]]
+    problems = (check.lost + check.corrupt + check.manifest_problems + dup["examples"])[:10]
+    stderr = [f"{r['label']}: {r['stderr']}" for r in result["runs"] if r["stderr"]][:3]
+    body = "\n".join([runs, "", md_table(["check", "result", "verdict"], checks),
+                      *(["", "Problems:", *[f"- {p}" for p in problems]] if problems else []),
+                      *(["", "stderr:", *stderr] if stderr else [])])
+    return body, ok
+
+
+def parse_range(text: str) -> tuple[float, float]:
+    low, _, high = text.partition(",")
+    return float(low), float(high or low)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="mode", required=True)
+    for mode in ("kill-loop", "soak"):
+        p = sub.add_parser(mode)
+        p.add_argument("--jobs", type=int, default=300 if mode == "kill-loop" else 1000)
+        p.add_argument("--seed", type=int, default=7)
+        p.add_argument("--generation", type=parse_range, default=(0.5, 2.0), metavar="MIN,MAX")
+        p.add_argument("--prepare", type=float, default=0.3)
+        p.add_argument("--video-bytes", type=int, default=200_000)
+        p.add_argument("--concurrency", type=int, default=64)
+        p.add_argument("--downloads", type=int, default=16)
+        p.add_argument("--max-resumes", type=int, default=8, help="reruns after the kills / the first run, at most")
+        p.add_argument("--run-timeout", type=float, default=900.0)
+        p.add_argument("--tool", metavar="COMMAND", help="how to start photogpt-batch (default: the installed "
+                       "script), e.g. to check a patched build")
+        p.add_argument("--json", action="store_true")
+        if mode == "kill-loop":
+            p.add_argument("--kills", type=int, default=20)
+            p.add_argument("--min-delay", type=float, default=0.2, help="earliest kill, seconds after the start")
+            p.add_argument("--max-delay", type=float, default=1.2, help="latest kill, seconds after the start")
+        else:
+            for kind, rate in SOAK_FAULTS.items():
+                p.add_argument("--" + kind.replace("_", "-"), dest=kind, type=float, default=rate)
+    args = parser.parse_args(argv)
+    tmp = Path(tempfile.mkdtemp(prefix=f"bench-torture-{args.mode}-"))
+    try:
+        result = kill_loop(args, tmp) if args.mode == "kill-loop" else soak(args, tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    body, ok = render(args.mode, args, result)
+    title = (f"Torture: kill -9 loop, {args.jobs} jobs, {args.kills} kills" if args.mode == "kill-loop"
+             else f"Torture: fault soak, {args.jobs} jobs")
+    check = result.pop("verification")
+    emit(title, body, {**result, "lost": len(check.lost), "corrupt": len(check.corrupt),
+                       "manifestProblems": len(check.manifest_problems), "videosVerified": check.videos_verified,
+                       "silentDuplicates": result["duplicates"]["silent"], "ok": ok,
+                       "problems": (check.lost + check.corrupt + check.manifest_problems)[:20]}, args.json)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
