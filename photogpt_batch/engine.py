@@ -108,6 +108,7 @@ class Engine:
         self._tasks: list[asyncio.Task[None]] = []
         self._prepare_estimate = self.options.prepare_first_estimate  # learned as downloads complete
         self._jobs = {job.id: job for job in campaign.jobs}
+        self._manifest = manifest.Appender(output)
 
     def stop(self) -> None:
         """Stop (Ctrl-C): nothing new is sent, polling and downloads stop, and a POST already on the wire
@@ -136,6 +137,7 @@ class Engine:
             if not self.stopping:
                 await self._collect_credits()
             await self.ledger.flush()
+            self._manifest.close()
             self.output.mkdir(parents=True, exist_ok=True)
             manifest.rewrite(self.output, self.ledger.manifest_entries())
         summary = self.summary()
@@ -364,7 +366,7 @@ class Engine:
                 await asyncio.sleep(min(5.0, 0.2 * 2**attempt))
                 continue
             await self.ledger.mark_video_downloaded(record.rowid, video.n, rel, result.bytes, result.sha256)
-            manifest.append(self.output, {
+            self._manifest.append({
                 "job": job.id, "model": job.model, "jobId": record.remote_id, "videoId": video.video_id,
                 "path": rel, "bytes": result.bytes, "sha256": result.sha256,
             })

@@ -92,7 +92,8 @@ async def fetch_file(
     """
     if "Authorization" in session.headers:
         raise ValueError("the session has a default Authorization header: it must not go to file hosts")
-    dest.parent.mkdir(parents=True, exist_ok=True)
+    if not dest.parent.is_dir():  # a stat is cheaper than mkdir's exception on the common path
+        dest.parent.mkdir(parents=True, exist_ok=True)
     part = part_path(dest)
     offset = part.stat().st_size if part.exists() else 0
     if expected_size is not None and offset > expected_size:

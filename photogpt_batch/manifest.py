@@ -11,7 +11,7 @@ import json
 import os
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from .durable import fsync_dir
 
@@ -23,10 +23,25 @@ def entry_line(entry: dict[str, Any]) -> str:
     return json.dumps(entry, ensure_ascii=False, separators=(",", ":")) + "\n"
 
 
-def append(output: Path, entry: dict[str, Any]) -> None:
-    """Append one video's entry to the manifest."""
-    with open(output / MANIFEST, "a", encoding="utf-8") as f:
-        f.write(entry_line(entry))
+class Appender:
+    """Appends entries to a manifest as videos land; the file is opened once, on the first entry."""
+
+    def __init__(self, output: Path):
+        self.path = output / MANIFEST
+        self._file: IO[str] | None = None
+
+    def append(self, entry: dict[str, Any]) -> None:
+        """Append one video's entry (written through at once, so a reader following the file sees it)."""
+        if self._file is None:
+            self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - kept open for the run
+        self._file.write(entry_line(entry))
+        self._file.flush()
+
+    def close(self) -> None:
+        """Close the file, if it was opened."""
+        if self._file is not None:
+            self._file.close()
+            self._file = None
 
 
 def rewrite(output: Path, entries: Iterable[dict[str, Any]]) -> None:
@@ -40,19 +55,3 @@ def rewrite(output: Path, entries: Iterable[dict[str, Any]]) -> None:
         os.fsync(f.fileno())
     os.replace(tmp, path)
     fsync_dir(output)
-
-
-def read(output: Path) -> list[dict[str, Any]]:
-    """The manifest's entries (lines that are not JSON objects are skipped)."""
-    path = output / MANIFEST
-    if not path.exists():
-        return []
-    entries = []
-    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
-        try:
-            value = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(value, dict):
-            entries.append(value)
-    return entries
