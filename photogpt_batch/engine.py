@@ -37,6 +37,7 @@ from .jobs import Campaign, PlannedJob
 from .ledger import JobRecord, JobState, JobTransition, Ledger, Op, VideoRecord, VideoState, VideoTransition
 from .poller import JobPoller, normalise_status
 from .progress import Progress
+from .reconcile import settle
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +62,7 @@ class EngineOptions:
     poll_max_interval: float = 8.0
     poll_first_interval: float = 1.0  # until the first job is seen to finish and intervals can adapt
     prepare_first_estimate: float = 0.5  # seconds from create-download to ready, until measured
+    in_doubt_settle_seconds: float = 120.0  # an in-doubt submission is judged by GET /jobs only after this
 
 
 @dataclass
@@ -121,7 +123,7 @@ class Engine:
 
     async def run(self) -> RunSummary:
         """Run the campaign to completion (or until `stop`); returns the summary."""
-        records = self._prepare_ledger()
+        records = await self._prepare_ledger()
         poller = asyncio.create_task(self.poller.run(), name="poller")
         self._tasks = [asyncio.create_task(self._job_flow(self._jobs[r.job_id], r), name=f"job:{r.job_id}")
                        for r in records]
@@ -167,10 +169,15 @@ class Engine:
         except ApiError as exc:  # credits are informative; never fail a run over them
             log.info("could not list jobs for credits: %s", exc)
 
-    def _prepare_ledger(self) -> list[JobRecord]:
+    async def _prepare_ledger(self) -> list[JobRecord]:
         """Record the spec in the ledger and decide what each job needs; returns the records to work on."""
         self.ledger.recover_interrupted()
         self.ledger.register(self.campaign.jobs)
+        if not self.options.resubmit_in_doubt:
+            mine = [r for r in self.ledger.jobs() if r.job_id in self._jobs]
+            for job_id in await settle(self.ledger, self.client, mine, self.options.in_doubt_settle_seconds):
+                self.progress.note(f"{job_id}: GET /jobs shows its earlier submission never reached the server; "
+                                   "sending it again")
         current = {r.job_id: r for r in self.ledger.jobs()}
         reset: list[Op] = []
         work = []

@@ -101,7 +101,7 @@ class JobPoller:
     def _learn(self, watch: _Watch, record: dict[str, Any]) -> None:
         took = self.clock() - watch.submitted_mono
         self._durations = took if self._durations is None else 0.8 * self._durations + 0.2 * took
-        created = _parse_time(record.get("createdAt"))
+        created = parse_time(record.get("createdAt"))
         if created is not None and watch.polls <= 1:
             self._clock_offset = created - watch.submitted_wall
 
@@ -207,7 +207,8 @@ class JobPoller:
         return status
 
 
-def _parse_time(value: Any) -> dt.datetime | None:
+def parse_time(value: Any) -> dt.datetime | None:
+    """An RFC 3339 time from the API as an aware datetime (UTC if it has no offset), or None."""
     if not isinstance(value, str):
         return None
     try:

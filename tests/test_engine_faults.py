@@ -120,3 +120,34 @@ def test_mixed_faults_lose_nothing_and_pay_nothing_twice(tmp_path: Path) -> None
         duplicates = sum(n - 1 for n in sandbox.counters.duplicate_payloads().values())
         assert duplicates <= sandbox.counters.faults["lost_post"] + sandbox.counters.faults["fail"]
         assert len({e["path"] for e in entries}) == 30
+
+
+def test_an_in_doubt_submission_that_never_reached_the_server_is_sent_again(tmp_path: Path) -> None:
+    # The sandbox answers this 500 without creating the job; GET /jobs then proves nothing was created.
+    faults = Faults(server_error_nth=(1,), server_error_routes=("POST /videos/generation",))
+    with SandboxThread(fast_sandbox(faults=faults)) as sandbox:
+        spec = write_campaign(tmp_path, jobs=2)
+        assert len(run_campaign(load(spec), run_config(sandbox)).in_doubt) == 1
+        summary = run_campaign(load(spec), run_config(sandbox, in_doubt_settle_seconds=0))
+        assert summary.complete
+        assert sandbox.counters.jobs_created == 2 and not sandbox.counters.duplicate_payloads()
+        check_outputs(tmp_path / "out", 2)
+
+
+def test_an_in_doubt_submission_that_created_a_job_stays_in_doubt(tmp_path: Path) -> None:
+    with SandboxThread(fast_sandbox(faults=Faults(lost_post_nth=(1,), lost_post_mode="drop"))) as sandbox:
+        spec = write_campaign(tmp_path, jobs=2)
+        first = run_campaign(load(spec), run_config(sandbox))
+        summary = run_campaign(load(spec), run_config(sandbox, in_doubt_settle_seconds=0))
+        assert summary.in_doubt == first.in_doubt and len(summary.in_doubt) == 1
+        assert posts(sandbox) == 2 and not sandbox.counters.duplicate_payloads()
+
+
+def test_a_recent_in_doubt_submission_is_not_judged_yet(tmp_path: Path) -> None:
+    faults = Faults(server_error_nth=(1,), server_error_routes=("POST /videos/generation",))
+    with SandboxThread(fast_sandbox(faults=faults)) as sandbox:
+        spec = write_campaign(tmp_path, jobs=1)
+        run_campaign(load(spec), run_config(sandbox))
+        summary = run_campaign(load(spec), run_config(sandbox))  # default: judged after 120 s
+        assert len(summary.in_doubt) == 1
+        assert posts(sandbox) == 1

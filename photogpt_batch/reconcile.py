@@ -1,0 +1,88 @@
+"""Settling in-doubt submissions that provably never created a job.
+
+A submission is *in doubt* when its POST was sent but no jobId came back. ``GET /jobs`` lists the caller's
+jobs (ids, statuses and creation times, not the request), so it cannot tell which listed job is ours: adopting
+one could adopt a job that another tool created with the same key at the same moment. It can prove a
+negative, though: if no job that the ledger does not already know was created anywhere near the moment of the
+submission, the submission created nothing, and sending it (once) is safe. Anything else stays in doubt for
+the user to decide (``--resubmit-in-doubt``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from .client import ApiError, PhotoGPTClient
+from .ledger import JobRecord, JobState, JobTransition, Ledger
+from .poller import parse_time
+
+log = logging.getLogger(__name__)
+
+#: How far a server's clock (createdAt) may be from ours; a wider window only makes the proof stricter.
+CLOCK_MARGIN = 300.0
+#: The list endpoint takes a window of at most 7 days.
+MAX_AGE = 6.5 * 86400
+#: Listing more than this many jobs to prove a negative is not worth it: leave the doubt to the user.
+MAX_LISTED = 20_000
+
+
+@dataclass(frozen=True)
+class Doubt:
+    """An in-doubt job version and when its submission was sent (local clock)."""
+
+    row: int
+    job_id: str
+    sent_at: float
+
+
+def doubts(ledger: Ledger, records: Iterable[JobRecord]) -> list[Doubt]:
+    """The in-doubt records with the time of their last submission attempt."""
+    found = []
+    for record in records:
+        if record.state != JobState.IN_DOUBT:
+            continue
+        sent = [e.at for e in ledger.events(record.rowid) if e.to_state == JobState.SUBMITTING and e.n is None]
+        if sent:
+            found.append(Doubt(record.rowid, record.job_id, sent[-1]))
+    return found
+
+
+async def settle(ledger: Ledger, client: PhotoGPTClient, records: Iterable[JobRecord],
+                 settle_after: float) -> list[str]:
+    """Move back to ``planned`` every in-doubt job whose submission provably created nothing; returns their
+    ids. Only submissions older than ``settle_after`` seconds are judged: a server may still be creating a
+    job for a request whose connection was cut a moment ago."""
+    now = time.time()
+    candidates = [d for d in doubts(ledger, records) if settle_after <= now - d.sent_at <= MAX_AGE]
+    if not candidates:
+        return []
+    known = ledger.remote_ids()
+    start = dt.datetime.fromtimestamp(min(d.sent_at for d in candidates) - CLOCK_MARGIN, dt.UTC)
+    end = dt.datetime.fromtimestamp(min(now, max(d.sent_at for d in candidates) + CLOCK_MARGIN), dt.UTC)
+    strangers: list[float] = []
+    listed = 0
+    try:
+        async for item in client.list_jobs(start=start, end=end):
+            listed += 1
+            if listed > MAX_LISTED:
+                return []
+            if str(item.get("jobId") or "") in known:
+                continue
+            created = parse_time(item.get("createdAt"))
+            # A job of unknown origin with no readable time could be anyone's, at any moment: no proof at all.
+            strangers.append(created.timestamp() if created else float("nan"))
+    except ApiError as exc:
+        log.info("could not list jobs to settle in-doubt submissions: %s", exc)
+        return []
+    if any(t != t for t in strangers):  # NaN: an unknown job without a creation time
+        return []
+    settled = [d for d in candidates if not any(abs(t - d.sent_at) <= CLOCK_MARGIN for t in strangers)]
+    if settled:
+        ledger.commit(*(JobTransition(d.row, JobState.PLANNED,
+                                      error="GET /jobs shows no job from this submission: it never reached the "
+                                      "server, so it is sent again") for d in settled))
+    return [d.job_id for d in settled]
