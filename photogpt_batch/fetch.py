@@ -13,13 +13,15 @@ since signed URLs reject one and the API key must never leave the API's origin.
 from __future__ import annotations
 
 import asyncio
+import collections
 import hashlib
 import os
 import re
 import unicodedata
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import aiohttp
 
@@ -158,6 +160,72 @@ async def _finish_satisfied_part(
     return FetchResult(offset, digest.hexdigest())
 
 
+class _Sink:
+    """Hashes and writes a body in two worker threads, in order, so sha256, the disk and the network overlap.
+
+    Network chunks are gathered into blocks of ``block`` bytes and at most ``depth`` blocks wait for the
+    threads, so memory stays flat whatever the file size. The writer also flushes to disk every
+    ``sync_every`` bytes (``fdatasync`` in its thread), so the fsync that ends a large download waits only
+    for the last stretch instead of the whole file.
+    """
+
+    def __init__(self, out: BinaryIO, digest: Any, block: int = 1 << 20, depth: int = 4,
+                 sync_every: int = 64 << 20) -> None:
+        self._out = out
+        self._digest = digest
+        self._block = block
+        self._depth = depth
+        self._sync_every = sync_every
+        self._unsynced = 0
+        self._parts: list[bytes] = []
+        self._size = 0
+        self._pending: collections.deque[asyncio.Future[Any]] = collections.deque()
+        self._hasher = ThreadPoolExecutor(1, thread_name_prefix="fetch-hash")
+        self._writer = ThreadPoolExecutor(1, thread_name_prefix="fetch-write")
+
+    def _write(self, block: bytes) -> None:
+        self._out.write(block)
+        self._unsynced += len(block)
+        if self._unsynced >= self._sync_every and hasattr(os, "posix_fadvise"):
+            # Start writing the last stretch back now, without waiting for it (Linux begins writeback of
+            # dirty pages on DONTNEED), so the closing fsync has little left to wait for.
+            self._out.flush()
+            end = self._out.tell()
+            os.posix_fadvise(self._out.fileno(), end - self._unsynced, self._unsynced, os.POSIX_FADV_DONTNEED)
+            self._unsynced = 0
+
+    async def write(self, data: bytes) -> None:
+        """Queue ``data``; waits only when the threads are ``depth`` blocks behind."""
+        self._parts.append(data)
+        self._size += len(data)
+        if self._size >= self._block:
+            await self._hand_over()
+
+    async def _hand_over(self) -> None:
+        block = b"".join(self._parts)
+        self._parts.clear()
+        self._size = 0
+        loop = asyncio.get_running_loop()
+        # sha256 and file writes release the GIL for large buffers: both run beside the event loop.
+        self._pending.append(asyncio.gather(loop.run_in_executor(self._hasher, self._digest.update, block),
+                                            loop.run_in_executor(self._writer, self._write, block)))
+        while len(self._pending) > self._depth:
+            await self._pending.popleft()
+
+    async def close(self) -> None:
+        """Hash and write everything queued (raising what a thread raised, e.g. a full disk), then stop."""
+        try:
+            if self._parts:
+                await self._hand_over()
+            while self._pending:
+                await self._pending.popleft()
+        finally:
+            for pending in self._pending:
+                pending.cancel()
+            self._hasher.shutdown(wait=True)
+            self._writer.shutdown(wait=True)
+
+
 async def _stream(
     response: aiohttp.ClientResponse, part: Path, dest: Path, offset: int, expected: int | None, chunk: int
 ) -> FetchResult:
@@ -165,14 +233,16 @@ async def _stream(
     digest = await asyncio.to_thread(_hash_file, part) if offset else hashlib.sha256()
     received = offset
     with open(part, "ab" if offset else "wb") as out:
+        sink = _Sink(out, digest, block=chunk)
         try:
-            async for data in response.content.iter_chunked(chunk):
-                received += len(data)
-                if expected is not None and received > expected:
-                    raise SizeMismatch(f"the body is longer than the {expected} bytes declared")
-                # Page-cache writes are quick; the slow part, fsync, runs in a thread below.
-                out.write(data)
-                digest.update(data)
+            try:
+                async for data in response.content.iter_any():
+                    received += len(data)
+                    if expected is not None and received > expected:
+                        raise SizeMismatch(f"the body is longer than the {expected} bytes declared")
+                    await sink.write(data)
+            finally:
+                await sink.close()
         except (aiohttp.ClientError, TimeoutError) as exc:
             # Keep what arrived, durably, so the next attempt resumes instead of starting over.
             await asyncio.to_thread(_sync, out)
