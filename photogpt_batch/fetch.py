@@ -87,7 +87,7 @@ async def fetch_file(
     """Download ``url`` to ``dest`` (see the module docstring); return its size and sha256.
 
     ``read_timeout`` bounds each read, not the whole transfer, so a large file on a slow link is fine and
-    a stalled one is not. Memory use is one ``chunk``, whatever the file size.
+    a stalled one is not. Memory use is a few ``chunk``s, whatever the file size.
 
     Raises `UrlExpired` (403/404/410), `IncompleteDownload` (short body or stall; resumable),
     `SizeMismatch` (length disagreement; ``.part`` removed) or `FetchError` (any other status).

@@ -279,3 +279,18 @@ def test_safe_component_is_always_one_safe_component(value: str) -> None:
 def test_safe_component_keeps_different_ids_apart(a: str, b: str) -> None:
     if a != b:
         assert safe_component(a) != safe_component(b)
+
+
+async def test_the_sink_writes_and_hashes_in_order_across_many_blocks(tmp_path: Path) -> None:
+    from photogpt_batch.fetch import _Sink
+
+    pieces = [os.urandom(n) for n in (1, 70_000, 3, 250_000, 1 << 16, 5)] * 7
+    digest = hashlib.sha256()
+    with open(tmp_path / "f", "wb") as out:
+        sink = _Sink(out, digest, block=100_000, depth=2, sync_every=200_000)  # exercises early writeback
+        for piece in pieces:
+            await sink.write(piece)
+        await sink.close()
+    data = b"".join(pieces)
+    assert (tmp_path / "f").read_bytes() == data
+    assert digest.hexdigest() == hashlib.sha256(data).hexdigest()
