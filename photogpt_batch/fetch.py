@@ -180,8 +180,9 @@ class _Sink:
         self._parts: list[bytes] = []
         self._size = 0
         self._pending: collections.deque[asyncio.Future[Any]] = collections.deque()
-        self._hasher = ThreadPoolExecutor(1, thread_name_prefix="fetch-hash")
-        self._writer = ThreadPoolExecutor(1, thread_name_prefix="fetch-write")
+        # Threads only for files bigger than a block: a small file is hashed and written inline at the end.
+        self._hasher: ThreadPoolExecutor | None = None
+        self._writer: ThreadPoolExecutor | None = None
 
     def _write(self, block: bytes) -> None:
         self._out.write(block)
@@ -206,6 +207,9 @@ class _Sink:
         self._parts.clear()
         self._size = 0
         loop = asyncio.get_running_loop()
+        if self._hasher is None or self._writer is None:
+            self._hasher = ThreadPoolExecutor(1, thread_name_prefix="fetch-hash")
+            self._writer = ThreadPoolExecutor(1, thread_name_prefix="fetch-write")
         # sha256 and file writes release the GIL for large buffers: both run beside the event loop.
         self._pending.append(asyncio.gather(loop.run_in_executor(self._hasher, self._digest.update, block),
                                             loop.run_in_executor(self._writer, self._write, block)))
@@ -215,15 +219,21 @@ class _Sink:
     async def close(self) -> None:
         """Hash and write everything queued (raising what a thread raised, e.g. a full disk), then stop."""
         try:
-            if self._parts:
+            if self._parts and self._writer is None:
+                block = b"".join(self._parts)
+                self._parts.clear()
+                self._digest.update(block)
+                self._out.write(block)
+            elif self._parts:
                 await self._hand_over()
             while self._pending:
                 await self._pending.popleft()
         finally:
             for pending in self._pending:
                 pending.cancel()
-            self._hasher.shutdown(wait=True)
-            self._writer.shutdown(wait=True)
+            for executor in (self._hasher, self._writer):
+                if executor is not None:
+                    executor.shutdown(wait=True)
 
 
 async def _stream(
