@@ -27,19 +27,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from photogpt_batch.sandbox.config import API_ROUTES as SANDBOX_API_ROUTES
+
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
 API_KEY = "bench-key"
 #: Routes of the API origin that count as "API requests" (``GET /ping`` and the admin routes do not).
-API_ROUTES = (
-    "POST /videos/generation",
-    "GET /jobs",
-    "GET /jobs/{id}",
-    "GET /videos",
-    "GET /videos/{id}",
-    "GET /videos/{id}/create-download",
-    "GET /videos/{id}/download",
-)
+API_ROUTES = tuple(route for route in SANDBOX_API_ROUTES if route != "GET /ping")
 #: The issue's targets.
 TARGET_RATIO = 1.2
 TARGET_REQUESTS_PER_VIDEO = 4.5
