@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-import hashlib
 import logging
 import time
 from dataclasses import dataclass, field
@@ -31,7 +30,7 @@ from .client import (
     RateLimited,
     TransportError,
 )
-from .fetch import FetchError, IncompleteDownload, UrlExpired, fetch_file, part_path
+from .fetch import FetchError, IncompleteDownload, UrlExpired, fetch_file, hash_file, part_path
 from .gate import Gate
 from .jobs import Campaign, PlannedJob
 from .ledger import JobRecord, JobState, JobTransition, Ledger, Op, VideoRecord, VideoState, VideoTransition
@@ -213,7 +212,7 @@ class Engine:
                 return False
         except OSError:
             return False
-        return not self.options.verify_files or sha256_file(path) == video.sha256
+        return not self.options.verify_files or hash_file(path).hexdigest() == video.sha256
 
     async def _gather(self, tasks: list[asyncio.Task[Any]]) -> None:
         pending = set(tasks)
@@ -469,12 +468,3 @@ def summarise(ledger: Ledger, campaign: Campaign) -> RunSummary:
 def _credits(record: dict[str, Any]) -> float | None:
     value = record.get("credits")
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
-
-
-def sha256_file(path: Path) -> str:
-    """The sha256 hex digest of a file, read in chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

@@ -155,7 +155,7 @@ async def _finish_satisfied_part(
         raise IncompleteDownload(
             f"the file host refused to resume at byte {offset}; starting over", received=0, expected=total
         )
-    digest = await asyncio.to_thread(_hash_file, part)
+    digest = await asyncio.to_thread(hash_file, part)
     await asyncio.to_thread(_commit_file, part, dest, None)
     return FetchResult(offset, digest.hexdigest())
 
@@ -240,7 +240,7 @@ async def _stream(
     response: aiohttp.ClientResponse, part: Path, dest: Path, offset: int, expected: int | None, chunk: int
 ) -> FetchResult:
     """Append the body to ``part`` (after hashing its first ``offset`` bytes), then commit it to ``dest``."""
-    digest = await asyncio.to_thread(_hash_file, part) if offset else hashlib.sha256()
+    digest = await asyncio.to_thread(hash_file, part) if offset else hashlib.sha256()
     received = offset
     with open(part, "ab" if offset else "wb") as out:
         sink = _Sink(out, digest, block=chunk)
@@ -271,7 +271,8 @@ async def _stream(
     return FetchResult(received, digest.hexdigest())
 
 
-def _hash_file(path: Path) -> hashlib._Hash:
+def hash_file(path: Path) -> hashlib._Hash:
+    """The running sha256 of a file's content, read in 1 MiB blocks (``.hexdigest()`` for the digest)."""
     digest = hashlib.sha256()
     with open(path, "rb") as existing:
         while block := existing.read(1 << 20):
