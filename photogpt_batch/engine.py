@@ -172,12 +172,14 @@ class Engine:
         """Record the spec in the ledger and decide what each job needs; returns the records to work on."""
         self.ledger.recover_interrupted()
         self.ledger.register(self.campaign.jobs)
+        current = {r.job_id: r for r in self.ledger.jobs() if r.job_id in self._jobs}
         if not self.options.resubmit_in_doubt:
-            mine = [r for r in self.ledger.jobs() if r.job_id in self._jobs]
-            for job_id in await settle(self.ledger, self.client, mine, self.options.in_doubt_settle_seconds):
+            settled = await settle(self.ledger, self.client, current.values(), self.options.in_doubt_settle_seconds)
+            for job_id in settled:
                 self.progress.note(f"{job_id}: GET /jobs shows its earlier submission never reached the server; "
                                    "sending it again")
-        current = {r.job_id: r for r in self.ledger.jobs()}
+            if settled:
+                current = {r.job_id: r for r in self.ledger.jobs() if r.job_id in self._jobs}
         reset: list[Op] = []
         work = []
         for job in self.campaign.jobs:
@@ -199,8 +201,9 @@ class Engine:
             work.append(record.rowid)
         if reset:
             self.ledger.commit(*reset)
-        records = {r.rowid: r for r in self.ledger.jobs()}
-        return [records[row] for row in work]
+            current = {r.job_id: r for r in self.ledger.jobs() if r.job_id in self._jobs}
+        by_row = {r.rowid: r for r in current.values()}
+        return [by_row[row] for row in work]
 
     def _file_intact(self, video: VideoRecord) -> bool:
         """A downloaded file is trusted only if it is there with the recorded size (and hash)."""
