@@ -265,6 +265,9 @@ class Engine:
     async def _submit(self, job: PlannedJob, record: JobRecord) -> str | None:
         """Record the intent, POST, record the jobId. Returns it, or None when the job did not get one."""
         await self.ledger.mark_submitting(record.rowid)
+        if self.stopping:  # Ctrl-C came while the intent was being recorded: nothing has been sent yet
+            await self.ledger.mark_unsent(record.rowid)
+            return None
         try:
             remote_id = await self.client.submit(job.body)
         except AuthError as exc:
