@@ -342,7 +342,7 @@ class Engine:
         if state == VideoState.PENDING:
             # A .part from another version of this job (or another remote job) is not a prefix of this file.
             part_path(dest).unlink(missing_ok=True)
-        self._set_aside_untrusted(job, dest)
+        aside = self._set_aside_untrusted(job, dest)
         last_error = "download failed"
         for attempt in range(self.options.download_attempts):
             try:
@@ -378,6 +378,10 @@ class Engine:
                 await asyncio.sleep(min(5.0, 0.2 * 2**attempt))
                 continue
             await self.ledger.mark_video_downloaded(record.rowid, video.n, rel, result.bytes, result.sha256)
+            if aside is not None and aside.stat().st_size == result.bytes and \
+                    hash_file(aside).hexdigest() == result.sha256:
+                # It was this very file (a crash came between its rename and its record): nothing is lost.
+                aside.unlink()
             self._manifest.append({
                 "job": job.id, "model": job.model, "jobId": record.remote_id, "videoId": video.video_id,
                 "path": rel, "bytes": result.bytes, "sha256": result.sha256,
@@ -416,18 +420,20 @@ class Engine:
                 await asyncio.sleep(max(0.1, self._prepare_estimate / 3))
         return None
 
-    def _set_aside_untrusted(self, job: PlannedJob, dest: Path) -> None:
-        """A file at the destination that no version of this job recorded is moved aside, never trusted or
-        lost; one that an earlier version recorded is ours to replace."""
+    def _set_aside_untrusted(self, job: PlannedJob, dest: Path) -> Path | None:
+        """A file at the destination that no version of this job recorded is moved aside (returned), never
+        trusted or lost; one that an earlier version recorded is ours to replace."""
         if not dest.exists():
-            return
+            return None
         rel = dest.relative_to(self.output).as_posix()
         ours = any(v.path == rel and v.state == VideoState.DOWNLOADED
                    for r in self.ledger.versions(job.id) if not r.current for v in r.videos)
-        if not ours:
-            aside = dest.with_name(f"{dest.name}.untrusted-{int(time.time())}")
-            dest.rename(aside)
-            self.progress.note(f"warning: moved a file the ledger does not vouch for aside: {aside}")
+        if ours:
+            return None
+        aside = dest.with_name(f"{dest.name}.untrusted-{time.time_ns()}")
+        dest.rename(aside)
+        self.progress.note(f"warning: moved a file the ledger does not vouch for aside: {aside}")
+        return aside
 
     def summary(self) -> RunSummary:
         """The summary of the campaign's current jobs, from the ledger."""

@@ -166,3 +166,17 @@ def test_sandbox_quick_preset_runs_the_demo_spec(tmp_path: Path) -> None:
         summary = run_campaign(demo, run_config(sandbox))
     assert summary.complete
     check_outputs(tmp_path / "demo", sum(job.num_videos for job in demo.jobs))
+
+
+def test_an_unrecorded_copy_of_the_same_video_is_not_left_behind(tmp_path: Path, sandbox: SandboxThread) -> None:
+    # As after a crash between a download's rename and its record: the file is complete but not vouched for.
+    from photogpt_batch.ledger import VideoState, VideoTransition
+
+    spec = write_campaign(tmp_path, jobs=1)
+    run_campaign(load(spec), run_config(sandbox))
+    with Ledger.open_for_run(tmp_path / "out") as ledger:
+        row = ledger.jobs()[0].rowid
+        ledger.commit(VideoTransition(row, 1, VideoState.PENDING))
+    assert run_campaign(load(spec), run_config(sandbox)).complete
+    assert sorted(p.name for p in (tmp_path / "out" / "clip-1").iterdir()) == ["1.mp4"]
+    check_outputs(tmp_path / "out", 1)
