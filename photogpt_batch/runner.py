@@ -12,11 +12,12 @@ import os
 import signal
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 from .client import DEFAULT_BASE_URL, ApiError, AuthError, PhotoGPTClient
 from .engine import Engine, EngineOptions, RunAborted, RunSummary
 from .jobs import Campaign
-from .ledger import Ledger, LedgerError
+from .ledger import LEDGER_DIR, Ledger, LedgerError
 from .progress import Progress
 
 API_KEY_ENV = "PHOTOGPT_API_KEY"
@@ -38,13 +39,17 @@ class RunConfig:
     engine: EngineOptions | None = None
 
 
+#: Where ``run --sandbox`` keeps its sandbox's jobs, beside the ledger, so an interrupted rehearsal resumes.
+SANDBOX_STATE = Path(LEDGER_DIR) / "sandbox-jobs.jsonl"
+
+
 @contextlib.contextmanager
-def _api_endpoint(config: RunConfig) -> Iterator[tuple[str, str]]:
+def _api_endpoint(config: RunConfig, output: Path) -> Iterator[tuple[str, str]]:
     """(base URL, key) for the run; with ``sandbox``, a sandbox serving for the duration of the block."""
     if config.sandbox:
         from .sandbox import SandboxConfig, SandboxThread
 
-        with SandboxThread(SandboxConfig.quick()) as sandbox:
+        with SandboxThread(SandboxConfig.quick(state_file=output / SANDBOX_STATE)) as sandbox:
             yield sandbox.base_url, "sandbox-key"
         return
     key = config.api_key or os.environ.get(API_KEY_ENV, "")
@@ -69,7 +74,7 @@ def run_campaign(campaign: Campaign, config: RunConfig | None = None, progress: 
     except OSError as exc:
         raise ConfigError(f"cannot use the output folder {output}: {exc.strerror or exc}") from exc
     try:
-        with _api_endpoint(config) as (base_url, key):
+        with _api_endpoint(config, output) as (base_url, key):
             return asyncio.run(_run(campaign, ledger, base_url, key, config, progress, install_signal_handlers))
     finally:
         ledger.close()

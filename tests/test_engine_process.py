@@ -164,3 +164,21 @@ def test_a_corrupt_ledger_is_a_clear_error_for_readers(tmp_path: Path, command: 
     result = _run([command, str(spec)], dict(os.environ))
     assert result.returncode == 2
     assert "Traceback" not in result.stderr and "ledger" in result.stderr
+
+
+def test_an_interrupted_sandbox_run_resumes_where_it_stood(tmp_path: Path) -> None:
+    # run --sandbox keeps its sandbox's jobs beside the ledger, so jobs left in flight are still known.
+    spec = write_campaign(tmp_path, jobs=8)
+    proc = subprocess.Popen([sys.executable, "-m", "photogpt_batch", "run", str(spec), "--sandbox",
+                             "--concurrency", "2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stderr is not None
+    for line in proc.stderr:  # plain progress lines: stderr is not a terminal
+        if "submitted" in line:
+            break
+    proc.send_signal(signal.SIGINT)
+    proc.communicate(timeout=30)
+    assert proc.returncode in (0, 130)
+    result = _run(["run", str(spec), "--sandbox", "--quiet"], dict(os.environ))
+    assert result.returncode == 0, result.stderr
+    assert "does not know job" not in result.stderr
+    check_outputs(tmp_path / "out", 8)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
 from typing import Any
 
 # Route keys are "METHOD /pattern", relative to the API's /api prefix. They name request-level fault targets
@@ -177,6 +178,8 @@ class SandboxConfig:
     preparation takes.
     ``video_bytes`` is the size of every video file (never below the size of the embedded clip).
     ``clock`` returns Unix time in seconds; the default is ``time.time``.
+    ``state_file``, when set, keeps the jobs across restarts: each job is appended to it as it is created and
+    the file is read back on start (download preparations and signed URLs are not kept: clients ask again).
     """
 
     seed: int = 0
@@ -191,6 +194,7 @@ class SandboxConfig:
     faults: Faults = field(default_factory=Faults)
     clock: Callable[[], float] = time.time
     url_secret: bytes | None = None
+    state_file: Path | None = None
 
     def __post_init__(self) -> None:
         gen = self.generation_seconds

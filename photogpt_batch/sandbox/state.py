@@ -9,10 +9,13 @@ from __future__ import annotations
 import base64
 import binascii
 import bisect
+import dataclasses
+import json
 import math
 import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from .config import SandboxConfig
@@ -151,6 +154,29 @@ class World:
         # Jobs in creation order with their (non-decreasing) creation times, for ranged listings by bisection.
         self._order: list[Job] = []
         self._created: list[float] = []
+        if config.state_file is not None:
+            self._load(config.state_file)
+
+    def _load(self, path: Path) -> None:
+        """Read back the jobs an earlier sandbox recorded; a torn last line (a crash mid-write) is skipped."""
+        if not path.exists():
+            return
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                job = Job(**json.loads(line))
+            except (ValueError, TypeError):
+                continue
+            job.ordinal = len(self._order) + 1
+            self._add(job)
+
+    def _add(self, job: Job) -> None:
+        for index, video_id in enumerate(job.video_ids):
+            self.videos[video_id] = (job, index)
+        for image_id in job.image_ids:
+            self.images[image_id] = job
+        self.jobs[job.job_id] = job
+        self._order.append(job)
+        self._created.append(job.created_at)
 
     def now(self) -> float:
         """The current time in Unix seconds."""
@@ -188,13 +214,10 @@ class World:
         if not fails:
             job.video_ids = [f"vid_{secrets.token_hex(8)}" for _ in range(generation.num_videos)]
             job.image_ids = [f"img_{secrets.token_hex(8)}"] if generation.return_last_frame else []
-        for index, video_id in enumerate(job.video_ids):
-            self.videos[video_id] = (job, index)
-        for image_id in job.image_ids:
-            self.images[image_id] = job
-        self.jobs[job.job_id] = job
-        self._order.append(job)
-        self._created.append(created)
+        self._add(job)
+        if cfg.state_file is not None:
+            with open(cfg.state_file, "a", encoding="utf-8") as f:
+                f.write(json.dumps(dataclasses.asdict(job)) + "\n")
         return job
 
     def visible_video(self, video_id: str) -> tuple[Job, int] | None:

@@ -8,7 +8,7 @@ import urllib.request
 
 import aiohttp
 import pytest
-from sandbox_helpers import HEADERS
+from sandbox_helpers import HEADERS, wait_until
 
 from photogpt_batch.sandbox import Sandbox, SandboxConfig, SandboxThread
 
@@ -57,3 +57,28 @@ def test_quick_preset_is_fast() -> None:
     assert cfg.generation_seconds == (0.3, 0.8)
     assert cfg.prepare_seconds == 0.2
     assert SandboxConfig.quick(seed=5).seed == 5
+
+
+async def test_a_state_file_keeps_jobs_across_restarts(tmp_path) -> None:
+    state = tmp_path / "jobs.jsonl"
+    config = SandboxConfig.quick(generation_seconds=(0.01, 0.02), queue_seconds=0.0, state_file=state)
+    headers = {"Authorization": "Bearer k", "API-Version": "1"}
+    body = {"modelID": "grok-imagine-1.5", "prompt": "p"}
+    async with (Sandbox(config) as first, aiohttp.ClientSession(headers=headers) as http,
+                http.post(first.base_url + "/videos/generation", json=body) as response):
+        job_id = (await response.json())["result"]["jobId"]
+    async with Sandbox(config) as second, aiohttp.ClientSession(headers=headers) as http:
+
+        async def finished() -> dict | None:
+            async with http.get(f"{second.base_url}/jobs/{job_id}") as response:
+                assert response.status == 200  # the restarted sandbox knows the job
+                job = (await response.json())["result"]
+            return job if job["status"] == "success" else None
+
+        job = await wait_until(finished)
+        assert len(job["videos"]) == 1
+        async with http.get(f"{second.base_url}/videos/{job['videos'][0]['id']}/create-download") as response:
+            assert response.status == 200
+        async with http.post(second.base_url + "/videos/generation", json=body) as response:
+            assert response.status == 200
+    assert len(state.read_text().splitlines()) == 2
