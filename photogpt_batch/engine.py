@@ -79,7 +79,6 @@ class RunSummary:
     in_flight: list[str] = field(default_factory=list)
     credits: float | None = None
     interrupted: bool = False
-    api_requests: int = 0
 
     @property
     def complete(self) -> bool:
@@ -148,12 +147,13 @@ class Engine:
     async def _collect_credits(self) -> None:
         """Credits are the API's only cost figure and come only from ``GET /jobs``: one listing over the
         window of this campaign's finished jobs that lack them (bounded: a few pages at most)."""
-        missing = {r.remote_id: r.rowid for r in self.ledger.jobs()
+        lacking = [r for r in self.ledger.jobs()
                    if r.remote_id and r.credits is None and r.state in (JobState.SUCCEEDED, JobState.FAILED)
-                   and r.submitted_at}
-        if not missing:
+                   and r.submitted_at]
+        if not lacking:
             return
-        since = min(r.submitted_at for r in self.ledger.jobs() if r.remote_id in missing and r.submitted_at)
+        missing = {r.remote_id: r.rowid for r in lacking}
+        since = min(r.submitted_at for r in lacking if r.submitted_at)
         start = dt.datetime.fromtimestamp(max(since - 300, time.time() - 6.5 * 86400), dt.UTC)
         seen = 0
         try:

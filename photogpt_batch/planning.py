@@ -8,7 +8,7 @@ from typing import IO, Any
 from .jobs import Campaign
 from .jsonstream import write_json
 from .ledger import Reconciled, Reconciliation
-from .status import reconcile
+from .status import compare_with_ledger
 
 
 @dataclass
@@ -54,5 +54,5 @@ def _entry_json(item: Reconciled) -> dict[str, Any]:
 
 def make_plan(campaign: Campaign) -> Plan:
     """The plan for ``campaign`` against the ledger in its output folder."""
-    reconciliation, _ = reconcile(campaign)
+    reconciliation, _ = compare_with_ledger(campaign)
     return Plan(campaign, reconciliation)

@@ -26,7 +26,7 @@ class StatusReport:
         return all(item.disposition == Disposition.DONE for item in self.reconciliation.jobs)
 
 
-def reconcile(campaign: Campaign) -> tuple[Reconciliation, dict[str, int]]:
+def compare_with_ledger(campaign: Campaign) -> tuple[Reconciliation, dict[str, int]]:
     """The campaign's jobs against the ledger in its output folder (an empty ledger if it never ran)."""
     try:
         ledger = Ledger.open_for_reading(campaign.output)
@@ -40,5 +40,5 @@ def reconcile(campaign: Campaign) -> tuple[Reconciliation, dict[str, int]]:
 
 def read_status(campaign: Campaign) -> StatusReport:
     """The status report of ``campaign``."""
-    reconciliation, videos = reconcile(campaign)
+    reconciliation, videos = compare_with_ledger(campaign)
     return StatusReport(campaign, reconciliation, videos)
