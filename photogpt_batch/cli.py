@@ -93,6 +93,13 @@ class _Commands(click.Group):
         return super().get_command(ctx, name)
 
 
+def _spec_and_output(command: Callable[..., None]) -> Callable[..., None]:
+    """The SPEC argument and ``--output`` option that plan, run and status share."""
+    command = click.option("--output", type=click.Path(file_okay=False),
+                           help="Output folder (default: the spec's).")(command)
+    return click.argument("spec", type=click.Path(dir_okay=True))(command)
+
+
 @click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="photogpt-batch")
 def cli() -> None:
@@ -124,8 +131,7 @@ def validate(specs: tuple[str, ...], as_json: bool) -> None:
 
 
 @cli.command()
-@click.argument("spec", type=click.Path(dir_okay=True))
-@click.option("--output", type=click.Path(file_okay=False), help="Output folder (default: the spec's).")
+@_spec_and_output
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON, with every request body.")
 def plan(spec: str, output: str | None, as_json: bool) -> None:
     """Show what `run` would do: each job's id, model, state against the ledger and request. Sends nothing."""
@@ -191,8 +197,7 @@ def schema(out: str, check: bool, all_plugins: bool) -> None:
 
 
 @cli.command()
-@click.argument("spec", type=click.Path(dir_okay=True))
-@click.option("--output", type=click.Path(file_okay=False), help="Output folder (default: the spec's).")
+@_spec_and_output
 @click.option("--concurrency", type=click.IntRange(1, 512), default=4, show_default=True,
               help="Jobs generating on the server at once (the vendor asks for few active jobs).")
 @click.option("--downloads", "download_concurrency", type=click.IntRange(1, 64), default=4, show_default=True,
@@ -245,8 +250,7 @@ def run(spec: str, output: str | None, concurrency: int, download_concurrency: i
 
 
 @cli.command()
-@click.argument("spec", type=click.Path(dir_okay=True))
-@click.option("--output", type=click.Path(file_okay=False), help="Output folder (default: the spec's).")
+@_spec_and_output
 @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
 def status(spec: str, output: str | None, as_json: bool) -> None:
     """The ledger's view: counts per state, and per job its remote ids, files and errors."""
