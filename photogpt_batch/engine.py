@@ -347,14 +347,16 @@ class Engine:
         for attempt in range(self.options.download_attempts):
             try:
                 if url is None:
+                    # Bookkeeping that nothing waits on (a crash only means asking create-download again):
+                    # it rides with the next group commit instead of costing one of its own.
                     if state != VideoState.PREPARING:
-                        await self.ledger.mark_video_preparing(record.rowid, video.n)
+                        await self.ledger.mark_video_preparing(record.rowid, video.n, durable=False)
                         state = VideoState.PREPARING
                     url = await self._prepare(video)
                     if url is None:
                         last_error = "the server could not prepare the download"
                         break
-                    await self.ledger.mark_video_ready(record.rowid, video.n, url)
+                    await self.ledger.mark_video_ready(record.rowid, video.n, url, durable=False)
                     state = VideoState.READY
                 # The slot covers only moving bytes: the server's preparation and our retry pauses hold none.
                 async with self.downloads:

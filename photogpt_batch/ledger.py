@@ -14,9 +14,14 @@ records a new version and keeps the old one, with its remote job and files, for 
 
 Writes come in two flavours:
 
-* ``await ledger.mark_...(...)``: group commit. Concurrent callers' transitions are queued, a writer
-  task runs everything queued in ONE transaction in a dedicated thread, and each caller resumes only after
-  that transaction is durable, so 64 concurrent transitions cost about one fsync, not 64.
+* ``await ledger.mark_...(...)``: group commit. Concurrent callers' transitions are queued; a writer task
+  applies everything queued in ONE transaction on the event loop's thread (plain SQL on pages in memory:
+  microseconds) and hands only the ``COMMIT`` (the fsync) to a dedicated thread; each caller resumes once
+  that transaction is durable. So 64 concurrent transitions cost about one fsync, not 64, and each commit
+  is one thread hand-off, not one per statement (the thread never competes with the loop for the GIL).
+  ``durable=False`` (for bookkeeping no later action depends on, such as "a download is being prepared")
+  queues the transition without waiting: it rides with the next commit, at most `LAZY_COMMIT_DELAY`
+  seconds later.
 * ``ledger.commit(op, ...)``, `Ledger.register`, `Ledger.recover_interrupted`: synchronous, for start-up
   work and for tests.
 
@@ -29,6 +34,7 @@ from __future__ import annotations
 import asyncio
 import fcntl
 import json
+import logging
 import os
 import sqlite3
 import threading
@@ -45,6 +51,8 @@ from typing import Any, ClassVar, NamedTuple, Self
 from .durable import fsync_dir
 from .jobs import PlannedJob, canonical_json
 
+log = logging.getLogger(__name__)
+
 LEDGER_DIR = ".photogpt-batch"
 LEDGER_FILE = "ledger.sqlite3"
 LOCK_FILE = "lock"
@@ -53,6 +61,8 @@ APPLICATION_ID = 0x50474254  # "PGBT"
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 #: Most transitions committed in one transaction: bounds the latency a big burst adds to its last caller.
 MAX_BATCH = 1024
+#: The longest a transition queued with ``durable=False`` waits for a commit to ride with.
+LAZY_COMMIT_DELAY = 0.5
 
 
 class JobState(StrEnum):
@@ -502,6 +512,18 @@ class _Barrier(Op):
         return []
 
 
+def _fail_all(batch: Sequence[tuple[Op, asyncio.Future[None], float]], exc: BaseException) -> None:
+    for _, done, _ in batch:
+        if not done.done():
+            done.set_exception(exc)
+
+
+def _log_lazy_failure(done: asyncio.Future[None]) -> None:
+    """Nobody awaits a ``durable=False`` transition: say what went wrong (and mark the error as seen)."""
+    if not done.cancelled() and done.exception() is not None:
+        log.warning("a ledger transition queued without waiting failed: %s", done.exception())
+
+
 # ---- files, lock, schema ---------------------------------------------------------------------------------
 def ledger_path(output: Path) -> Path:
     """The ledger file of an output folder."""
@@ -611,7 +633,6 @@ _JOB_COLUMNS = (
 )
 _VIDEO_COLUMNS = "v.job, v.n, v.video_id, v.state, v.url, v.path, v.bytes, v.sha256, v.error, v.updated_at"
 _INSERT_EVENT = "INSERT INTO events (at, job, n, from_state, to_state, detail) VALUES (?, ?, ?, ?, ?, ?)"
-_STOP = object()
 # Plain dict lookups: calling the enum class costs several times more, and reads build 100,000s of records.
 _JOB_STATES = {state.value: state for state in JobState}
 _VIDEO_STATES = {state.value: state for state in VideoState}
@@ -635,11 +656,16 @@ class Ledger:
         self._read_mutex = threading.Lock()
         # One dedicated thread: SQLite work stays off the event loop, and always on the same thread.
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="ledger-writer") if write_conn else None
-        self._queue: asyncio.Queue[Any] | None = None
+        # Group commit state, all touched on the event loop's thread only.
+        self._pending: list[tuple[Op, asyncio.Future[None], float]] = []  # (op, its caller's future, queued at)
+        self._wanted: asyncio.Event | None = None  # set when the pending ops should be committed now
+        self._lazy_timer: asyncio.TimerHandle | None = None
         self._writer: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closing = False
         self._closed = False
+        #: Transactions committed so far (each is one fsync of the WAL): for tests and benchmarks.
+        self.commits = 0
 
     # ---- opening and closing ----------------------------------------------------------------------------
 
@@ -741,9 +767,9 @@ class Ledger:
 
     async def aclose(self) -> None:
         """Commit everything queued, stop the writer, then `close`."""
-        if self._writer is not None and not self._writer.done() and self._queue is not None:
+        if self._writer is not None and not self._writer.done() and self._wanted is not None:
             self._closing = True
-            self._queue.put_nowait(_STOP)
+            self._wanted.set()
             await self._writer
         self.close()
 
@@ -855,8 +881,12 @@ class Ledger:
 
     # ---- group-committed writes -------------------------------------------------------------------------
 
-    async def apply(self, op: Op) -> None:
-        """Queue ``op`` for the next group commit; return once it is durable (or raise its error)."""
+    async def apply(self, op: Op, *, durable: bool = True) -> None:
+        """Queue ``op`` for the next group commit; return once it is durable (or raise its error).
+
+        With ``durable=False`` return at once: the op commits with the next group commit (at most
+        `LAZY_COMMIT_DELAY` seconds later, or at `flush` / `aclose`), and an error it meets is logged.
+        """
         self._writer_conn()  # raises if closed or read-only, before anything is queued
         if self._closing:
             raise LedgerError("the ledger is closing")
@@ -865,67 +895,111 @@ class Ledger:
             if self._writer is not None and not self._writer.done():
                 raise RuntimeError("the ledger's writer runs on another event loop")
             self._loop = loop
-            self._queue = asyncio.Queue()
-            self._writer = loop.create_task(self._write_loop(self._queue), name="ledger-writer")
-        assert self._queue is not None
+            self._wanted = asyncio.Event()
+            self._writer = loop.create_task(self._write_loop(self._wanted), name="ledger-writer")
+        assert self._wanted is not None
         done = loop.create_future()
-        self._queue.put_nowait((op, done))
-        await done
+        # Stamped now, not at commit: the audit trail says when things happened, even for a queued op.
+        self._pending.append((op, done, time.time()))
+        if durable:
+            self._wanted.set()
+            await done
+            return
+        done.add_done_callback(_log_lazy_failure)
+        if self._lazy_timer is None and not self._wanted.is_set():
+            self._lazy_timer = loop.call_later(LAZY_COMMIT_DELAY, self._wanted.set)
 
-    async def _write_loop(self, queue: asyncio.Queue[Any]) -> None:
-        loop = asyncio.get_running_loop()
-        stop = False
-        while not stop:
-            item = await queue.get()
-            batch: list[tuple[Op, asyncio.Future[None]]] = []
-            while True:
-                if item is _STOP:
-                    stop = True
-                    break
-                batch.append(item)
-                if len(batch) >= MAX_BATCH or queue.empty():
-                    break
-                item = queue.get_nowait()
-            if not batch:
-                continue
-            assert self._executor is not None
-            # Ops whose caller was cancelled are applied all the same: a jobId that arrived must be recorded.
-            try:
-                results = await loop.run_in_executor(self._executor, self._run_batch, [op for op, _ in batch])
-            except Exception as exc:
-                for _, done in batch:
-                    if not done.done():
-                        done.set_exception(exc)
-                continue
-            for (_, done), error in zip(batch, results, strict=True):
-                if done.done():
-                    continue
-                if error is None:
-                    done.set_result(None)
-                else:
-                    done.set_exception(error)
+    async def _write_loop(self, wanted: asyncio.Event) -> None:
+        while True:
+            await wanted.wait()
+            wanted.clear()
+            if self._lazy_timer is not None:
+                self._lazy_timer.cancel()
+                self._lazy_timer = None
+            while self._pending:
+                batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
+                await self._commit_batch(batch)
+            if self._closing:
+                return
 
-    def _run_batch(self, ops: Sequence[Op]) -> list[Exception | None]:
-        """Apply ``ops`` in one transaction; an op that fails is rolled back alone (a savepoint)."""
+    async def _commit_batch(self, batch: list[tuple[Op, asyncio.Future[None], float]]) -> None:
+        """Apply ``batch`` in one transaction here, on the loop's thread, and COMMIT it in the writer thread.
+
+        Ops whose caller was cancelled are applied all the same: a jobId that arrived must be recorded.
+        """
+        assert self._executor is not None
         conn = self._writer_conn()
+        loop = asyncio.get_running_loop()
+        # Held from BEGIN until the COMMIT is done; the writer thread releases it, so a synchronous `commit`
+        # called meanwhile waits for that fsync instead of joining a transaction that is being committed.
+        self._write_mutex.acquire()
+        try:
+            results = self._apply_ops(conn, [(op, at) for op, _, at in batch])
+        except BaseException as exc:
+            self._write_mutex.release()
+            _fail_all(batch, exc)
+            if not isinstance(exc, Exception):
+                raise
+            return
+        try:
+            await loop.run_in_executor(self._executor, self._commit_and_release, conn)
+        except Exception as exc:
+            _fail_all(batch, exc)
+            return
+        for (_, done, _), error in zip(batch, results, strict=True):
+            if done.done():
+                continue
+            if error is None:
+                done.set_result(None)
+            else:
+                done.set_exception(error)
+
+    def _commit_and_release(self, conn: sqlite3.Connection) -> None:
+        """COMMIT (the fsync) in the writer thread, then let the next writer in."""
+        try:
+            conn.execute("COMMIT")
+            self.commits += 1
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        finally:
+            self._write_mutex.release()
+
+    def _apply_ops(self, conn: sqlite3.Connection, ops: Sequence[tuple[Op, float]]) -> list[Exception | None]:
+        """BEGIN and apply each (op, time), leaving the transaction open; an op that fails is rolled back alone
+        (a savepoint) and its error returned in its place. Rolls back everything and raises on anything else.
+        The caller holds ``_write_mutex``."""
         results: list[Exception | None] = []
         events: list[_EventRow] = []
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for op, at in ops:
+                conn.execute("SAVEPOINT op")
+                try:
+                    events.extend(op.apply(conn, at))
+                except (LedgerError, sqlite3.IntegrityError) as exc:
+                    conn.execute("ROLLBACK TO op")
+                    results.append(exc if isinstance(exc, LedgerError) else LedgerError(f"{op}: {exc}"))
+                else:
+                    results.append(None)
+                conn.execute("RELEASE op")
+            conn.executemany(_INSERT_EVENT, events)
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        return results
+
+    def _run_batch(self, ops: Sequence[Op]) -> list[Exception | None]:
+        """Apply ``ops`` in one transaction and commit it, synchronously, in the calling thread."""
+        conn = self._writer_conn()
         with self._write_mutex:
             now = time.time()
-            conn.execute("BEGIN IMMEDIATE")
+            results = self._apply_ops(conn, [(op, now) for op in ops])
             try:
-                for op in ops:
-                    conn.execute("SAVEPOINT op")
-                    try:
-                        events.extend(op.apply(conn, now))
-                    except (LedgerError, sqlite3.IntegrityError) as exc:
-                        conn.execute("ROLLBACK TO op")
-                        results.append(exc if isinstance(exc, LedgerError) else LedgerError(f"{op}: {exc}"))
-                    else:
-                        results.append(None)
-                    conn.execute("RELEASE op")
-                conn.executemany(_INSERT_EVENT, events)
                 conn.execute("COMMIT")
+                self.commits += 1
             except BaseException:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
@@ -975,13 +1049,13 @@ class Ledger:
         """Record a job's cost."""
         await self.apply(SetCredits(row, credits))
 
-    async def mark_video_preparing(self, row: int, n: int) -> None:
+    async def mark_video_preparing(self, row: int, n: int, *, durable: bool = True) -> None:
         """pending / ready → preparing: ``create-download`` was asked (again, for an expired URL)."""
-        await self.apply(VideoTransition(row, n, VideoState.PREPARING))
+        await self.apply(VideoTransition(row, n, VideoState.PREPARING), durable=durable)
 
-    async def mark_video_ready(self, row: int, n: int, url: str) -> None:
+    async def mark_video_ready(self, row: int, n: int, url: str, *, durable: bool = True) -> None:
         """preparing → ready with the signed file URL."""
-        await self.apply(VideoTransition(row, n, VideoState.READY, url=url))
+        await self.apply(VideoTransition(row, n, VideoState.READY, url=url), durable=durable)
 
     async def mark_video_downloaded(self, row: int, n: int, path: str | PurePath, size: int, sha256: str) -> None:
         """ready → downloaded: the file is complete, fsynced and renamed to ``path`` (relative to the output)."""
