@@ -17,8 +17,6 @@ from collections.abc import Hashable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
-
 from .diagnostics import Diagnostic, suggest
 from .spec import key_position, node_position, value_position
 from .templates import Template, TemplateError, format_value, parse
@@ -35,6 +33,11 @@ RESERVED_NAMES = ("model",)
 
 Pos = tuple[int, int]
 JsonPath = tuple[str | int, ...]
+#: A YAML mapping and sequence as loaded: ruamel's CommentedMap and CommentedSeq, which know their positions,
+#: from `load_document`, or a plain dict and list from `load_plain`. Checks ask for ``dict`` and ``list``,
+#: which both kinds are; the position helpers give None for the plain kind.
+YamlMap = dict[Any, Any]
+YamlSeq = list[Any]
 
 
 @dataclass(slots=True)
@@ -48,8 +51,8 @@ class ExpandedJob:
     """
 
     data: dict[str, Any]
-    node: CommentedMap
-    defaults: CommentedMap | None
+    node: YamlMap
+    defaults: YamlMap | None
     matrix_positions: dict[str, Pos] = field(default_factory=dict)
     broken: tuple[JsonPath, ...] = ()
     shape_key: Hashable | None = None
@@ -131,21 +134,21 @@ class _Reporter:
         line, col = pos or (1, 1)
         self.diagnostics.append(Diagnostic(self.file, line, col, message, "warning", hint))
 
-    def unknown_keys(self, node: CommentedMap, allowed: tuple[str, ...], where: str) -> None:
+    def unknown_keys(self, node: YamlMap, allowed: tuple[str, ...], where: str) -> None:
         for key in node:
             if key not in allowed:
                 hint = suggest(str(key), allowed) or f"allowed: {', '.join(allowed)}"
                 self.error(key_position(node, key), f"unknown key {_key_text(key)!r} in {where}", hint)
 
 
-def expand(doc: CommentedMap, file: str) -> Expansion:
+def expand(doc: YamlMap, file: str) -> Expansion:
     """Check the campaign's top level and expand all its jobs into a list. Never raises for bad input."""
     expansion = iter_expand(doc, file)
     expansion.jobs = list(expansion.jobs)
     return expansion
 
 
-def iter_expand(doc: CommentedMap, file: str) -> Expansion:
+def iter_expand(doc: YamlMap, file: str) -> Expansion:
     """Check the campaign's top level now; expand its jobs lazily, reporting into ``diagnostics`` as they come."""
     rep = _Reporter(file)
     rep.unknown_keys(doc, TOP_KEYS, "the campaign")
@@ -177,7 +180,7 @@ def iter_expand(doc: CommentedMap, file: str) -> Expansion:
         output = str(output)
 
     defaults = doc.get("defaults")
-    if "defaults" in doc and not isinstance(defaults, CommentedMap):
+    if "defaults" in doc and not isinstance(defaults, dict):
         rep.error(value_position(doc, "defaults"), "defaults: must be a mapping of job fields",
                   f"allowed keys: {', '.join(JOB_FIELDS)}")
         defaults = None
@@ -187,7 +190,7 @@ def iter_expand(doc: CommentedMap, file: str) -> Expansion:
 
     variables: dict[str, Any] = {}
     vars_node = doc.get("vars")
-    if "vars" in doc and not isinstance(vars_node, CommentedMap):
+    if "vars" in doc and not isinstance(vars_node, dict):
         rep.error(value_position(doc, "vars"), "vars: must be a mapping of names to values")
     elif vars_node is not None:
         for key, value in vars_node.items():
@@ -198,7 +201,7 @@ def iter_expand(doc: CommentedMap, file: str) -> Expansion:
     jobs: Iterable[ExpandedJob] = ()
     if "jobs" not in doc:
         rep.error((1, 1), "missing required key 'jobs'", "list at least one job under `jobs:`")
-    elif not isinstance(jobs_node, CommentedSeq) or not jobs_node:
+    elif not isinstance(jobs_node, list) or not jobs_node:
         rep.error(value_position(doc, "jobs"), "jobs: must be a non-empty list of jobs")
     else:
         jobs = _jobs(jobs_node, defaults, defaults_plain, variables, rep)
@@ -228,7 +231,7 @@ def _check_name(key: Any, pos: Pos | None, where: str, rep: _Reporter) -> bool:
     return True
 
 
-def _jobs(jobs_node: CommentedSeq, defaults: CommentedMap | None, defaults_plain: dict[str, Any],
+def _jobs(jobs_node: YamlSeq, defaults: YamlMap | None, defaults_plain: dict[str, Any],
           variables: dict[str, Any], rep: _Reporter) -> Iterator[ExpandedJob]:
     """Every entry's jobs in order; a job whose id was already taken is reported at its own entry, and still
     yielded so that its other problems are reported too (it is never planned: the duplicate is an error)."""
@@ -236,7 +239,7 @@ def _jobs(jobs_node: CommentedSeq, defaults: CommentedMap | None, defaults_plain
     reported: set[tuple[str, Pos | None]] = set()
     for index, entry in enumerate(jobs_node):
         pos = value_position(jobs_node, index)
-        if not isinstance(entry, CommentedMap):
+        if not isinstance(entry, dict):
             rep.error(pos, f"jobs[{index}]: a job is a mapping with id, prompt, options, ...")
             continue
         id_pos = value_position(entry, "id") or pos
@@ -256,9 +259,9 @@ def _jobs(jobs_node: CommentedSeq, defaults: CommentedMap | None, defaults_plain
 
 def _expand_entry(
     index: int,
-    entry: CommentedMap,
+    entry: YamlMap,
     pos: Pos | None,
-    defaults: CommentedMap | None,
+    defaults: YamlMap | None,
     defaults_plain: dict[str, Any],
     variables: dict[str, Any],
     rep: _Reporter,
@@ -375,7 +378,7 @@ def _same(a: Any, b: Any) -> bool:
 class _Matrix:
     """A job entry's matrix: its axes in the order written, its exclude rules and where its models are."""
 
-    def __init__(self, node: CommentedMap | None, axes: list[tuple[str, list[Any]]],
+    def __init__(self, node: YamlMap | None, axes: list[tuple[str, list[Any]]],
                  excludes: list[dict[str, Any]] | None, model_positions: dict[Hashable, dict[str, Pos]]):
         self.node = node
         self.axes = axes
@@ -384,13 +387,13 @@ class _Matrix:
         self._used = [False] * len(excludes or ())
 
     @classmethod
-    def read(cls, entry: CommentedMap, rep: _Reporter) -> _Matrix | None:
+    def read(cls, entry: YamlMap, rep: _Reporter) -> _Matrix | None:
         """The entry's matrix (a single empty combination without one), or None after reporting errors."""
         if "matrix" not in entry:
             return cls(None, [], None, {})
         node = entry.get("matrix")
         mpos = value_position(entry, "matrix")
-        if not isinstance(node, CommentedMap) or not node:
+        if not isinstance(node, dict) or not node:
             rep.error(mpos, "matrix: must be a mapping of names to lists of values",
                       "e.g. matrix: {model: [veo-3.1, veo-3.1-fast], ratio: ['16:9', '9:16']}")
             return None
@@ -402,7 +405,7 @@ class _Matrix:
                 continue
             if not _check_name(key, key_position(node, key), "matrix", rep):
                 ok = False
-            elif not isinstance(values, CommentedSeq) or not values:
+            elif not isinstance(values, list) or not values:
                 rep.error(value_position(node, key) or key_position(node, key),
                           f"matrix.{key}: must be a non-empty list of values")
                 ok = False
@@ -423,16 +426,16 @@ class _Matrix:
         return cls(node, axes, excludes, model_positions)
 
     @staticmethod
-    def _read_excludes(node: CommentedMap, names: list[str], rep: _Reporter) -> list[dict[str, Any]] | None:
+    def _read_excludes(node: YamlMap, names: list[str], rep: _Reporter) -> list[dict[str, Any]] | None:
         excludes = node.get("exclude")
-        if not isinstance(excludes, CommentedSeq):
+        if not isinstance(excludes, list):
             rep.error(value_position(node, "exclude"),
                       "matrix.exclude: must be a list of partial combinations, e.g. [{model: a, ratio: '9:16'}]")
             return None
         rules: list[dict[str, Any]] = []
         ok = True
         for i, rule in enumerate(excludes):
-            if not isinstance(rule, CommentedMap) or not rule:
+            if not isinstance(rule, dict) or not rule:
                 rep.error(value_position(excludes, i), f"matrix.exclude[{i}]: must be a mapping such as "
                           "{model: veo-3.1}")
                 ok = False
@@ -551,7 +554,7 @@ def _dotted(path: JsonPath) -> str:
     return out or "job"
 
 
-def _locate_template(entry: CommentedMap, defaults: CommentedMap | None, path: JsonPath,
+def _locate_template(entry: YamlMap, defaults: YamlMap | None, path: JsonPath,
                      fallback: Pos | None) -> Pos | None:
     for node in (entry, defaults):
         pos = walk_position(node, path)
@@ -569,14 +572,14 @@ def walk_position(node: Any, path: JsonPath, at_key: bool = False) -> Pos | None
     pos = node_position(node)
     for i, part in enumerate(path):
         last = i == len(path) - 1
-        if isinstance(node, CommentedMap):
+        if isinstance(node, dict):
             if part not in node:
                 part = next((k for k in node if type(k) is not str and _key_text(k) == part), _MISSING)
                 if part is _MISSING:
                     return None
             pos = key_position(node, part) if (last and at_key) else value_position(node, part)
             node = node[part]
-        elif isinstance(node, CommentedSeq) and isinstance(part, int) and 0 <= part < len(node):
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
             pos = value_position(node, part)
             node = node[part]
         else:

@@ -3,6 +3,9 @@
 Everything that can go wrong before the document is a mapping (unreadable, binary, empty, a syntax error,
 a duplicate key, a ``%YAML 1.1`` directive, a list at the top, a value no campaign can hold such as a custom
 tag, and aliases that expand into a huge document) becomes a `Diagnostic`, never a traceback.
+
+`load_plain` is the quick way in: ruamel's C parser, plain Python values and no positions. It gives up
+(returns None) on anything unusual, so that `load_document` can report it at its place.
 """
 
 from __future__ import annotations
@@ -16,8 +19,14 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq, TaggedScalar
 from ruamel.yaml.constructor import DuplicateKeyError
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.events import CollectionEndEvent, CollectionStartEvent, ScalarEvent, StreamEndEvent
 
 from .diagnostics import Diagnostic, SpecError
+
+try:
+    from _ruamel_yaml import CParser  # ruamel.yaml.clib: libyaml, the parser that `YAML(pure=False)` uses
+except ImportError:  # not installed (PyPy, or a platform without a wheel): every file takes the round-trip path
+    CParser = None
 
 _DIRECTIVE = re.compile(r"^%YAML\s+(\S+)", re.MULTILINE)
 #: The one explicit tag a campaign may use on a scalar (``!!str 5``); ruamel keeps it as a `TaggedScalar`.
@@ -28,11 +37,26 @@ MAX_EXPANDED_VALUES = 1_000_000
 #: A "\ud800" escape in a double-quoted YAML string makes a lone surrogate: not Unicode, not encodable.
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _SURROGATE_MESSAGE = "the text holds an unpaired surrogate escape (\\ud800-\\udfff), which is not valid Unicode"
+#: The C parser builds its tree recursively in C, so a deep enough document overflows the C stack and kills the
+#: process (near 30,000 levels with an 8 MiB stack, far fewer on a small thread stack). A campaign is a handful
+#: of levels deep; a deeper file takes the round-trip path, which refuses it cleanly if it is too deep.
+MAX_PLAIN_DEPTH = 100
+#: Characters the two parsers read differently, rare in campaigns: a tab (libyaml reads `prompt: a<TAB>`, the
+#: round-trip parser refuses it), the YAML 1.1 line breaks NEL, LS and PS (libyaml breaks lines there, YAML 1.2
+#: does not) and a byte order mark after the start (libyaml skips it between tokens).
+_PARSERS_DISAGREE = re.compile("[\t\x85\u2028\u2029\ufeff]")
 
 
 def _yaml() -> YAML:
     yaml = YAML(typ="rt")
     yaml.version = (1, 2)  # `16:9` stays a string; 1.1 would read it as the sexagesimal integer 969
+    yaml.allow_duplicate_keys = False
+    return yaml
+
+
+def _plain_yaml() -> YAML:
+    yaml = YAML(typ="safe", pure=False)
+    yaml.version = (1, 2)  # resolves scalars exactly as `_yaml` does: `16:9` text, `0o17` 15, `yes` text
     yaml.allow_duplicate_keys = False
     return yaml
 
@@ -97,7 +121,64 @@ def load_document(path: Path, text: str | None = None) -> CommentedMap:
     return doc
 
 
-def check_values(doc: CommentedMap, name: str) -> list[Diagnostic]:
+def load_plain(text: str) -> dict[Any, Any] | None:
+    """The campaign in ``text`` as plain Python values (dict, list, str, int, float, bool, None, dates), parsed
+    by ruamel's C parser: several times faster than `load_document`, but without positions.
+
+    None whenever that tree might differ from the one `load_document` gives, or might not load cleanly: no C
+    parser, a character the parsers read differently (a tab, for one), a ``%YAML`` directive other than 1.2,
+    anything the C parser refuses, a document that is not a mapping, tags, merge keys, anchored scalars, block
+    scalars, deep nesting, or a problem `check_values` finds. The caller then loads the file with
+    `load_document`, which reports each problem at its place.
+    """
+    if CParser is None or _PARSERS_DISAGREE.search(text):
+        return None
+    if any(m.group(1) != "1.2" for m in _DIRECTIVE.finditer(text)):
+        return None  # `load_document` refuses it
+    try:
+        if not _plain_tree_is_faithful(text):
+            return None
+        doc = _plain_yaml().load(text)
+        if not isinstance(doc, dict) or check_values(doc, ""):
+            return None
+    except Exception:  # a syntax error, a duplicate key, RecursionError...: the round-trip path says where
+        return None
+    return doc
+
+
+def _plain_tree_is_faithful(text: str) -> bool:
+    """Whether the safe loader's tree of ``text`` holds exactly the values of the round-trip tree, and is
+    shallow enough for the C parser to build; judged from the parser's events, which cost a fraction of a load.
+
+    The two loaders resolve untagged scalars alike (YAML 1.2) but part ways on explicit tags (round-trip
+    keeps ``!!str 5`` as a TaggedScalar, which ``id:`` refuses), merge keys (``<<``: merged keys come first
+    in safe mode, last in round-trip mode, and key order is matrix order) and anchored scalars (round-trip
+    reads ``&on true`` as a ScalarBoolean, an int); and the parsers on block scalars (``|``, ``>``: the
+    round-trip one refuses some blank lines ahead of the text that libyaml reads). Anchors on mappings and
+    lists, and aliases, are fine.
+    """
+    parser = CParser(text)
+    try:
+        depth = 0
+        while True:
+            event = parser.get_event()
+            if event is None or isinstance(event, StreamEndEvent):
+                return True
+            if isinstance(event, CollectionStartEvent):
+                depth += 1
+                if depth > MAX_PLAIN_DEPTH or event.tag is not None:
+                    return False
+            elif isinstance(event, CollectionEndEvent):
+                depth -= 1
+            elif isinstance(event, ScalarEvent) and (
+                event.tag is not None or event.anchor is not None or event.value == "<<" or event.style in ("|", ">")
+            ):
+                return False
+    finally:
+        parser.dispose()
+
+
+def check_values(doc: dict[Any, Any], name: str) -> list[Diagnostic]:
     """Located errors for values a campaign cannot hold (custom tags, ``!!binary``, ``!!set``, text with a
     lone surrogate), and one error when aliases expand the document beyond `MAX_EXPANDED_VALUES`."""
     problems: list[Diagnostic] = []

@@ -3,6 +3,10 @@
 Every problem becomes a located `Diagnostic` (file:line:column of the offending key or value). Each model's
 validator is compiled once, and each distinct job *shape* (the job without its id and prompt) is validated
 and turned into a request once, however many matrix jobs share it.
+
+`load_campaign` first tries the file as read by the C parser (`load_plain`: no positions, several times
+faster); only a file with something to report, or that the quick parse gives up on, is read again with
+positions (`load_document`).
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from .expand import ExpandedJob, iter_expand, walk_position
 from .jobs import Campaign, PlannedJob, canonical_json, content_hash
 from .models import JsonPath, Model, Problem
 from .plugins import Registry, get_registry
-from .spec import load_document, node_position
+from .spec import load_document, load_plain, node_position, read_text
 
 
 @dataclass(frozen=True)
@@ -398,8 +402,33 @@ def load_campaign(path: str | Path, registry: Registry | None = None) -> Campaig
     """
     path = Path(path)
     registry = registry or get_registry()
+    text = read_text(path)
+    campaign = _plain_campaign(path, text, registry)
+    if campaign is None:  # something to report, or unusual YAML: read it again with positions
+        campaign = _campaign(path, load_document(path, text), registry)
+    return campaign
+
+
+def _plain_campaign(path: Path, text: str, registry: Registry) -> Campaign | None:
+    """The campaign from `load_plain`'s tree when it is valid with nothing to report, else None.
+
+    A plain tree has no positions, so any diagnostic, even a warning, means reading the file again with
+    `load_document` to report it at its place; so does any exception, which that path turns into a located
+    error or raises as it always did.
+    """
+    doc = load_plain(text)
+    if doc is None:
+        return None
+    try:
+        campaign = _campaign(path, doc, registry)
+    except Exception:  # SpecError among others
+        return None
+    return None if campaign.diagnostics else campaign
+
+
+def _campaign(path: Path, doc: dict[Any, Any], registry: Registry) -> Campaign:
+    """Expand and validate a loaded document; raises `SpecError` with every diagnostic when there is an error."""
     file = str(path)
-    doc = load_document(path)
     expansion = iter_expand(doc, file)
     planned, diagnostics = validate_expansion(expansion.jobs, file, registry)
     diagnostics = sort_diagnostics([*expansion.diagnostics, *diagnostics])
