@@ -346,8 +346,14 @@ def _expand_entry(
                 broken = (*broken, ("id",))
         prompt = data.get("prompt", _MISSING)
         prompt_kind = True if type(prompt) is str and prompt else _value_key(prompt)
-        shape_key = (index, _value_key(model), prompt_kind, *(_value_key(values.get(n, _MISSING))
-                                                              for n in shape_names))
+        if matrix.node is None:
+            # One job from this entry: key its shape by content, so that the entries of a long explicit list
+            # that differ only in id and prompt are validated (and turned into a request) once, not each.
+            shape_key: Hashable = ("content", prompt_kind, _content_key(
+                {k: v for k, v in data.items() if k not in ("id", "prompt")}))
+        else:
+            shape_key = (index, _value_key(model), prompt_kind, *(_value_key(values.get(n, _MISSING))
+                                                                  for n in shape_names))
         data["id"] = job_id
         yield ExpandedJob(data, entry, defaults, matrix.positions(model), broken, shape_key)
     if matrix.excludes is None:
@@ -369,6 +375,16 @@ def _value_key(value: Any) -> Hashable:
     if value is None or type(value) in (str, int, float, bool):
         return (type(value), value)
     return ("object", id(value))  # matrix and vars values live as long as their entry is expanded
+
+
+def _content_key(value: Any) -> Hashable:
+    """A hashable stand-in for a loaded YAML value and everything in it, equal only for values that are the
+    same, key order and types included (``1`` is not ``true`` nor ``1.0``)."""
+    if isinstance(value, dict):
+        return ("map", tuple((_content_key(k), _content_key(v)) for k, v in value.items()))
+    if isinstance(value, list):
+        return ("seq", tuple(_content_key(v) for v in value))
+    return _value_key(value)
 
 
 def _same(a: Any, b: Any) -> bool:

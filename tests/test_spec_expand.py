@@ -691,3 +691,45 @@ def test_missing_required_top_level_keys_are_each_reported(tmp_path: Path) -> No
         "missing required key 'jobs'",
         "missing required key 'version'",
     ]
+
+
+# ---- explicit job lists validate each distinct shape once ------------------------------------------------
+
+
+def test_explicit_jobs_that_differ_only_in_id_and_prompt_are_validated_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from photogpt_batch import validation
+
+    checked: list[dict[str, Any]] = []
+    real = validation.JobValidator._check_shape
+
+    def counting(self: Any, job: dict[str, Any], model: Any) -> Any:
+        checked.append(job)
+        return real(self, job, model)
+
+    monkeypatch.setattr(validation.JobValidator, "_check_shape", counting)
+    entries = "".join(f"  - {{id: clip-{i}, prompt: 'clip number {i}'}}\n" for i in range(50))
+    bodies = requests(tmp_path, "defaults: {model: veo-3.1, options: {duration: 8}}\njobs:\n" + entries
+                      + "  - {id: other, prompt: 'x', options: {duration: 4}}\n"
+                      + "  - {id: other-true, prompt: 'x', options: {generateAudio: true}}\n"
+                      + "  - {id: other-false, prompt: 'x', options: {generateAudio: false}}\n")
+
+    assert len(checked) == 1 + 3  # one for the 50 alike, one per entry of another shape
+    assert bodies["clip-7"]["prompt"] == "clip number 7"
+    assert bodies["clip-7"]["options"]["veo"]["duration"] == 8 and bodies["other"]["options"]["veo"]["duration"] == 4
+
+
+def test_a_problem_shared_by_explicit_jobs_is_reported_at_each_entry(tmp_path: Path) -> None:
+    found = diagnostics(tmp_path, """
+        defaults: {model: veo-3.1}
+        jobs:
+          - {id: a, prompt: one, options: {duration: 7}}
+          - {id: b, prompt: two, options: {duration: 7}}
+          - {id: c, prompt: three, options: {generateAudio: true}}
+          - {id: d, prompt: four, options: {generateAudio: 1}}
+    """)
+
+    # 1 is not true: the entry after a valid one of the same look is still checked on its own.
+    assert [(d.line, d.message.split(":")[0]) for d in found] == [
+        (5, "options.duration"), (6, "options.duration"), (8, "options.generateAudio")]
