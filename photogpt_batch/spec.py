@@ -105,6 +105,12 @@ def load_document(path: Path, text: str | None = None) -> CommentedMap:
         raise SpecError([Diagnostic(name, 1, 1, f"invalid YAML: {exc}")]) from None
     except RecursionError:
         raise SpecError([Diagnostic(name, 1, 1, "invalid YAML: nested too deeply")]) from None
+    except (AttributeError, NotImplementedError, TypeError, ValueError) as exc:
+        # ruamel's round-trip reader has a few internal failures on odd input (a comment where it does not
+        # expect one, say): still the file's problem, reported as such rather than as a crash.
+        raise SpecError([Diagnostic(name, 1, 1, f"invalid YAML: the reader could not make sense of this file "
+                                    f"({type(exc).__name__}: {exc})",
+                                    hint="check the indentation and comments, or quote unusual values")]) from None
     if doc is None:
         raise SpecError([Diagnostic(name, 1, 1, "the file is empty; a campaign needs version, campaign and jobs")])
     if not isinstance(doc, CommentedMap):

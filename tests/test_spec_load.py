@@ -213,3 +213,18 @@ def test_very_long_flat_list_is_not_mistaken_for_an_alias_bomb(tmp_path: Path) -
     text = VALID + b"    options: {seed: \"{seed}\"}\n    matrix: {seed: [" + seeds + b"]}\n"
     text = text.replace(b"    options: {aspectRatio: 16:9}\n", b"").replace(b"id: hero", b'id: "hero-{seed}"')
     assert len(load_campaign(write(tmp_path, text)).jobs) == 2000
+
+
+def test_an_internal_failure_of_the_yaml_reader_is_reported_not_raised(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    # ruamel's round-trip reader raises such errors on some odd files (e.g. "overlap in comment").
+    from ruamel.yaml import YAML
+
+    def broken(self: YAML, text: str) -> None:
+        raise NotImplementedError("overlap in comment")
+
+    monkeypatch.setattr(YAML, "load", broken)
+    path = write(tmp_path, b"version: 1\ncampaign: c\njobs: []\n")
+
+    diagnostic = assert_refused(path, 1, 1, "overlap in comment")
+    assert diagnostic.message.startswith("invalid YAML")
