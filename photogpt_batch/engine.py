@@ -250,17 +250,19 @@ class Engine:
                 remote_id = await asyncio.shield(task)
                 if remote_id is None:
                     return
-                state = await self._await_generation(job, record.rowid, remote_id, dt.datetime.now(dt.UTC))
+                state, fresh = await self._await_generation(job, record.rowid, remote_id, dt.datetime.now(dt.UTC))
         elif state == JobState.SUBMITTED and record.remote_id:
             self.gate.enter()
             self.progress.event("resumed", job.id, record.remote_id)
             submitted = dt.datetime.fromtimestamp(record.submitted_at, dt.UTC) if record.submitted_at else None
             try:
-                state = await self._await_generation(job, record.rowid, record.remote_id, submitted)
+                state, fresh = await self._await_generation(job, record.rowid, record.remote_id, submitted)
             finally:
                 await self.gate.leave()
+        else:
+            fresh = ()
         if state == JobState.SUCCEEDED:
-            await self._download_all(job, record.rowid)
+            await self._download_all(job, record.rowid, fresh)
 
     async def _submit(self, job: PlannedJob, record: JobRecord) -> str | None:
         """Record the intent, POST, record the jobId. Returns it, or None when the job did not get one."""
@@ -297,8 +299,10 @@ class Engine:
         return remote_id
 
     async def _await_generation(self, job: PlannedJob, key: int, remote_id: str,
-                                submitted_at: dt.datetime | None) -> JobState:
-        """Wait for the job to finish on the server; record success (with its videos) or failure."""
+                                submitted_at: dt.datetime | None) -> tuple[JobState, tuple[str, ...]]:
+        """Wait for the job to finish on the server; record success (with its videos) or failure.
+
+        Returns the job's new state and, on success, the server's video ids in order."""
         try:
             result = await self.poller.watch(remote_id, submitted_at)
         except AuthError as exc:
@@ -306,27 +310,37 @@ class Engine:
         except NotFound as exc:
             await self.ledger.mark_failed(key, f"the server does not know job {remote_id}", exc.err)
             self.progress.event("failed", job.id, "unknown to the server")
-            return JobState.FAILED
+            return JobState.FAILED, ()
         status = normalise_status(result.get("status"))
         if status == "success":
             videos = [v for v in result.get("videos") or [] if isinstance(v, dict) and v.get("id")]
             if not videos:
                 await self.ledger.mark_failed(key, "the job succeeded but lists no videos", None)
                 self.progress.event("failed", job.id, "no videos")
-                return JobState.FAILED
-            await self.ledger.mark_succeeded(key, [str(v["id"]) for v in videos], _credits(result))
+                return JobState.FAILED, ()
+            video_ids = tuple(str(v["id"]) for v in videos)
+            # Not waited for: the downloads that follow need only the ids, and their own transitions queue
+            # behind this one. A crash before it commits means polling the job once more on the next run.
+            await self.ledger.mark_succeeded(key, video_ids, _credits(result), durable=False)
             self.progress.event("generated", job.id, f"{len(videos)} video(s)")
             await self.gate.recover()
-            return JobState.SUCCEEDED
+            return JobState.SUCCEEDED, video_ids
         error = result.get("error") or f"generation {status or 'failed'}"
         await self.ledger.mark_failed(key, str(error), None)
         self.progress.event("failed", job.id, str(error))
-        return JobState.FAILED
+        return JobState.FAILED, ()
 
     # ---- downloads -------------------------------------------------------------------------------------
 
-    async def _download_all(self, job: PlannedJob, row: int) -> None:
+    async def _download_all(self, job: PlannedJob, row: int, fresh: tuple[str, ...] = ()) -> None:
+        """Download the job's videos not yet on disk. ``fresh``: the video ids of a success just queued for the
+        ledger, whose rows the ledger's readers may not see yet."""
         record = self.ledger.record(row)
+        if fresh:
+            now = time.time()
+            record = record._replace(state=JobState.SUCCEEDED, videos=tuple(
+                VideoRecord(row, n, video_id, VideoState.PENDING, None, None, None, None, None, now)
+                for n, video_id in enumerate(fresh, 1)))
         videos = [v for v in record.videos if v.state != VideoState.DOWNLOADED]
         await asyncio.gather(*(self._download(job, record, v) for v in videos))
 

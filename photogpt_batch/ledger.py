@@ -1041,9 +1041,11 @@ class Ledger:
         """submitting / submitted / in_doubt → failed, with the message to show and the server's detail."""
         await self.apply(JobTransition(row, JobState.FAILED, error=error, err=err, credits=credits))
 
-    async def mark_succeeded(self, row: int, video_ids: Sequence[str], credits: float | None = None) -> None:
+    async def mark_succeeded(self, row: int, video_ids: Sequence[str], credits: float | None = None, *,
+                             durable: bool = True) -> None:
         """submitted → succeeded; records the server's videos (numbered from 1) as pending."""
-        await self.apply(JobTransition(row, JobState.SUCCEEDED, video_ids=tuple(video_ids), credits=credits))
+        await self.apply(JobTransition(row, JobState.SUCCEEDED, video_ids=tuple(video_ids), credits=credits),
+                         durable=durable)
 
     async def set_credits(self, row: int, credits: float) -> None:
         """Record a job's cost."""
