@@ -68,3 +68,9 @@ def test_fault_soak_loses_nothing_and_submits_nothing_twice_silently() -> None:
     assert (report["lost"], report["silentDuplicates"], report["corrupt"], report["manifestProblems"]) == (0, 0, 0, 0)
     assert report["videosVerified"] == 30 and report["ok"] is True
     assert report["faults"], "the soak must actually inject faults"
+
+
+def test_cpu_ab_runs_both_versions_in_turn() -> None:
+    report = run_script("ab_cpu.py", "--jobs", "5", "--rounds", "1", timeout=120)
+    assert [len(report["runs"][side]) for side in ("A", "B")] == [1, 1]
+    assert all(run["cpuMsPerJob"] > 0 for side in ("A", "B") for run in report["runs"][side])
