@@ -33,7 +33,17 @@ from .client import (
 from .fetch import FetchError, IncompleteDownload, UrlExpired, fetch_file, hash_file, part_path
 from .gate import Gate
 from .jobs import Campaign, PlannedJob
-from .ledger import JobRecord, JobState, JobTransition, Ledger, Op, VideoRecord, VideoState, VideoTransition
+from .ledger import (
+    JobRecord,
+    JobState,
+    JobTransition,
+    Ledger,
+    Op,
+    VideoRecord,
+    VideoState,
+    VideoTransition,
+    pending_videos,
+)
 from .poller import JobPoller, normalise_status
 from .progress import Progress
 from .reconcile import settle
@@ -337,10 +347,7 @@ class Engine:
         ledger, whose rows the ledger's readers may not see yet."""
         record = self.ledger.record(row)
         if fresh:
-            now = time.time()
-            record = record._replace(state=JobState.SUCCEEDED, videos=tuple(
-                VideoRecord(row, n, video_id, VideoState.PENDING, None, None, None, None, None, now)
-                for n, video_id in enumerate(fresh, 1)))
+            record = record._replace(state=JobState.SUCCEEDED, videos=pending_videos(row, fresh, time.time()))
         videos = [v for v in record.videos if v.state != VideoState.DOWNLOADED]
         await asyncio.gather(*(self._download(job, record, v) for v in videos))
 

@@ -256,6 +256,12 @@ class VideoRecord(NamedTuple):
     updated_at: float
 
 
+def pending_videos(row: int, video_ids: Sequence[str], at: float) -> tuple[VideoRecord, ...]:
+    """The videos a success records for job row ``row``: the server's ids in order, numbered from 1, pending."""
+    return tuple(VideoRecord(row, n, video_id, VideoState.PENDING, None, None, None, None, None, at)
+                 for n, video_id in enumerate(video_ids, 1))
+
+
 class JobRecord(NamedTuple):
     """One version of a job, as recorded (its request body is read separately: `Ledger.body`)."""
 
@@ -416,7 +422,7 @@ class JobTransition(Op):
         if self.video_ids:
             conn.executemany(
                 "INSERT INTO videos (job, n, video_id, state, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)",
-                [(self.row, n, vid, VideoState.PENDING, now, now) for n, vid in enumerate(self.video_ids, 1)],
+                [(v.job, v.n, v.video_id, v.state, now, now) for v in pending_videos(self.row, self.video_ids, now)],
             )
         detail = self.remote_id if self.to is JobState.SUBMITTED else self.error
         return [(now, self.row, None, current, self.to, detail)]
@@ -957,14 +963,19 @@ class Ledger:
     def _commit_and_release(self, conn: sqlite3.Connection) -> None:
         """COMMIT (the fsync) in the writer thread, then let the next writer in."""
         try:
+            self._commit(conn)
+        finally:
+            self._write_mutex.release()
+
+    def _commit(self, conn: sqlite3.Connection) -> None:
+        """COMMIT the open transaction; on failure roll it back (if SQLite has not) and raise."""
+        try:
             conn.execute("COMMIT")
-            self.commits += 1
         except BaseException:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise
-        finally:
-            self._write_mutex.release()
+        self.commits += 1
 
     def _apply_ops(self, conn: sqlite3.Connection, ops: Sequence[tuple[Op, float]]) -> list[Exception | None]:
         """BEGIN and apply each (op, time), leaving the transaction open; an op that fails is rolled back alone
@@ -997,13 +1008,7 @@ class Ledger:
         with self._write_mutex:
             now = time.time()
             results = self._apply_ops(conn, [(op, now) for op in ops])
-            try:
-                conn.execute("COMMIT")
-                self.commits += 1
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
+            self._commit(conn)
         return results
 
     def _writer_conn(self) -> sqlite3.Connection:
