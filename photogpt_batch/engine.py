@@ -44,9 +44,9 @@ from .ledger import (
     VideoTransition,
     pending_videos,
 )
-from .poller import JobPoller, normalise_status
+from .poller import MAX_LIST_WINDOW, JobPoller, normalise_status
 from .progress import Progress
-from .reconcile import settle
+from .reconcile import CLOCK_MARGIN, settle
 
 log = logging.getLogger(__name__)
 
@@ -164,7 +164,8 @@ class Engine:
             return
         missing = {r.remote_id: r.rowid for r in lacking}
         since = min(r.submitted_at for r in lacking if r.submitted_at)
-        start = dt.datetime.fromtimestamp(max(since - 300, time.time() - 6.5 * 86400), dt.UTC)
+        start = dt.datetime.fromtimestamp(max(since - CLOCK_MARGIN, time.time() - MAX_LIST_WINDOW.total_seconds()),
+                                          dt.UTC)
         seen = 0
         try:
             async for item in self.client.list_jobs(start=start):

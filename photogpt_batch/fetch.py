@@ -164,9 +164,9 @@ class _Sink:
     """Hashes and writes a body in two worker threads, in order, so sha256, the disk and the network overlap.
 
     Network chunks are gathered into blocks of ``block`` bytes and at most ``depth`` blocks wait for the
-    threads, so memory stays flat whatever the file size. The writer also flushes to disk every
-    ``sync_every`` bytes (``fdatasync`` in its thread), so the fsync that ends a large download waits only
-    for the last stretch instead of the whole file.
+    threads, so memory stays flat whatever the file size. Every ``sync_every`` bytes the writer also starts
+    the write-back of what it wrote (``posix_fadvise(DONTNEED)``, without waiting), so the fsync that ends a
+    large download waits only for the last stretch instead of the whole file.
     """
 
     def __init__(self, out: BinaryIO, digest: Any, block: int = 1 << 20, depth: int = 4,

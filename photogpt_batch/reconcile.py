@@ -18,14 +18,14 @@ from dataclasses import dataclass
 
 from .client import ApiError, PhotoGPTClient
 from .ledger import JobRecord, JobState, JobTransition, Ledger
-from .poller import parse_time
+from .poller import MAX_LIST_WINDOW, parse_time
 
 log = logging.getLogger(__name__)
 
 #: How far a server's clock (createdAt) may be from ours; a wider window only makes the proof stricter.
 CLOCK_MARGIN = 300.0
-#: The list endpoint takes a window of at most 7 days.
-MAX_AGE = 6.5 * 86400
+#: Only a doubt the list endpoint's window (at most 7 days) can still cover is judged.
+MAX_AGE = MAX_LIST_WINDOW.total_seconds()
 #: Listing more than this many jobs to prove a negative is not worth it: leave the doubt to the user.
 MAX_LISTED = 20_000
 
