@@ -518,6 +518,25 @@ class _Barrier(Op):
         return []
 
 
+def _apply_each(conn: sqlite3.Connection, ops: Sequence[tuple[Op, float]]
+                ) -> tuple[list[Exception | None], list[_EventRow]]:
+    """Apply each (op, time) in a savepoint of its own: one that fails is rolled back alone and its error
+    returned in its place."""
+    results: list[Exception | None] = []
+    events: list[_EventRow] = []
+    for op, at in ops:
+        conn.execute("SAVEPOINT op")
+        try:
+            events.extend(op.apply(conn, at))
+        except (LedgerError, sqlite3.IntegrityError) as exc:
+            conn.execute("ROLLBACK TO op")
+            results.append(exc if isinstance(exc, LedgerError) else LedgerError(f"{op}: {exc}"))
+        else:
+            results.append(None)
+        conn.execute("RELEASE op")
+    return results, events
+
+
 def _fail_all(batch: Sequence[tuple[Op, asyncio.Future[None], float]], exc: BaseException) -> None:
     for _, done, _ in batch:
         if not done.done():
@@ -979,22 +998,21 @@ class Ledger:
 
     def _apply_ops(self, conn: sqlite3.Connection, ops: Sequence[tuple[Op, float]]) -> list[Exception | None]:
         """BEGIN and apply each (op, time), leaving the transaction open; an op that fails is rolled back alone
-        (a savepoint) and its error returned in its place. Rolls back everything and raises on anything else.
+        and its error returned in its place. Rolls back everything and raises on anything else.
         The caller holds ``_write_mutex``."""
-        results: list[Exception | None] = []
-        events: list[_EventRow] = []
         conn.execute("BEGIN IMMEDIATE")
         try:
-            for op, at in ops:
-                conn.execute("SAVEPOINT op")
-                try:
-                    events.extend(op.apply(conn, at))
-                except (LedgerError, sqlite3.IntegrityError) as exc:
-                    conn.execute("ROLLBACK TO op")
-                    results.append(exc if isinstance(exc, LedgerError) else LedgerError(f"{op}: {exc}"))
-                else:
-                    results.append(None)
-                conn.execute("RELEASE op")
+            try:
+                # Ops are almost always legal: apply the batch straight, with no savepoint per op (two
+                # statements saved per transition, a third of the ledger's SQL in a run).
+                events = [event for op, at in ops for event in op.apply(conn, at)]
+                results: list[Exception | None] = [None] * len(ops)
+            except (LedgerError, sqlite3.IntegrityError):
+                # One is not: start the batch over with each op in a savepoint of its own, so only it is dropped.
+                # Ops change nothing but the database, so applying them again is safe.
+                conn.execute("ROLLBACK")
+                conn.execute("BEGIN IMMEDIATE")
+                results, events = _apply_each(conn, ops)
             conn.executemany(_INSERT_EVENT, events)
         except BaseException:
             if conn.in_transaction:

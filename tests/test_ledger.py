@@ -276,6 +276,24 @@ async def test_one_illegal_transition_does_not_sink_the_rest_of_its_batch(ledger
     assert {ledger.record(row).state for row in ok_rows} == {"submitting"}
 
 
+def test_a_batch_replayed_around_an_illegal_op_applies_every_legal_op_exactly_once(ledger: Ledger) -> None:
+    rows = ledger.register([planned(f"j{i}") for i in range(4)])
+    ops = [JobTransition(rows[f"j{i}"], JobState.SUBMITTING) for i in (0, 1)]
+    ops.append(JobTransition(rows["j2"], JobState.SUCCEEDED))  # illegal: planned → succeeded
+    ops.append(JobTransition(rows["j3"], JobState.SUBMITTING))
+
+    with pytest.raises(IllegalTransition):
+        ledger.commit(*ops)
+
+    for name in ("j0", "j1", "j3"):
+        record = ledger.record(rows[name])
+        assert (record.state, record.attempts) == ("submitting", 1)
+        transitions = [(e.from_state, e.to_state) for e in ledger.events(rows[name])]
+        assert transitions == [(None, "planned"), ("planned", "submitting")]
+    assert ledger.record(rows["j2"]).state == "planned"
+    assert [(e.from_state, e.to_state) for e in ledger.events(rows["j2"])] == [(None, "planned")]
+
+
 # ---- durability and group commit ------------------------------------------------------------------------
 
 
