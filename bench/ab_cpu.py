@@ -29,7 +29,18 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import REPO, SandboxProc, emit, fmt, md_table, run_measured, sandbox_config, tool_env, write_campaign
+from common import (
+    REPO,
+    SandboxProc,
+    compile_bytecode,
+    emit,
+    fmt,
+    md_table,
+    run_measured,
+    sandbox_config,
+    tool_env,
+    write_campaign,
+)
 
 
 @contextlib.contextmanager
@@ -49,7 +60,8 @@ def source_tree(spec: str) -> Iterator[Path]:
 
 
 def tool_argv(tree: Path, pin: bool) -> list[str]:
-    """Start the CLI with ``photogpt_batch`` imported from ``tree``."""
+    """Start the CLI with ``photogpt_batch`` imported from ``tree`` (its bytecode compiled first)."""
+    compile_bytecode(tree / "photogpt_batch")
     code = f"import sys; sys.path.insert(0, {str(tree)!r}); from photogpt_batch.cli import main; main()"
     return (["taskset", "-c", "0"] if pin else []) + [sys.executable, "-c", code]
 

@@ -12,13 +12,16 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import cli_argv
 
 #: Models whose options take ``seed``, so one matrix over them is valid.
 MODELS = ("veo-3.1", "veo-3.1-fast", "seedance-1.5-pro", "seedance-2.0")
@@ -92,12 +95,6 @@ def measure(label: str, argv: list[str], cwd: Path) -> Result:
     if proc.returncode != 0:
         sys.stderr.write(stderr.decode(errors="replace")[-4000:])
     return Result(label, seconds, usage.ru_maxrss / 1024, proc.returncode)
-
-
-def cli_argv() -> list[str]:
-    """How to start the CLI: the installed script next to this interpreter, else ``python -m``."""
-    script = shutil.which("photogpt-batch", path=str(Path(sys.executable).parent))
-    return [script] if script else [sys.executable, "-m", "photogpt_batch"]
 
 
 def run(jobs: int, repeat: int) -> tuple[int, list[Result]]:

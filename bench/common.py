@@ -7,8 +7,10 @@ process too (`SandboxProc`, see ``sandbox_proc.py``).
 
 from __future__ import annotations
 
+import compileall
 import contextlib
 import hashlib
+import importlib.util
 import json
 import os
 import platform
@@ -146,8 +148,30 @@ class Measured:
             return None
 
 
+def compile_bytecode(*packages: Path) -> None:
+    """Write the ``.pyc`` files of ``packages`` (folders), as ``pip install`` does for an installed package.
+
+    An editable install never gets them when ``PYTHONDONTWRITEBYTECODE`` is set (as on our benchmark VM), and
+    then every run of the tool recompiles its ~8,000 lines first: about 50 ms of CPU that a user's installed
+    copy does not spend. Measuring the installed tool means compiling first.
+    """
+    for package in packages:
+        compileall.compile_dir(package, quiet=1)
+
+
+def _installed_packages() -> list[Path]:
+    """The folders of ``photogpt_batch`` and the built-in plugins, as the active environment imports them."""
+    folders = []
+    for name in ("photogpt_batch", "photogpt_batch_plugins"):
+        spec = importlib.util.find_spec(name)
+        folders += [Path(p) for p in (spec.submodule_search_locations or [])] if spec else []
+    return folders
+
+
 def cli_argv() -> list[str]:
-    """How to start the tool: the installed script beside this interpreter, else ``python -m``."""
+    """How to start the tool: the installed script beside this interpreter, else ``python -m``. Its bytecode
+    is compiled first (`compile_bytecode`)."""
+    compile_bytecode(*_installed_packages())
     script = shutil.which("photogpt-batch", path=str(Path(sys.executable).parent))
     return [script] if script else [sys.executable, "-m", "photogpt_batch"]
 
