@@ -28,11 +28,12 @@ def run_script(script: str, *args: str, timeout: float = 60) -> dict[str, Any]:
     return report
 
 
-def test_throughput_bench_verifies_every_video_of_the_tool_and_both_baselines() -> None:
+def test_throughput_bench_verifies_every_video_of_the_tool_and_the_baselines() -> None:
     report = run_script("bench_engine.py", "--jobs", "12", "--generation", "0.1,0.3", "--prepare", "0.1",
                         "--vendor-jobs", "1", "--vendor-poll", "0.1", "--vendor-download-poll", "0.1")
     results = {r["name"]: r for r in report["results"]}
-    assert set(results) == {"photogpt-batch", "hand-written aiohttp", "vendor sequential"}
+    assert set(results) == {"photogpt-batch", "hand-written aiohttp", "hand-written + ledger, sha256, fsync",
+                            "vendor sequential"}
     for r in results.values():
         assert (r["verified"], r["lost"], r["corrupt"], r["exit_code"]) == (r["jobs"], 0, 0, 0), r
         assert r["ideal"] > 0 and r["wall"] > 0 and r["rss_mb"] > 0 and r["cpu"] > 0
