@@ -1,6 +1,9 @@
 """Throughput: N one-video jobs through photogpt-batch and through a hand-written aiohttp script, same sandbox.
 
     python bench/bench_engine.py                  # 1,000 jobs, + the vendor's sequential pattern on 3 jobs
+
+The hand-written script runs twice: bare, and with ``--durable`` (a ledger, sha256 and fsync done the plain
+way), which is what the work the CPU target counts costs on the machine without photogpt-batch's engine.
     python bench/bench_engine.py --jobs 20 --generation 0.1,0.3 --vendor-jobs 1 --vendor-poll 0.2 --json
 
 Each contender gets a fresh sandbox process with the same seed (so the same drawn generation times), runs as a
