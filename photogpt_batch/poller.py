@@ -134,7 +134,7 @@ class JobPoller:
 
     async def _scan_list(self) -> None:
         now_wall = dt.datetime.now(dt.UTC)
-        recent = [w for w in self._watches.values() if now_wall - w.submitted_wall < MAX_LIST_WINDOW]
+        recent = [w for w in self._watches.values() if self._listable(w, now_wall)]
         if not recent:
             return
         # Local submit times shifted to the server's clock, with a small margin: every second of margin lists
@@ -164,9 +164,20 @@ class JobPoller:
                 w.unseen_scans += 1
         await asyncio.gather(*(self._fetch(w) for w in finished))
 
+    @staticmethod
+    def _listable(watch: _Watch, now_wall: dt.datetime) -> bool:
+        """Whether ``GET /jobs`` can report this job at all: its window is at most 7 days long."""
+        return now_wall - watch.submitted_wall < MAX_LIST_WINDOW
+
     async def _poll_due(self, only_unseen: bool) -> None:
         now = self.clock()
-        due = [w for w in self._watches.values() if w.next_poll <= now and (not only_unseen or w.unseen_scans >= 3)]
+        now_wall = dt.datetime.now(dt.UTC)
+        # In list mode, poll on its own schedule each job the list keeps missing, and also each job submitted
+        # too long ago for the list window (a rerun a week later): the list never reports it, so without this
+        # it would never be polled at all.
+        due = [w for w in self._watches.values()
+               if w.next_poll <= now
+               and (not only_unseen or w.unseen_scans >= 3 or not self._listable(w, now_wall))]
         await asyncio.gather(*(self._fetch(w, final=False) for w in due))
 
     async def _fetch(self, watch: _Watch, final: bool = True) -> None:

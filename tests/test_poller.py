@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 
 import pytest
@@ -109,3 +110,75 @@ async def test_a_refused_key_while_listing_reaches_every_watcher() -> None:
             await asyncio.wait_for(watch, timeout=10)
     with pytest.raises(AuthError):
         await task
+
+
+class _FakeJobsApi:
+    """Jobs that report ``running`` a few times, then ``success``; ``GET /jobs`` honours its window (<= 7 days)."""
+
+    def __init__(self, created: dict[str, dt.datetime], running_polls: int = 2, held: frozenset[str] = frozenset()):
+        self.created = created
+        self.running_polls = running_polls
+        self.held = held  # these keep running until every other job has reported success
+        self.finished: set[str] = set()
+        self.gets: dict[str, int] = {job_id: 0 for job_id in created}
+        self.listed: dict[str, int] = {job_id: 0 for job_id in created}
+        self.windows: list[tuple[dt.datetime, dt.datetime]] = []
+
+    def _record(self, job_id: str) -> dict:
+        seen = self.gets[job_id] + self.listed[job_id]  # progress shows however the job is looked at
+        waiting = job_id in self.held and any(j not in self.finished for j in self.created if j not in self.held)
+        status = "running" if seen <= self.running_polls or waiting else "success"
+        if status == "success":
+            self.finished.add(job_id)
+        return {"jobId": job_id, "status": status, "createdAt": self.created[job_id].isoformat(), "videos": []}
+
+    async def get_job(self, job_id: str) -> dict:
+        self.gets[job_id] += 1
+        return self._record(job_id)
+
+    async def list_jobs(self, start=None, end=None):
+        assert end - start <= dt.timedelta(days=7), "the list endpoint refuses a window over 7 days"
+        self.windows.append((start, end))
+        for job_id, created in self.created.items():
+            if start <= created <= end:
+                self.listed[job_id] += 1
+                yield self._record(job_id)
+
+
+async def _resolve_all(api: _FakeJobsApi) -> tuple[list[dict], JobPoller]:
+    poller = JobPoller(api, min_interval=0.01, max_interval=0.05, first_interval=0.01, list_threshold=4)
+    task = asyncio.create_task(poller.run())
+    try:
+        watches = [poller.watch(job_id, created) for job_id, created in api.created.items()]
+        results = await asyncio.wait_for(asyncio.gather(*watches), timeout=10)
+    finally:
+        task.cancel()
+    return results, poller
+
+
+async def test_many_jobs_older_than_the_list_window_are_polled_one_by_one() -> None:
+    # A rerun a week later: the list endpoint cannot cover these jobs, so each must be polled on its own.
+    week_ago = dt.datetime.now(dt.UTC) - dt.timedelta(days=8)
+    api = _FakeJobsApi({f"old{i}": week_ago + dt.timedelta(minutes=i) for i in range(5)})
+    results, poller = await _resolve_all(api)
+    assert [r["status"] for r in results] == ["success"] * 5
+    assert api.windows == [] and poller.stats.list_requests == 0
+    assert api.gets == {job_id: 3 for job_id in api.created}  # two `running` polls, then the final one
+
+
+async def test_old_jobs_are_polled_one_by_one_while_recent_ones_use_the_list() -> None:
+    now = dt.datetime.now(dt.UTC)
+    old = {f"old{i}": now - dt.timedelta(days=8, minutes=i) for i in range(2)}
+    recent = {f"new{i}": now - dt.timedelta(seconds=i) for i in range(4)}
+    # The recent jobs outlast the old ones, so the poller stays in list mode (4+ jobs) until the old ones finish.
+    api = _FakeJobsApi(old | recent, held=frozenset(recent))
+    results, poller = await _resolve_all(api)
+    assert {r["status"] for r in results} == {"success"}
+    assert poller.stats.list_requests > 0
+    # The list reported the recent jobs' progress: one GET /jobs/{id} each, for the finished record.
+    assert {job_id: api.gets[job_id] for job_id in recent} == {job_id: 1 for job_id in recent}
+    assert all(api.listed[job_id] >= 3 for job_id in recent)
+    # The old jobs were never in a list window, and were polled until they finished.
+    assert all(api.listed[job_id] == 0 for job_id in old)
+    assert all(start > max(old.values()) for start, _ in api.windows)
+    assert {job_id: api.gets[job_id] for job_id in old} == {job_id: 3 for job_id in old}
