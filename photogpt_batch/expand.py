@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .diagnostics import Diagnostic, suggest
+from .manifest import MANIFEST
 from .spec import key_position, node_position, value_position
 from .templates import Template, TemplateError, format_value, parse
 
@@ -30,6 +31,11 @@ JOB_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 VAR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 #: Placeholder names the tool fills itself; a var or matrix key of that name would be silently ignored.
 RESERVED_NAMES = ("model",)
+#: What the tool itself writes at the top of the output folder, next to the job folders `<output>/<id>/`, by
+#: `output_name_key`: an id that names one of them would make every run fail. The ledger's folder
+#: (`ledger.LEDGER_DIR`) is not listed: it starts with '.', which no id does, and importing the ledger here
+#: would load asyncio and sqlite3 for every `validate` (a test checks both).
+OUTPUT_NAMES = {name.casefold(): name for name in (MANIFEST, MANIFEST + ".tmp")}
 
 Pos = tuple[int, int]
 JsonPath = tuple[str | int, ...]
@@ -231,6 +237,24 @@ def _check_name(key: Any, pos: Pos | None, where: str, rep: _Reporter) -> bool:
     return True
 
 
+def output_name_key(name: str) -> str:
+    """``name`` as a file system that ignores case (macOS, Windows) and trailing dots (Windows) sees it."""
+    return name.rstrip(".").casefold()
+
+
+def _output_name_clash(raw_id: str, job_id: str) -> tuple[str, str] | None:
+    """The message and hint for an id that names a file the tool writes in the output folder, else None."""
+    name = OUTPUT_NAMES.get(output_name_key(job_id))
+    if name is None:
+        return None
+    said = repr(raw_id) if job_id == raw_id else f"{raw_id!r} expands to {job_id!r}, which"
+    message = (f"id: {said} clashes with the tool's own {name} in the output folder, where job folders are "
+               "named by id (compared as macOS and Windows do: ignoring case and trailing dots)")
+    if job_id == raw_id:
+        return message, f"rename the job, e.g. `id: {job_id.rstrip('.').replace('.', '-')}`"
+    return message, "rename the job: add text around the placeholder in the id, or change the value that fills it"
+
+
 def _jobs(jobs_node: YamlSeq, defaults: YamlMap | None, defaults_plain: dict[str, Any],
           variables: dict[str, Any], rep: _Reporter) -> Iterator[ExpandedJob]:
     """Every entry's jobs in order; a job whose id was already taken is reported at its own entry, and still
@@ -343,6 +367,11 @@ def _expand_entry(
                     reported.add((("id",), job_id))
                     rep.error(id_pos, f"id: {raw_id!r} expands to {job_id!r}, which is not a valid id",
                               "ids must start with a letter or digit; placeholders fill in the rest")
+                broken = (*broken, ("id",))
+            elif (clash := _output_name_clash(raw_id, job_id)) is not None:
+                if (("id",), job_id) not in reported:
+                    reported.add((("id",), job_id))
+                    rep.error(id_pos, *clash)
                 broken = (*broken, ("id",))
         prompt = data.get("prompt", _MISSING)
         prompt_kind = True if type(prompt) is str and prompt else _value_key(prompt)

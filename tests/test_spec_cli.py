@@ -98,6 +98,26 @@ def test_validate_missing_file_exits_2_with_a_located_error() -> None:
     assert "missing.yaml:1:1: error: cannot read the file" in result.stdout
 
 
+MANIFEST_ID = "version: 1\ncampaign: clash\njobs:\n  - id: Manifest.JSONL\n    model: veo-3.1\n    prompt: p\n"
+
+
+def test_validate_refuses_an_id_that_names_the_manifest_with_exit_2(tmp_path: Path) -> None:
+    spec = tmp_path / "clash.yaml"
+    spec.write_text(MANIFEST_ID, encoding="utf-8")
+    result = invoke("validate", str(spec))
+    assert result.exit_code == 2
+    assert f"{spec}:4:9: error: id: 'Manifest.JSONL' clashes with the tool's own manifest.jsonl" in result.stdout
+
+
+def test_run_refuses_an_id_that_names_the_manifest_before_sending_anything(tmp_path: Path) -> None:
+    spec = tmp_path / "clash.yaml"
+    spec.write_text(MANIFEST_ID, encoding="utf-8")
+    result = invoke("run", str(spec), "--sandbox", "--quiet")
+    assert result.exit_code == 2
+    assert f"{spec}:4:9: error:" in result.output
+    assert not (tmp_path / "out").exists()  # no ledger, no sandbox: nothing was started
+
+
 # --- plan -----------------------------------------------------------------------------------------------
 
 

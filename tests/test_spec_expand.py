@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -11,6 +13,8 @@ import pytest
 from photogpt_batch.diagnostics import Diagnostic, SpecError
 from photogpt_batch.expand import expand
 from photogpt_batch.jobs import Campaign
+from photogpt_batch.ledger import LEDGER_DIR
+from photogpt_batch.manifest import MANIFEST
 from photogpt_batch.spec import load_document
 from photogpt_batch.templates import TemplateError, parse
 from photogpt_batch.validation import load_campaign
@@ -449,6 +453,68 @@ def test_duplicate_job_still_has_its_other_errors_reported(tmp_path: Path) -> No
           - {id: hero, model: veo31, prompt: q}
     """,
     ) == [(5, 10), (5, 23)]
+
+
+@pytest.mark.parametrize("job_id", [MANIFEST, MANIFEST.upper(), "Manifest.Jsonl", f"{MANIFEST}.tmp",
+                                    f"{MANIFEST}.TMP", f"{MANIFEST}."])
+def test_id_that_names_a_file_the_tool_writes_in_the_output_folder_is_refused(tmp_path: Path,
+                                                                            job_id: str) -> None:
+    found = diagnostics(
+        tmp_path,
+        f"""
+        jobs: [{{id: "{job_id}", model: veo-3.1, prompt: p}}]
+    """,
+    )
+    assert [(d.line, d.column, d.severity) for d in found] == [(3, 13, "error")]
+    assert f"id: {job_id!r} clashes with the tool's own manifest.jsonl" in found[0].message
+    assert "ignoring case" in found[0].message
+    assert found[0].hint is not None and found[0].hint.startswith("rename the job, e.g. `id: ")
+
+
+def test_id_that_names_a_file_the_tool_writes_after_filling_is_refused(tmp_path: Path) -> None:
+    found = diagnostics(
+        tmp_path,
+        """
+        jobs: [{id: "{name}", model: veo-3.1, prompt: p, matrix: {name: [ok, Manifest.jsonl]}}]
+    """,
+    )
+    assert [(d.line, d.column) for d in found] == [(3, 13)]
+    assert "'{name}' expands to 'Manifest.jsonl', which clashes with" in found[0].message
+
+
+def test_id_that_only_contains_the_manifests_name_is_valid(tmp_path: Path) -> None:
+    assert list(
+        requests(
+            tmp_path,
+            """
+        jobs:
+          - {id: manifest, model: veo-3.1, prompt: p}
+          - {id: manifest.jsonl-1, model: veo-3.1, prompt: p}
+          - {id: my-manifest.jsonl, model: veo-3.1, prompt: p}
+    """,
+        )
+    ) == ["manifest", "manifest.jsonl-1", "my-manifest.jsonl"]
+
+
+@pytest.mark.parametrize("name", [MANIFEST, f"{MANIFEST}.tmp", LEDGER_DIR])
+def test_no_id_can_name_what_the_tool_keeps_at_the_top_of_the_output_folder(tmp_path: Path, name: str) -> None:
+    # The ledger's folder is refused by the id pattern (no leading '.'), not by the list of output names:
+    # if LEDGER_DIR ever loses its dot, this fails until expand.OUTPUT_NAMES lists it.
+    for job_id in (name, name.upper()):
+        assert errors_at(
+            tmp_path,
+            f"""
+        jobs: [{{id: "{job_id}", model: veo-3.1, prompt: p}}]
+    """,
+        ) == [(3, 13)]
+
+
+def test_spec_loading_does_not_import_the_ledger() -> None:
+    code = ("import sys; from photogpt_batch.validation import load_campaign; load_campaign(sys.argv[1]); "
+            "print(sorted({'asyncio', 'sqlite3', 'photogpt_batch.ledger'} & set(sys.modules)))")
+    demo = Path(__file__).parents[1] / "specs" / "demo.yaml"
+    done = subprocess.run([sys.executable, "-c", code, str(demo)], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
 
 
 # --- matrix ---------------------------------------------------------------------------------------------
