@@ -967,7 +967,10 @@ class Ledger:
                 raise
             return
         try:
-            await loop.run_in_executor(self._executor, self._commit_and_release, conn)
+            # Shielded: were this task cancelled (a second Ctrl-C, the loop shutting down) before the writer
+            # thread picked the COMMIT up, the thread would never run it, and the write lock taken above would
+            # never be released. Now the COMMIT always runs, and releases it.
+            await asyncio.shield(loop.run_in_executor(self._executor, self._commit_and_release, conn))
         except Exception as exc:
             _fail_all(batch, exc)
             return

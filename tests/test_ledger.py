@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import sqlite3
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -625,3 +627,31 @@ async def test_counts_and_manifest_entries_come_from_current_versions(ledger: Le
             "sha256": "ff" * 32,
         }
     ]
+
+
+async def test_a_writer_cancelled_before_its_commit_ran_still_commits_and_frees_the_ledger(output: Path) -> None:
+    ledger = Ledger.open_for_run(output)
+    row = ledger.register([planned("a")])["a"]
+    assert ledger._executor is not None
+    # Keep the writer thread busy, so the batch below waits in its queue when its task is cancelled.
+    gate = threading.Event()
+    ledger._executor.submit(gate.wait, 10)
+    pending = asyncio.ensure_future(ledger.mark_submitting(row))
+    deadline = time.monotonic() + 10
+    while not ledger._write_mutex.locked():  # the batch is applied; its COMMIT is queued behind the gate
+        assert time.monotonic() < deadline, "the batch was never applied"
+        await asyncio.sleep(0.001)
+    writer = ledger._writer
+    assert writer is not None
+    writer.cancel()
+    pending.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await writer
+    gate.set()
+    # Without the COMMIT the write lock would stay held and closing would wait forever.
+    closer = threading.Thread(target=ledger.close, daemon=True)
+    closer.start()
+    await asyncio.to_thread(closer.join, 10)
+    assert not closer.is_alive(), "close() is stuck on the write lock"
+    with Ledger.open_for_reading(output) as reader:
+        assert reader.record(row).state == "submitting"
