@@ -32,22 +32,31 @@ MAX_LISTED = 20_000
 
 @dataclass(frozen=True)
 class Doubt:
-    """An in-doubt job version and when its submission was sent (local clock)."""
+    """An in-doubt job version and the span in which its POST went out (local clock): from the recorded
+    intent (``sent_at``) to the moment the doubt was recorded (``doubted_at``). The POST itself can come
+    long after the intent (the client waits out 429s, minutes with ``Retry-After``), and after a crash the
+    doubt is recorded by the next run, later still: the span is then wide, which only makes the proof
+    stricter."""
 
     row: int
     job_id: str
     sent_at: float
+    doubted_at: float
 
 
 def doubts(ledger: Ledger, records: Iterable[JobRecord]) -> list[Doubt]:
-    """The in-doubt records with the time of their last submission attempt."""
+    """The in-doubt records with the span of their last submission attempt."""
     found = []
     for record in records:
         if record.state != JobState.IN_DOUBT:
             continue
-        sent = [e.at for e in ledger.events(record.rowid) if e.to_state == JobState.SUBMITTING and e.n is None]
-        if sent:
-            found.append(Doubt(record.rowid, record.job_id, sent[-1]))
+        events = [e for e in ledger.events(record.rowid) if e.n is None]
+        sent = [i for i, e in enumerate(events) if e.to_state == JobState.SUBMITTING]
+        if not sent:
+            continue
+        doubted = [e.at for e in events[sent[-1]:] if e.to_state == JobState.IN_DOUBT]
+        sent_at = events[sent[-1]].at
+        found.append(Doubt(record.rowid, record.job_id, sent_at, doubted[0] if doubted else time.time()))
     return found
 
 
@@ -57,12 +66,15 @@ async def settle(ledger: Ledger, client: PhotoGPTClient, records: Iterable[JobRe
     ids. Only submissions older than ``settle_after`` seconds are judged: a server may still be creating a
     job for a request whose connection was cut a moment ago."""
     now = time.time()
-    candidates = [d for d in doubts(ledger, records) if settle_after <= now - d.sent_at <= MAX_AGE]
+    # Judged only when the whole span is old enough (the POST may have gone out at its very end) and still
+    # inside what the list endpoint can show.
+    candidates = [d for d in doubts(ledger, records)
+                  if now - d.doubted_at >= settle_after and now - d.sent_at <= MAX_AGE]
     if not candidates:
         return []
     known = ledger.remote_ids()
     start = dt.datetime.fromtimestamp(min(d.sent_at for d in candidates) - CLOCK_MARGIN, dt.UTC)
-    end = dt.datetime.fromtimestamp(min(now, max(d.sent_at for d in candidates) + CLOCK_MARGIN), dt.UTC)
+    end = dt.datetime.fromtimestamp(min(now, max(d.doubted_at for d in candidates) + CLOCK_MARGIN), dt.UTC)
     strangers: list[float] = []
     listed = 0
     try:
@@ -80,7 +92,8 @@ async def settle(ledger: Ledger, client: PhotoGPTClient, records: Iterable[JobRe
         return []
     if any(t != t for t in strangers):  # NaN: an unknown job without a creation time
         return []
-    settled = [d for d in candidates if not any(abs(t - d.sent_at) <= CLOCK_MARGIN for t in strangers)]
+    settled = [d for d in candidates
+               if not any(d.sent_at - CLOCK_MARGIN <= t <= d.doubted_at + CLOCK_MARGIN for t in strangers)]
     if settled:
         ledger.commit(*(JobTransition(d.row, JobState.PLANNED,
                                       error="GET /jobs shows no job from this submission: it never reached the "

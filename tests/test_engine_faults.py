@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
+import time
 from pathlib import Path
 
+import pytest
 from engine_helpers import check_outputs, fast_sandbox, load, posts, run_config, write_campaign
 
-from photogpt_batch.ledger import JobState, Ledger
+from photogpt_batch.client import PhotoGPTClient
+from photogpt_batch.ledger import LEDGER_DIR, LEDGER_FILE, JobState, JobTransition, Ledger
 from photogpt_batch.runner import run_campaign
 from photogpt_batch.sandbox import Faults, SandboxThread
 
@@ -151,3 +156,34 @@ def test_a_recent_in_doubt_submission_is_not_judged_yet(tmp_path: Path) -> None:
         summary = run_campaign(load(spec), run_config(sandbox))  # default: judged after 120 s
         assert len(summary.in_doubt) == 1
         assert posts(sandbox) == 1
+
+
+@pytest.mark.parametrize(("since_intent", "since_doubt", "settled"), [
+    # The POST went out 800 s after its intent (the client waited out 429s) and created a job just now:
+    # the job falls inside the span from intent to doubt, so nothing is proven and nothing is sent.
+    (1000.0, 200.0, False),
+    # The same creation time is far outside a span that ended 900 s ago: it cannot be this submission's job.
+    (1000.0, 900.0, True),
+])
+def test_an_in_doubt_submission_is_judged_over_the_whole_span_its_post_could_have_gone_out(
+        tmp_path: Path, since_intent: float, since_doubt: float, settled: bool) -> None:
+    with SandboxThread(fast_sandbox()) as sandbox:
+        spec = write_campaign(tmp_path, jobs=1)
+        job = load(spec).jobs[0]
+        with Ledger.open_for_run(tmp_path / "out") as ledger:
+            row = ledger.register([job])[job.id]
+            ledger.commit(JobTransition(row, JobState.SUBMITTING))
+            ledger.commit(JobTransition(row, JobState.IN_DOUBT, error="the answer was lost"))
+        now = time.time()
+        with sqlite3.connect(tmp_path / "out" / LEDGER_DIR / LEDGER_FILE) as db:
+            db.execute("UPDATE events SET at = ? WHERE job = ? AND to_state = 'submitting'", (now - since_intent, row))
+            db.execute("UPDATE events SET at = ? WHERE job = ? AND to_state = 'in_doubt'", (now - since_doubt, row))
+
+        async def a_job_the_ledger_never_saw() -> None:
+            async with PhotoGPTClient(sandbox.base_url, "test-key", requests_per_second=None) as client:
+                await client.submit(job.body)
+
+        asyncio.run(a_job_the_ledger_never_saw())
+        summary = run_campaign(load(spec), run_config(sandbox, in_doubt_settle_seconds=0))
+        assert (summary.in_doubt == []) is settled
+        assert posts(sandbox) == (2 if settled else 1)
