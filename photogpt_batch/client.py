@@ -133,6 +133,20 @@ class _Reply:
     body: bytes
 
 
+def check_base_url(base_url: str) -> URL:
+    """``base_url`` parsed, or ValueError when it cannot be the API's base URL (not http(s), no host, ...)."""
+    try:
+        base = URL(base_url)
+        host = base.host
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"not a URL: {base_url!r} ({exc})") from exc
+    if base.scheme not in ("http", "https") or not host:
+        raise ValueError(f"the API base URL must be an http(s) URL with a host, not {base_url!r}")
+    if base.query_string or base.fragment:
+        raise ValueError(f"the API base URL must not have a query or fragment: {base_url!r}")
+    return base
+
+
 def _origin(url: URL) -> tuple[str, str, int | None]:
     """(scheme, host, port) with the scheme's default port filled in, so ``https://h`` == ``https://h:443``."""
     return (url.scheme.lower(), (url.host or "").lower(), url.port)
@@ -191,12 +205,7 @@ class PhotoGPTClient:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         on_rate_limited: Callable[[RateLimited], None] | None = None,
     ) -> None:
-        base = URL(base_url)
-        if base.scheme not in ("http", "https") or not base.host:
-            raise ValueError(f"the API base URL must be an http(s) URL with a host, not {base_url!r}")
-        if base.query_string or base.fragment:
-            raise ValueError(f"the API base URL must not have a query or fragment: {base_url!r}")
-        self._base = base
+        self._base = base = check_base_url(base_url)
         self._origin = _origin(base)
         # Name-mangled and never formatted into anything but the Authorization header.
         self.__key = api_key or None
@@ -250,14 +259,17 @@ class PhotoGPTClient:
         message = envelope.get("message")
         return message if isinstance(message, str) else ""
 
-    async def submit(self, body: dict[str, Any]) -> str:
+    async def submit(self, body: dict[str, Any], *, stop: asyncio.Event | None = None) -> str:
         """``POST /videos/generation``; returns the jobId.
 
         Raises `OutcomeUnknown` when the request may have created a job but no job id came back; a
-        definite refusal raises the status's error (`BadRequest`, `AuthError`, ...).
+        definite refusal raises the status's error (`BadRequest`, `AuthError`, ...). Once ``stop`` is set,
+        a submission waiting to be sent again (after a 429, or a connection that failed before sending)
+        is not sent: its last failure (`RateLimited` or `TransportError`, both "nothing was created") is
+        raised at once instead.
         """
         payload = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
-        envelope = await self._call("POST", self.url("videos", "generation"), payload)
+        envelope = await self._call("POST", self.url("videos", "generation"), payload, stop=stop)
         result = envelope.get("result")
         job_id = result.get("jobId") if isinstance(result, dict) else None
         if isinstance(job_id, int) and not isinstance(job_id, bool):
@@ -357,8 +369,10 @@ class PhotoGPTClient:
         text = self._scrub(" ".join(text.split()))
         return text if len(text) <= limit else text[: limit - 1] + "…"
 
-    async def _call(self, method: str, url: URL, payload: bytes | None = None) -> dict[str, Any]:
-        """Send a request with the retry rules in the module docstring; return the OK envelope."""
+    async def _call(self, method: str, url: URL, payload: bytes | None = None,
+                    stop: asyncio.Event | None = None) -> dict[str, Any]:
+        """Send a request with the retry rules in the module docstring; return the OK envelope. A retry
+        that would come after ``stop`` is set is not made: the last failure is raised instead."""
         is_post = method == "POST"
         where = f"{method} {url.path}"
         retry_index = 0
@@ -402,14 +416,29 @@ class PhotoGPTClient:
                     )
                 elif not isinstance(failure, ServerError) or is_post:
                     raise failure
-            if retry_index + 1 >= self._retry.attempts:
+            if retry_index + 1 >= self._retry.attempts or (stop is not None and stop.is_set()):
                 raise failure from cause
             delay = self._retry.delay(retry_index, retry_after)
             log.warning(
                 "%s: %s; retry %d/%d in %.1f s", where, failure, retry_index + 1, self._retry.attempts - 1, delay
             )
-            await self._sleep(delay)
+            if not await self._wait_unless_stopped(delay, stop):
+                raise failure from cause
             retry_index += 1
+
+    async def _wait_unless_stopped(self, delay: float, stop: asyncio.Event | None) -> bool:
+        """Wait ``delay`` seconds; False as soon as ``stop`` is set (a Retry-After can be minutes long)."""
+        if stop is None:
+            await self._sleep(delay)
+            return True
+        sleeper = asyncio.ensure_future(self._sleep(delay))
+        stopper = asyncio.ensure_future(stop.wait())
+        try:
+            await asyncio.wait((sleeper, stopper), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            sleeper.cancel()
+            stopper.cancel()
+        return not stop.is_set()
 
     async def _attempt(self, method: str, url: URL, payload: bytes | None) -> _Reply:
         if self._limiter is not None:

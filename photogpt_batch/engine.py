@@ -89,12 +89,15 @@ class RunSummary:
     in_flight: list[str] = field(default_factory=list)
     credits: float | None = None
     interrupted: bool = False
+    #: Why the run stopped on its own before the end (the API refused the key mid-run), else None.
+    aborted: str | None = None
 
     @property
     def complete(self) -> bool:
         """Every job succeeded and every video is on disk."""
         return (not self.failed and not self.video_failures and not self.in_doubt and not self.not_submitted
-                and not self.in_flight and self.videos_downloaded == self.videos_expected and not self.interrupted)
+                and not self.in_flight and self.videos_downloaded == self.videos_expected and not self.interrupted
+                and self.aborted is None)
 
 
 class Engine:
@@ -114,6 +117,8 @@ class Engine:
                                 max_interval=self.options.poll_max_interval,
                                 first_interval=self.options.poll_first_interval)
         self.stopping = False
+        # Set with `stopping`: a submission waiting out a 429 (minutes, with Retry-After) is then not sent.
+        self._stop = asyncio.Event()
         self._submits: set[asyncio.Task[Any]] = set()
         self._tasks: list[asyncio.Task[None]] = []
         self._prepare_estimate = self.options.prepare_first_estimate  # learned as downloads complete
@@ -126,6 +131,7 @@ class Engine:
         if self.stopping:
             return
         self.stopping = True
+        self._stop.set()
         for task in self._tasks:
             task.cancel()
 
@@ -135,8 +141,14 @@ class Engine:
         poller = asyncio.create_task(self.poller.run(), name="poller")
         self._tasks = [asyncio.create_task(self._job_flow(self._jobs[r.job_id], r), name=f"job:{r.job_id}")
                        for r in records]
+        aborted = None
         try:
             await self._gather(self._tasks)
+        except RunAborted as exc:
+            # The key was refused mid-run: send nothing more (not even the credits listing), record the
+            # rest and report what stands.
+            aborted = str(exc)
+            self.stop()
         finally:
             poller.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -151,7 +163,8 @@ class Engine:
             self.output.mkdir(parents=True, exist_ok=True)
             manifest.rewrite(self.output, self.ledger.manifest_entries())
         summary = self.summary()
-        summary.interrupted = self.stopping
+        summary.interrupted = self.stopping and aborted is None
+        summary.aborted = aborted
         return summary
 
     async def _collect_credits(self) -> None:
@@ -282,7 +295,7 @@ class Engine:
             await self.ledger.mark_unsent(record.rowid)
             return None
         try:
-            remote_id = await self.client.submit(job.body)
+            remote_id = await self.client.submit(job.body, stop=self._stop)
         except AuthError as exc:
             await self.ledger.mark_unsent(record.rowid)
             raise RunAborted(f"the API refused the key: {exc.message}") from exc
@@ -322,9 +335,15 @@ class Engine:
             await self.ledger.mark_failed(key, f"the server does not know job {remote_id}", exc.err)
             self.progress.event("failed", job.id, "unknown to the server")
             return JobState.FAILED, ()
+        except BadRequest as exc:  # NOTES.md: a 400 fails the job with the server's message
+            await self.ledger.mark_failed(key, exc.message, exc.err)
+            self.progress.event("failed", job.id, exc.message)
+            return JobState.FAILED, ()
         status = normalise_status(result.get("status"))
         if status == "success":
-            videos = [v for v in result.get("videos") or [] if isinstance(v, dict) and v.get("id")]
+            listed = result.get("videos")
+            # A malformed list (not a list, entries without an id) is a server's fault: no videos to fetch.
+            videos = [v for v in listed if isinstance(v, dict) and v.get("id")] if isinstance(listed, list) else []
             if not videos:
                 await self.ledger.mark_failed(key, "the job succeeded but lists no videos", None)
                 self.progress.event("failed", job.id, "no videos")
@@ -361,9 +380,13 @@ class Engine:
         url = video.url if state == VideoState.READY else None
         if self.stopping:
             return
-        if state == VideoState.PENDING:
+        part = part_path(dest)
+        if state == VideoState.PENDING or (part.exists() and len(self.ledger.versions(job.id)) > 1):
             # A .part from another version of this job (or another remote job) is not a prefix of this file.
-            part_path(dest).unlink(missing_ok=True)
+            # A resumed download can meet one too: the spec went back to an earlier version whose download
+            # was cut, after a later version wrote its own .part. Nothing tells whose bytes it holds, so
+            # with other versions about it starts over (a download costs nothing).
+            part.unlink(missing_ok=True)
         aside = self._set_aside_untrusted(job, dest)
         last_error = "download failed"
         for attempt in range(self.options.download_attempts):

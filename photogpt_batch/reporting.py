@@ -21,6 +21,7 @@ def summary_json(campaign: Campaign, summary: RunSummary) -> dict[str, Any]:
         "output": str(campaign.output),
         "complete": summary.complete,
         "interrupted": summary.interrupted,
+        "aborted": summary.aborted,
         "jobs": summary.jobs,
         "succeeded": summary.succeeded,
         "videos": {"expected": summary.videos_expected, "downloaded": summary.videos_downloaded},
@@ -52,7 +53,9 @@ def print_summary(campaign: Campaign, summary: RunSummary, spec: str) -> None:
     command = "photogpt-batch run " + shlex.quote(spec)
     if campaign.output != campaign.output.__class__(campaign.output):  # pragma: no cover - defensive
         command += f" --output {shlex.quote(str(campaign.output))}"
-    if summary.interrupted:
+    if summary.aborted:
+        echo(f"stopped: {summary.aborted}; everything sent is recorded. Fix the key, then resume with: {command}")
+    elif summary.interrupted:
         echo(f"interrupted: everything sent is recorded. Resume with: {command}")
     elif summary.in_flight or summary.not_submitted:
         echo(f"not finished: {len(summary.in_flight)} in flight, {len(summary.not_submitted)} not submitted. "

@@ -14,8 +14,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from .client import DEFAULT_BASE_URL, ApiError, AuthError, PhotoGPTClient
-from .engine import Engine, EngineOptions, RunAborted, RunSummary
+from .client import DEFAULT_BASE_URL, ApiError, AuthError, PhotoGPTClient, check_base_url
+from .engine import Engine, EngineOptions, RunSummary
 from .jobs import Campaign
 from .ledger import LEDGER_DIR, Ledger, LedgerError
 from .progress import Progress
@@ -55,7 +55,12 @@ def _api_endpoint(config: RunConfig, output: Path) -> Iterator[tuple[str, str]]:
     key = config.api_key or os.environ.get(API_KEY_ENV, "")
     if not key.strip():
         raise ConfigError(f"no API key: set {API_KEY_ENV} (or use --sandbox to try the campaign locally)")
-    yield (config.base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL), key.strip()
+    base_url = config.base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL
+    try:
+        check_base_url(base_url)
+    except ValueError as exc:
+        raise ConfigError(f"{BASE_URL_ENV}: {exc}") from exc
+    yield base_url, key.strip()
 
 
 def run_campaign(campaign: Campaign, config: RunConfig | None = None, progress: Progress | None = None,
@@ -101,8 +106,6 @@ async def _run(campaign: Campaign, ledger: Ledger, base_url: str, key: str, conf
                         handled.append(sig)
             try:
                 summary = await engine.run()
-            except RunAborted as exc:
-                raise ConfigError(str(exc)) from exc
             finally:
                 for sig in handled:
                     loop.remove_signal_handler(sig)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,9 +24,12 @@ MP4 = b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2" + b"\x00" * 1000
 class HostileApi:
     """Answers like PhotoGPT, but with server ids made of path traversals."""
 
-    def __init__(self, videos: list[dict[str, Any]] | None = None) -> None:
+    def __init__(self, videos: Any = None) -> None:
         self.paths: list[str] = []
         self.videos = videos
+        self.job_refusal: int | None = None  # answer GET /jobs/{id} with this status (and a NOK envelope)
+        self.key_revoked_at_post: int | None = None  # the Nth POST and everything after it: 401
+        self.posts = 0
         self.base_url = ""
         self._ready = threading.Event()
         self._stop: Any = None
@@ -40,8 +46,16 @@ class HostileApi:
             return web.Response(body=MP4, content_type="video/mp4")
         if path == "/api/ping":
             return web.json_response({"status": "OK", "message": "pong!"})
+        if self.key_revoked_at_post is not None and self.posts >= self.key_revoked_at_post:
+            return web.json_response({"status": "NOK", "message": "key revoked"}, status=401)
         if path == "/api/videos/generation":
+            self.posts += 1
+            if self.posts == self.key_revoked_at_post:
+                self.paths.append("-- 401 --")
+                return web.json_response({"status": "NOK", "message": "key revoked"}, status=401)
             return web.json_response({"status": "OK", "result": {"jobId": "../../../escape", "status": "queued"}})
+        if path.startswith("/api/jobs/") and self.job_refusal is not None:
+            return web.json_response({"status": "NOK", "message": "invalid job id"}, status=self.job_refusal)
         if path.startswith("/api/jobs/"):
             videos = self.videos if self.videos is not None else [
                 {"id": "../../../../tmp/evil", "url": "x.m3u8"}, {"id": "/etc/passwd", "url": "y.m3u8"}]
@@ -111,3 +125,34 @@ def test_malformed_video_entries_are_ignored_not_fatal(tmp_path: Path, hostile: 
     campaign = load(write_campaign(tmp_path, jobs=1))
     summary = run_campaign(campaign, _config(hostile))
     assert summary.complete and summary.videos_downloaded == 1
+
+
+def test_videos_that_are_not_a_list_fail_the_job_not_the_run(tmp_path: Path, hostile: HostileApi) -> None:
+    hostile.videos = 7
+    campaign = load(write_campaign(tmp_path, jobs=2))
+    summary = run_campaign(campaign, _config(hostile))
+    assert sorted(summary.failed) == [("clip-1", "the job succeeded but lists no videos"),
+                                      ("clip-2", "the job succeeded but lists no videos")]
+
+
+def test_a_400_on_a_job_poll_fails_that_job_with_the_servers_message(tmp_path: Path, hostile: HostileApi) -> None:
+    hostile.job_refusal = 400
+    campaign = load(write_campaign(tmp_path, jobs=2))
+    summary = run_campaign(campaign, _config(hostile))
+    assert sorted(summary.failed) == [("clip-1", "invalid job id"), ("clip-2", "invalid job id")]
+    assert summary.aborted is None and not summary.interrupted
+
+
+def test_a_key_refused_mid_run_stops_everything_reports_and_exits_1(tmp_path: Path, hostile: HostileApi) -> None:
+    hostile.key_revoked_at_post = 2
+    spec = write_campaign(tmp_path, jobs=3)
+    env = {**os.environ, "PHOTOGPT_API_KEY": "test-key-7f3a", "PHOTOGPT_BASE_URL": hostile.base_url + "/api"}
+    result = subprocess.run([sys.executable, "-m", "photogpt_batch", "run", str(spec), "--concurrency", "1",
+                             "--rate", "1000", "--quiet"], env=env, capture_output=True, text=True, timeout=60)
+    # Exit 2 means "nothing sent"; a job was submitted and paid for before the key was refused.
+    assert result.returncode == 1, result.stderr
+    assert "stopped: the API refused the key: key revoked" in result.stderr, result.stderr[-600:]
+    assert "Traceback" not in result.stderr
+    after = hostile.paths[hostile.paths.index("-- 401 --") + 1:]
+    assert "/api/jobs" not in after and not any(p == "/api/videos/generation" for p in after)
+    assert hostile.posts == 2  # the third job was never tried

@@ -15,7 +15,7 @@ import pytest
 from engine_helpers import check_outputs, fast_sandbox, posts, wait_until, write_campaign
 
 from photogpt_batch.ledger import JobState, Ledger
-from photogpt_batch.sandbox import SandboxThread
+from photogpt_batch.sandbox import Faults, SandboxThread
 
 FAST_FLAGS = ["--concurrency", "8", "--rate", "1000", "--quiet"]
 
@@ -97,6 +97,33 @@ def test_ctrl_c_stops_records_and_exits_130_with_the_resume_command(tmp_path: Pa
         assert final.returncode == 0, final.stderr
         assert posts(sandbox) == 12
         check_outputs(tmp_path / "out", 12)
+
+
+def test_ctrl_c_while_a_submission_waits_out_a_429_sends_nothing_more(tmp_path: Path) -> None:
+    spec = write_campaign(tmp_path, jobs=1)
+    faults = Faults(rate_limit_nth=(1,), rate_limit_routes=("POST /videos/generation",), retry_after_seconds=120)
+    with SandboxThread(fast_sandbox(faults=faults)) as sandbox:
+        env = _env(sandbox)
+        proc = subprocess.Popen([sys.executable, "-m", "photogpt_batch", "run", str(spec), *FAST_FLAGS], env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        wait_until(lambda: sandbox.counters.faults["rate_limit"] >= 1)
+        proc.send_signal(signal.SIGINT)
+        # Without a prompt stop, the client would sit out the 120 s Retry-After and then POST.
+        _, stderr = proc.communicate(timeout=30)
+        assert proc.returncode == 130, stderr
+        assert posts(sandbox) == 1 and sandbox.counters.jobs_created == 0
+        with Ledger.open_for_reading(tmp_path / "out") as ledger:
+            assert [r.state for r in ledger.jobs()] == [JobState.PLANNED]  # provably unsent: free to send later
+
+
+def test_a_base_url_that_is_not_http_is_a_configuration_error(tmp_path: Path) -> None:
+    spec = write_campaign(tmp_path, jobs=1)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PHOTOGPT_")}
+    env.update(PHOTOGPT_API_KEY="test-key", PHOTOGPT_BASE_URL="ftp://example.com/api")
+    result = _run(["run", str(spec), "--quiet"], env)
+    assert result.returncode == 2, result.stderr
+    assert "PHOTOGPT_BASE_URL" in result.stderr and "http(s)" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_the_api_key_is_never_written_to_disk_or_printed(tmp_path: Path) -> None:

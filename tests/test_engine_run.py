@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pytest
 from engine_helpers import check_outputs, fast_sandbox, load, posts, run_config, write_campaign
 
-from photogpt_batch.ledger import Ledger
+from photogpt_batch.ledger import LEDGER_DIR, LEDGER_FILE, Ledger
 from photogpt_batch.planning import make_plan
 from photogpt_batch.runner import ConfigError, run_campaign
 from photogpt_batch.sandbox import SandboxConfig, SandboxThread
@@ -180,3 +181,26 @@ def test_an_unrecorded_copy_of_the_same_video_is_not_left_behind(tmp_path: Path,
     assert run_campaign(load(spec), run_config(sandbox)).complete
     assert sorted(p.name for p in (tmp_path / "out" / "clip-1").iterdir()) == ["1.mp4"]
     check_outputs(tmp_path / "out", 1)
+
+
+def test_a_partial_file_another_version_left_is_not_resumed_when_the_spec_goes_back(
+        tmp_path: Path, sandbox: SandboxThread) -> None:
+    spec = write_campaign(tmp_path, jobs=1)
+    first = spec.read_text()
+    run_campaign(load(spec), run_config(sandbox))
+    output = tmp_path / "out"
+    # As if version A's download had been cut (its video ready, no file), then version B had been planned and
+    # had written its own .part before it was cut too; then the spec went back to A.
+    with sqlite3.connect(output / LEDGER_DIR / LEDGER_FILE) as db:
+        db.execute("UPDATE videos SET state = 'ready', path = NULL, bytes = NULL, sha256 = NULL")
+    (output / "clip-1" / "1.mp4").unlink()
+    (output / "clip-1" / "1.mp4.part").write_bytes(b"B" * 5000)
+    spec.write_text(first.replace("duration: 3", "duration: 4"))
+    with Ledger.open_for_run(output) as ledger:
+        ledger.register(load(spec).jobs)
+    spec.write_text(first)
+
+    summary = run_campaign(load(spec), run_config(sandbox))
+
+    assert summary.complete
+    check_outputs(output, 1)  # the whole file is version A's video: no byte of B's .part in it
