@@ -259,8 +259,10 @@ def _jobs(jobs_node: YamlSeq, defaults: YamlMap | None, defaults_plain: dict[str
           variables: dict[str, Any], rep: _Reporter) -> Iterator[ExpandedJob]:
     """Every entry's jobs in order; a job whose id was already taken is reported at its own entry, and still
     yielded so that its other problems are reported too (it is never planned: the duplicate is an error)."""
-    seen: dict[str, tuple[int, int]] = {}  # id -> (entry index, line) of its first job
-    reported: set[tuple[str, Pos | None]] = set()
+    # `output_name_key` of an id -> (entry index, line, id) of its first job: ids that differ only in case or
+    # trailing dots name one output folder on macOS and Windows, so they are duplicates on every platform.
+    seen: dict[str, tuple[int, int, str]] = {}
+    reported: set[tuple[str, int]] = set()  # (output_name_key, entry index): one error per folder per entry
     for index, entry in enumerate(jobs_node):
         pos = value_position(jobs_node, index)
         if not isinstance(entry, dict):
@@ -269,16 +271,32 @@ def _jobs(jobs_node: YamlSeq, defaults: YamlMap | None, defaults_plain: dict[str
         id_pos = value_position(entry, "id") or pos
         for job in _expand_entry(index, entry, pos, defaults, defaults_plain, variables, rep):
             if ("id",) not in job.broken:
-                first = seen.get(job.id)
+                key = output_name_key(job.id)
+                first = seen.get(key)
                 if first is None:
-                    seen[job.id] = (index, (id_pos or (1, 1))[0])
-                elif (job.id, id_pos) not in reported:
-                    reported.add((job.id, id_pos))
-                    where = ("another combination of this matrix gives it too" if first[0] == index
-                             else f"first at line {first[1]}")
-                    rep.error(id_pos, f"duplicate job id {job.id!r} ({where})",
-                              "ids must be unique after expansion: add a placeholder such as {model} to the id")
+                    seen[key] = (index, (id_pos or (1, 1))[0], job.id)
+                elif (key, index) not in reported:
+                    reported.add((key, index))
+                    rep.error(id_pos, *_duplicate_id(job.id, first[2], first[0] == index, first[1]))
             yield job
+
+
+def _duplicate_id(job_id: str, first_id: str, same_entry: bool, first_line: int) -> tuple[str, str]:
+    """The message and hint for a job whose id, or its output folder, was taken by an earlier job."""
+    if job_id == first_id:
+        where = "another combination of this matrix gives it too" if same_entry else f"first at line {first_line}"
+        return (f"duplicate job id {job_id!r} ({where})",
+                "ids must be unique after expansion: add a placeholder such as {model} to the id")
+    where = "another combination of this matrix" if same_entry else f"first at line {first_line}"
+    if job_id.rstrip(".") == first_id.rstrip("."):
+        why = "on Windows, which drops trailing dots"
+    elif job_id.casefold() == first_id.casefold():
+        why = "on macOS and Windows, which ignore case"
+    else:
+        why = "on macOS and Windows, which ignore case (and Windows drops trailing dots)"
+    return (f"duplicate job id {job_id!r}: it names the same output folder as {first_id!r} ({where}) {why}",
+            "rename one of the jobs: ids must differ in more than case and trailing dots, so that the campaign "
+            "is valid on every platform")
 
 
 def _expand_entry(

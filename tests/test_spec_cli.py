@@ -109,6 +109,16 @@ def test_validate_refuses_an_id_that_names_the_manifest_with_exit_2(tmp_path: Pa
     assert f"{spec}:4:9: error: id: 'Manifest.JSONL' clashes with the tool's own manifest.jsonl" in result.stdout
 
 
+def test_validate_refuses_ids_that_differ_only_in_case_with_exit_2(tmp_path: Path) -> None:
+    spec = tmp_path / "case.yaml"
+    spec.write_text(MANIFEST_ID.replace("Manifest.JSONL", "hero") + "  - id: Hero\n    model: veo-3.1\n    prompt: q\n",
+                    encoding="utf-8")
+    result = invoke("validate", str(spec))
+    assert result.exit_code == 2
+    assert (f"{spec}:7:9: error: duplicate job id 'Hero': it names the same output folder as 'hero' (first at "
+            "line 4) on macOS and Windows, which ignore case") in result.stdout
+
+
 def test_run_refuses_an_id_that_names_the_manifest_before_sending_anything(tmp_path: Path) -> None:
     spec = tmp_path / "clash.yaml"
     spec.write_text(MANIFEST_ID, encoding="utf-8")

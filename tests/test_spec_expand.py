@@ -455,6 +455,91 @@ def test_duplicate_job_still_has_its_other_errors_reported(tmp_path: Path) -> No
     ) == [(5, 10), (5, 23)]
 
 
+@pytest.mark.parametrize(
+    ("second", "why"),
+    [
+        ("Hero", "on macOS and Windows, which ignore case"),
+        ("HERO", "on macOS and Windows, which ignore case"),
+        ("hero.", "on Windows, which drops trailing dots"),
+        ("hero..", "on Windows, which drops trailing dots"),
+        ("Hero.", "on macOS and Windows, which ignore case (and Windows drops trailing dots)"),
+    ],
+)
+def test_ids_that_differ_only_in_case_or_trailing_dots_are_a_duplicate(tmp_path: Path, second: str,
+                                                                        why: str) -> None:
+    # One output folder on macOS and Windows, so refused on every platform: a spec is valid everywhere or nowhere.
+    found = diagnostics(
+        tmp_path,
+        f"""
+        jobs:
+          - {{id: hero, model: veo-3.1, prompt: p}}
+          - {{id: other, model: veo-3.1, prompt: p}}
+          - {{id: "{second}", model: veo-3.1, prompt: q}}
+    """,
+    )
+    assert [(d.line, d.column, d.severity) for d in found] == [(6, 10, "error")]
+    assert found[0].message == (f"duplicate job id {second!r}: it names the same output folder as 'hero' "
+                                f"(first at line 4) {why}")
+    assert found[0].hint is not None and found[0].hint.startswith("rename one of the jobs")
+
+
+def test_id_that_differs_in_case_after_expansion_is_a_duplicate_at_the_later_entry(tmp_path: Path) -> None:
+    found = diagnostics(
+        tmp_path,
+        """
+        jobs:
+          - {id: clip-a, model: veo-3.1, prompt: p}
+          - {id: "clip-{v}", model: veo-3.1, prompt: q, matrix: {v: [b, A, B]}}
+    """,
+    )
+    # 'clip-A' clashes with the earlier entry's 'clip-a', 'clip-B' with this entry's own 'clip-b'.
+    assert [(d.line, d.column) for d in found] == [(5, 10), (5, 10)]
+    assert "duplicate job id 'clip-A': it names the same output folder as 'clip-a' (first at line 4)" in (
+        found[0].message)
+    assert ("duplicate job id 'clip-B': it names the same output folder as 'clip-b' (another combination of "
+            "this matrix)") in found[1].message
+
+
+def test_matrix_that_gives_one_folder_twice_is_reported_once_per_folder(tmp_path: Path) -> None:
+    found = diagnostics(
+        tmp_path,
+        """
+        jobs: [{id: "a-{v}", model: veo-3.1, prompt: p, matrix: {v: [x, X, x., X.]}}]
+    """,
+    )
+    assert [(d.line, d.column) for d in found] == [(3, 13)]
+    assert "'a-X': it names the same output folder as 'a-x' (another combination of this matrix)" in (
+        found[0].message)
+
+
+def test_exact_duplicate_keeps_its_message_among_case_variants(tmp_path: Path) -> None:
+    found = diagnostics(
+        tmp_path,
+        """
+        jobs:
+          - {id: hero, model: veo-3.1, prompt: p}
+          - {id: Hero, model: veo-3.1, prompt: q}
+          - {id: hero, model: veo-3.1, prompt: r}
+    """,
+    )
+    assert [(d.line, d.column) for d in found] == [(5, 10), (6, 10)]
+    assert found[1].message == "duplicate job id 'hero' (first at line 4)"
+    assert found[1].hint == "ids must be unique after expansion: add a placeholder such as {model} to the id"
+
+
+def test_ids_that_differ_in_more_than_case_and_trailing_dots_are_valid(tmp_path: Path) -> None:
+    assert list(requests(
+        tmp_path,
+        """
+        jobs:
+          - {id: hero, model: veo-3.1, prompt: p}
+          - {id: hero.2, model: veo-3.1, prompt: p}
+          - {id: hero-, model: veo-3.1, prompt: p}
+          - {id: hero_, model: veo-3.1, prompt: p}
+    """,
+    )) == ["hero", "hero.2", "hero-", "hero_"]
+
+
 @pytest.mark.parametrize("job_id", [MANIFEST, MANIFEST.upper(), "Manifest.Jsonl", f"{MANIFEST}.tmp",
                                     f"{MANIFEST}.TMP", f"{MANIFEST}."])
 def test_id_that_names_a_file_the_tool_writes_in_the_output_folder_is_refused(tmp_path: Path,
