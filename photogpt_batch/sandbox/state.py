@@ -12,6 +12,7 @@ import bisect
 import dataclasses
 import json
 import math
+import os
 import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -158,10 +159,13 @@ class World:
             self._load(config.state_file)
 
     def _load(self, path: Path) -> None:
-        """Read back the jobs an earlier sandbox recorded; a torn last line (a crash mid-write) is skipped."""
+        """Read back the jobs an earlier sandbox recorded; a torn or damaged line (a crash mid-write, a stray
+        byte) is skipped."""
         if not path.exists():
             return
-        for line in path.read_text(encoding="utf-8").splitlines():
+        # Bytes, decoded line by line (json.loads' UnicodeDecodeError is a ValueError): one bad byte costs
+        # one line, not the whole file.
+        for line in path.read_bytes().splitlines():
             try:
                 job = Job(**json.loads(line))
             except (ValueError, TypeError):
@@ -216,7 +220,10 @@ class World:
             job.image_ids = [f"img_{secrets.token_hex(8)}"] if generation.return_last_frame else []
         self._add(job)
         if cfg.state_file is not None:
-            with open(cfg.state_file, "a", encoding="utf-8") as f:
+            # O_NOFOLLOW: the file sits in the user's output folder, where a planted link must not redirect it.
+            flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
+            fd = os.open(cfg.state_file, flags, 0o644)
+            with open(fd, "a", encoding="utf-8") as f:
                 f.write(json.dumps(dataclasses.asdict(job)) + "\n")
         return job
 

@@ -82,3 +82,18 @@ async def test_a_state_file_keeps_jobs_across_restarts(tmp_path) -> None:
         async with http.post(second.base_url + "/videos/generation", json=body) as response:
             assert response.status == 200
     assert len(state.read_text().splitlines()) == 2
+
+
+async def test_a_damaged_state_file_loses_only_its_damaged_lines(tmp_path) -> None:
+    state = tmp_path / "jobs.jsonl"
+    config = SandboxConfig.quick(generation_seconds=(0.01, 0.02), queue_seconds=0.0, state_file=state)
+    headers = {"Authorization": "Bearer k", "API-Version": "1"}
+    body = {"modelID": "grok-imagine-1.5", "prompt": "p"}
+    async with (Sandbox(config) as first, aiohttp.ClientSession(headers=headers) as http,
+                http.post(first.base_url + "/videos/generation", json=body) as response):
+        job_id = (await response.json())["result"]["jobId"]
+    # A stray non-UTF-8 byte on a line of its own, and a torn line at the end.
+    state.write_bytes(b"\xff\xfe not json\n" + state.read_bytes() + b'{"job_id": "job_tor')
+    async with (Sandbox(config) as second, aiohttp.ClientSession(headers=headers) as http,
+                http.get(f"{second.base_url}/jobs/{job_id}") as response):
+        assert response.status == 200  # the intact line was read back
