@@ -61,17 +61,26 @@ def _plain_yaml() -> YAML:
     return yaml
 
 
+#: The largest campaign file read. A matrix of 100,000 jobs takes a few kB and an explicit list of them a
+#: few tens of MB; without a bound, a mistyped path such as /dev/zero would be read until memory runs out.
+MAX_SPEC_BYTES = 64 << 20
+
+
 def read_text(path: Path) -> str:
     """The file's text, or a `SpecError` saying why it is not a readable UTF-8 text file."""
     name = str(path)
     try:
-        data = path.read_bytes()
+        with open(path, "rb") as f:
+            data = f.read(MAX_SPEC_BYTES + 1)
     except IsADirectoryError:
         raise SpecError([Diagnostic(name, 1, 1, "is a directory, not a campaign file")]) from None
     except OSError as exc:
         raise SpecError([Diagnostic(name, 1, 1, f"cannot read the file: {exc.strerror or exc}")]) from None
     if b"\x00" in data[:8192]:
         raise SpecError([Diagnostic(name, 1, 1, "is a binary file, not a YAML campaign")])
+    if len(data) > MAX_SPEC_BYTES:
+        raise SpecError([Diagnostic(name, 1, 1, f"is larger than {MAX_SPEC_BYTES >> 20} MiB; a campaign is far "
+                                                "smaller (a matrix expands into many jobs)")])
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from photogpt_batch import spec as spec_module
 from photogpt_batch.cli import cli
 from photogpt_batch.diagnostics import Diagnostic, SpecError
 from photogpt_batch.spec import load_document
@@ -116,6 +117,13 @@ def test_comment_only_file_is_refused_as_empty(tmp_path: Path) -> None:
 
 def test_binary_file_is_refused(tmp_path: Path) -> None:
     assert_refused(write(tmp_path, b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"), 1, 1, "binary file")
+
+
+def test_an_endless_file_is_refused_after_a_bounded_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(spec_module, "MAX_SPEC_BYTES", 1 << 16)
+    path = write(tmp_path, b"version: 1\ncampaign: x\njobs:\n" + b"  # padding\n" * 10_000)
+    assert_refused(path, 1, 1, "larger than")
+    assert_refused(Path("/dev/zero"), 1, 1, "binary file")  # read in bounded blocks, not until memory runs out
 
 
 def test_non_utf8_file_is_refused_at_the_line_of_the_first_bad_byte(tmp_path: Path) -> None:
