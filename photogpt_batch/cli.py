@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
+import shlex
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -18,6 +20,7 @@ import click
 
 from . import __version__, schemas
 from .diagnostics import Diagnostic, SpecError
+from .durable import describe
 from .jobs import Campaign
 from .plugins import build_registry, get_registry, make_plugin_manager
 from .validation import load_campaign
@@ -74,8 +77,11 @@ def load_or_exit(spec: str, as_json: bool = False, output: str | None = None) ->
         sys.exit(EXIT_USAGE)
     if not as_json:
         _print_diagnostics(campaign.diagnostics, err=True)
-    if output:
+    if output is not None:
         campaign.output = Path(output)
+    if campaign.output.exists() and not campaign.output.is_dir():
+        click.echo(f"error: the output folder {campaign.output} exists and is not a folder", err=True)
+        sys.exit(EXIT_USAGE)
     return campaign
 
 
@@ -93,9 +99,22 @@ class _Commands(click.Group):
         return super().get_command(ctx, name)
 
 
+def _not_empty(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is not None and not value.strip():
+        raise click.BadParameter("is empty; give a folder, or leave the option out for the spec's own")
+    return value
+
+
+def _finite(ctx: click.Context, param: click.Parameter, value: float) -> float:
+    # FloatRange lets NaN through (every comparison with it is false), and a NaN rate never admits a request.
+    if not math.isfinite(value):
+        raise click.BadParameter(f"{value} is not a number of requests per second")
+    return value
+
+
 def _spec_and_output(command: Callable[..., None]) -> Callable[..., None]:
     """The SPEC argument and ``--output`` option that plan, run and status share."""
-    command = click.option("--output", type=click.Path(file_okay=False),
+    command = click.option("--output", type=click.Path(file_okay=False), callback=_not_empty,
                            help="Output folder (default: the spec's).")(command)
     return click.argument("spec", type=click.Path(dir_okay=True))(command)
 
@@ -203,7 +222,7 @@ def schema(out: str, check: bool, all_plugins: bool) -> None:
 @click.option("--downloads", "download_concurrency", type=click.IntRange(1, 64), default=4, show_default=True,
               help="Files downloading at once.")
 @click.option("--rate", "requests_per_second", type=click.FloatRange(0.1, 10000), default=10.0, show_default=True,
-              help="API requests per second, at most.")
+              callback=_finite, help="API requests per second, at most.")
 @click.option("--sandbox", is_flag=True, help="Run against a local sandbox started in-process (no key needed).")
 @click.option("--retry-failed", is_flag=True, help="Submit jobs that failed again (a new, billed job each).")
 @click.option("--resubmit-in-doubt", is_flag=True,
@@ -243,7 +262,7 @@ def run(spec: str, output: str | None, concurrency: int, download_concurrency: i
     if as_json:
         _emit_json(summary_json(campaign, summary))
     else:
-        print_summary(campaign, summary, spec)
+        print_summary(campaign, summary, spec, output)
     if summary.interrupted:
         sys.exit(EXIT_INTERRUPTED)
     sys.exit(EXIT_OK if summary.complete else EXIT_FAILED)
@@ -269,14 +288,20 @@ def status(spec: str, output: str | None, as_json: bool) -> None:
 def main() -> None:
     """Console-script entry point: no traceback reaches the user unless ``PHOTOGPT_BATCH_DEBUG`` is set."""
     try:
-        cli(standalone_mode=True)
-    except KeyboardInterrupt:
-        click.echo("interrupted; everything recorded so far is kept. Rerun the same command to resume.", err=True)
+        # Not standalone: click would turn Ctrl-C into "Aborted!" and exit 1; an interruption is 130.
+        code = cli.main(standalone_mode=False)
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        again = shlex.join(["photogpt-batch", *sys.argv[1:]])
+        click.echo(f"interrupted; everything recorded so far is kept. Resume with: {again}", err=True)
         sys.exit(EXIT_INTERRUPTED)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
     except Exception as exc:
         if os.environ.get("PHOTOGPT_BATCH_DEBUG"):
             raise
-        detail = f"{exc.strerror}: {exc.filename}" if isinstance(exc, OSError) and exc.strerror else str(exc)
+        detail = describe(exc) if isinstance(exc, OSError) else str(exc)
         click.echo(f"error: {detail or type(exc).__name__} ({type(exc).__name__}); the ledger keeps what was "
                    "done. Set PHOTOGPT_BATCH_DEBUG=1 to see the traceback.", err=True)
         sys.exit(EXIT_FAILED)
+    sys.exit(code if isinstance(code, int) else EXIT_OK)

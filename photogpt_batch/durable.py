@@ -1,9 +1,57 @@
-"""Durability helpers shared by the ledger, downloads and the manifest."""
+"""File-system helpers shared by the ledger, downloads and the manifest: durability and link safety.
+
+Everything the tool writes lives inside the output folder. A symbolic link planted there (``manifest.jsonl``
+pointing at a file elsewhere, a job folder pointing outside) must not redirect a write, so the files the
+tool owns are opened with ``O_NOFOLLOW`` and the folders it writes into are checked with ``lstat``. The
+output folder itself may be a link: that is the user's choice, made outside it.
+"""
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 from pathlib import Path
+
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+
+
+class LinkRefused(OSError):
+    """A path the tool writes is a symbolic link (or not what it should be): nothing is written through it."""
+
+    def __init__(self, path: Path, what: str = "a symbolic link") -> None:
+        super().__init__(errno.ELOOP, f"is {what}; nothing is written through it (move it away and rerun)",
+                         str(path))
+
+
+def describe(exc: OSError) -> str:
+    """``<path>: <reason>`` for a file-system error, without Python's ``[Errno N]`` noise."""
+    if exc.strerror and exc.filename:
+        return f"{exc.filename}: {exc.strerror}"
+    return exc.strerror or str(exc) or type(exc).__name__
+
+
+def open_owned(path: Path, flags: int, mode: int = 0o644) -> int:
+    """``os.open`` for a file the tool owns inside the output folder: a symbolic link there is refused."""
+    try:
+        return os.open(path, flags | _NOFOLLOW, mode)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise LinkRefused(path) from None
+        raise
+
+
+def check_owned_dir(path: Path) -> bool:
+    """Whether the folder ``path`` exists; raises `LinkRefused` if it is a symbolic link or not a folder."""
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return False
+    if stat.S_ISLNK(mode):
+        raise LinkRefused(path)
+    if not stat.S_ISDIR(mode):
+        raise LinkRefused(path, "not a folder")
+    return True
 
 
 def fsync_dir(path: Path) -> None:

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
+import stat
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +31,7 @@ from .client import (
     RateLimited,
     TransportError,
 )
+from .durable import check_owned_dir, describe
 from .fetch import FetchError, IncompleteDownload, UrlExpired, fetch_file, hash_file, part_path
 from .gate import Gate
 from .jobs import Campaign, PlannedJob
@@ -91,13 +93,15 @@ class RunSummary:
     interrupted: bool = False
     #: Why the run stopped on its own before the end (the API refused the key mid-run), else None.
     aborted: str | None = None
+    #: Why ``manifest.jsonl`` could not be written at the end (the ledger still holds every video), else None.
+    manifest_error: str | None = None
 
     @property
     def complete(self) -> bool:
         """Every job succeeded and every video is on disk."""
         return (not self.failed and not self.video_failures and not self.in_doubt and not self.not_submitted
                 and not self.in_flight and self.videos_downloaded == self.videos_expected and not self.interrupted
-                and self.aborted is None)
+                and self.aborted is None and self.manifest_error is None)
 
 
 class Engine:
@@ -135,6 +139,19 @@ class Engine:
         for task in self._tasks:
             task.cancel()
 
+    @property
+    def submissions_in_flight(self) -> int:
+        """POSTs sent (or about to be) whose answer has not been recorded yet."""
+        return sum(not task.done() for task in self._submits)
+
+    def abort(self) -> None:
+        """Stop now (a second Ctrl-C): `stop`, and stop waiting for POSTs on the wire as well. A job whose
+        POST is cut off stays "submitting" in the ledger, which the next run treats as in doubt, exactly as
+        after a crash; a jobId that did arrive is recorded all the same."""
+        self.stop()
+        for task in self._submits:
+            task.cancel()
+
     async def run(self) -> RunSummary:
         """Run the campaign to completion (or until `stop`); returns the summary."""
         records = await self._prepare_ledger()
@@ -160,12 +177,20 @@ class Engine:
                 await self._collect_credits()
             await self.ledger.flush()
             self._manifest.close()
-            self.output.mkdir(parents=True, exist_ok=True)
-            manifest.rewrite(self.output, self.ledger.manifest_entries())
+            manifest_error = self._write_manifest()
         summary = self.summary()
         summary.interrupted = self.stopping and aborted is None
         summary.aborted = aborted
+        summary.manifest_error = manifest_error
         return summary
+
+    def _write_manifest(self) -> str | None:
+        """Rewrite ``manifest.jsonl`` from the ledger; returns why it could not be (the run still reports)."""
+        try:
+            manifest.rewrite(self.output, self.ledger.manifest_entries())
+        except OSError as exc:
+            return describe(exc)
+        return None
 
     async def _collect_credits(self) -> None:
         """Credits are the API's only cost figure and come only from ``GET /jobs``: one listing over the
@@ -235,11 +260,15 @@ class Engine:
             return False
         path = self.output / video.path
         try:
-            if path.stat().st_size != video.bytes:
-                return False
+            found = path.lstat()  # a link in the file's place is not the file we wrote
         except OSError:
             return False
-        return not self.options.verify_files or hash_file(path).hexdigest() == video.sha256
+        if not stat.S_ISREG(found.st_mode) or found.st_size != video.bytes:
+            return False
+        try:
+            return not self.options.verify_files or hash_file(path).hexdigest() == video.sha256
+        except OSError:  # unreadable: fetched again, and the file there is set aside, not trusted
+            return False
 
     async def _gather(self, tasks: list[asyncio.Task[Any]]) -> None:
         pending = set(tasks)
@@ -381,13 +410,21 @@ class Engine:
         if self.stopping:
             return
         part = part_path(dest)
-        if state == VideoState.PENDING or (part.exists() and len(self.ledger.versions(job.id)) > 1):
-            # A .part from another version of this job (or another remote job) is not a prefix of this file.
-            # A resumed download can meet one too: the spec went back to an earlier version whose download
-            # was cut, after a later version wrote its own .part. Nothing tells whose bytes it holds, so
-            # with other versions about it starts over (a download costs nothing).
-            part.unlink(missing_ok=True)
-        aside = self._set_aside_untrusted(job, dest)
+        try:
+            # A job folder that is a link (or a file) is refused: writing through it could land anywhere.
+            check_owned_dir(dest.parent)
+            if state == VideoState.PENDING or (part.exists() and len(self.ledger.versions(job.id)) > 1):
+                # A .part from another version of this job (or another remote job) is not a prefix of this
+                # file. A resumed download can meet one too: the spec went back to an earlier version whose
+                # download was cut, after a later version wrote its own .part. Nothing tells whose bytes it
+                # holds, so with other versions about it starts over (a download costs nothing).
+                part.unlink(missing_ok=True)
+            aside = self._set_aside_untrusted(job, dest)
+        except OSError as exc:
+            # Local trouble (permissions, a link, a full disk) fails this video, not the run; the next
+            # run tries it again.
+            await self._video_failed(job, record, video, f"cannot write {rel}: {describe(exc)}")
+            return
         last_error = "download failed"
         for attempt in range(self.options.download_attempts):
             try:
@@ -424,19 +461,26 @@ class Engine:
                 last_error = str(exc)
                 await asyncio.sleep(min(5.0, 0.2 * 2**attempt))
                 continue
+            except OSError as exc:  # our disk, not the network (fetch_file wraps those): retrying will not help
+                last_error = f"cannot write {rel}: {describe(exc)}"
+                break
             await self.ledger.mark_video_downloaded(record.rowid, video.n, rel, result.bytes, result.sha256)
-            if aside is not None and aside.stat().st_size == result.bytes and \
-                    hash_file(aside).hexdigest() == result.sha256:
-                # It was this very file (a crash came between its rename and its record): nothing is lost.
-                aside.unlink()
+            with contextlib.suppress(OSError):  # tidying only: the aside file is kept if it cannot be checked
+                if aside is not None and aside.stat().st_size == result.bytes and \
+                        hash_file(aside).hexdigest() == result.sha256:
+                    # It was this very file (a crash came between its rename and its record): nothing is lost.
+                    aside.unlink()
             self._manifest.append({
                 "job": job.id, "model": job.model, "jobId": record.remote_id, "videoId": video.video_id,
                 "path": rel, "bytes": result.bytes, "sha256": result.sha256,
             })
             self.progress.event("downloaded", job.id, rel)
             return
-        await self.ledger.mark_video_failed(record.rowid, video.n, last_error)
-        self.progress.event("video_failed", job.id, last_error)
+        await self._video_failed(job, record, video, last_error)
+
+    async def _video_failed(self, job: PlannedJob, record: JobRecord, video: VideoRecord, error: str) -> None:
+        await self.ledger.mark_video_failed(record.rowid, video.n, error)
+        self.progress.event("video_failed", job.id, error)
 
     async def _prepare(self, video: VideoRecord) -> str | None:
         """create-download, then poll /download until ready; returns the file URL (None: gave up)."""

@@ -17,6 +17,7 @@ import collections
 import hashlib
 import os
 import re
+import stat
 import unicodedata
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -25,7 +26,7 @@ from typing import Any, BinaryIO
 
 import aiohttp
 
-from .durable import fsync_dir
+from .durable import LinkRefused, fsync_dir, open_owned
 
 #: Statuses from the file host that mean "this signed URL is no longer good": ask ``/download`` again.
 EXPIRED_STATUSES = frozenset({403, 404, 410})
@@ -97,7 +98,7 @@ async def fetch_file(
     if not dest.parent.is_dir():  # a stat is cheaper than mkdir's exception on the common path
         dest.parent.mkdir(parents=True, exist_ok=True)
     part = part_path(dest)
-    offset = part.stat().st_size if part.exists() else 0
+    offset = _part_size(part)
     if expected_size is not None and offset > expected_size:
         # Longer than the whole file: not a prefix of it.
         part.unlink()
@@ -132,6 +133,21 @@ async def fetch_file(
     except (aiohttp.ClientError, TimeoutError) as exc:
         # _stream turns failures during the body into IncompleteDownload: this is before any byte came.
         raise FetchError(f"could not get the file: {str(exc) or type(exc).__name__}") from exc
+
+
+def _part_size(part: Path) -> int:
+    """The length of a download in progress at ``part`` (0: none). A symbolic link there is no download
+    of ours and is removed, so the new download is written in the folder, not wherever the link points."""
+    try:
+        found = os.lstat(part)
+    except FileNotFoundError:
+        return 0
+    if stat.S_ISLNK(found.st_mode):
+        part.unlink()
+        return 0
+    if not stat.S_ISREG(found.st_mode):
+        raise LinkRefused(part, "not a regular file")
+    return found.st_size
 
 
 def _resumed_total(response: aiohttp.ClientResponse, offset: int) -> int | None:
@@ -242,7 +258,8 @@ async def _stream(
     """Append the body to ``part`` (after hashing its first ``offset`` bytes), then commit it to ``dest``."""
     digest = await asyncio.to_thread(hash_file, part) if offset else hashlib.sha256()
     received = offset
-    with open(part, "ab" if offset else "wb") as out:
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if offset else os.O_TRUNC)
+    with open(open_owned(part, flags), "ab" if offset else "wb") as out:
         sink = _Sink(out, digest, block=chunk)
         try:
             try:

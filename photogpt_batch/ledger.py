@@ -33,10 +33,12 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
+import functools
 import json
 import logging
 import os
 import sqlite3
+import stat
 import threading
 import time
 from collections import Counter, defaultdict
@@ -48,7 +50,7 @@ from pathlib import Path, PurePath
 from types import TracebackType
 from typing import Any, ClassVar, NamedTuple, Self
 
-from .durable import fsync_dir
+from .durable import LinkRefused, check_owned_dir, fsync_dir, open_owned
 from .jobs import PlannedJob, canonical_json
 
 log = logging.getLogger(__name__)
@@ -63,6 +65,8 @@ _SQLITE_MAGIC = b"SQLite format 3\x00"
 MAX_BATCH = 1024
 #: The longest a transition queued with ``durable=False`` waits for a commit to ride with.
 LAZY_COMMIT_DELAY = 0.5
+#: How long SQLite waits for another program's lock on the ledger (a database browser, a backup) to go.
+BUSY_TIMEOUT = 30.0
 
 
 class JobState(StrEnum):
@@ -212,6 +216,10 @@ class LedgerCorrupt(LedgerError):
     def __init__(self, path: Path, reason: str) -> None:
         super().__init__(f"{path}: {reason}; it was left untouched: move it away or choose another output folder")
         self.path = path
+
+
+class LedgerUnusable(LedgerError):
+    """The ledger cannot be opened as asked: locked by another program, or not writable. Nothing changed."""
 
 
 class LedgerTooNew(LedgerError):
@@ -563,7 +571,7 @@ class _FolderLock:
 
     def __init__(self, output: Path) -> None:
         path = Path(output) / LEDGER_DIR / LOCK_FILE
-        self._fd: int | None = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        self._fd: int | None = open_owned(path, os.O_RDWR | os.O_CREAT)
         try:
             fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -587,6 +595,8 @@ def _read_pid(fd: int) -> int | None:
 
 def _check_header(path: Path) -> None:
     """Refuse, before SQLite touches it, a file that is not an SQLite database. An empty file is a new ledger."""
+    if path.is_symlink():  # SQLite would follow it, and write its journal beside wherever it points
+        raise LinkRefused(path)
     with open(path, "rb") as existing:
         head = existing.read(len(_SQLITE_MAGIC))
     if head and head != _SQLITE_MAGIC:
@@ -608,6 +618,66 @@ def _schema_version(conn: sqlite3.Connection, path: Path) -> int | None:
     if len(rows) != 1 or not isinstance(rows[0][0], int) or rows[0][0] < 0:
         raise LedgerCorrupt(path, "the ledger's schema_version table is damaged")
     return rows[0][0]
+
+
+@functools.cache
+def _expected_columns() -> dict[str, frozenset[str]]:
+    """Every table of a current ledger and its columns, as the migrations make them."""
+    conn = sqlite3.connect(":memory:", isolation_level=None)
+    try:
+        _migrate(conn, Path(":memory:"), None)
+        return _columns(conn)
+    finally:
+        conn.close()
+
+
+def _columns(conn: sqlite3.Connection) -> dict[str, frozenset[str]]:
+    tables = [row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+    return {t: frozenset(row[1] for row in conn.execute("SELECT * FROM pragma_table_info(?)", (t,))) for t in tables}
+
+
+def _check_contents(conn: sqlite3.Connection, path: Path) -> None:
+    """Refuse a ledger whose tables or states were damaged (by hand, or by another tool): acting on one could
+    send a job again or lose track of a file. Reads only; a few milliseconds for 100,000 jobs."""
+    found = _columns(conn)
+    for table, columns in _expected_columns().items():
+        missing = columns - found.get(table, frozenset())
+        if missing:
+            what = f"table {table!r} is missing" if table not in found else \
+                f"table {table!r} lacks {', '.join(sorted(missing))}"
+            raise LedgerCorrupt(path, f"the ledger is damaged ({what})")
+    for table, states in (("jobs", _JOB_STATES), ("videos", _VIDEO_STATES)):
+        for (state,) in conn.execute(f"SELECT DISTINCT state FROM {table}"):
+            if state not in states:
+                raise LedgerCorrupt(path, f"the ledger is damaged (a row of {table!r} has the unknown state "
+                                          f"{state!r})")
+
+
+def _check_no_earlier_run(output: Path, path: Path) -> None:
+    """Refuse to start a new ledger in a folder whose manifest lists videos of an earlier run: its ledger was
+    deleted, emptied or left behind in a copy, and starting afresh would submit (and pay for) every job again."""
+    manifest = output / "manifest.jsonl"  # manifest.MANIFEST; that module sits above this one
+    try:
+        found = manifest.lstat()
+    except OSError:
+        return
+    listed = stat.S_ISREG(found.st_mode) and found.st_size > 0  # a link there is not a manifest we wrote
+    if listed:
+        raise LedgerError(f"{path}: the ledger is missing or empty, but {manifest} lists videos of an earlier "
+                          "run; starting afresh would submit and pay for every job again. Restore the "
+                          f"{LEDGER_DIR} folder from a backup, or move {manifest.name} away to start over")
+
+
+def _unusable(path: Path, exc: sqlite3.Error) -> LedgerError:
+    """The error to report for an SQLite failure while opening the ledger at ``path``."""
+    text = str(exc).lower()
+    if "locked" in text or "busy" in text:
+        return LedgerUnusable(f"{path} is locked by another program (a database browser or a backup?); close "
+                              "it and run again")
+    if "readonly" in text or "read-only" in text or "unable to open" in text or "disk i/o" in text:
+        return LedgerUnusable(f"{path} cannot be written ({exc}); check the permissions of it, the files "
+                              "beside it and its folder")
+    return LedgerCorrupt(path, f"the database cannot be used ({exc})")
 
 
 def _migrate(conn: sqlite3.Connection, path: Path, version: int | None) -> None:
@@ -637,7 +707,7 @@ def _connect(target: str, *, uri: bool = False) -> sqlite3.Connection:
     # isolation_level=None: transactions are explicit (BEGIN IMMEDIATE ... COMMIT), never implicit.
     # check_same_thread=False: the group-commit thread and the caller's thread share a connection, one at a
     # time, under the ledger's locks.
-    conn = sqlite3.connect(target, uri=uri, isolation_level=None, check_same_thread=False, timeout=30)
+    conn = sqlite3.connect(target, uri=uri, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT)
     conn.execute("PRAGMA foreign_keys = ON")
     return conn
 
@@ -703,7 +773,7 @@ class Ledger:
         """
         output = Path(output)
         state_dir = output / LEDGER_DIR
-        created_dir = not state_dir.exists()
+        created_dir = not check_owned_dir(state_dir)  # a link there would put the ledger somewhere else
         state_dir.mkdir(parents=True, exist_ok=True)
         lock = _FolderLock(output)
         try:
@@ -711,17 +781,27 @@ class Ledger:
             is_new = not path.exists()
             if not is_new:
                 _check_header(path)
-            wconn = _connect(str(path))
             try:
-                version = _schema_version(wconn, path)
-                if version is not None and version > SCHEMA_VERSION:
-                    raise LedgerTooNew(path, version)
-                _configure_for_writing(wconn, path)
-                _migrate(wconn, path, version)
-                rconn = _connect(str(path))
-            except BaseException:
-                wconn.close()
-                raise
+                wconn = _connect(str(path))
+                try:
+                    version = _schema_version(wconn, path)
+                    if version is not None and version > SCHEMA_VERSION:
+                        raise LedgerTooNew(path, version)
+                    if version is None:
+                        _check_no_earlier_run(output, path)
+                    _configure_for_writing(wconn, path)
+                    _migrate(wconn, path, version)
+                    _check_contents(wconn, path)
+                    # Take the write lock once now: a read-only file, or another program's lock, is found
+                    # before anything is sent rather than at the first transition.
+                    wconn.execute("BEGIN IMMEDIATE")
+                    wconn.execute("ROLLBACK")
+                    rconn = _connect(str(path))
+                except BaseException:
+                    wconn.close()
+                    raise
+            except sqlite3.Error as exc:
+                raise _unusable(path, exc) from exc
             if is_new:
                 # The new file's directory entry, and the folder's, must survive a crash too.
                 fsync_dir(state_dir)
@@ -743,22 +823,30 @@ class Ledger:
         if not path.exists():
             return cls.in_memory()
         _check_header(path)
-        rconn = _connect(path.resolve().as_uri() + "?mode=ro", uri=True)
         try:
-            version = _schema_version(rconn, path)
-        except BaseException:
-            rconn.close()
-            raise
-        if version is None:
-            rconn.close()
-            return cls.in_memory()
-        if version > SCHEMA_VERSION:
-            rconn.close()
-            raise LedgerTooNew(path, version)
-        if version < SCHEMA_VERSION:
-            rconn.close()
-            cls.open_for_run(output).close()
             rconn = _connect(path.resolve().as_uri() + "?mode=ro", uri=True)
+            try:
+                version = _schema_version(rconn, path)
+            except BaseException:
+                rconn.close()
+                raise
+            if version is None:
+                rconn.close()
+                return cls.in_memory()
+            if version > SCHEMA_VERSION:
+                rconn.close()
+                raise LedgerTooNew(path, version)
+            if version < SCHEMA_VERSION:
+                rconn.close()
+                cls.open_for_run(output).close()
+                rconn = _connect(path.resolve().as_uri() + "?mode=ro", uri=True)
+            try:
+                _check_contents(rconn, path)
+            except BaseException:
+                rconn.close()
+                raise
+        except sqlite3.Error as exc:
+            raise _unusable(path, exc) from exc
         return cls(path, None, rconn, None)
 
     @classmethod

@@ -7,13 +7,17 @@ its manifest line never leaves the manifest short for long.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import os
 from collections.abc import Iterable
 from pathlib import Path
 from typing import IO, Any
 
-from .durable import fsync_dir
+from .durable import describe, fsync_dir, open_owned
+
+log = logging.getLogger(__name__)
 
 MANIFEST = "manifest.jsonl"
 
@@ -24,31 +28,50 @@ def entry_line(entry: dict[str, Any]) -> str:
 
 
 class Appender:
-    """Appends entries to a manifest as videos land; the file is opened once, on the first entry."""
+    """Appends entries to a manifest as videos land; the file is opened once, on the first entry.
+
+    Appending is a courtesy to whoever follows the run: the file that counts is the one `rewrite` makes at
+    the end. So an append that fails (a read-only manifest, a full disk, a link planted in its place) is
+    logged once and appending stops, and the run goes on.
+    """
 
     def __init__(self, output: Path):
         self.path = output / MANIFEST
         self._file: IO[str] | None = None
+        self._broken = False
 
     def append(self, entry: dict[str, Any]) -> None:
         """Append one video's entry (written through at once, so a reader following the file sees it)."""
-        if self._file is None:
-            self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - kept open for the run
-        self._file.write(entry_line(entry))
-        self._file.flush()
+        if self._broken:
+            return
+        try:
+            if self._file is None:
+                fd = open_owned(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+                self._file = open(fd, "a", encoding="utf-8")  # noqa: SIM115 - kept open for the run
+            self._file.write(entry_line(entry))
+            self._file.flush()
+        except OSError as exc:
+            self._broken = True
+            log.warning("cannot append to the manifest (%s); it is written once the run ends", describe(exc))
 
     def close(self) -> None:
         """Close the file, if it was opened."""
         if self._file is not None:
-            self._file.close()
-            self._file = None
+            file, self._file = self._file, None
+            # A failing last flush was already reported, and rewrite() replaces the file.
+            with contextlib.suppress(OSError):
+                file.close()
 
 
 def rewrite(output: Path, entries: Iterable[dict[str, Any]]) -> None:
-    """Replace the manifest with exactly ``entries`` (write, fsync, rename)."""
+    """Replace the manifest with exactly ``entries`` (write, fsync, rename).
+
+    A link in place of the manifest is replaced, not followed; raises `OSError` when it cannot be written.
+    """
     path = output / MANIFEST
     tmp = path.with_name(MANIFEST + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
+    tmp.unlink(missing_ok=True)  # a leftover (or a planted link): O_EXCL below then creates a fresh file
+    with open(open_owned(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL), "w", encoding="utf-8") as f:
         for entry in entries:
             f.write(entry_line(entry))
         f.flush()

@@ -31,11 +31,13 @@ def summary_json(campaign: Campaign, summary: RunSummary) -> dict[str, Any]:
         "inFlight": summary.in_flight,
         "notSubmitted": summary.not_submitted,
         "credits": summary.credits,
+        "manifestError": summary.manifest_error,
     }
 
 
-def print_summary(campaign: Campaign, summary: RunSummary, spec: str) -> None:
-    """The closing report of a run, with the command to resume when there is more to do."""
+def print_summary(campaign: Campaign, summary: RunSummary, spec: str, output: str | None = None) -> None:
+    """The closing report of a run, with the command to resume when there is more to do (``output``: the
+    ``--output`` the run was given, repeated in that command)."""
     echo = lambda text="": click.echo(text, err=True)  # noqa: E731 - the report goes to stderr, beside progress
     echo(f"{campaign.name}: {summary.succeeded}/{summary.jobs} jobs done, "
          f"{summary.videos_downloaded}/{summary.videos_expected} videos in {campaign.output}"
@@ -50,9 +52,12 @@ def print_summary(campaign: Campaign, summary: RunSummary, spec: str) -> None:
         echo("  check the PhotoGPT dashboard, then rerun with --resubmit-in-doubt to submit those jobs again")
     if summary.failed:
         echo("  rerun with --retry-failed to submit failed jobs again (each is a new, billed job)")
+    if summary.manifest_error:
+        echo(f"  manifest.jsonl not written: {summary.manifest_error} (the ledger keeps every video; "
+             "a rerun writes it)")
     command = "photogpt-batch run " + shlex.quote(spec)
-    if campaign.output != campaign.output.__class__(campaign.output):  # pragma: no cover - defensive
-        command += f" --output {shlex.quote(str(campaign.output))}"
+    if output is not None:
+        command += f" --output {shlex.quote(output)}"
     if summary.aborted:
         echo(f"stopped: {summary.aborted}; everything sent is recorded. Fix the key, then resume with: {command}")
     elif summary.interrupted:

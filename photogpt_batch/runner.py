@@ -52,15 +52,18 @@ def _api_endpoint(config: RunConfig, output: Path) -> Iterator[tuple[str, str]]:
         with SandboxThread(SandboxConfig.quick(state_file=output / SANDBOX_STATE)) as sandbox:
             yield sandbox.base_url, "sandbox-key"
         return
-    key = config.api_key or os.environ.get(API_KEY_ENV, "")
-    if not key.strip():
+    key = (config.api_key or os.environ.get(API_KEY_ENV, "")).strip()
+    if not key:
         raise ConfigError(f"no API key: set {API_KEY_ENV} (or use --sandbox to try the campaign locally)")
+    if not (key.isascii() and key.isprintable()):
+        # An HTTP header cannot carry them; a key pasted with a line break inside is the usual cause.
+        raise ConfigError(f"{API_KEY_ENV} contains control or non-ASCII characters; check it was copied whole")
     base_url = config.base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL
     try:
         check_base_url(base_url)
     except ValueError as exc:
         raise ConfigError(f"{BASE_URL_ENV}: {exc}") from exc
-    yield base_url, key.strip()
+    yield base_url, key
 
 
 def run_campaign(campaign: Campaign, config: RunConfig | None = None, progress: Progress | None = None,
@@ -115,6 +118,15 @@ async def _run(campaign: Campaign, ledger: Ledger, base_url: str, key: str, conf
 
 
 def _on_signal(engine: Engine, loop: asyncio.AbstractEventLoop, sig: signal.Signals) -> None:
-    """First signal: stop cleanly. A second one: the default action (stop now; the ledger is consistent)."""
-    engine.stop()
+    """First signal: stop cleanly. Second: stop now, without waiting for POSTs on the wire (`Engine.abort`).
+    A third gets the default action (KeyboardInterrupt); the ledger is consistent whatever happens."""
+    if not engine.stopping:
+        engine.stop()
+        on_the_wire = engine.submissions_in_flight
+        engine.progress.note("stopping: nothing new is sent" + (
+            f"; waiting for the answer to {on_the_wire} submission(s) already sent (Ctrl-C again to stop at "
+            "once: they are then in doubt)" if on_the_wire else ""))
+        return
+    engine.progress.note("stopping at once")
+    engine.abort()
     loop.remove_signal_handler(sig)

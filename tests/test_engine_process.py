@@ -116,6 +116,62 @@ def test_ctrl_c_while_a_submission_waits_out_a_429_sends_nothing_more(tmp_path: 
             assert [r.state for r in ledger.jobs()] == [JobState.PLANNED]  # provably unsent: free to send later
 
 
+def test_a_second_ctrl_c_stops_at_once_exits_130_and_the_cut_submission_is_in_doubt(tmp_path: Path) -> None:
+    spec = write_campaign(tmp_path, jobs=1)
+    # The POST's answer takes a minute: the first Ctrl-C waits for it, the second does not.
+    faults = Faults(slow_nth=(1,), slow_routes=("POST /videos/generation",), slow_seconds=60)
+    errors = tmp_path / "stderr.txt"
+    with SandboxThread(fast_sandbox(faults=faults)) as sandbox, open(errors, "w") as err:
+        proc = subprocess.Popen([sys.executable, "-m", "photogpt_batch", "run", str(spec), "--rate", "1000"],
+                                env=_env(sandbox), stdout=subprocess.DEVNULL, stderr=err)
+        wait_until(lambda: posts(sandbox) >= 1)
+        proc.send_signal(signal.SIGINT)
+        wait_until(lambda: "waiting for the answer to 1 submission" in errors.read_text())
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=15)
+    stderr = errors.read_text()
+    assert proc.returncode == 130, stderr
+    assert "Resume with: photogpt-batch run" in stderr and "Traceback" not in stderr and "Aborted" not in stderr
+    with Ledger.open_for_reading(tmp_path / "out") as ledger:
+        # Its intent is recorded and its outcome unknown: the next run holds it in doubt, not sends it again.
+        assert [r.state for r in ledger.jobs()] == [JobState.SUBMITTING]
+
+
+@pytest.mark.parametrize("key", ["sk-abc\ndef", "sk-abc\rdef", "sk-abc\tdef", "sk-abcdé"])
+def test_a_key_an_http_header_cannot_carry_is_a_configuration_error(tmp_path: Path, key: str) -> None:
+    spec = write_campaign(tmp_path, jobs=1)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PHOTOGPT_")}
+    env.update(PHOTOGPT_API_KEY=key, PHOTOGPT_BASE_URL="http://127.0.0.1:9/api")
+    result = _run(["run", str(spec), "--quiet"], env)
+    assert result.returncode == 2, result.stderr
+    assert "PHOTOGPT_API_KEY contains control or non-ASCII characters" in result.stderr
+    assert "abc" not in result.stderr + result.stdout and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("args, says", [
+    (["--rate", "nan"], "not a number of requests per second"),
+    (["--rate", "0"], "0.1"),
+    (["--output", ""], "is empty"),
+    (["--concurrency", "0"], "1"),
+])
+def test_bad_options_exit_2_before_anything_runs(tmp_path: Path, args: list[str], says: str) -> None:
+    spec = write_campaign(tmp_path, jobs=1)
+    result = _run(["run", str(spec), "--sandbox", *args], dict(os.environ))
+    assert result.returncode == 2, result.stderr
+    assert says in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("command", ["run", "plan", "status"])
+def test_an_output_path_that_is_a_file_exits_2(tmp_path: Path, command: str) -> None:
+    spec = write_campaign(tmp_path, jobs=1)
+    (tmp_path / "out").write_text("a file, not a folder")
+    result = _run([command, str(spec), *(["--sandbox"] if command == "run" else [])], dict(os.environ))
+    assert result.returncode == 2, result.stderr
+    assert "is not a folder" in result.stderr
+    assert (tmp_path / "out").read_text() == "a file, not a folder"
+
+
 def test_a_base_url_that_is_not_http_is_a_configuration_error(tmp_path: Path) -> None:
     spec = write_campaign(tmp_path, jobs=1)
     env = {k: v for k, v in os.environ.items() if not k.startswith("PHOTOGPT_")}
