@@ -792,10 +792,14 @@ class Ledger:
                     _configure_for_writing(wconn, path)
                     _migrate(wconn, path, version)
                     _check_contents(wconn, path)
-                    # Take the write lock once now: a read-only file, or another program's lock, is found
-                    # before anything is sent rather than at the first transition.
+                    # Write once now, and roll it back: a read-only file, or another program's lock, is
+                    # found before anything is sent rather than at the first transition. (Taking the lock
+                    # alone is not enough: in WAL mode a read-only file grants it.)
                     wconn.execute("BEGIN IMMEDIATE")
-                    wconn.execute("ROLLBACK")
+                    try:
+                        wconn.execute("UPDATE schema_version SET version = version")
+                    finally:
+                        wconn.execute("ROLLBACK")
                     rconn = _connect(str(path))
                 except BaseException:
                     wconn.close()

@@ -11,6 +11,7 @@ import contextlib
 import json
 import logging
 import os
+import stat
 from collections.abc import Iterable
 from pathlib import Path
 from typing import IO, Any
@@ -64,17 +65,37 @@ class Appender:
 
 
 def rewrite(output: Path, entries: Iterable[dict[str, Any]]) -> None:
-    """Replace the manifest with exactly ``entries`` (write, fsync, rename).
+    """Make the manifest exactly ``entries`` (write, fsync, rename), unless it already is.
 
-    A link in place of the manifest is replaced, not followed; raises `OSError` when it cannot be written.
+    A rerun of a finished campaign then writes nothing, so it also succeeds in a folder that is read-only by
+    now. A link in place of the manifest is replaced, not followed; raises `OSError` when it cannot be written.
     """
     path = output / MANIFEST
+    data = "".join(entry_line(entry) for entry in entries).encode("utf-8")
+    if _holds(path, data):
+        # Appended lines may not have reached the disk yet; fsync works on a read-only descriptor too.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        return
     tmp = path.with_name(MANIFEST + ".tmp")
     tmp.unlink(missing_ok=True)  # a leftover (or a planted link): O_EXCL below then creates a fresh file
-    with open(open_owned(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL), "w", encoding="utf-8") as f:
-        for entry in entries:
-            f.write(entry_line(entry))
+    with open(open_owned(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL), "wb") as f:
+        f.write(data)
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
     fsync_dir(output)
+
+
+def _holds(path: Path, data: bytes) -> bool:
+    """Whether ``path`` is a regular file (not a link) holding exactly ``data``."""
+    try:
+        found = path.lstat()
+        if not stat.S_ISREG(found.st_mode) or found.st_size != len(data):
+            return False
+        return path.read_bytes() == data
+    except OSError:
+        return False

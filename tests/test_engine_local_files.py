@@ -255,3 +255,15 @@ def test_a_lost_ledger_beside_earlier_videos_does_not_pay_again(tmp_path: Path, 
     (tmp_path / "out" / "manifest.jsonl").rename(tmp_path / "old-manifest.jsonl")  # the user starts over
     assert run_campaign(load(spec), run_config(sandbox)).complete
     assert posts(sandbox) == 4
+
+
+def test_a_finished_campaign_reruns_cleanly_in_a_folder_made_read_only(tmp_path: Path,
+                                                                      sandbox: SandboxThread) -> None:
+    spec = _finished_run(tmp_path, sandbox)
+    out = tmp_path / "out"
+    before = (out / "manifest.jsonl").stat().st_mtime_ns
+    # A manifest already right is left as it is: here a rename into the folder would be refused.
+    (out / "manifest.jsonl.tmp").mkdir()
+    assert run_campaign(load(spec), run_config(sandbox)).complete
+    assert (out / "manifest.jsonl").stat().st_mtime_ns == before
+    check_outputs(out, 2)

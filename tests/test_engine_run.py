@@ -204,3 +204,14 @@ def test_a_partial_file_another_version_left_is_not_resumed_when_the_spec_goes_b
 
     assert summary.complete
     check_outputs(output, 1)  # the whole file is version A's video: no byte of B's .part in it
+
+
+def test_the_resume_command_repeats_the_output_folder_it_was_given(tmp_path: Path, capsys) -> None:
+    from photogpt_batch.engine import RunSummary
+    from photogpt_batch.reporting import print_summary
+
+    campaign = load(write_campaign(tmp_path, jobs=1))
+    print_summary(campaign, RunSummary(jobs=1, interrupted=True), "t.yaml", "other place")
+    assert "Resume with: photogpt-batch run t.yaml --output 'other place'" in capsys.readouterr().err
+    print_summary(campaign, RunSummary(jobs=1, interrupted=True), "t.yaml")
+    assert capsys.readouterr().err.rstrip().endswith("Resume with: photogpt-batch run t.yaml")
