@@ -28,6 +28,11 @@ JOB_FIELDS = ("model", "prompt", "numVideos", "options", "referenceImages", "ref
 JOB_KEYS = ("id", *JOB_FIELDS, "matrix")
 CAMPAIGN_SLUG = re.compile(r"[a-z0-9][a-z0-9._-]*")
 JOB_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+#: The longest final (expanded) job id. Each id names its output folder `<output>/<id>/`, and a name in a folder
+#: may have at most 255 bytes on Linux and macOS: a longer id would validate, be submitted and paid for, and then
+#: its video could never be saved. 128 stays well below that, and ids show in the terminal (progress, `plan`,
+#: `status`), where shorter reads better. `JOB_ID` allows only ASCII, so characters are bytes.
+MAX_ID_LENGTH = 128
 VAR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 #: Placeholder names the tool fills itself; a var or matrix key of that name would be silently ignored.
 RESERVED_NAMES = ("model",)
@@ -255,6 +260,28 @@ def _output_name_clash(raw_id: str, job_id: str) -> tuple[str, str] | None:
     return message, "rename the job: add text around the placeholder in the id, or change the value that fills it"
 
 
+def _too_long_id(raw_id: str, job_id: str) -> tuple[str, str]:
+    """The message and hint for a final id longer than `MAX_ID_LENGTH`; both ids shortened in the message."""
+    why = (f"{len(job_id)} characters, more than the {MAX_ID_LENGTH} an id may have: it names the job's output "
+           "folder")
+    if job_id == raw_id:
+        return (f"id: {_shorten(job_id)!r} is {why}",
+                f"use a shorter id (at most {MAX_ID_LENGTH} characters) and keep the details in the prompt")
+    return (f"id: {_shorten(raw_id)!r} expands to {_shorten(job_id)!r}, which is {why}",
+            f"use a shorter id: shorten the text around the placeholders, or the values that fill them, so that "
+            f"every id has at most {MAX_ID_LENGTH} characters")
+
+
+def _shorten(text: str, limit: int = 60) -> str:
+    """``text`` cut in the middle to ``limit`` characters, so one message stays one line in a terminal. The start
+    and the end are kept: a matrix id's start is usually the entry's own text, its end what told the jobs apart.
+    '…' cannot be in an id (`JOB_ID`), so it cannot be mistaken for part of it."""
+    if len(text) <= limit:
+        return text
+    tail = limit // 3
+    return text[: limit - tail - 1] + "…" + text[-tail:]
+
+
 def _jobs(jobs_node: YamlSeq, defaults: YamlMap | None, defaults_plain: dict[str, Any],
           variables: dict[str, Any], rep: _Reporter) -> Iterator[ExpandedJob]:
     """Every entry's jobs in order; a job whose id was already taken is reported at its own entry, and still
@@ -348,6 +375,9 @@ def _expand_entry(
     model_template = fields.get("model")
 
     reported: set[tuple[JsonPath, str]] = set()
+    # Unlike the errors in `reported` (one per distinct text), a too-long id is reported once per entry: the ids
+    # of a matrix are alike, so thousands of them can be too long, each one different.
+    long_id_reported = False
     count = 0
     for combo in matrix.combos():
         count += 1
@@ -385,6 +415,11 @@ def _expand_entry(
                     reported.add((("id",), job_id))
                     rep.error(id_pos, f"id: {raw_id!r} expands to {job_id!r}, which is not a valid id",
                               "ids must start with a letter or digit; placeholders fill in the rest")
+                broken = (*broken, ("id",))
+            elif len(job_id) > MAX_ID_LENGTH:
+                if not long_id_reported:
+                    long_id_reported = True
+                    rep.error(id_pos, *_too_long_id(raw_id, job_id))
                 broken = (*broken, ("id",))
             elif (clash := _output_name_clash(raw_id, job_id)) is not None:
                 if (("id",), job_id) not in reported:

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from photogpt_batch.diagnostics import Diagnostic, SpecError
-from photogpt_batch.expand import expand
+from photogpt_batch.expand import MAX_ID_LENGTH, expand
 from photogpt_batch.jobs import Campaign
 from photogpt_batch.ledger import LEDGER_DIR
 from photogpt_batch.manifest import MANIFEST
@@ -592,6 +592,60 @@ def test_no_id_can_name_what_the_tool_keeps_at_the_top_of_the_output_folder(tmp_
         jobs: [{{id: "{job_id}", model: veo-3.1, prompt: p}}]
     """,
         ) == [(3, 13)]
+
+
+def test_id_longer_than_the_limit_is_refused(tmp_path: Path) -> None:
+    # Each id names a folder `<output>/<id>/`: a 300-character one would be paid for and never saved (255 bytes).
+    for length in (MAX_ID_LENGTH + 1, 300):
+        found = diagnostics(
+            tmp_path,
+            f"""
+        jobs: [{{id: "{'h' * length}", model: veo-3.1, prompt: p}}]
+    """,
+        )
+        assert [(d.line, d.column, d.severity) for d in found] == [(3, 13, "error")]
+        assert f"is {length} characters, more than the {MAX_ID_LENGTH} an id may have" in found[0].message
+        assert found[0].hint is not None and found[0].hint.startswith("use a shorter id")
+    assert "'hhhh" in found[0].message and "…" in found[0].message  # 300 characters are not all shown
+    assert len(found[0].message) < 200
+
+
+def test_id_of_exactly_the_limit_is_valid(tmp_path: Path) -> None:
+    literal = "a" * MAX_ID_LENGTH
+    filled = "clip-" + "b" * (MAX_ID_LENGTH - len("clip-"))
+    assert list(requests(
+        tmp_path,
+        f"""
+        jobs:
+          - {{id: "{literal}", model: veo-3.1, prompt: p}}
+          - {{id: "clip-{{v}}", model: veo-3.1, prompt: p, matrix: {{v: ["{filled[5:]}"]}}}}
+    """,
+    )) == [literal, filled]
+
+
+def test_id_that_only_some_matrix_values_make_too_long_is_refused_once_at_the_template(tmp_path: Path) -> None:
+    # 'clip-' + 123 characters is exactly the limit, + 124 one too many; the long values all differ, as a matrix's
+    # ids do, and still give one error, not one per job.
+    fits, long = "x" * (MAX_ID_LENGTH - 5), [f"{i:02}" + "y" * (MAX_ID_LENGTH - 6) for i in range(50)]
+    found = diagnostics(
+        tmp_path,
+        f"""
+        jobs:
+          - id: hero
+            model: veo-3.1
+            prompt: p
+          - id: "clip-{{v}}"
+            model: veo-3.1
+            prompt: p
+            matrix:
+              v: [a, {fits}, {", ".join(long)}]
+    """,
+    )
+    assert [(d.line, d.column, d.severity) for d in found] == [(7, 9, "error")]
+    assert found[0].message.startswith("id: 'clip-{v}' expands to 'clip-00yyyy")
+    assert f"which is {MAX_ID_LENGTH + 1} characters, more than the {MAX_ID_LENGTH}" in found[0].message
+    assert "…" in found[0].message and long[0] not in found[0].message  # the expanded id is shortened
+    assert found[0].hint is not None and "shorten the text around the placeholders" in found[0].hint
 
 
 def test_spec_loading_does_not_import_the_ledger() -> None:
