@@ -6,6 +6,7 @@ sent); 130 interrupted (state saved).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
@@ -79,8 +80,12 @@ def load_or_exit(spec: str, as_json: bool = False, output: str | None = None) ->
         _print_diagnostics(campaign.diagnostics, err=True)
     if output is not None:
         campaign.output = Path(output)
-    if campaign.output.exists() and not campaign.output.is_dir():
-        click.echo(f"error: the output folder {campaign.output} exists and is not a folder", err=True)
+    try:
+        problem = "exists and is not a folder" if campaign.output.exists() and not campaign.output.is_dir() else None
+    except (OSError, ValueError) as exc:  # a name too long, a NUL byte: no folder can have that path
+        problem = f"cannot be a folder ({describe(exc) if isinstance(exc, OSError) else exc})"
+    if problem:
+        click.echo(f"error: the output folder {campaign.output} {problem}", err=True)
         sys.exit(EXIT_USAGE)
     return campaign
 
@@ -259,10 +264,14 @@ def run(spec: str, output: str | None, concurrency: int, download_concurrency: i
         click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_USAGE)
     progress.close()
-    if as_json:
-        _emit_json(summary_json(campaign, summary))
-    else:
-        print_summary(campaign, summary, spec, output)
+    try:
+        if as_json:
+            _emit_json(summary_json(campaign, summary))
+        else:
+            print_summary(campaign, summary, spec, output)
+    except BrokenPipeError:
+        # Nobody reads the report any more (`... 2>&1 | head -1`): the exit code still tells how it went.
+        _silence_broken_streams()
     if summary.interrupted:
         sys.exit(EXIT_INTERRUPTED)
     sys.exit(EXIT_OK if summary.complete else EXIT_FAILED)
@@ -283,6 +292,16 @@ def status(spec: str, output: str | None, as_json: bool) -> None:
     else:
         print_status(report)
     sys.exit(EXIT_OK if report.complete else EXIT_FAILED)
+
+
+def _silence_broken_streams() -> None:
+    """Point stdout and stderr at /dev/null, so that flushing them at exit does not fail on a closed pipe."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    for stream in (sys.stdout, sys.stderr):
+        if stream is not None:
+            with contextlib.suppress(OSError, ValueError):
+                os.dup2(devnull, stream.fileno())
+    os.close(devnull)
 
 
 def main() -> None:

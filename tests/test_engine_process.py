@@ -153,6 +153,7 @@ def test_a_key_an_http_header_cannot_carry_is_a_configuration_error(tmp_path: Pa
     (["--rate", "0"], "0.1"),
     (["--output", ""], "is empty"),
     (["--concurrency", "0"], "1"),
+    (["--output", "x" * 300], "cannot be a folder"),
 ])
 def test_bad_options_exit_2_before_anything_runs(tmp_path: Path, args: list[str], says: str) -> None:
     spec = write_campaign(tmp_path, jobs=1)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import signal
 import sys
 import threading
+from collections.abc import Iterator
 from types import TracebackType
 from typing import TextIO
 
@@ -14,6 +16,42 @@ from .config import SandboxConfig
 from .counters import Counters
 from .server import Sandbox
 from .state import Job
+
+_log = logging.getLogger(__name__)
+
+#: Where aiohttp reports a request handler that raised ("Error handling request" and its traceback).
+_SERVER_LOGGER = "aiohttp.server"
+
+
+class _OnlyOtherThreads(logging.Filter):
+    """Drops the records logged from one thread, keeping them at DEBUG on this module's logger.
+
+    A thread's sandbox serves someone else's command (``run --sandbox``): a handler that raised already
+    answers 500, which the client reports, so aiohttp's traceback would only garble that command's
+    output. Keyed on the thread, so any other aiohttp server in the process still logs as before.
+    """
+
+    def __init__(self, thread_id: int) -> None:
+        super().__init__()
+        self.thread_id = thread_id
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.thread != self.thread_id:
+            return True
+        _log.debug("sandbox: %s", record.getMessage(), exc_info=record.exc_info)
+        return False
+
+
+@contextlib.contextmanager
+def _handler_errors_hidden() -> Iterator[None]:
+    """While inside: aiohttp's handler tracebacks logged from the current thread are not shown."""
+    quiet = _OnlyOtherThreads(threading.get_ident())
+    server_logger = logging.getLogger(_SERVER_LOGGER)
+    server_logger.addFilter(quiet)
+    try:
+        yield
+    finally:
+        server_logger.removeFilter(quiet)
 
 
 class SandboxThread:
@@ -39,17 +77,19 @@ class SandboxThread:
         async def main() -> None:
             self._loop = asyncio.get_running_loop()
             self._stopped = asyncio.Event()
-            try:
-                await self.sandbox.start()
-            except BaseException as exc:
-                failure.append(exc)
+            # Entered here, in the serving thread, so it lasts exactly as long as this thread serves.
+            with _handler_errors_hidden():
+                try:
+                    await self.sandbox.start()
+                except BaseException as exc:
+                    failure.append(exc)
+                    ready.set()
+                    return
                 ready.set()
-                return
-            ready.set()
-            try:
-                await self._stopped.wait()
-            finally:
-                await self.sandbox.stop()
+                try:
+                    await self._stopped.wait()
+                finally:
+                    await self.sandbox.stop()
 
         self._thread = threading.Thread(
             target=asyncio.run, args=(main(),), name="photogpt-sandbox", daemon=True
