@@ -19,9 +19,11 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from types import TracebackType
 from typing import Any, Self
 from urllib.parse import quote
@@ -134,17 +136,40 @@ class _Reply:
 
 
 def check_base_url(base_url: str) -> URL:
-    """``base_url`` parsed, or ValueError when it cannot be the API's base URL (not http(s), no host, ...)."""
+    """``base_url`` parsed, or ValueError when it cannot be the API's base URL (not http(s), no host, user
+    info, ...). The messages never show a password: a URL with an ``@`` that is not user info is not echoed."""
+    # Anything with an "@" may hold a password that yarl did not see as one (a malformed or scheme-less URL).
+    shown = f"{base_url!r}" if "@" not in base_url else "the URL (not shown: it contains '@')"
     try:
         base = URL(base_url)
         host = base.host
     except (TypeError, ValueError) as exc:
-        raise ValueError(f"not a URL: {base_url!r} ({exc})") from exc
+        # yarl's reason may quote parts of the URL, so it is left out whenever the URL is.
+        raise ValueError(f"not a URL: {shown}" + (f" ({exc})" if "@" not in base_url else "")) from exc
+    if base.user is not None or base.password is not None:
+        # aiohttp would turn user info into an Authorization header that clashes with the API key's.
+        raise ValueError(f"the API base URL must not contain a user name or password (the key goes in "
+                         f"PHOTOGPT_API_KEY): {str(base.with_user(None))!r}")
     if base.scheme not in ("http", "https") or not host:
-        raise ValueError(f"the API base URL must be an http(s) URL with a host, not {base_url!r}")
+        raise ValueError(f"the API base URL must be an http(s) URL with a host, not {shown}")
     if base.query_string or base.fragment:
-        raise ValueError(f"the API base URL must not have a query or fragment: {base_url!r}")
+        raise ValueError(f"the API base URL must not have a query or fragment: {shown}")
     return base
+
+
+def _clock_offset(date: str | None, now: float) -> float | None:
+    """Seconds the clock behind an HTTP ``Date`` header is ahead of ``now`` (None: no usable header).
+
+    The header has whole seconds, truncated: its clock read on average half a second past what it shows."""
+    if not date:
+        return None
+    try:
+        when = parsedate_to_datetime(date)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:  # RFC 9110 dates are GMT
+        when = when.replace(tzinfo=UTC)
+    return when.timestamp() + 0.5 - now
 
 
 def _origin(url: URL) -> tuple[str, str, int | None]:
@@ -220,6 +245,10 @@ class PhotoGPTClient:
         self._on_rate_limited = on_rate_limited
         self._limiter = _make_limiter(requests_per_second)
         self.rate_limited_count = 0
+        self._last_date: str | None = None  # the Date header of the latest answer
+        #: Server clock − local clock in seconds, measured by `ping` from the answer's Date header (None: the
+        #: server sent none). Jobs' createdAt times are on the server's clock; the ledger's on ours.
+        self.server_clock_offset: float | None = None
 
     def __repr__(self) -> str:
         key = "set" if self.__key else "none"
@@ -256,6 +285,7 @@ class PhotoGPTClient:
     async def ping(self) -> str:
         """``GET /ping``: check key, version header and network; returns the server's message."""
         envelope = await self._call("GET", self.url("ping"))
+        self.server_clock_offset = _clock_offset(self._last_date, time.time())
         message = envelope.get("message")
         return message if isinstance(message, str) else ""
 
@@ -460,6 +490,7 @@ class PhotoGPTClient:
                         f"{method} {url.path}: the answer is larger than {MAX_API_BODY} bytes", status=response.status
                     )
                 chunks.append(chunk)
+            self._last_date = response.headers.get("Date")
             return _Reply(response.status, response.reason or "", response.headers, b"".join(chunks))
 
     def _envelope(self, reply: _Reply, where: str) -> dict[str, Any]:

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
+import sqlite3
 import stat
 import time
 from dataclasses import dataclass, field
@@ -166,6 +167,11 @@ class Engine:
             # rest and report what stands.
             aborted = str(exc)
             self.stop()
+        except sqlite3.Error as exc:
+            # The ledger cannot record (a full disk): nothing may be sent that it could not record. Every
+            # transition is recorded before what depends on it, so what it holds is consistent.
+            aborted = f"{ledger_write_failure(exc)}; nothing more was sent"
+            self.stop()
         finally:
             poller.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -175,7 +181,8 @@ class Engine:
                 await asyncio.gather(*self._submits, return_exceptions=True)
             if not self.stopping:
                 await self._collect_credits()
-            await self.ledger.flush()
+            with contextlib.suppress(sqlite3.Error):  # already reported: the ledger is failing to commit
+                await self.ledger.flush()
             self._manifest.close()
             manifest_error = self._write_manifest()
         summary = self.summary()
@@ -275,12 +282,12 @@ class Engine:
         try:
             while pending:
                 done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_EXCEPTION)
-                for task in done:
-                    if task.cancelled():
-                        continue
-                    exc = task.exception()
-                    if exc is not None:
-                        raise exc
+                # Every exception is retrieved (asyncio would print the others as "never retrieved"); the
+                # first one ends the run.
+                errors = [task.exception() for task in done if not task.cancelled()]
+                first = next((exc for exc in errors if exc is not None), None)
+                if first is not None:
+                    raise first
         finally:
             for task in pending:
                 task.cancel()
@@ -529,6 +536,11 @@ class Engine:
     def summary(self) -> RunSummary:
         """The summary of the campaign's current jobs, from the ledger."""
         return summarise(self.ledger, self.campaign)
+
+
+def ledger_write_failure(exc: sqlite3.Error) -> str:
+    """What to tell the user when the ledger cannot commit (``exc``: SQLite's error)."""
+    return f"the ledger cannot be written ({exc}): free some space, or fix the folder"
 
 
 def summarise(ledger: Ledger, campaign: Campaign) -> RunSummary:

@@ -188,6 +188,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX events_job ON events (job, n)",
         "CREATE INDEX jobs_remote_id ON jobs (remote_id) WHERE remote_id IS NOT NULL",
     ),
+    # 3: facts about the folder as a whole (which campaign it belongs to, which API its jobs live on).
+    ("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -653,19 +655,56 @@ def _check_contents(conn: sqlite3.Connection, path: Path) -> None:
                                           f"{state!r})")
 
 
-def _check_no_earlier_run(output: Path, path: Path) -> None:
-    """Refuse to start a new ledger in a folder whose manifest lists videos of an earlier run: its ledger was
-    deleted, emptied or left behind in a copy, and starting afresh would submit (and pay for) every job again."""
+def _check_manifest_known(output: Path, path: Path, conn: sqlite3.Connection) -> None:
+    """Refuse a ledger that does not know jobs the folder's manifest lists: it was deleted, emptied, restored
+    from an older backup or left behind in a copy, and running on it would submit (and pay for) those jobs
+    again. The manifest is written from the ledger, so a healthy ledger knows every jobId in it."""
     manifest = output / "manifest.jsonl"  # manifest.MANIFEST; that module sits above this one
     try:
         found = manifest.lstat()
+        if not stat.S_ISREG(found.st_mode) or not found.st_size:  # a link there is not a manifest we wrote
+            return
+        lines = manifest.read_bytes().splitlines()
     except OSError:
         return
-    listed = stat.S_ISREG(found.st_mode) and found.st_size > 0  # a link there is not a manifest we wrote
-    if listed:
-        raise LedgerError(f"{path}: the ledger is missing or empty, but {manifest} lists videos of an earlier "
-                          "run; starting afresh would submit and pay for every job again. Restore the "
-                          f"{LEDGER_DIR} folder from a backup, or move {manifest.name} away to start over")
+    listed = set()
+    for line in lines:
+        try:
+            job_id = json.loads(line).get("jobId")
+        except (ValueError, AttributeError):  # a line edited by hand: the ledger is the truth, not this file
+            continue
+        if isinstance(job_id, str) and job_id:
+            listed.add(job_id)
+    if not listed:
+        return
+    known = {rid for (rid,) in conn.execute("SELECT remote_id FROM jobs WHERE remote_id IS NOT NULL")}
+    unknown = listed - known
+    if unknown:
+        what = "is missing or empty" if not known else "is older than the folder's files (restored from a backup?)"
+        raise LedgerError(
+            f"{path} {what}: it does not know {len(unknown)} job(s) that {manifest} lists (such as "
+            f"{min(unknown)}), so running would submit and pay for them again. Restore a ledger that knows "
+            f"them, or move {manifest.name} away to go ahead anyway")
+
+
+def _needs_write_access(exc: LedgerCorrupt) -> bool:
+    """Whether a read failed only because SQLite could not open its WAL index (a folder we cannot write)."""
+    cause = exc.__cause__
+    return isinstance(cause, sqlite3.Error) and any(
+        text in str(cause).lower() for text in ("readonly", "read-only", "unable to open"))
+
+
+def _open_without_write_access(path: Path) -> sqlite3.Connection:
+    """A read connection to a ledger in a folder we cannot write (``status`` by another user, a read-only
+    mount). SQLite then cannot share its WAL index, so the file is read as it stands (``immutable``): right
+    when no write-ahead log is left over, which is how a run that ended leaves it. A leftover log holds
+    transitions the file does not have yet: reading without it would show an older state, so that is refused."""
+    wal = path.with_name(path.name + "-wal")
+    if wal.exists() and wal.stat().st_size > 0:
+        raise LedgerUnusable(f"{path} cannot be read without write access to {path.parent}: the last run did not "
+                             "finish cleanly, and its log must be applied first. Run this as a user who can write "
+                             "there, or rerun the campaign")
+    return _connect(path.resolve().as_uri() + "?mode=ro&immutable=1", uri=True)
 
 
 def _unusable(path: Path, exc: sqlite3.Error) -> LedgerError:
@@ -678,6 +717,13 @@ def _unusable(path: Path, exc: sqlite3.Error) -> LedgerError:
         return LedgerUnusable(f"{path} cannot be written ({exc}); check the permissions of it, the files "
                               "beside it and its folder")
     return LedgerCorrupt(path, f"the database cannot be used ({exc})")
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    """Roll back the open transaction, if SQLite has not already (it does after SQLITE_FULL, for one): a
+    ROLLBACK without a transaction would raise and hide the error that led here."""
+    if conn.in_transaction:
+        conn.execute("ROLLBACK")
 
 
 def _migrate(conn: sqlite3.Connection, path: Path, version: int | None) -> None:
@@ -699,7 +745,7 @@ def _migrate(conn: sqlite3.Connection, path: Path, version: int | None) -> None:
             conn.execute("UPDATE schema_version SET version = ?", (step + 1,))
             conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            _rollback(conn)
             raise
 
 
@@ -787,11 +833,10 @@ class Ledger:
                     version = _schema_version(wconn, path)
                     if version is not None and version > SCHEMA_VERSION:
                         raise LedgerTooNew(path, version)
-                    if version is None:
-                        _check_no_earlier_run(output, path)
                     _configure_for_writing(wconn, path)
                     _migrate(wconn, path, version)
                     _check_contents(wconn, path)
+                    _check_manifest_known(output, path, wconn)
                     # Write once now, and roll it back: a read-only file, or another program's lock, is
                     # found before anything is sent rather than at the first transition. (Taking the lock
                     # alone is not enough: in WAL mode a read-only file grants it.)
@@ -799,7 +844,7 @@ class Ledger:
                     try:
                         wconn.execute("UPDATE schema_version SET version = version")
                     finally:
-                        wconn.execute("ROLLBACK")
+                        _rollback(wconn)
                     rconn = _connect(str(path))
                 except BaseException:
                     wconn.close()
@@ -831,6 +876,12 @@ class Ledger:
             rconn = _connect(path.resolve().as_uri() + "?mode=ro", uri=True)
             try:
                 version = _schema_version(rconn, path)
+            except LedgerCorrupt as exc:
+                rconn.close()
+                if not _needs_write_access(exc):
+                    raise
+                rconn = _open_without_write_access(path)
+                version = _schema_version(rconn, path)
             except BaseException:
                 rconn.close()
                 raise
@@ -842,7 +893,14 @@ class Ledger:
                 raise LedgerTooNew(path, version)
             if version < SCHEMA_VERSION:
                 rconn.close()
-                cls.open_for_run(output).close()
+                try:
+                    cls.open_for_run(output).close()
+                except (LedgerCorrupt, PermissionError) as exc:
+                    if isinstance(exc, LedgerCorrupt) and not _needs_write_access(exc):
+                        raise
+                    raise LedgerUnusable(f"{path} was written by an earlier photogpt-batch and must be upgraded "
+                                         f"first, which needs write access to {path.parent}: run this once as a "
+                                         "user who can write there") from exc
                 rconn = _connect(path.resolve().as_uri() + "?mode=ro", uri=True)
             try:
                 _check_contents(rconn, path)
@@ -966,7 +1024,7 @@ class Ledger:
                 conn.executemany(_INSERT_EVENT, events)
                 conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                _rollback(conn)
                 raise
         return rows
 
@@ -1086,8 +1144,7 @@ class Ledger:
         try:
             conn.execute("COMMIT")
         except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
+            _rollback(conn)
             raise
         self.commits += 1
 
@@ -1110,8 +1167,7 @@ class Ledger:
                 results, events = _apply_each(conn, ops)
             conn.executemany(_INSERT_EVENT, events)
         except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
+            _rollback(conn)
             raise
         return results
 
@@ -1263,6 +1319,27 @@ class Ledger:
             ).fetchall()
         keys = ("job", "model", "jobId", "videoId", "path", "bytes", "sha256")
         return [dict(zip(keys, row, strict=True)) for row in rows]
+
+    def meta(self, key: str) -> str | None:
+        """A fact recorded about the folder (`set_meta`), or ``None``."""
+        with self._read_mutex:
+            found = self._rconn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return found[0] if found else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        """Record a fact about the folder (durably, at once): for start-up, before any transition."""
+        if self._wconn is None or self._closed:
+            raise ReadOnlyLedger("this ledger was opened for reading")
+        with self._write_mutex:
+            conn = self._wconn
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value ="
+                             " excluded.value", (key, value))
+            except BaseException:
+                _rollback(conn)
+                raise
+            self._commit(conn)
 
     def remote_ids(self) -> set[str]:
         """Every server job id the ledger knows, current versions or not (to reconcile in-doubt jobs)."""

@@ -22,7 +22,8 @@ from .poller import MAX_LIST_WINDOW, parse_time
 
 log = logging.getLogger(__name__)
 
-#: How far a server's clock (createdAt) may be from ours; a wider window only makes the proof stricter.
+#: How far a server's clock (createdAt) may be from ours once the measured offset is allowed for (the Date
+#: header has whole seconds, and the request took some time); a wider window only makes the proof stricter.
 CLOCK_MARGIN = 300.0
 #: Only a doubt the list endpoint's window (at most 7 days) can still cover is judged.
 MAX_AGE = MAX_LIST_WINDOW.total_seconds()
@@ -64,7 +65,18 @@ async def settle(ledger: Ledger, client: PhotoGPTClient, records: Iterable[JobRe
                  settle_after: float) -> list[str]:
     """Move back to ``planned`` every in-doubt job whose submission provably created nothing; returns their
     ids. Only submissions older than ``settle_after`` seconds are judged: a server may still be creating a
-    job for a request whose connection was cut a moment ago."""
+    job for a request whose connection was cut a moment ago.
+
+    The ledger's times are on our clock and ``createdAt`` on the server's: the window is shifted by the
+    offset the client measured (`PhotoGPTClient.server_clock_offset`). Unmeasured, nothing is judged: with
+    clocks minutes apart, the window would look at the wrong minutes and "prove" that a job created in the
+    right ones does not exist."""
+    records = list(records)
+    offset = client.server_clock_offset
+    if offset is None:
+        if any(r.state == JobState.IN_DOUBT for r in records):
+            log.info("the server's clock is unknown (no Date header): in-doubt submissions stay in doubt")
+        return []
     now = time.time()
     # Judged only when the whole span is old enough (the POST may have gone out at its very end) and still
     # inside what the list endpoint can show.
@@ -73,8 +85,12 @@ async def settle(ledger: Ledger, client: PhotoGPTClient, records: Iterable[JobRe
     if not candidates:
         return []
     known = ledger.remote_ids()
-    start = dt.datetime.fromtimestamp(min(d.sent_at for d in candidates) - CLOCK_MARGIN, dt.UTC)
-    end = dt.datetime.fromtimestamp(min(now, max(d.doubted_at for d in candidates) + CLOCK_MARGIN), dt.UTC)
+    # From here on, times are the server's.
+    start = dt.datetime.fromtimestamp(min(d.sent_at for d in candidates) + offset - CLOCK_MARGIN, dt.UTC)
+    # Up to a little past "now": the offset is measured to a second or so, and a job created a moment ago must
+    # not fall just outside the window (the poller's list windows end in the future too).
+    end = dt.datetime.fromtimestamp(min(now + 60, max(d.doubted_at for d in candidates) + CLOCK_MARGIN) + offset,
+                                    dt.UTC)
     strangers: list[float] = []
     listed = 0
     try:
@@ -92,8 +108,8 @@ async def settle(ledger: Ledger, client: PhotoGPTClient, records: Iterable[JobRe
         return []
     if any(t != t for t in strangers):  # NaN: an unknown job without a creation time
         return []
-    settled = [d for d in candidates
-               if not any(d.sent_at - CLOCK_MARGIN <= t <= d.doubted_at + CLOCK_MARGIN for t in strangers)]
+    settled = [d for d in candidates if not any(
+        d.sent_at + offset - CLOCK_MARGIN <= t <= d.doubted_at + offset + CLOCK_MARGIN for t in strangers)]
     if settled:
         ledger.commit(*(JobTransition(d.row, JobState.PLANNED,
                                       error="GET /jobs shows no job from this submission: it never reached the "

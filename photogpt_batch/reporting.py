@@ -59,7 +59,7 @@ def print_summary(campaign: Campaign, summary: RunSummary, spec: str, output: st
     if output is not None:
         command += f" --output {shlex.quote(output)}"
     if summary.aborted:
-        echo(f"stopped: {summary.aborted}; everything sent is recorded. Fix the key, then resume with: {command}")
+        echo(f"stopped: {summary.aborted}. Everything sent is recorded; once that is fixed, resume with: {command}")
     elif summary.interrupted:
         echo(f"interrupted: everything sent is recorded. Resume with: {command}")
     elif summary.in_flight or summary.not_submitted:

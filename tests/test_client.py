@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import socket
+import time
 import traceback
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -557,3 +558,22 @@ async def test_list_jobs_refuses_a_repeated_page_token(serve, client_for) -> Non
 
     with pytest.raises(ProtocolError, match="repeated"):
         [job async for job in api.list_jobs()]
+
+
+def test_the_server_clock_offset_comes_from_the_date_header() -> None:
+    from photogpt_batch.client import _clock_offset
+
+    now = 1_800_000_000.25
+    assert _clock_offset("Fri, 15 Jan 2027 08:00:00 GMT", now) == pytest.approx(0.25)  # whole seconds, truncated
+    assert _clock_offset(None, now) is None
+    assert _clock_offset("not a date", now) is None
+
+
+async def test_ping_measures_how_far_the_servers_clock_is_from_ours() -> None:
+    from photogpt_batch.sandbox import Sandbox, SandboxConfig
+
+    async with Sandbox(SandboxConfig.quick(clock=lambda: time.time() - 600)) as sandbox, \
+            PhotoGPTClient(sandbox.base_url, "k") as client:
+        assert client.server_clock_offset is None
+        await client.ping()
+        assert client.server_clock_offset == pytest.approx(-600, abs=2)

@@ -187,3 +187,26 @@ def test_an_in_doubt_submission_is_judged_over_the_whole_span_its_post_could_hav
         summary = run_campaign(load(spec), run_config(sandbox, in_doubt_settle_seconds=0))
         assert (summary.in_doubt == []) is settled
         assert posts(sandbox) == (2 if settled else 1)
+
+
+@pytest.mark.parametrize("skew", [-900.0, 900.0])
+def test_an_in_doubt_job_that_was_created_stays_in_doubt_when_the_clocks_disagree(tmp_path: Path,
+                                                                                  skew: float) -> None:
+    # The server's clock is 15 minutes off ours: its createdAt times (and Date header) are on its clock.
+    faults = Faults(lost_post_nth=(1,), lost_post_mode="drop")
+    with SandboxThread(fast_sandbox(faults=faults, clock=lambda: time.time() + skew)) as sandbox:
+        spec = write_campaign(tmp_path, jobs=2)
+        assert len(run_campaign(load(spec), run_config(sandbox)).in_doubt) == 1
+        summary = run_campaign(load(spec), run_config(sandbox, in_doubt_settle_seconds=0))
+        assert len(summary.in_doubt) == 1  # the job exists: sending it again would pay twice
+        assert posts(sandbox) == 2 and not sandbox.counters.duplicate_payloads()
+
+
+def test_an_in_doubt_submission_is_settled_across_a_clock_difference(tmp_path: Path) -> None:
+    # The 500 created nothing; the server's clock is 15 minutes behind ours, and the proof still holds.
+    faults = Faults(server_error_nth=(1,), server_error_routes=("POST /videos/generation",))
+    with SandboxThread(fast_sandbox(faults=faults, clock=lambda: time.time() - 900)) as sandbox:
+        spec = write_campaign(tmp_path, jobs=2)
+        assert len(run_campaign(load(spec), run_config(sandbox)).in_doubt) == 1
+        assert run_campaign(load(spec), run_config(sandbox, in_doubt_settle_seconds=0)).complete
+        assert sandbox.counters.jobs_created == 2 and not sandbox.counters.duplicate_payloads()

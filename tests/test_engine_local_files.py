@@ -5,6 +5,7 @@ never a write outside the folder, never a crash of the whole run, never a resend
 from __future__ import annotations
 
 import os
+import shutil
 import sqlite3
 from pathlib import Path
 
@@ -248,7 +249,7 @@ def test_a_lost_ledger_beside_earlier_videos_does_not_pay_again(tmp_path: Path, 
         leftover.unlink()
     if how == "emptied":
         ledger_file.write_bytes(b"")
-    with pytest.raises(ConfigError, match="would submit and pay for every job again"):
+    with pytest.raises(ConfigError, match=r"is missing or empty.*would submit and pay for them again"):
         run_campaign(load(spec), run_config(sandbox))
     assert posts(sandbox) == 2
     check_outputs(tmp_path / "out", 2)  # nothing was set aside or touched
@@ -267,3 +268,81 @@ def test_a_finished_campaign_reruns_cleanly_in_a_folder_made_read_only(tmp_path:
     assert run_campaign(load(spec), run_config(sandbox)).complete
     assert (out / "manifest.jsonl").stat().st_mtime_ns == before
     check_outputs(out, 2)
+
+
+def test_a_ledger_restored_from_an_older_backup_does_not_pay_again(tmp_path: Path, sandbox: SandboxThread) -> None:
+    spec = write_campaign(tmp_path, jobs=1)
+    assert run_campaign(load(spec), run_config(sandbox)).complete
+    state = tmp_path / "out" / LEDGER_DIR
+    backup = tmp_path / "ledger-backup"
+    shutil.copytree(state, backup)  # a backup taken after the first job
+    spec = write_campaign(tmp_path, jobs=3)
+    assert run_campaign(load(spec), run_config(sandbox)).complete
+    shutil.rmtree(state)
+    shutil.copytree(backup, state)  # ...restored after two more were paid for
+    with pytest.raises(ConfigError, match=r"older than the folder's files.*2 job"):
+        run_campaign(load(spec), run_config(sandbox))
+    assert posts(sandbox) == 3
+    check_outputs(tmp_path / "out", 3)
+
+
+def test_a_hand_edited_manifest_line_does_not_stop_a_run(tmp_path: Path, sandbox: SandboxThread) -> None:
+    spec = _finished_run(tmp_path, sandbox)
+    with open(tmp_path / "out" / "manifest.jsonl", "a") as f:
+        f.write("not json\n[1, 2]\n")
+    assert run_campaign(load(spec), run_config(sandbox)).complete
+    check_outputs(tmp_path / "out", 2)  # rewritten from the ledger
+
+
+def test_a_ledger_that_fills_up_mid_run_stops_the_run_cleanly_and_nothing_is_paid_twice(
+        tmp_path: Path, sandbox: SandboxThread, monkeypatch: pytest.MonkeyPatch) -> None:
+    configure = ledger_module._configure_for_writing
+
+    def room_for_little(conn: sqlite3.Connection, path: Path) -> None:
+        configure(conn, path)
+        # SQLite's own "database or disk is full", as on a full disk, once the ledger grows a few pages.
+        pages = conn.execute("PRAGMA page_count").fetchone()[0]
+        conn.execute(f"PRAGMA max_page_count = {pages + 3}")
+
+    spec = write_campaign(tmp_path, jobs=40)
+    with Ledger.open_for_run(tmp_path / "out") as ledger:
+        ledger.register(load(spec).jobs)  # so the room runs out in mid-run, not while the jobs are recorded
+    monkeypatch.setattr(ledger_module, "_configure_for_writing", room_for_little)
+    summary = run_campaign(load(spec), run_config(sandbox))
+    assert summary.aborted is not None and "the ledger cannot be written" in summary.aborted
+    assert "full" in summary.aborted and not summary.complete
+    sent = posts(sandbox)
+    assert 0 < sent < 40
+    monkeypatch.undo()  # space freed
+    final = run_campaign(load(spec), run_config(sandbox, resubmit_in_doubt=True))
+    assert final.complete
+    check_outputs(tmp_path / "out", 40)
+    # Only a submission whose jobId could not be recorded may exist twice, and only because it was asked for.
+    with Ledger.open_for_reading(tmp_path / "out") as ledger:
+        doubted = sum(1 for r in ledger.jobs() for e in ledger.events(r.rowid) if e.to_state == "in_doubt")
+    assert sum(n - 1 for n in sandbox.counters.duplicate_payloads().values()) <= doubted
+
+
+def test_a_ledger_sqlite_cannot_share_is_still_read_by_status(tmp_path: Path, sandbox: SandboxThread) -> None:
+    # As in a folder the reader may not write (another user's, a read-only mount): SQLite cannot open its
+    # WAL index beside the ledger. Here a folder stands where that file goes, which stops root as well.
+    _finished_run(tmp_path, sandbox)
+    state = tmp_path / "out" / LEDGER_DIR
+    assert not (state / (LEDGER_FILE + "-wal")).exists()  # a run that ended leaves no log to apply
+    (state / (LEDGER_FILE + "-shm")).mkdir()
+    with Ledger.open_for_reading(tmp_path / "out") as ledger:
+        assert [r.job_id for r in ledger.jobs()] == ["clip-1", "clip-2"]
+    with pytest.raises(LedgerUnusable, match="cannot be written"):
+        Ledger.open_for_run(tmp_path / "out")
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes read-only folders")
+def test_status_reads_a_ledger_in_a_folder_it_cannot_write(tmp_path: Path, sandbox: SandboxThread) -> None:
+    _finished_run(tmp_path, sandbox)
+    state = tmp_path / "out" / LEDGER_DIR
+    state.chmod(0o555)
+    try:
+        with Ledger.open_for_reading(tmp_path / "out") as ledger:
+            assert len(ledger.jobs()) == 2
+    finally:
+        state.chmod(0o755)

@@ -215,3 +215,35 @@ def test_the_resume_command_repeats_the_output_folder_it_was_given(tmp_path: Pat
     assert "Resume with: photogpt-batch run t.yaml --output 'other place'" in capsys.readouterr().err
     print_summary(campaign, RunSummary(jobs=1, interrupted=True), "t.yaml")
     assert capsys.readouterr().err.rstrip().endswith("Resume with: photogpt-batch run t.yaml")
+
+
+def test_a_folder_rehearsed_on_the_sandbox_is_refused_for_a_real_run_and_back(tmp_path: Path,
+                                                                              sandbox: SandboxThread) -> None:
+    from engine_helpers import engine_options
+
+    from photogpt_batch.runner import RunConfig
+
+    spec = write_campaign(tmp_path, jobs=1)
+    rehearsal = RunConfig(sandbox=True, requests_per_second=1000, engine=engine_options())
+    assert run_campaign(load(spec), rehearsal).complete
+    # The rehearsal's jobs do not exist on the API: polled there they would fail, and its videos are no
+    # campaign's output.
+    with pytest.raises(ConfigError, match=r"made through the sandbox \(run --sandbox\)"):
+        run_campaign(load(spec), run_config(sandbox))
+    assert posts(sandbox) == 0
+    real = tmp_path / "real"
+    spec.write_text(spec.read_text().replace(f"output: {tmp_path / 'out'}", f"output: {real}"))
+    assert run_campaign(load(spec), run_config(sandbox)).complete
+    with pytest.raises(ConfigError, match=f"made through {sandbox.base_url.rsplit('/api', 1)[0]}"):
+        run_campaign(load(spec), rehearsal)
+
+
+def test_a_second_campaign_in_the_same_folder_is_refused(tmp_path: Path, sandbox: SandboxThread) -> None:
+    first = write_campaign(tmp_path, jobs=2, name="first")
+    assert run_campaign(load(first), run_config(sandbox)).complete
+    second = write_campaign(tmp_path, jobs=2, name="second")  # same output, same job ids, other prompts
+    second.write_text(second.read_text().replace("shot number", "another shot"))
+    with pytest.raises(ConfigError, match="belongs to campaign 'first', not 'second'"):
+        run_campaign(load(second), run_config(sandbox))
+    assert posts(sandbox) == 2
+    check_outputs(tmp_path / "out", 2)

@@ -139,6 +139,7 @@ def test_a_version_1_ledger_is_migrated_to_the_latest_with_its_data(output: Path
     assert record is not None and (record.state, record.remote_id, record.attempts) == ("submitted", "job_7", 0)
     assert {"attempts", "submitted_at"} <= columns(path, "jobs")
     assert columns(path, "events") == {"id", "at", "job", "n", "from_state", "to_state", "detail"}
+    assert columns(path, "meta") == {"key", "value"}
     with sqlite3.connect(path) as conn:
         assert conn.execute("SELECT version FROM schema_version").fetchall() == [(SCHEMA_VERSION,)]
 

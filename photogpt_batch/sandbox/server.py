@@ -8,6 +8,7 @@ import hmac
 import json
 import secrets
 from collections.abc import Awaitable, Callable
+from email.utils import formatdate
 from http import HTTPStatus
 from types import TracebackType
 from typing import Any
@@ -235,6 +236,9 @@ class Sandbox:
             response = nok(exc.status, exc.reason, exc.reason)
         outcome = "dropped" if request.get(DROPPED) else str(response.status)
         self.counters.responses[f"{route} {outcome}"] += 1
+        # The server's Date, from the same clock as its createdAt times (as on a real server), so a client
+        # can measure how far apart the two clocks are; aiohttp would otherwise stamp the host's time.
+        response.headers["Date"] = formatdate(self.config.clock(), usegmt=True)
         return response
 
     async def _api_guarded(self, request: web.Request, handler: Handler, route: str) -> web.StreamResponse:
