@@ -99,6 +99,22 @@ def test_ctrl_c_stops_records_and_exits_130_with_the_resume_command(tmp_path: Pa
         check_outputs(tmp_path / "out", 12)
 
 
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])
+def test_sigterm_and_a_lost_terminal_stop_cleanly_like_ctrl_c(tmp_path: Path, sig: signal.Signals) -> None:
+    spec = write_campaign(tmp_path, jobs=6)
+    with SandboxThread(fast_sandbox(generation_seconds=(1.0, 2.0))) as sandbox:
+        proc = subprocess.Popen([sys.executable, "-m", "photogpt_batch", "run", str(spec), "--concurrency", "2",
+                                 "--rate", "1000", "--quiet"], env=_env(sandbox), stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        wait_until(lambda: posts(sandbox) >= 2)
+        proc.send_signal(sig)
+        _, stderr = proc.communicate(timeout=30)
+        assert proc.returncode == 130, stderr
+        assert "Resume with: photogpt-batch run" in stderr
+        with Ledger.open_for_reading(tmp_path / "out") as ledger:
+            assert len([r for r in ledger.jobs() if r.remote_id]) == posts(sandbox)  # every jobId recorded
+
+
 def test_ctrl_c_while_a_submission_waits_out_a_429_sends_nothing_more(tmp_path: Path) -> None:
     spec = write_campaign(tmp_path, jobs=1)
     faults = Faults(rate_limit_nth=(1,), rate_limit_routes=("POST /videos/generation",), retry_after_seconds=120)
