@@ -15,7 +15,7 @@ import shlex
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import click
 
@@ -53,15 +53,23 @@ def _plugin_warnings() -> None:
         click.echo(f"warning: {warning}", err=True)
 
 
-def _read_ledger_or_exit(read: Callable[[Campaign], T], campaign: Campaign) -> T:
+def _fail_usage(message: str, as_json: bool) -> NoReturn:
+    """Report a problem that stopped a command before it did anything (stderr, and stdout as JSON for a
+    script that asked for JSON) and exit 2."""
+    click.echo(f"error: {message}", err=True)
+    if as_json:
+        _emit_json({"ok": False, "error": message})
+    sys.exit(EXIT_USAGE)
+
+
+def _read_ledger_or_exit(read: Callable[[Campaign], T], campaign: Campaign, as_json: bool = False) -> T:
     """``read(campaign)`` from its ledger, or a clear message and exit 2 for an unreadable ledger."""
     from .status import StatusError
 
     try:
         return read(campaign)
     except StatusError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(EXIT_USAGE)
+        _fail_usage(str(exc), as_json)
 
 
 def load_or_exit(spec: str, as_json: bool = False, output: str | None = None) -> Campaign:
@@ -85,8 +93,7 @@ def load_or_exit(spec: str, as_json: bool = False, output: str | None = None) ->
     except (OSError, ValueError) as exc:  # a name too long, a NUL byte: no folder can have that path
         problem = f"cannot be a folder ({describe(exc) if isinstance(exc, OSError) else exc})"
     if problem:
-        click.echo(f"error: the output folder {campaign.output} {problem}", err=True)
-        sys.exit(EXIT_USAGE)
+        _fail_usage(f"the output folder {campaign.output} {problem}", as_json)
     return campaign
 
 
@@ -162,7 +169,7 @@ def plan(spec: str, output: str | None, as_json: bool) -> None:
     from .planning import make_plan
 
     campaign = load_or_exit(spec, as_json, output)
-    the_plan = _read_ledger_or_exit(make_plan, campaign)
+    the_plan = _read_ledger_or_exit(make_plan, campaign, as_json)
     if as_json:
         the_plan.write_json(sys.stdout)  # streamed: 100,000 request bodies need not sit in memory twice
         return
@@ -261,8 +268,7 @@ def run(spec: str, output: str | None, concurrency: int, download_concurrency: i
                                                    engine=options), progress)
     except ConfigError as exc:
         progress.close()
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(EXIT_USAGE)
+        _fail_usage(str(exc), as_json)
     progress.close()
     try:
         if as_json:
@@ -286,7 +292,7 @@ def status(spec: str, output: str | None, as_json: bool) -> None:
     from .status import read_status
 
     campaign = load_or_exit(spec, as_json, output)
-    report = _read_ledger_or_exit(read_status, campaign)
+    report = _read_ledger_or_exit(read_status, campaign, as_json)
     if as_json:
         write_status_json(sys.stdout, report)
     else:

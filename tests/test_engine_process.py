@@ -222,6 +222,10 @@ def test_run_without_a_key_exits_2_and_sends_nothing(tmp_path: Path) -> None:
     result = _run(["run", str(spec)], env)
     assert result.returncode == 2
     assert "PHOTOGPT_API_KEY" in result.stderr and "Traceback" not in result.stderr
+    as_json = _run(["run", str(spec), "--json"], env)  # a script that asked for JSON gets JSON
+    assert as_json.returncode == 2
+    report = json.loads(as_json.stdout)
+    assert report["ok"] is False and "PHOTOGPT_API_KEY" in report["error"]
 
 
 def test_run_of_an_invalid_spec_exits_2_with_located_errors(tmp_path: Path) -> None:
