@@ -326,7 +326,8 @@ def main() -> None:
         if os.environ.get("PHOTOGPT_BATCH_DEBUG"):
             raise
         detail = describe(exc) if isinstance(exc, OSError) else str(exc)
-        click.echo(f"error: {detail or type(exc).__name__} ({type(exc).__name__}); the ledger keeps what was "
-                   "done. Set PHOTOGPT_BATCH_DEBUG=1 to see the traceback.", err=True)
+        kept = "; the ledger keeps what was done" if sys.argv[1:2] == ["run"] else ""
+        click.echo(f"error: {detail or type(exc).__name__} ({type(exc).__name__}){kept}. Set "
+                   "PHOTOGPT_BATCH_DEBUG=1 to see the traceback.", err=True)
         sys.exit(EXIT_FAILED)
     sys.exit(code if isinstance(code, int) else EXIT_OK)

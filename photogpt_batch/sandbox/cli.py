@@ -2,12 +2,30 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import click
 
 from .config import FAULT_KINDS, LOST_POST_MODES, Faults, SandboxConfig
 from .runner import serve_forever
+
+
+class _FiniteRange(click.FloatRange):
+    """A `click.FloatRange` that refuses NaN, which it lets through (every comparison with NaN is false):
+    a NaN duration would leave jobs running forever."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return number
+
+
+class _CannotServe(click.ClickException):
+    """A busy port or a bad address: a usage problem (exit 2), reported without a traceback."""
+
+    exit_code = 2
 
 
 def _seconds_range(
@@ -22,7 +40,7 @@ def _seconds_range(
         raise click.BadParameter("expected MIN,MAX in seconds, e.g. 0.5,2") from None
     if len(numbers) == 1:
         numbers *= 2
-    if len(numbers) != 2 or numbers[0] < 0 or numbers[1] < numbers[0]:
+    if len(numbers) != 2 or not all(map(math.isfinite, numbers)) or numbers[0] < 0 or numbers[1] < numbers[0]:
         raise click.BadParameter("expected MIN,MAX with 0 <= MIN <= MAX")
     return numbers[0], numbers[1]
 
@@ -46,7 +64,7 @@ def _nth_triggers(
     return triggers
 
 
-_RATE = click.FloatRange(0.0, 1.0)
+_RATE = _FiniteRange(0.0, 1.0)
 
 
 @click.command("sandbox")
@@ -75,19 +93,19 @@ _RATE = click.FloatRange(0.0, 1.0)
     metavar="MIN,MAX",
     help="Range each job's generation time is drawn from. [default: 0.5,2]",
 )
-@click.option("--queue-seconds", type=click.FloatRange(min=0), default=None, help="Time a job stays queued.")
+@click.option("--queue-seconds", type=_FiniteRange(min=0), default=None, help="Time a job stays queued.")
 @click.option(
     "--created-seconds",
-    type=click.FloatRange(min=0),
+    type=_FiniteRange(min=0),
     default=None,
     help="Time a job stays 'created' before 'queued'.",
 )
 @click.option(
-    "--prepare-seconds", type=click.FloatRange(min=0), default=None, help="Download preparation time."
+    "--prepare-seconds", type=_FiniteRange(min=0), default=None, help="Download preparation time."
 )
 @click.option("--video-bytes", type=click.IntRange(min=0), default=None, help="Size of every video file.")
 @click.option(
-    "--url-ttl", type=click.FloatRange(min=0), default=None, help="Lifetime of signed file URLs (s)."
+    "--url-ttl", type=_FiniteRange(min=0), default=None, help="Lifetime of signed file URLs (s)."
 )
 @click.option("--jobs-page-size", type=click.IntRange(min=1), default=None, help="Page size of GET /jobs.")
 @click.option("--fail-rate", type=_RATE, default=0.0, help="Share of jobs that end 'failed'.")
@@ -116,7 +134,7 @@ _RATE = click.FloatRange(0.0, 1.0)
 )
 @click.option("--slow-rate", type=_RATE, default=0.0, help="Share of API requests delayed by --slow-seconds.")
 @click.option(
-    "--slow-seconds", type=click.FloatRange(min=0), default=1.0, show_default=True, help="Added latency."
+    "--slow-seconds", type=_FiniteRange(min=0), default=1.0, show_default=True, help="Added latency."
 )
 @click.option("--truncate-rate", type=_RATE, default=0.0, help="Share of video downloads cut short.")
 @click.option(
@@ -183,7 +201,7 @@ def sandbox_command(**opts: Any) -> None:
     except OSError as exc:
         # A busy port or a bad address is a usage problem: say so, without a traceback.
         where = f"{opts['host']}, ports {port}/{file_port}"
-        raise click.ClickException(f"cannot serve on {where}: {exc}") from None
+        raise _CannotServe(f"cannot serve on {where}: {exc}") from None
 
 
 if __name__ == "__main__":

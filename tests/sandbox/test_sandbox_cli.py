@@ -57,9 +57,15 @@ def test_flags_become_the_config(monkeypatch: pytest.MonkeyPatch) -> None:
     assert faults.odd_case_status
 
 
-def test_bad_generation_seconds_is_a_usage_error() -> None:
-    result = CliRunner().invoke(cli.sandbox_command, ["--generation-seconds", "2,1"])
-    assert result.exit_code == 2
+@pytest.mark.parametrize("args", [
+    ["--generation-seconds", "2,1"],
+    ["--generation-seconds", "nan,nan"],  # jobs would never finish
+    ["--queue-seconds", "nan"],
+    ["--slow-rate", "nan"],
+])
+def test_bad_durations_and_rates_are_usage_errors(args: list[str]) -> None:
+    result = CliRunner().invoke(cli.sandbox_command, args)
+    assert result.exit_code == 2, result.output
 
 
 def test_unknown_fault_kind_is_a_usage_error() -> None:
@@ -101,6 +107,6 @@ async def test_busy_port_is_a_clear_error_not_a_traceback() -> None:
     async with Sandbox(SandboxConfig.quick()) as busy:
         args = ["--port", str(busy.port), "--file-port", "0"]
         result = await asyncio.to_thread(CliRunner().invoke, cli.sandbox_command, args)
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # a usage problem, like any bad flag
     assert "cannot serve" in result.output
     assert "Traceback" not in result.output
