@@ -221,8 +221,8 @@ class Engine:
                 seen += 1
                 if not missing or seen > 5000:
                     break
-        except ApiError as exc:  # credits are informative; never fail a run over them
-            log.info("could not list jobs for credits: %s", exc)
+        except (ApiError, sqlite3.Error) as exc:  # credits are informative; never fail a run over them
+            log.info("could not collect credits: %s", exc)
 
     async def _prepare_ledger(self) -> list[JobRecord]:
         """Record the spec in the ledger and decide what each job needs; returns the records to work on."""

@@ -29,10 +29,11 @@ JOB_KEYS = ("id", *JOB_FIELDS, "matrix")
 CAMPAIGN_SLUG = re.compile(r"[a-z0-9][a-z0-9._-]*")
 JOB_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 #: The longest final (expanded) job id. Each id names its output folder `<output>/<id>/`, and a name in a folder
-#: may have at most 255 bytes on Linux and macOS: a longer id would validate, be submitted and paid for, and then
-#: its video could never be saved. 128 stays well below that, and ids show in the terminal (progress, `plan`,
-#: `status`), where shorter reads better. `JOB_ID` allows only ASCII, so characters are bytes.
-MAX_ID_LENGTH = 128
+#: may have at most 255 bytes on Linux, macOS and Windows: a longer id would validate, be submitted and paid for,
+#: and then its video could never be saved. The tool's own files go inside that folder, so the id may use all of
+#: it; a tighter limit would refuse campaigns that ran fine (and an id is a job's identity: renaming one orphans
+#: its paid job). `JOB_ID` allows only ASCII, so characters are bytes.
+MAX_ID_LENGTH = 255
 VAR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 #: Placeholder names the tool fills itself; a var or matrix key of that name would be silently ignored.
 RESERVED_NAMES = ("model",)

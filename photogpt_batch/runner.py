@@ -15,12 +15,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from yarl import URL
-
 from .client import DEFAULT_BASE_URL, ApiError, AuthError, PhotoGPTClient, check_base_url
 from .engine import Engine, EngineOptions, RunSummary, ledger_write_failure
 from .jobs import Campaign
 from .ledger import LEDGER_DIR, Ledger, LedgerError
+from .ownership import FolderClaimed, claim_folder, endpoint_of
 from .progress import Progress
 
 API_KEY_ENV = "PHOTOGPT_API_KEY"
@@ -86,40 +85,9 @@ def run_campaign(campaign: Campaign, config: RunConfig | None = None, progress: 
         raise ConfigError(f"cannot use the output folder {output}: {exc.strerror or exc}") from exc
     try:
         with _api_endpoint(config, output) as (base_url, key):
-            _claim_folder(ledger, campaign, SANDBOX_ENDPOINT if config.sandbox else str(URL(base_url).origin()))
             return asyncio.run(_run(campaign, ledger, base_url, key, config, progress, install_signal_handlers))
     finally:
         ledger.close()
-
-
-#: What the ledger records as the API of a folder whose jobs were made by ``run --sandbox``.
-SANDBOX_ENDPOINT = "sandbox"
-
-
-def _claim_folder(ledger: Ledger, campaign: Campaign, endpoint: str) -> None:
-    """Record which campaign and which API the output folder's jobs belong to, or refuse another of either.
-
-    Jobs live on one API (a rehearsal's on the sandbox): polled through another they would be "unknown to
-    the server" and marked failed, and a rehearsal's videos taken for paid ones. Two campaigns in one folder
-    would take each other's same-named jobs for changed ones, paying again and overwriting videos.
-    """
-    def where(value: str) -> str:
-        return "the sandbox (run --sandbox)" if value == SANDBOX_ENDPOINT else value
-
-    recorded = ledger.meta("endpoint")
-    if recorded is not None and recorded != endpoint:
-        raise ConfigError(f"the jobs in {campaign.output} were made through {where(recorded)}, and this run would "
-                          f"go through {where(endpoint)}, which does not know them: give this run its own "
-                          "folder with --output")
-    owner = ledger.meta("campaign")
-    if owner is not None and owner != campaign.name:
-        raise ConfigError(f"{campaign.output} belongs to campaign {owner!r}, not {campaign.name!r}: two campaigns "
-                          "in one folder would overwrite each other's videos and pay again for each other's jobs. "
-                          "Give this one its own output (or, if the campaign was renamed, put the old name back)")
-    if recorded is None:
-        ledger.set_meta("endpoint", endpoint)
-    if owner is None:
-        ledger.set_meta("campaign", campaign.name)
 
 
 async def _run(campaign: Campaign, ledger: Ledger, base_url: str, key: str, config: RunConfig,
@@ -133,14 +101,23 @@ async def _run(campaign: Campaign, ledger: Ledger, base_url: str, key: str, conf
                 raise ConfigError(f"the API refused the key ({exc.message}); nothing was sent") from exc
             except ApiError as exc:
                 raise ConfigError(f"cannot reach the API at {base_url}: {exc}; nothing was sent") from exc
+            # Only now that the API has answered: a mistyped URL must not hold the folder to itself.
+            try:
+                warning = claim_folder(ledger, campaign.output, campaign.name,
+                                       endpoint_of(None if config.sandbox else base_url, config.sandbox))
+            except FolderClaimed as exc:
+                raise ConfigError(str(exc)) from exc
             engine = Engine(campaign, ledger, client, campaign.output, options, progress)
+            if warning:
+                engine.progress.note(warning)
             loop = asyncio.get_running_loop()
             handled = []
             if install_signal_handlers:
                 # SIGHUP: the terminal or SSH session went away; stop cleanly rather than die mid-POST.
+                received: list[signal.Signals] = []
                 for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
                     with contextlib.suppress(NotImplementedError, RuntimeError):
-                        loop.add_signal_handler(sig, _on_signal, engine, loop, sig)
+                        loop.add_signal_handler(sig, _on_signal, engine, loop, sig, received)
                         handled.append(sig)
             try:
                 summary = await engine.run()
@@ -155,10 +132,15 @@ async def _run(campaign: Campaign, ledger: Ledger, base_url: str, key: str, conf
         await ledger.aclose()
 
 
-def _on_signal(engine: Engine, loop: asyncio.AbstractEventLoop, sig: signal.Signals) -> None:
+def _on_signal(engine: Engine, loop: asyncio.AbstractEventLoop, sig: signal.Signals,
+               received: list[signal.Signals]) -> None:
     """First signal: stop cleanly. Second: stop now, without waiting for POSTs on the wire (`Engine.abort`).
-    A third gets the default action (KeyboardInterrupt); the ledger is consistent whatever happens."""
-    if not engine.stopping:
+    A third gets the default action (KeyboardInterrupt); the ledger is consistent whatever happens.
+
+    Counted here, not read from `Engine.stopping`: the engine may have stopped itself (a refused key), and
+    the user's first Ctrl-C must still let the POSTs on the wire record their jobIds."""
+    received.append(sig)
+    if len(received) == 1:
         engine.stop()
         on_the_wire = engine.submissions_in_flight
         engine.progress.note("stopping: nothing new is sent" + (

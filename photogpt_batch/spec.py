@@ -61,9 +61,10 @@ def _plain_yaml() -> YAML:
     return yaml
 
 
-#: The largest campaign file read. A matrix of 100,000 jobs takes a few kB and an explicit list of them a
-#: few tens of MB; without a bound, a mistyped path such as /dev/zero would be read until memory runs out.
-MAX_SPEC_BYTES = 64 << 20
+#: The largest campaign file read. A matrix of 100,000 jobs takes a few kB, and an explicit list of them with
+#: long prompts under 100 MB; without a bound, a mistyped path such as /dev/zero would be read until memory runs
+#: out.
+MAX_SPEC_BYTES = 256 << 20
 
 
 def read_text(path: Path) -> str:

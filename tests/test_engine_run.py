@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import sqlite3
 from pathlib import Path
 
@@ -247,3 +248,42 @@ def test_a_second_campaign_in_the_same_folder_is_refused(tmp_path: Path, sandbox
         run_campaign(load(second), run_config(sandbox))
     assert posts(sandbox) == 2
     check_outputs(tmp_path / "out", 2)
+
+
+def test_a_run_that_sent_nothing_does_not_hold_the_folder(tmp_path: Path, sandbox: SandboxThread) -> None:
+    from photogpt_batch.runner import RunConfig
+
+    spec = write_campaign(tmp_path, jobs=1)
+    mistyped = RunConfig(base_url="http://127.0.0.1:1/api", api_key="k")
+    with pytest.raises(ConfigError, match="nothing was sent"):
+        run_campaign(load(spec), mistyped)
+    assert run_campaign(load(spec), run_config(sandbox)).complete  # the corrected rerun is not refused
+    other = write_campaign(tmp_path, jobs=1, name="other")
+    with pytest.raises(ConfigError, match="belongs to campaign 't'"):
+        run_campaign(load(other), run_config(sandbox))
+
+
+def test_another_api_of_the_same_kind_is_followed_with_a_warning(tmp_path: Path, sandbox: SandboxThread) -> None:
+    from photogpt_batch.progress import Progress
+
+    spec = write_campaign(tmp_path, jobs=2)
+    assert run_campaign(load(spec), run_config(sandbox)).complete
+    with SandboxThread(fast_sandbox()) as moved:  # another port on this machine, as localhost vs 127.0.0.1
+        notes = io.StringIO()
+        summary = run_campaign(load(spec), run_config(moved), Progress(2, stream=notes, interactive=False))
+    assert summary.complete and posts(moved) == 0
+    assert "were made through " + sandbox.base_url.rsplit("/api", 1)[0] in notes.getvalue()
+
+
+def test_a_folder_rehearsed_before_the_record_existed_is_still_known_as_a_rehearsal(
+        tmp_path: Path, sandbox: SandboxThread) -> None:
+    from engine_helpers import engine_options
+
+    from photogpt_batch.runner import RunConfig
+
+    spec = write_campaign(tmp_path, jobs=1)
+    assert run_campaign(load(spec), RunConfig(sandbox=True, requests_per_second=1000, engine=engine_options()))
+    with sqlite3.connect(tmp_path / "out" / LEDGER_DIR / LEDGER_FILE) as db:
+        db.execute("DELETE FROM meta")  # as a ledger migrated from schema 2 leaves it
+    with pytest.raises(ConfigError, match=r"made through the sandbox \(run --sandbox\)"):
+        run_campaign(load(spec), run_config(sandbox))
