@@ -656,7 +656,7 @@ def _check_contents(conn: sqlite3.Connection, path: Path) -> None:
                                           f"{state!r})")
 
 
-_MANIFEST_JOB_ID = re.compile(rb'"jobId":"((?:[^"\\]|\\.)*)"')
+_MANIFEST_JOB_ID = re.compile(rb'"jobId":"((?:[^"\\\n]|\\.)*)"')  # within one line
 
 
 def _check_manifest_known(output: Path, path: Path, conn: sqlite3.Connection) -> None:
@@ -668,17 +668,14 @@ def _check_manifest_known(output: Path, path: Path, conn: sqlite3.Connection) ->
         found = manifest.lstat()
         if not stat.S_ISREG(found.st_mode) or not found.st_size:  # a link there is not a manifest we wrote
             return
-        lines = manifest.read_bytes().splitlines()
+        data = manifest.read_bytes()
     except OSError:
         return
     listed = set()
-    for line in lines:
-        # The manifest's own lines are compact JSON (`"jobId":"..."`): a pattern finds the id ten times faster
-        # than parsing each line, which counts for 100,000 of them on every run. Escapes are decoded properly.
-        found = _MANIFEST_JOB_ID.search(line)
-        if found is None:  # no id, or a line edited by hand: the ledger is the truth, not this file
-            continue
-        raw = found.group(1)
+    # The manifest's own lines are compact JSON (`"jobId":"..."`): one pattern over the whole file finds the ids
+    # in a third of the time of parsing each line, which counts for 100,000 of them on every run. A line edited
+    # by hand that no longer matches is skipped: the ledger is the truth, not this file.
+    for raw in _MANIFEST_JOB_ID.findall(data):
         try:
             job_id = json.loads(b'"' + raw + b'"') if b"\\" in raw else raw.decode("utf-8")
         except ValueError:
