@@ -10,9 +10,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from engine_helpers import check_outputs, write_campaign
+from engine_helpers import check_outputs, fast_sandbox, write_campaign
 
 from photogpt_batch.progress import Progress
+from photogpt_batch.sandbox import SandboxThread
 
 KINDS = ["submitted", "generating", "generated", "downloaded", "failed", "in_doubt", "video_failed"]
 
@@ -98,14 +99,19 @@ def test_no_stderr_at_all_means_quiet(monkeypatch: pytest.MonkeyPatch) -> None:
         _assert_counted(progress)
 
 
+def _env(sandbox: SandboxThread) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PHOTOGPT_")}
+    return {**env, "PHOTOGPT_BASE_URL": sandbox.base_url, "PHOTOGPT_API_KEY": "test-key"}
+
+
 def test_run_with_stderr_closed_finishes_and_saves_the_videos(tmp_path: Path) -> None:
     spec = write_campaign(tmp_path, jobs=2)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PHOTOGPT_")}
     # `2>&-`: the child starts without a file descriptor 2, so its sys.stderr is None.
-    result = subprocess.run(
-        [sys.executable, "-m", "photogpt_batch", "run", str(spec), "--sandbox", "--quiet", "--rate", "1000"],
-        env=env, stdout=subprocess.PIPE, text=True, timeout=60, preexec_fn=lambda: os.close(2),
-    )
+    with SandboxThread(fast_sandbox()) as sandbox:
+        result = subprocess.run(
+            [sys.executable, "-m", "photogpt_batch", "run", str(spec), "--quiet", "--rate", "1000"],
+            env=_env(sandbox), stdout=subprocess.PIPE, text=True, timeout=60, preexec_fn=lambda: os.close(2),
+        )
     assert result.returncode == 0, result.stdout
     check_outputs(tmp_path / "out", 2)
 
@@ -113,14 +119,14 @@ def test_run_with_stderr_closed_finishes_and_saves_the_videos(tmp_path: Path) ->
 def test_run_with_stderr_a_broken_pipe_still_saves_every_video(tmp_path: Path) -> None:
     # `run ... 2>&1 >summary.txt | head -1` once head has gone: every write to stderr fails with EPIPE.
     spec = write_campaign(tmp_path, jobs=3)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PHOTOGPT_")}
     read_end, write_end = os.pipe()
     os.close(read_end)
     try:
-        result = subprocess.run(
-            [sys.executable, "-m", "photogpt_batch", "run", str(spec), "--sandbox", "--rate", "1000"],
-            env=env, stdout=subprocess.DEVNULL, stderr=write_end, timeout=60,
-        )
+        with SandboxThread(fast_sandbox()) as sandbox:
+            result = subprocess.run(
+                [sys.executable, "-m", "photogpt_batch", "run", str(spec), "--rate", "1000"],
+                env=_env(sandbox), stdout=subprocess.DEVNULL, stderr=write_end, timeout=60,
+            )
     finally:
         os.close(write_end)
     assert result.returncode == 0  # the closing summary cannot be shown either; the exit code still tells
