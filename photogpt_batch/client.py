@@ -289,7 +289,8 @@ class PhotoGPTClient:
         message = envelope.get("message")
         return message if isinstance(message, str) else ""
 
-    async def submit(self, body: dict[str, Any], *, stop: asyncio.Event | None = None) -> str:
+    async def submit(self, body: dict[str, Any], *, stop: asyncio.Event | None = None,
+                     before_send: Callable[[], Awaitable[None]] | None = None) -> str:
         """``POST /videos/generation``; returns the jobId.
 
         Raises `OutcomeUnknown` when the request may have created a job but no job id came back; a
@@ -297,9 +298,14 @@ class PhotoGPTClient:
         a submission waiting to be sent again (after a 429, or a connection that failed before sending)
         is not sent: its last failure (`RateLimited` or `TransportError`, both "nothing was created") is
         raised at once instead.
+
+        ``before_send`` is awaited before each attempt goes out, once the rate limiter has let it through:
+        the place to record the intent to submit, so that a crash while waiting for the limiter leaves
+        nothing in doubt. Whatever it raises is raised from here, with nothing sent.
         """
         payload = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
-        envelope = await self._call("POST", self.url("videos", "generation"), payload, stop=stop)
+        envelope = await self._call("POST", self.url("videos", "generation"), payload, stop=stop,
+                                    before_send=before_send)
         result = envelope.get("result")
         job_id = result.get("jobId") if isinstance(result, dict) else None
         if isinstance(job_id, int) and not isinstance(job_id, bool):
@@ -400,7 +406,8 @@ class PhotoGPTClient:
         return text if len(text) <= limit else text[: limit - 1] + "…"
 
     async def _call(self, method: str, url: URL, payload: bytes | None = None,
-                    stop: asyncio.Event | None = None) -> dict[str, Any]:
+                    stop: asyncio.Event | None = None,
+                    before_send: Callable[[], Awaitable[None]] | None = None) -> dict[str, Any]:
         """Send a request with the retry rules in the module docstring; return the OK envelope. A retry
         that would come after ``stop`` is set is not made: the last failure is raised instead."""
         is_post = method == "POST"
@@ -410,7 +417,7 @@ class PhotoGPTClient:
             retry_after: float | None = None
             cause: BaseException | None = None
             try:
-                reply = await self._attempt(method, url, payload)
+                reply = await self._attempt(method, url, payload, before_send)
                 result = self._envelope(reply, where) if 200 <= reply.status < 300 else None
             except _NOT_SENT_ERRORS as exc:
                 failure: ApiError = TransportError(f"{where}: could not connect: {self._scrub(str(exc))}")
@@ -470,9 +477,12 @@ class PhotoGPTClient:
             stopper.cancel()
         return not stop.is_set()
 
-    async def _attempt(self, method: str, url: URL, payload: bytes | None) -> _Reply:
+    async def _attempt(self, method: str, url: URL, payload: bytes | None,
+                       before_send: Callable[[], Awaitable[None]] | None = None) -> _Reply:
         if self._limiter is not None:
             await self._limiter.acquire()
+        if before_send is not None:
+            await before_send()
         async with self.session.request(
             method,
             url,

@@ -54,6 +54,10 @@ from .reconcile import CLOCK_MARGIN, settle
 log = logging.getLogger(__name__)
 
 
+class _NotSending(Exception):
+    """Raised from just before a POST would go out, when the run is stopping: the POST is not sent."""
+
+
 class RunAborted(Exception):
     """The run cannot go on (a 401: the key is bad). Nothing more is sent; the ledger holds what was done."""
 
@@ -325,13 +329,26 @@ class Engine:
             await self._download_all(job, record.rowid, fresh)
 
     async def _submit(self, job: PlannedJob, record: JobRecord) -> str | None:
-        """Record the intent, POST, record the jobId. Returns it, or None when the job did not get one."""
-        await self.ledger.mark_submitting(record.rowid)
-        if self.stopping:  # Ctrl-C came while the intent was being recorded: nothing has been sent yet
-            await self.ledger.mark_unsent(record.rowid)
-            return None
+        """Record the intent, POST, record the jobId. Returns it, or None when the job did not get one.
+
+        The intent is recorded once the rate limiter lets the POST through, just before it goes out: a
+        crash while waiting for the limiter then leaves the job planned (provably unsent), not in doubt."""
+        intent = False
+
+        async def record_intent() -> None:
+            nonlocal intent
+            if not intent:
+                await self.ledger.mark_submitting(record.rowid)
+                intent = True
+            if self.stopping:  # Ctrl-C came while waiting or recording: nothing has been sent yet
+                raise _NotSending
+
         try:
-            remote_id = await self.client.submit(job.body, stop=self._stop)
+            remote_id = await self.client.submit(job.body, stop=self._stop, before_send=record_intent)
+        except _NotSending:
+            if intent:
+                await self.ledger.mark_unsent(record.rowid)
+            return None
         except AuthError as exc:
             await self.ledger.mark_unsent(record.rowid)
             raise RunAborted(f"the API refused the key: {exc.message}") from exc

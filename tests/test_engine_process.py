@@ -58,6 +58,22 @@ def test_sigkill_at_random_moments_then_resume_loses_nothing_and_pays_once(tmp_p
         assert posts(sandbox) <= jobs + doubted
 
 
+def test_a_kill_while_submissions_wait_for_the_rate_limit_leaves_them_unsent_not_in_doubt(tmp_path: Path) -> None:
+    spec = write_campaign(tmp_path, jobs=4)
+    with SandboxThread(fast_sandbox(generation_seconds=(5.0, 5.0))) as sandbox:
+        # One request every 2 s: after the first POST, three submissions wait for the limiter.
+        proc = subprocess.Popen([sys.executable, "-m", "photogpt_batch", "run", str(spec), "--rate", "0.5",
+                                 "--quiet"], env=_env(sandbox), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_until(lambda: posts(sandbox) >= 1)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+        sent = posts(sandbox)
+    with Ledger.open_for_reading(tmp_path / "out") as ledger:
+        attempted = [r for r in ledger.jobs() if r.attempts]
+    # Only a POST that went out has its intent recorded: the waiting ones are provably unsent.
+    assert len(attempted) == sent < 4
+
+
 def test_a_rerun_without_the_flag_never_resubmits_what_a_kill_left_in_doubt(tmp_path: Path) -> None:
     spec = write_campaign(tmp_path, jobs=1)
     with SandboxThread(fast_sandbox()) as sandbox:
