@@ -12,8 +12,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from engine_helpers import check_outputs, fast_sandbox, posts, wait_until, write_campaign
 
+from photogpt_batch.cli import cli
 from photogpt_batch.ledger import JobState, Ledger
 from photogpt_batch.sandbox import Faults, SandboxThread
 
@@ -29,6 +31,12 @@ def _env(sandbox: SandboxThread, key: str = "test-key") -> dict[str, str]:
 def _run(args: list[str], env: dict[str, str], timeout: float = 60) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "photogpt_batch", *args], env=env, capture_output=True,
                           text=True, timeout=timeout)
+
+
+def _in_process(args: list[str], env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """The CLI run in this process (for checks that end before anything runs: no interpreter start-up)."""
+    result = CliRunner().invoke(cli, args, env={"PHOTOGPT_API_KEY": None, "PHOTOGPT_BASE_URL": None, **(env or {})})
+    return subprocess.CompletedProcess(args, result.exit_code, result.stdout, result.stderr)
 
 
 def test_sigkill_at_random_moments_then_resume_loses_nothing_and_pays_once(tmp_path: Path) -> None:
@@ -172,9 +180,8 @@ def test_a_second_ctrl_c_stops_at_once_exits_130_and_the_cut_submission_is_in_do
 @pytest.mark.parametrize("key", ["sk-abc\ndef", "sk-abc\rdef", "sk-abc\tdef", "sk-abcdé"])
 def test_a_key_an_http_header_cannot_carry_is_a_configuration_error(tmp_path: Path, key: str) -> None:
     spec = write_campaign(tmp_path, jobs=1)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PHOTOGPT_")}
-    env.update(PHOTOGPT_API_KEY=key, PHOTOGPT_BASE_URL="http://127.0.0.1:9/api")
-    result = _run(["run", str(spec), "--quiet"], env)
+    result = _in_process(["run", str(spec), "--quiet"],
+                         {"PHOTOGPT_API_KEY": key, "PHOTOGPT_BASE_URL": "http://127.0.0.1:9/api"})
     assert result.returncode == 2, result.stderr
     assert "PHOTOGPT_API_KEY contains control or non-ASCII characters" in result.stderr
     assert "abc" not in result.stderr + result.stdout and "Traceback" not in result.stderr
@@ -189,7 +196,7 @@ def test_a_key_an_http_header_cannot_carry_is_a_configuration_error(tmp_path: Pa
 ])
 def test_bad_options_exit_2_before_anything_runs(tmp_path: Path, args: list[str], says: str) -> None:
     spec = write_campaign(tmp_path, jobs=1)
-    result = _run(["run", str(spec), "--sandbox", *args], dict(os.environ))
+    result = _in_process(["run", str(spec), "--sandbox", *args])
     assert result.returncode == 2, result.stderr
     assert says in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "out").exists()
@@ -199,7 +206,7 @@ def test_bad_options_exit_2_before_anything_runs(tmp_path: Path, args: list[str]
 def test_an_output_path_that_is_a_file_exits_2(tmp_path: Path, command: str) -> None:
     spec = write_campaign(tmp_path, jobs=1)
     (tmp_path / "out").write_text("a file, not a folder")
-    result = _run([command, str(spec), *(["--sandbox"] if command == "run" else [])], dict(os.environ))
+    result = _in_process([command, str(spec), *(["--sandbox"] if command == "run" else [])])
     assert result.returncode == 2, result.stderr
     assert "is not a folder" in result.stderr
     assert (tmp_path / "out").read_text() == "a file, not a folder"
