@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import glob
 import logging
 import sqlite3
 import stat
@@ -436,14 +437,14 @@ class Engine:
         part = part_path(dest)
         try:
             # A job folder that is a link (or a file) is refused: writing through it could land anywhere.
-            check_owned_dir(dest.parent)
+            folder_existed = check_owned_dir(dest.parent)
             if state == VideoState.PENDING or (part.exists() and len(self.ledger.versions(job.id)) > 1):
                 # A .part from another version of this job (or another remote job) is not a prefix of this
                 # file. A resumed download can meet one too: the spec went back to an earlier version whose
                 # download was cut, after a later version wrote its own .part. Nothing tells whose bytes it
                 # holds, so with other versions about it starts over (a download costs nothing).
                 part.unlink(missing_ok=True)
-            aside = self._set_aside_untrusted(job, dest)
+            self._set_aside_untrusted(job, dest)
         except OSError as exc:
             # Local trouble (permissions, a link, a full disk) fails this video, not the run; the next
             # run tries it again.
@@ -489,11 +490,8 @@ class Engine:
                 last_error = f"cannot write {rel}: {describe(exc)}"
                 break
             await self.ledger.mark_video_downloaded(record.rowid, video.n, rel, result.bytes, result.sha256)
-            with contextlib.suppress(OSError):  # tidying only: the aside file is kept if it cannot be checked
-                if aside is not None and aside.stat().st_size == result.bytes and \
-                        hash_file(aside).hexdigest() == result.sha256:
-                    # It was this very file (a crash came between its rename and its record): nothing is lost.
-                    aside.unlink()
+            if folder_existed:  # a new folder has nothing set aside in it: no listing on the common path
+                _drop_copies_set_aside(dest, result.bytes, result.sha256)
             self._manifest.append({
                 "job": job.id, "model": job.model, "jobId": record.remote_id, "videoId": video.video_id,
                 "path": rel, "bytes": result.bytes, "sha256": result.sha256,
@@ -535,24 +533,38 @@ class Engine:
                 await asyncio.sleep(max(0.1, self._prepare_estimate / 3))
         return None
 
-    def _set_aside_untrusted(self, job: PlannedJob, dest: Path) -> Path | None:
-        """A file at the destination that no version of this job recorded is moved aside (returned), never
+    def _set_aside_untrusted(self, job: PlannedJob, dest: Path) -> None:
+        """A file at the destination that no version of this job recorded is moved aside, never
         trusted or lost; one that an earlier version recorded is ours to replace."""
         if not dest.exists():
-            return None
+            return
         rel = dest.relative_to(self.output).as_posix()
         ours = any(v.path == rel and v.state == VideoState.DOWNLOADED
                    for r in self.ledger.versions(job.id) if not r.current for v in r.videos)
         if ours:
-            return None
-        aside = dest.with_name(f"{dest.name}.untrusted-{time.time_ns()}")
+            return
+        aside = dest.with_name(f"{dest.name}{ASIDE_MARK}{time.time_ns()}")
         dest.rename(aside)
         self.progress.note(f"warning: moved a file the ledger does not vouch for aside: {aside}")
-        return aside
 
     def summary(self) -> RunSummary:
         """The summary of the campaign's current jobs, from the ledger."""
         return summarise(self.ledger, self.campaign)
+
+
+#: What a file moved aside is called: ``<n>.mp4.untrusted-<ns>``.
+ASIDE_MARK = ".untrusted-"
+
+
+def _drop_copies_set_aside(dest: Path, size: int, sha256: str) -> None:
+    """Delete the files set aside beside ``dest`` that hold exactly what was just downloaded to it: each was
+    this very video, renamed into place by a run that crashed before recording it. This run or an earlier one
+    set it aside (a run killed after setting a file aside leaves it for the next to judge). Anything else set
+    aside is kept: it is not ours to delete."""
+    with contextlib.suppress(OSError):  # tidying only: a file that cannot be checked is kept
+        for aside in dest.parent.glob(glob.escape(dest.name) + ASIDE_MARK + "*"):
+            if aside.lstat().st_size == size and hash_file(aside).hexdigest() == sha256:
+                aside.unlink()
 
 
 def ledger_write_failure(exc: sqlite3.Error) -> str:

@@ -123,6 +123,28 @@ def test_a_foreign_file_where_a_video_goes_is_moved_aside_not_trusted(tmp_path: 
     assert len(aside) == 1 and aside[0].read_bytes() == b"not the video"
 
 
+def test_a_copy_set_aside_by_a_run_killed_before_it_downloaded_is_cleared_later(tmp_path: Path,
+                                                                              sandbox: SandboxThread) -> None:
+    from photogpt_batch.ledger import VideoState, VideoTransition
+
+    spec = write_campaign(tmp_path, jobs=1)
+    assert run_campaign(load(spec), run_config(sandbox)).complete
+    video = tmp_path / "out" / "clip-1" / "1.mp4"
+    # As a run leaves it that crashed after a rename and before its record, and whose successor was killed
+    # right after setting the unrecorded file aside: the video pending, its bytes aside, and a stranger beside.
+    with Ledger.open_for_run(tmp_path / "out") as ledger:
+        record = ledger.job("clip-1")
+        assert record is not None
+        ledger.commit(VideoTransition(record.rowid, 1, VideoState.PENDING))
+    copy = video.with_name("1.mp4.untrusted-1")
+    video.rename(copy)
+    stranger = video.with_name("1.mp4.untrusted-2")
+    stranger.write_bytes(b"someone else's")
+    assert run_campaign(load(spec), run_config(sandbox)).complete
+    assert sorted(p.name for p in video.parent.iterdir()) == ["1.mp4", "1.mp4.untrusted-2"]
+    check_outputs(tmp_path / "out", 1)
+
+
 def test_a_damaged_download_is_fetched_again_without_resubmitting(tmp_path: Path, sandbox: SandboxThread) -> None:
     spec = write_campaign(tmp_path, jobs=2)
     run_campaign(load(spec), run_config(sandbox))
