@@ -23,6 +23,7 @@ from . import __version__, schemas
 from .diagnostics import Diagnostic, SpecError
 from .durable import describe
 from .jobs import Campaign
+from .jsonstream import needs_ascii
 from .plugins import build_registry, get_registry, make_plugin_manager
 from .validation import load_campaign
 
@@ -31,7 +32,7 @@ T = TypeVar("T")
 
 
 def _emit_json(value: Any) -> None:
-    sys.stdout.write(json.dumps(value, indent=2, ensure_ascii=False))
+    sys.stdout.write(json.dumps(value, indent=2, ensure_ascii=needs_ascii(sys.stdout)))
     sys.stdout.write("\n")
 
 
@@ -312,6 +313,10 @@ def _silence_broken_streams() -> None:
 
 def main() -> None:
     """Console-script entry point: no traceback reaches the user unless ``PHOTOGPT_BATCH_DEBUG`` is set."""
+    if sys.stdout is not None and needs_ascii(sys.stdout):
+        # Text that this stream cannot encode (a prompt in another script) is shown escaped, not a crash.
+        with contextlib.suppress(AttributeError, ValueError):
+            sys.stdout.reconfigure(errors="backslashreplace")  # type: ignore[union-attr]
     try:
         # Not standalone: click would turn Ctrl-C into "Aborted!" and exit 1; an interruption is 130.
         code = cli.main(standalone_mode=False)

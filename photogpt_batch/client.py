@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -399,7 +400,14 @@ class PhotoGPTClient:
         return headers
 
     def _scrub(self, text: str) -> str:
-        return text.replace(self.__key, "<api key>") if self.__key else text
+        key = self.__key
+        if not key:
+            return text
+        if len(key) >= 8:
+            return text.replace(key, "<api key>")
+        # A key this short (a test key) is also an everyday substring: "k" would turn "not known" into
+        # "not <api key>nown". Only where it stands as a token of its own.
+        return re.sub(rf"(?<![\w-]){re.escape(key)}(?![\w-])", "<api key>", text)
 
     def _snippet(self, text: str, limit: int = 300) -> str:
         text = self._scrub(" ".join(text.split()))

@@ -77,6 +77,11 @@ def _load_entry_points(pm: pluggy.PluginManager, builtin_only: bool) -> None:
             pm.register(plugin, name=ep.name)
         except Exception as exc:  # a broken third-party plugin must not take the CLI down
             pm_warnings(pm).append(f"plugin {ep.name!r} ({ep.value}) failed to load: {exc!r}")
+    unknown = sorted(allow - {ep.name for ep in eps}) if allow is not None else []
+    if unknown:
+        # A typo here silently leaves a model out, which then reads as "unknown model" in every spec.
+        pm_warnings(pm).append(f"PHOTOGPT_BATCH_PLUGINS names {', '.join(map(repr, unknown))}, which no installed "
+                               f"plugin is called; installed: {', '.join(sorted({ep.name for ep in eps}))}")
 
 
 def pm_warnings(pm: pluggy.PluginManager) -> list[str]:

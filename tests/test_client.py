@@ -577,3 +577,15 @@ async def test_ping_measures_how_far_the_servers_clock_is_from_ours() -> None:
         assert client.server_clock_offset is None
         await client.ping()
         assert client.server_clock_offset == pytest.approx(-600, abs=2)
+
+
+@pytest.mark.parametrize("key", ["k", "abc1"])
+async def test_a_short_key_is_scrubbed_where_it_stands_alone_not_inside_words(serve, client_for, key: str) -> None:
+    async def echo_key(request: web.Request) -> web.Response:
+        return nok(401, f"unknown key {request.headers['Authorization'].split()[1]}, not known here", "x")
+
+    app, _ = app_with(("GET", "/api/ping", echo_key))
+    api = await client_for(await serve(app), api_key=key)
+    with pytest.raises(AuthError) as caught:
+        await api.ping()
+    assert "unknown key <api key>, not known here" in str(caught.value)

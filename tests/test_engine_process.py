@@ -309,3 +309,14 @@ def test_an_interrupted_sandbox_run_resumes_where_it_stood(tmp_path: Path) -> No
     assert result.returncode == 0, result.stderr
     assert "does not know job" not in result.stderr
     check_outputs(tmp_path / "out", 8)
+
+
+def test_output_to_a_stream_that_cannot_encode_the_prompts_is_escaped_not_a_crash(tmp_path: Path) -> None:
+    spec = write_campaign(tmp_path, jobs=1)
+    spec.write_text(spec.read_text().replace("shot number", "café — 夜 shot"), encoding="utf-8")
+    env = {**os.environ, "PYTHONIOENCODING": "ascii"}  # as on a terminal that is not UTF-8
+    as_json = _run(["plan", str(spec), "--json"], env)
+    assert as_json.returncode == 0, as_json.stderr
+    assert json.loads(as_json.stdout)["jobs"][0]["request"]["prompt"] == "café — 夜 shot 1"
+    ids = _run(["status", str(spec), "--json"], env)
+    assert ids.returncode == 1 and json.loads(ids.stdout)["counts"] == {"new": 1}

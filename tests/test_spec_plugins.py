@@ -185,6 +185,14 @@ def test_plugins_env_var_takes_a_comma_separated_list(monkeypatch: pytest.Monkey
     assert {m.plugin for m in build_registry(make_plugin_manager()).models.values()} == {"veo", "grok"}
 
 
+def test_a_plugin_name_in_the_env_var_that_is_not_installed_is_a_warning(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PHOTOGPT_BATCH_PLUGINS", "veo, seedanse")
+    registry = build_registry(make_plugin_manager())
+    assert {m.plugin for m in registry.models.values()} == {"veo"}
+    [warning] = registry.warnings
+    assert "PHOTOGPT_BATCH_PLUGINS names 'seedanse'" in warning and "seedance" in warning
+
+
 # --- real entry points, in a subprocess -----------------------------------------------------------------
 
 PLUGIN_SOURCES = {
