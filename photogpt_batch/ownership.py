@@ -46,7 +46,7 @@ def _kind(endpoint: str) -> str:
     if endpoint == SANDBOX:
         return "the sandbox of run --sandbox"
     if endpoint == DEFAULT:
-        return "the PhotoGPT API"
+        return "a remote API"  # like any other: a proxy in front of it is the same API
     host = URL(endpoint).host or ""
     try:
         local = host == "localhost" or ipaddress.ip_address(host.strip("[]")).is_loopback
