@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import urllib.request
+from pathlib import Path
 
 import aiohttp
 import pytest
@@ -59,15 +60,25 @@ def test_quick_preset_is_fast() -> None:
     assert SandboxConfig.quick(seed=5).seed == 5
 
 
+BODY = {"modelID": "grok-imagine-1.5", "prompt": "p"}
+
+
+def _keeping_state(state: Path) -> SandboxConfig:
+    return SandboxConfig.quick(generation_seconds=(0.01, 0.02), queue_seconds=0.0, state_file=state)
+
+
+async def _one_job(config: SandboxConfig) -> str:
+    """Start a sandbox with ``config``, create one job, stop it; the job's id."""
+    async with (Sandbox(config) as first, aiohttp.ClientSession(headers=HEADERS) as http,
+                http.post(first.base_url + "/videos/generation", json=BODY) as response):
+        return (await response.json())["result"]["jobId"]
+
+
 async def test_a_state_file_keeps_jobs_across_restarts(tmp_path) -> None:
     state = tmp_path / "jobs.jsonl"
-    config = SandboxConfig.quick(generation_seconds=(0.01, 0.02), queue_seconds=0.0, state_file=state)
-    headers = {"Authorization": "Bearer k", "API-Version": "1"}
-    body = {"modelID": "grok-imagine-1.5", "prompt": "p"}
-    async with (Sandbox(config) as first, aiohttp.ClientSession(headers=headers) as http,
-                http.post(first.base_url + "/videos/generation", json=body) as response):
-        job_id = (await response.json())["result"]["jobId"]
-    async with Sandbox(config) as second, aiohttp.ClientSession(headers=headers) as http:
+    config = _keeping_state(state)
+    job_id = await _one_job(config)
+    async with Sandbox(config) as second, aiohttp.ClientSession(headers=HEADERS) as http:
 
         async def finished() -> dict | None:
             async with http.get(f"{second.base_url}/jobs/{job_id}") as response:
@@ -79,21 +90,17 @@ async def test_a_state_file_keeps_jobs_across_restarts(tmp_path) -> None:
         assert len(job["videos"]) == 1
         async with http.get(f"{second.base_url}/videos/{job['videos'][0]['id']}/create-download") as response:
             assert response.status == 200
-        async with http.post(second.base_url + "/videos/generation", json=body) as response:
+        async with http.post(second.base_url + "/videos/generation", json=BODY) as response:
             assert response.status == 200
     assert len(state.read_text().splitlines()) == 2
 
 
 async def test_a_damaged_state_file_loses_only_its_damaged_lines(tmp_path) -> None:
     state = tmp_path / "jobs.jsonl"
-    config = SandboxConfig.quick(generation_seconds=(0.01, 0.02), queue_seconds=0.0, state_file=state)
-    headers = {"Authorization": "Bearer k", "API-Version": "1"}
-    body = {"modelID": "grok-imagine-1.5", "prompt": "p"}
-    async with (Sandbox(config) as first, aiohttp.ClientSession(headers=headers) as http,
-                http.post(first.base_url + "/videos/generation", json=body) as response):
-        job_id = (await response.json())["result"]["jobId"]
+    config = _keeping_state(state)
+    job_id = await _one_job(config)
     # A stray non-UTF-8 byte on a line of its own, and a torn line at the end.
     state.write_bytes(b"\xff\xfe not json\n" + state.read_bytes() + b'{"job_id": "job_tor')
-    async with (Sandbox(config) as second, aiohttp.ClientSession(headers=headers) as http,
+    async with (Sandbox(config) as second, aiohttp.ClientSession(headers=HEADERS) as http,
                 http.get(f"{second.base_url}/jobs/{job_id}") as response):
         assert response.status == 200  # the intact line was read back
