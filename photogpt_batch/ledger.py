@@ -53,6 +53,7 @@ from typing import Any, ClassVar, NamedTuple, Self
 
 from .durable import LinkRefused, check_owned_dir, fsync_dir, open_owned
 from .jobs import PlannedJob, canonical_json
+from .manifest import MANIFEST
 
 log = logging.getLogger(__name__)
 
@@ -521,6 +522,20 @@ class SetCredits(Op):
         return []
 
 
+@dataclass(frozen=True)
+class SetMeta(Op):
+    """Record a fact about the folder as a whole (which campaign, which API), replacing an earlier one."""
+
+    key: str
+    value: str
+
+    def apply(self, conn: sqlite3.Connection, now: float) -> list[_EventRow]:
+        """Upsert the ``meta`` row."""
+        conn.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value ="
+                     " excluded.value", (self.key, self.value))
+        return []
+
+
 class _Barrier(Op):
     """Changes nothing: `Ledger.flush` queues one and waits for its (group) commit."""
 
@@ -663,7 +678,7 @@ def _check_manifest_known(output: Path, path: Path, conn: sqlite3.Connection) ->
     """Refuse a ledger that does not know jobs the folder's manifest lists: it was deleted, emptied, restored
     from an older backup or left behind in a copy, and running on it would submit (and pay for) those jobs
     again. The manifest is written from the ledger, so a healthy ledger knows every jobId in it."""
-    manifest = output / "manifest.jsonl"  # manifest.MANIFEST; that module sits above this one
+    manifest = output / MANIFEST
     try:
         found = manifest.lstat()
         if not stat.S_ISREG(found.st_mode) or not found.st_size:  # a link there is not a manifest we wrote
@@ -699,6 +714,27 @@ def _needs_write_access(exc: LedgerCorrupt) -> bool:
     cause = exc.__cause__
     return isinstance(cause, sqlite3.Error) and any(
         text in str(cause).lower() for text in ("readonly", "read-only", "unable to open"))
+
+
+def _reader(path: Path) -> tuple[sqlite3.Connection, int | None]:
+    """A read-only connection to the ledger at ``path`` and its schema version; in a folder we cannot write,
+    the immutable one (`_open_without_write_access`)."""
+    conn = _connect(path.resolve().as_uri() + "?mode=ro", uri=True)
+    try:
+        return conn, _schema_version(conn, path)
+    except LedgerCorrupt as exc:
+        conn.close()
+        if not _needs_write_access(exc):
+            raise
+    except BaseException:
+        conn.close()
+        raise
+    conn = _open_without_write_access(path)
+    try:
+        return conn, _schema_version(conn, path)
+    except BaseException:
+        conn.close()
+        raise
 
 
 def _open_without_write_access(path: Path) -> sqlite3.Connection:
@@ -880,22 +916,7 @@ class Ledger:
             return cls.in_memory()
         _check_header(path)
         try:
-            rconn = _connect(path.resolve().as_uri() + "?mode=ro", uri=True)
-            try:
-                version = _schema_version(rconn, path)
-            except LedgerCorrupt as exc:
-                rconn.close()
-                if not _needs_write_access(exc):
-                    raise
-                rconn = _open_without_write_access(path)
-                try:
-                    version = _schema_version(rconn, path)
-                except BaseException:
-                    rconn.close()
-                    raise
-            except BaseException:
-                rconn.close()
-                raise
+            rconn, version = _reader(path)
             if version is None:
                 rconn.close()
                 return cls.in_memory()
@@ -912,7 +933,7 @@ class Ledger:
                     raise LedgerUnusable(f"{path} was written by an earlier photogpt-batch and must be upgraded "
                                          f"first, which needs write access to {path.parent}: run this once as a "
                                          "user who can write there") from exc
-                rconn = _connect(path.resolve().as_uri() + "?mode=ro", uri=True)
+                rconn, _ = _reader(path)
             try:
                 _check_contents(rconn, path)
             except BaseException:
@@ -1345,18 +1366,7 @@ class Ledger:
 
     def set_meta(self, key: str, value: str) -> None:
         """Record a fact about the folder (durably, at once): for start-up, before any transition."""
-        if self._wconn is None or self._closed:
-            raise ReadOnlyLedger("this ledger was opened for reading")
-        with self._write_mutex:
-            conn = self._wconn
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                conn.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value ="
-                             " excluded.value", (key, value))
-            except BaseException:
-                _rollback(conn)
-                raise
-            self._commit(conn)
+        self.commit(SetMeta(key, value))
 
     def remote_ids(self) -> set[str]:
         """Every server job id the ledger knows, current versions or not (to reconcile in-doubt jobs)."""
@@ -1415,6 +1425,7 @@ __all__ = [
     "Reconciled",
     "Reconciliation",
     "SetCredits",
+    "SetMeta",
     "UnknownRecord",
     "VideoRecord",
     "VideoState",

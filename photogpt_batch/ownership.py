@@ -26,7 +26,8 @@ from .ledger import LEDGER_DIR, Ledger
 SANDBOX = "sandbox"
 #: The recorded API of jobs made through the default base URL, whatever host that is in a later release.
 DEFAULT = "default"
-#: Where ``run --sandbox`` keeps its sandbox's jobs (read here for folders recorded before this module).
+#: Where ``run --sandbox`` keeps its sandbox's jobs, beside the ledger, so an interrupted rehearsal resumes
+#: (and, here, how a folder recorded before this module is known as a rehearsal).
 SANDBOX_JOBS = Path(LEDGER_DIR) / "sandbox-jobs.jsonl"
 
 

@@ -18,8 +18,8 @@ from pathlib import Path
 from .client import DEFAULT_BASE_URL, ApiError, AuthError, PhotoGPTClient, check_base_url
 from .engine import Engine, EngineOptions, RunSummary, ledger_write_failure
 from .jobs import Campaign
-from .ledger import LEDGER_DIR, Ledger, LedgerError
-from .ownership import FolderClaimed, claim_folder, endpoint_of
+from .ledger import Ledger, LedgerError
+from .ownership import SANDBOX_JOBS, FolderClaimed, claim_folder, endpoint_of
 from .progress import Progress
 
 API_KEY_ENV = "PHOTOGPT_API_KEY"
@@ -41,8 +41,6 @@ class RunConfig:
     engine: EngineOptions | None = None
 
 
-#: Where ``run --sandbox`` keeps its sandbox's jobs, beside the ledger, so an interrupted rehearsal resumes.
-SANDBOX_STATE = Path(LEDGER_DIR) / "sandbox-jobs.jsonl"
 
 
 @contextlib.contextmanager
@@ -51,7 +49,7 @@ def _api_endpoint(config: RunConfig, output: Path) -> Iterator[tuple[str, str]]:
     if config.sandbox:
         from .sandbox import SandboxConfig, SandboxThread
 
-        with SandboxThread(SandboxConfig.quick(state_file=output / SANDBOX_STATE)) as sandbox:
+        with SandboxThread(SandboxConfig.quick(state_file=output / SANDBOX_JOBS)) as sandbox:
             yield sandbox.base_url, "sandbox-key"
         return
     key = (config.api_key or os.environ.get(API_KEY_ENV, "")).strip()
