@@ -31,6 +31,8 @@ class PlannedJob:
     body: dict[str, Any]
     content_hash: str
     warnings: tuple[str, ...] = ()
+    #: The matrix values that made this job, as (axis, text) pairs: what ``--only ratio=9:16`` matches.
+    axes: tuple[tuple[str, str], ...] = ()
 
     @property
     def num_videos(self) -> int:

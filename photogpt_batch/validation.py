@@ -372,7 +372,7 @@ def validate_expansion(jobs: Iterable[ExpandedJob], file: str, registry: Registr
             continue
         body = dict(result.body)
         body["prompt"] = data["prompt"]
-        planned.append(PlannedJob(job.id, model.id, body, result.content_hash(body), result.warnings))
+        planned.append(PlannedJob(job.id, model.id, body, result.content_hash(body), result.warnings, job.axes))
     diagnostics = [Diagnostic(file, line, col, _with_jobs(message, ids), severity, hint)  # type: ignore[arg-type]
                    for (line, col, message, severity, hint), ids in found.items()]
     return planned, diagnostics
