@@ -301,6 +301,35 @@ def status(spec: str, output: str | None, as_json: bool) -> None:
     sys.exit(EXIT_OK if report.complete else EXIT_FAILED)
 
 
+@cli.command()
+@_spec_and_output
+@click.option("--picks", "picks_file", type=click.Path(dir_okay=False),
+              help="Record the picks exported from the page (a JSON file) in the ledger, then write the page.")
+@click.option("--open", "open_page", is_flag=True, help="Open the page in the web browser.")
+def review(spec: str, output: str | None, picks_file: str | None, open_page: bool) -> None:
+    """Write <output>/index.html: the campaign's videos laid out by its matrix, to compare and pick."""
+    from .review import GalleryError, PicksError, record_picks, write_gallery
+
+    campaign = load_or_exit(spec, False, output)
+    if picks_file is not None:
+        try:
+            recorded = record_picks(campaign, Path(picks_file))
+        except PicksError as exc:
+            _fail_usage(str(exc), False)
+        for job_id in recorded.unknown:
+            click.echo(f"warning: {picks_file}: no job {job_id!r} in {spec}; not recorded", err=True)
+        click.echo(f"{campaign.name}: {len(recorded.jobs)} picked job(s) recorded in the ledger", err=True)
+    try:
+        page = write_gallery(campaign)
+    except GalleryError as exc:
+        _fail_usage(str(exc), False)
+    click.echo(str(page))
+    if open_page:
+        import webbrowser
+
+        webbrowser.open(page.resolve().as_uri())
+
+
 def _silence_broken_streams() -> None:
     """Point stdout and stderr at /dev/null, so that flushing them at exit does not fail on a closed pipe."""
     devnull = os.open(os.devnull, os.O_WRONLY)

@@ -89,6 +89,7 @@ def _status_head(report: StatusReport) -> dict[str, Any]:
         "complete": report.complete,
         "counts": {str(k): v for k, v in report.reconciliation.counts.items()},
         "videos": report.video_counts,
+        "picks": report.picks,
         "jobs": [],
     }
 

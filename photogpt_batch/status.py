@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from .jobs import Campaign
 from .ledger import Disposition, Ledger, LedgerError, Reconciliation
@@ -19,6 +20,8 @@ class StatusReport:
     campaign: Campaign
     reconciliation: Reconciliation
     video_counts: dict[str, int]
+    #: The picks recorded from the review page (`review.recorded_picks`), or None.
+    picks: dict[str, Any] | None = None
 
     @property
     def complete(self) -> bool:
@@ -41,4 +44,15 @@ def compare_with_ledger(campaign: Campaign) -> tuple[Reconciliation, dict[str, i
 def read_status(campaign: Campaign) -> StatusReport:
     """The status report of ``campaign``."""
     reconciliation, videos = compare_with_ledger(campaign)
-    return StatusReport(campaign, reconciliation, videos)
+    return StatusReport(campaign, reconciliation, videos, read_picks(campaign))
+
+
+def read_picks(campaign: Campaign) -> dict[str, Any] | None:
+    """The picks recorded in the campaign's ledger (see `review.picks`), or None."""
+    from .review.picks import recorded_picks
+
+    try:
+        with Ledger.open_for_reading(campaign.output) as ledger:
+            return recorded_picks(ledger)
+    except (LedgerError, OSError) as exc:
+        raise StatusError(f"cannot read the ledger in {campaign.output}: {exc}") from exc
