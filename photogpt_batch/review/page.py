@@ -60,7 +60,7 @@ def render_page(data: dict[str, Any]) -> str:
            "img-src 'self' file: data: blob:; media-src 'self' file: blob:; base-uri 'none'; form-action 'none'")
     values = {
         "TITLE": html.escape(f"{data['campaign']} · review"),
-        "CSP": html.escape(csp),
+        "CSP": html.escape(csp, quote=False),  # in a double-quoted attribute; a CSP has no double quotes
         "STYLE": style,
         "SCRIPT": script,
         "DATA": embed_json(data),
