@@ -17,6 +17,9 @@ import pytest
 
 BENCH = Path(__file__).resolve().parent.parent / "bench"
 
+# Every test here runs a benchmark script in its own process.
+pytestmark = pytest.mark.slow
+
 
 def run_script(script: str, *args: str, timeout: float = 60) -> dict[str, Any]:
     """Run ``bench/<script> ARGS --json``; its JSON report (the test fails with its stderr on a bad exit)."""
