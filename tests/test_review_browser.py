@@ -24,8 +24,9 @@ sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not 
 
 CHROMIUM = next((p for p in ("/usr/bin/chromium", shutil.which("chromium"), shutil.which("chromium-browser")) if p
                  and Path(p).exists()), None)
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no Chromium on this machine: apt-get install chromium "
-                                                          "(.ci/run installs it)")
+# slow: each test drives a browser process (started through Playwright, which test_slow_marker cannot follow).
+pytestmark = [pytest.mark.skipif(CHROMIUM is None, reason="no Chromium on this machine: apt-get install chromium "
+                                                           "(.ci/run installs it)"), pytest.mark.slow]
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run"]
 HOSTILE = '</script><script>window.__pwned=1</script><img src=x onerror="window.__pwned=2"> "quoted" & \'single\''

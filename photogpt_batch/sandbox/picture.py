@@ -47,10 +47,7 @@ class Picture:
     def size(self) -> tuple[int, int]:
         """(width, height): the ratio with the longer side LONG_SIDE, both even (H.264 with 4:2:0 needs it)."""
         w, h = _ratio(self.ratio)
-        if w >= h:
-            width, height = LONG_SIDE, LONG_SIDE * h / w
-        else:
-            width, height = LONG_SIDE * w / h, LONG_SIDE
+        width, height = (LONG_SIDE, LONG_SIDE * h / w) if w >= h else (LONG_SIDE * w / h, LONG_SIDE)
         return max(2, round(width / 2) * 2), max(2, round(height / 2) * 2)
 
     @property
@@ -180,7 +177,8 @@ def render(picture: Picture) -> tuple[bytes, bytes]:
             stream = container.add_stream("libx264", rate=FPS, options={"preset": "veryfast", "crf": "28"})
             stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
             for image in frames:
-                container.mux(stream.encode(av.VideoFrame.from_image(image)))
+                frame = av.VideoFrame.from_image(image)  # type: ignore[no-untyped-call]  # PyAV leaves it untyped
+                container.mux(stream.encode(frame))
             container.mux(stream.encode())
         with open(path, "rb") as f:
             clip = f.read()
