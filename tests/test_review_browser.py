@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -245,3 +247,13 @@ def test_the_page_works_for_a_campaign_without_a_matrix(page: Any, tmp_path: Pat
     open_page(page, tmp_path)
     assert page.locator(".tiles .tile").count() == 2 and page.locator(".matrix").count() == 0
     assert page.locator(".placeholder").first.text_content() == "not submitted"
+
+
+def test_the_docs_screenshot_script_runs(tmp_path: Path) -> None:
+    """bench/review_screenshot.py (the command beside the docs' picture) still works."""
+    out = tmp_path / "review.png"
+    script = Path(__file__).resolve().parent.parent / "bench" / "review_screenshot.py"
+    proc = subprocess.run([sys.executable, str(script), "--out", str(out), "--chromium", str(CHROMIUM)],
+                          capture_output=True, text=True, timeout=90, check=False)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert out.read_bytes().startswith(b"\x89PNG\r\n\x1a\n") and out.stat().st_size > 20_000

@@ -79,6 +79,15 @@ def _ratio(text: str) -> tuple[int, int]:
     return (w, h) if w > 0 and h > 0 else (16, 9)
 
 
+def requested_seconds(body: dict[str, Any], default: int = 5) -> int:
+    """The ``duration`` a request's options group asks for (``default`` when none, or -1 for automatic)."""
+    for group in (body.get("options") or {}).values():
+        duration = group.get("duration") if isinstance(group, dict) else None
+        if isinstance(duration, int) and not isinstance(duration, bool) and duration > 0:
+            return duration
+    return default
+
+
 def picture_for(body: dict[str, Any], seconds: int, resolution: str | None, index: int, count: int) -> Picture:
     """The picture of video ``index`` (1-based, of ``count``) of a valid request ``body``."""
     ratio = None

@@ -19,7 +19,7 @@ from .config import ROUTED_FAULT_KINDS, Faults, SandboxConfig
 from .counters import Counters, canonical_json
 from .faults import FaultPlan
 from .media import VideoFile, make_playlist, make_png
-from .picture import picture_for, render
+from .picture import picture_for, render, requested_seconds
 from .state import (
     ODD_CASE,
     Job,
@@ -544,9 +544,13 @@ class Sandbox:
         off. Encoding takes tens of milliseconds: it runs in a thread, so other requests are not held up."""
         if not self.config.render_videos:
             return None
-        generation = validate_generation(job.body)  # accepted when the job was created: valid
-        picture = picture_for(job.body, generation.seconds, generation.resolution, index + 1,
-                              len(job.video_ids))
+        try:
+            generation = validate_generation(job.body)
+            seconds, resolution = generation.seconds, generation.resolution
+        except RequestInvalid:
+            # Accepted under other rules (a job read back from an older state file): draw what the body says.
+            seconds, resolution = requested_seconds(job.body), job.output_resolution
+        picture = picture_for(job.body, seconds, resolution, index + 1, len(job.video_ids))
         return await asyncio.to_thread(render, picture)
 
     async def _serve_png(self, request: web.Request, image_id: str, job: Job, index: int) -> web.StreamResponse:

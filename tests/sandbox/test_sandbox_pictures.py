@@ -15,7 +15,7 @@ from PIL import Image
 from sandbox_helpers import Api
 
 from photogpt_batch.sandbox import Sandbox
-from photogpt_batch.sandbox.picture import MAX_SECONDS, Picture, picture_for, render
+from photogpt_batch.sandbox.picture import MAX_SECONDS, Picture, picture_for, render, requested_seconds
 
 Make = Callable[..., Awaitable[Sandbox]]
 
@@ -101,3 +101,8 @@ def test_equal_requests_are_encoded_once() -> None:
                                              ("adaptive", (320, 180))])
 def test_picture_size_keeps_the_ratio_with_even_sides(ratio: str, size: tuple[int, int]) -> None:
     assert picture_for(seedance("p", ratio=ratio), 5, None, 1, 1).size == size
+
+
+def test_requested_seconds_come_from_the_options_group() -> None:
+    assert requested_seconds(seedance("p", duration=9)) == 9
+    assert requested_seconds(seedance("p", duration=-1)) == 5 and requested_seconds({"prompt": "p"}) == 5
