@@ -88,6 +88,11 @@ jobs:
     return tmp
 
 
+def focused_tile(page: Any) -> str:
+    """The id of the tile that has (or holds) the keyboard focus."""
+    return str(page.evaluate("document.activeElement.closest('.tile').querySelector('.id').textContent"))
+
+
 def open_page(page: Any, folder: Path, fragment: str = "") -> None:
     page.goto((folder / "out" / "index.html").as_uri() + fragment)
     page.wait_for_selector(".tile")
@@ -162,7 +167,7 @@ def test_credits_per_tile_and_in_total(page: Any, campaign_dir: Path) -> None:
 def test_arrow_keys_move_between_tiles(page: Any, campaign_dir: Path) -> None:
     open_page(page, campaign_dir, "#rows=&cols=")  # the plain grid: tiles in spec order
     page.locator(".tile").first.focus()
-    focused = lambda: page.evaluate("document.activeElement.querySelector('.id').textContent")  # noqa: E731
+    focused = lambda: focused_tile(page)  # noqa: E731
     assert focused() == "look-grok-imagine-1.5-9x16"
     page.keyboard.press("ArrowRight")
     assert focused() == "look-grok-imagine-1.5-16x9"
@@ -177,7 +182,7 @@ def test_arrow_down_moves_to_the_next_row_of_the_matrix_and_enter_shows_controls
                                                                                   ) -> None:
     open_page(page, campaign_dir, "#rows=model&cols=ratio")
     page.locator(".tile").first.focus()
-    focused = lambda: page.evaluate("document.activeElement.closest('.tile').querySelector('.id').textContent")  # noqa: E731
+    focused = lambda: focused_tile(page)  # noqa: E731
     assert focused() == "look-grok-imagine-1.5-9x16"
     page.keyboard.press("ArrowDown")
     assert focused() == "look-veo-3.1-fast-9x16"
