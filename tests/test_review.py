@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import json
 import re
 from pathlib import Path
@@ -14,6 +15,7 @@ from engine_helpers import fast_sandbox, load, run_config
 
 from photogpt_batch.cli import cli
 from photogpt_batch.ledger import Ledger
+from photogpt_batch.progress import Progress
 from photogpt_batch.review import embed_json, gallery_data, render_page, write_gallery
 from photogpt_batch.runner import run_campaign
 from photogpt_batch.sandbox import SandboxThread
@@ -113,15 +115,10 @@ def test_run_writes_the_page_and_an_unchanged_rerun_leaves_it_alone(tmp_path: Pa
 def test_a_page_that_cannot_be_written_is_a_warning_not_a_failed_run(tmp_path: Path, sandbox: SandboxThread) -> None:
     (tmp_path / "out" / "index.html").mkdir(parents=True)
     (tmp_path / "out" / "index.html" / "keep").write_text("x")
-    notes: list[str] = []
-
-    class Recording:
-        def __getattr__(self, name: str):
-            return lambda *args, **kwargs: notes.append(" ".join(map(str, args))) if name == "note" else None
-
-    summary = run_campaign(load(spec_file(tmp_path)), run_config(sandbox), progress=Recording())  # type: ignore[arg-type]
+    stream = io.StringIO()
+    summary = run_campaign(load(spec_file(tmp_path)), run_config(sandbox), Progress(3, stream, interactive=False))
     assert summary.complete
-    assert any("review page was not written" in note for note in notes)
+    assert "warning: the review page was not written" in stream.getvalue()
 
 
 def test_review_command_writes_the_page_for_a_campaign_that_never_ran(tmp_path: Path) -> None:
