@@ -1,5 +1,6 @@
 // The review page of a photogpt-batch campaign. Everything it shows comes from the JSON block in the page and is
-// put in with textContent or properties, never parsed as markup. Only videos near the view hold a src.
+// put in with textContent or properties, never parsed as markup. Only tiles near the view hold video elements:
+// a thousand <video> elements cost a second to insert, a few dozen nothing.
 (() => {
   "use strict";
 
@@ -88,37 +89,58 @@
     if (window.location.hash !== hash) window.history.replaceState(null, "", hash);
   }
 
-  // ---- media: a src only near the view ---------------------------------------------------------------------
-  function load(video) {
-    if (!video.getAttribute("src")) video.src = video.dataset.src;
+  // ---- media: video elements, with their src, only near the view ----------------------------------------
+  // A tile's media box observes the view: near it (400 px ahead) the box gets its <video> elements, far from it
+  // (2,500 px) it gives them back, which also frees their decoders and buffers.
+  function videosOf(media) {
+    if (!media.childElementCount && media.dataset.job) {
+      const job = jobs[Number(media.dataset.job)];
+      for (const item of job.videos) {
+        if (!item.src) continue;
+        const video = el("video");
+        video.muted = true;
+        video.defaultMuted = true;
+        video.loop = true;
+        video.playsInline = true;
+        video.preload = "metadata";
+        video.setAttribute("aria-label", "video " + item.n + " of " + job.id);
+        video.addEventListener("click", () => showControls(video, true));
+        video.src = item.src;
+        media.append(video);
+      }
+    }
+    return media.querySelectorAll("video");
   }
-  function unload(video) {
-    if (video.getAttribute("src")) {
+  function release(media) {
+    for (const video of media.querySelectorAll("video")) {
+      if (video.controls || document.activeElement === video) continue; // in use: kept
       video.pause();
       video.removeAttribute("src");
-      video.load(); // frees the decoder and its buffers
+      video.load();
+      video.remove();
     }
   }
   const near = new IntersectionObserver((entries) => {
-    for (const entry of entries) if (entry.isIntersecting) load(entry.target);
+    for (const entry of entries) if (entry.isIntersecting) videosOf(entry.target);
   }, { rootMargin: "400px" });
   const far = new IntersectionObserver((entries) => {
-    for (const entry of entries) if (!entry.isIntersecting) unload(entry.target);
+    for (const entry of entries) if (!entry.isIntersecting) release(entry.target);
   }, { rootMargin: "2500px" });
 
+  function start(video) {
+    const started = video.play();
+    if (started) started.catch(() => {});
+  }
   function play(tile) {
-    for (const video of tile.querySelectorAll("video")) {
-      load(video);
-      const started = video.play();
-      if (started) started.catch(() => {});
-    }
+    const media = tile.querySelector(".media");
+    if (media) for (const video of videosOf(media)) start(video);
   }
   function pause(tile) {
     for (const video of tile.querySelectorAll("video")) if (!video.controls) video.pause();
   }
   function showControls(video, on) {
     video.controls = on;
-    if (on) { load(video); const started = video.play(); if (started) started.catch(() => {}); }
+    if (on) start(video);
   }
 
   // ---- tiles, built once -----------------------------------------------------------------------------------
@@ -135,33 +157,24 @@
   }
   function ratioOf(job) {
     const ratio = job.options.aspectRatio || job.options.ratio;
-    return typeof ratio === "string" && /^\d+:\d+$/.test(ratio) ? ratio.replace(":", " / ") : null;
+    const match = typeof ratio === "string" ? /^(\d+):(\d+)$/.exec(ratio) : null;
+    return match && Number(match[1]) > 0 && Number(match[2]) > 0 ? [Number(match[1]), Number(match[2])] : [16, 9];
   }
   function buildTile(job, index) {
     const tile = el("article", "tile state-" + job.state);
     tile.tabIndex = -1;
     tile.dataset.index = String(index);
     tile.setAttribute("aria-label", job.id + ", " + job.model + ", " + job.stateLabel);
-    const media = el("div", "media");
     const playable = job.videos.filter((video) => video.src);
-    if (playable.length > 1) media.classList.add("many");
-    const ratio = ratioOf(job);
-    for (const item of playable) {
-      const video = el("video");
-      video.muted = true;
-      video.defaultMuted = true;
-      video.loop = true;
-      video.playsInline = true;
-      video.preload = "metadata";
-      video.dataset.src = item.src;
-      if (ratio) video.style.aspectRatio = ratio;
-      video.setAttribute("aria-label", "video " + item.n + " of " + job.id);
-      video.addEventListener("click", () => showControls(video, true));
-      media.append(video);
-      near.observe(video);
-      far.observe(video);
-    }
-    if (!playable.length) {
+    // The box has its final size before its videos arrive: the requested ratio, side by side for several.
+    const media = el("div", playable.length ? "media" : "media none");
+    if (playable.length) {
+      const [w, h] = ratioOf(job);
+      media.style.aspectRatio = w * playable.length + " / " + h;
+      media.dataset.job = String(index);
+      near.observe(media);
+      far.observe(media);
+    } else {
       const waiting = job.videos.map((video) => "video " + video.n + ": " + video.state).join(", ");
       media.append(el("div", "placeholder", job.stateLabel + (waiting ? " (" + waiting + ")" : "")));
     }
@@ -424,7 +437,8 @@
       setPicked(index, !picks.has(jobs[index].id));
       event.preventDefault();
     } else if (event.key === "Enter" && onTile) {
-      const video = tile.querySelector("video");
+      const media = tile.querySelector(".media");
+      const video = media ? videosOf(media)[0] : null;
       if (video) { showControls(video, true); video.focus(); }
       event.preventDefault();
     } else if (event.key === "Escape") {
