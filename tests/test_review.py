@@ -18,7 +18,7 @@ from photogpt_batch.ledger import Ledger
 from photogpt_batch.progress import Progress
 from photogpt_batch.review import embed_json, gallery_data, render_page, write_gallery
 from photogpt_batch.runner import run_campaign
-from photogpt_batch.sandbox import SandboxThread
+from photogpt_batch.sandbox import Faults, SandboxThread
 
 HOSTILE = '</script><script>window.__pwned=1</script><!-- "quotes" & \'single\' \u2028\u2029 {{DATA}} {{SCRIPT}}'
 
@@ -174,3 +174,16 @@ def test_picks_for_a_campaign_that_never_ran_are_refused(tmp_path: Path) -> None
 def test_write_gallery_is_a_library_call(tmp_path: Path) -> None:
     path = write_gallery(load(spec_file(tmp_path)))
     assert path == tmp_path / "out" / "index.html" and path.read_text().startswith("<!doctype html>")
+
+
+def test_jobs_in_doubt_and_failed_show_their_state_and_the_servers_reason(tmp_path: Path) -> None:
+    faults = Faults(lost_post_nth=(1,), lost_post_mode="error", fail_nth=(2,), fail_message="no <good> reason")
+    with SandboxThread(fast_sandbox(faults=faults)) as sandbox:
+        campaign = load(spec_file(tmp_path))
+        run_campaign(campaign, run_config(sandbox, concurrency=1))
+    with Ledger.open_for_reading(campaign.output) as ledger:
+        jobs = {job["id"]: job for job in gallery_data(campaign, ledger)["jobs"]}
+    assert (jobs["m-9x16"]["state"], jobs["m-9x16"]["stateLabel"]) == ("in_doubt", "in doubt")
+    assert jobs["m-9x16"]["videos"] == [] and jobs["m-9x16"]["error"]
+    assert (jobs["m-1x1"]["state"], jobs["m-1x1"]["error"]) == ("failed", "no <good> reason")
+    assert jobs["single"]["state"] == "done"
