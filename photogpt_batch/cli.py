@@ -25,6 +25,7 @@ from .durable import describe
 from .jobs import Campaign
 from .jsonstream import needs_ascii
 from .plugins import build_registry, get_registry, make_plugin_manager
+from .selection import SelectionError, select
 from .validation import load_campaign
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -73,8 +74,9 @@ def _read_ledger_or_exit(read: Callable[[Campaign], T], campaign: Campaign, as_j
         _fail_usage(str(exc), as_json)
 
 
-def load_or_exit(spec: str, as_json: bool = False, output: str | None = None) -> Campaign:
-    """Load a campaign for a command (``output`` overrides its folder), or print its diagnostics and exit 2."""
+def load_or_exit(spec: str, as_json: bool = False, output: str | None = None, only: tuple[str, ...] = ()) -> Campaign:
+    """Load a campaign for a command (``output`` overrides its folder; ``only`` selects jobs, see
+    `selection`), or print its diagnostics and exit 2."""
     _plugin_warnings()
     try:
         campaign = load_campaign(spec)
@@ -87,14 +89,18 @@ def load_or_exit(spec: str, as_json: bool = False, output: str | None = None) ->
         sys.exit(EXIT_USAGE)
     if not as_json:
         _print_diagnostics(campaign.diagnostics, err=True)
-    if output is not None:
-        campaign.output = Path(output)
+    if output is not None:  # relative to the working directory, unlike the spec's own (see spec_relative)
+        campaign.output = Path(os.path.abspath(output))
     try:
         problem = "exists and is not a folder" if campaign.output.exists() and not campaign.output.is_dir() else None
     except (OSError, ValueError) as exc:  # a name too long, a NUL byte: no folder can have that path
         problem = f"cannot be a folder ({describe(exc) if isinstance(exc, OSError) else exc})"
     if problem:
         _fail_usage(f"the output folder {campaign.output} {problem}", as_json)
+    try:
+        select(campaign, only)
+    except SelectionError as exc:
+        _fail_usage(str(exc), as_json)
     return campaign
 
 
@@ -126,9 +132,14 @@ def _finite(ctx: click.Context, param: click.Parameter, value: float) -> float:
 
 
 def _spec_and_output(command: Callable[..., None]) -> Callable[..., None]:
-    """The SPEC argument and ``--output`` option that plan, run and status share."""
+    """The SPEC argument and the ``--output`` and ``--only`` options that plan, run and status share."""
+    command = click.option("--only", multiple=True, metavar="PATTERN",
+                           help="Only the jobs whose id matches this glob ('social-*') or with this axis value "
+                                "('model=veo-3.1', 'ratio=9:16'); repeatable. The others are skipped, "
+                                "untouched.")(command)
     command = click.option("--output", type=click.Path(file_okay=False), callback=_not_empty,
-                           help="Output folder (default: the spec's).")(command)
+                           help="Output folder, relative to the working directory (default: the spec's "
+                                "output, relative to the spec's folder).")(command)
     return click.argument("spec", type=click.Path(dir_okay=True))(command)
 
 
@@ -165,11 +176,11 @@ def validate(specs: tuple[str, ...], as_json: bool) -> None:
 @cli.command()
 @_spec_and_output
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON, with every request body.")
-def plan(spec: str, output: str | None, as_json: bool) -> None:
+def plan(spec: str, output: str | None, only: tuple[str, ...], as_json: bool) -> None:
     """Show what `run` would do: each job's id, model, state against the ledger and request. Sends nothing."""
     from .planning import make_plan
 
-    campaign = load_or_exit(spec, as_json, output)
+    campaign = load_or_exit(spec, as_json, output, only)
     the_plan = _read_ledger_or_exit(make_plan, campaign, as_json)
     if as_json:
         the_plan.write_json(sys.stdout)  # streamed: 100,000 request bodies need not sit in memory twice
@@ -183,7 +194,12 @@ def plan(spec: str, output: str | None, as_json: bool) -> None:
     for orphan in the_plan.orphaned:
         click.echo(f"{'orphaned':<9} {orphan:<{width}}  (in the ledger, no longer in the spec; nothing is deleted)")
     counts = ", ".join(f"{n} {state}" for state, n in the_plan.counts().items())
-    click.echo(f"{campaign.name}: {len(campaign.jobs)} jobs ({counts}); output {campaign.output}")
+    click.echo(f"{campaign.name}: {len(campaign.jobs)} jobs ({counts}){_skipped(campaign)}; output {campaign.output}")
+
+
+def _skipped(campaign: Campaign) -> str:
+    """``, N skipped (--only)`` when a selection left jobs out, else nothing."""
+    return f", {len(campaign.skipped)} skipped (--only)" if campaign.skipped else ""
 
 
 @cli.command()
@@ -241,11 +257,14 @@ def schema(out: str, check: bool, all_plugins: bool) -> None:
 @click.option("--resubmit-in-doubt", is_flag=True,
               help="Submit again jobs whose earlier submission has an unknown outcome (may pay twice).")
 @click.option("--no-verify", is_flag=True, help="Trust downloaded files by size without re-hashing them.")
+@click.option("--fresh", is_flag=True, help="Start the campaign over in an empty folder although another folder "
+              "on this machine holds its paid jobs (pays for every job again).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress output; only the summary.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
-def run(spec: str, output: str | None, concurrency: int, download_concurrency: int, requests_per_second: float,
-        sandbox: bool, retry_failed: bool, resubmit_in_doubt: bool, no_verify: bool, quiet: bool,
-        as_json: bool) -> None:
+@click.pass_context
+def run(ctx: click.Context, spec: str, output: str | None, only: tuple[str, ...], concurrency: int,
+        download_concurrency: int, requests_per_second: float, sandbox: bool, retry_failed: bool,
+        resubmit_in_doubt: bool, no_verify: bool, fresh: bool, quiet: bool, as_json: bool) -> None:
     """Make the output folder match the spec: submit what is missing, resume what is in flight, download.
 
     Safe to rerun at any time: finished work is left alone and nothing paid for is sent twice.
@@ -255,18 +274,19 @@ def run(spec: str, output: str | None, concurrency: int, download_concurrency: i
     from .reporting import print_summary, summary_json
     from .runner import ConfigError, RunConfig, run_campaign
 
-    campaign = load_or_exit(spec, as_json, output)
+    campaign = load_or_exit(spec, as_json, output, only)
     options = EngineOptions(concurrency=concurrency, download_concurrency=download_concurrency,
                             retry_failed=retry_failed, resubmit_in_doubt=resubmit_in_doubt, verify_files=not no_verify)
     total = sum(job.num_videos for job in campaign.jobs)
     progress = Progress(total, quiet=quiet or as_json)
+    progress.note(f"{campaign.name}: output {campaign.output}{_skipped(campaign)}")
     handler = progress.log_handler()
     handler.setLevel(logging.WARNING)
     logging.getLogger("photogpt_batch").addHandler(handler)
     logging.getLogger("photogpt_batch").propagate = False
     try:
         summary = run_campaign(campaign, RunConfig(sandbox=sandbox, requests_per_second=requests_per_second,
-                                                   engine=options), progress)
+                                                   engine=options, fresh=fresh), progress)
     except ConfigError as exc:
         progress.close()
         _fail_usage(str(exc), as_json)
@@ -275,7 +295,7 @@ def run(spec: str, output: str | None, concurrency: int, download_concurrency: i
         if as_json:
             _emit_json(summary_json(campaign, summary))
         else:
-            print_summary(campaign, summary, spec, output)
+            print_summary(campaign, summary, resume_command(ctx))
     except BrokenPipeError:
         # Nobody reads the report any more (`... 2>&1 | head -1`): the exit code still tells how it went.
         _silence_broken_streams()
@@ -287,18 +307,42 @@ def run(spec: str, output: str | None, concurrency: int, download_concurrency: i
 @cli.command()
 @_spec_and_output
 @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
-def status(spec: str, output: str | None, as_json: bool) -> None:
-    """The ledger's view: counts per state, and per job its remote ids, files and errors."""
+def status(spec: str, output: str | None, only: tuple[str, ...], as_json: bool) -> None:
+    """The ledger's view: counts per state, and per job its remote ids, files, earlier versions and errors."""
     from .reporting import print_status, write_status_json
     from .status import read_status
 
-    campaign = load_or_exit(spec, as_json, output)
+    campaign = load_or_exit(spec, as_json, output, only)
     report = _read_ledger_or_exit(read_status, campaign, as_json)
     if as_json:
         write_status_json(sys.stdout, report)
     else:
         print_status(report)
     sys.exit(EXIT_OK if report.complete else EXIT_FAILED)
+
+
+#: Options a resumed run must not repeat: each is a one-time decision to pay again (starting over, retrying
+#: failures, resubmitting what may exist), which the interrupted run already acted on.
+NOT_REPEATED_ON_RESUME = frozenset({"fresh", "retry_failed", "resubmit_in_doubt"})
+
+
+def resume_command(ctx: click.Context) -> list[str]:
+    """The command that resumes this run: every option given on the command line (an option added later is
+    repeated too), except `NOT_REPEATED_ON_RESUME`, with values as they were given."""
+    words = ["photogpt-batch", ctx.info_name or "run"]
+    for param in ctx.command.params:
+        name = param.name or ""
+        value = ctx.params.get(name)
+        if isinstance(param, click.Argument):
+            words.append(str(value))
+        elif (name not in NOT_REPEATED_ON_RESUME and isinstance(param, click.Option)
+              and ctx.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE):
+            if param.is_flag:
+                words += [param.opts[0]] if value else []
+            else:
+                for item in value if param.multiple else (value,):
+                    words += [param.opts[0], str(item)]
+    return words
 
 
 def _silence_broken_streams() -> None:

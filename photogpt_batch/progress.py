@@ -38,6 +38,17 @@ class Progress:
             self._bar = tqdm(total=total_videos, unit="video", desc="downloaded", file=self._guard,
                              dynamic_ncols=True, leave=True)
 
+    def start_at(self, downloaded: int, total: int) -> None:
+        """Show where the run starts: ``downloaded`` of ``total`` videos already on disk (a resumed run)."""
+        self.counts["on_disk"] = downloaded
+        if self.quiet or self.broken:
+            return
+        if self._bar is not None:
+            self._bar.reset(total=total)
+            self._bar.update(downloaded)
+        elif downloaded:
+            self._write(f"[{time.monotonic() - self.started:7.1f}s] already on disk: {downloaded}/{total} videos\n")
+
     def event(self, kind: str, job_id: str, detail: str = "") -> None:
         """Record one event (``submitted``, ``generating``, ``downloaded``, ``failed``, ``in_doubt``, ...)."""
         self.counts[kind] += 1
@@ -75,7 +86,7 @@ class Progress:
     def _postfix(self) -> str:
         c = self.counts
         generating = max(0, c["submitted"] + c["resumed"] - c["generated"] - c["failed"])
-        parts = [f"submitted {c['submitted']}", f"generating {generating}"]
+        parts = [f"submitted {c['submitted']}", f"generating {generating}", f"generated {c['generated']}"]
         for key in ("failed", "in_doubt", "video_failed"):
             if c[key]:
                 parts.append(f"{key.replace('_', ' ')} {c[key]}")

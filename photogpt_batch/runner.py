@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import campaign_index
 from .client import DEFAULT_BASE_URL, ApiError, AuthError, PhotoGPTClient, check_base_url
 from .engine import Engine, EngineOptions, RunSummary, ledger_write_failure
 from .jobs import Campaign
@@ -39,7 +40,25 @@ class RunConfig:
     sandbox: bool = False  # start a local sandbox in-process and use it (no key needed)
     requests_per_second: float = 10.0
     engine: EngineOptions | None = None
+    #: Start the campaign from scratch even though another folder on this machine holds its paid jobs.
+    fresh: bool = False
 
+    def endpoint(self) -> str:
+        """What the ledger records for this run's API (see `ownership.endpoint_of`)."""
+        return endpoint_of(None if self.sandbox else self.base_url or os.environ.get(BASE_URL_ENV), self.sandbox)
+
+
+def _refuse_a_fresh_start(campaign: Campaign, ledger: Ledger, endpoint: str) -> None:
+    """Raise `ConfigError` when this run would submit ``campaign`` from scratch into an empty folder while
+    another folder on this machine holds its paid jobs (the campaign run from elsewhere, by mistake)."""
+    if ledger.anything_sent():
+        return
+    elsewhere = campaign_index.paid_elsewhere(campaign.name, endpoint, campaign.output)
+    if elsewhere is not None:
+        raise ConfigError(
+            f"campaign {campaign.name!r} already has paid jobs in {elsewhere}, and {campaign.output} has none: "
+            f"this run would pay for every job again. To go on with it there, use --output {elsewhere} (or run "
+            "from where its spec's output points there); to start over on purpose, add --fresh. Nothing was sent")
 
 
 
@@ -82,6 +101,8 @@ def run_campaign(campaign: Campaign, config: RunConfig | None = None, progress: 
     except OSError as exc:
         raise ConfigError(f"cannot use the output folder {output}: {exc.strerror or exc}") from exc
     try:
+        if not config.fresh:
+            _refuse_a_fresh_start(campaign, ledger, config.endpoint())
         with _api_endpoint(config, output) as (base_url, key):
             return asyncio.run(_run(campaign, ledger, base_url, key, config, progress, install_signal_handlers))
     finally:
@@ -105,6 +126,8 @@ async def _run(campaign: Campaign, ledger: Ledger, base_url: str, key: str, conf
                                        endpoint_of(None if config.sandbox else base_url, config.sandbox))
             except FolderClaimed as exc:
                 raise ConfigError(str(exc)) from exc
+            campaign_index.remember(campaign.name, endpoint_of(None if config.sandbox else base_url, config.sandbox),
+                                    campaign.output)
             engine = Engine(campaign, ledger, client, campaign.output, options, progress)
             if warning:
                 engine.progress.note(warning)
