@@ -33,17 +33,28 @@ class Progress:
         if interactive is None:
             interactive = not self.quiet and self._isatty()
         self.interactive = interactive
-        if self.interactive and not self.quiet:
+        self._total = total_videos
+        # The bar appears at `start_at` (or the first event), so that a resumed run's first frame already
+        # shows the videos on disk, not 0, and its rate counts only this run's downloads.
+        self._drawn = not (self.interactive and not self.quiet)
+
+    def _show_bar(self, initial: int = 0) -> tqdm | None:
+        if not self._drawn:
+            self._drawn = True
             # tqdm writes through the guard, so its own updates, refreshes and close cannot raise either.
-            self._bar = tqdm(total=total_videos, unit="video", desc="downloaded", file=self._guard,
+            self._bar = tqdm(total=self._total, initial=initial, unit="video", desc="downloaded", file=self._guard,
                              dynamic_ncols=True, leave=True)
+        return self._bar
 
     def start_at(self, downloaded: int, total: int) -> None:
         """Show where the run starts: ``downloaded`` of ``total`` videos already on disk (a resumed run)."""
         self.counts["on_disk"] = downloaded
         if self.quiet or self.broken:
             return
-        if self._bar is not None:
+        if not self._drawn:
+            self._total = total
+            self._show_bar(downloaded)
+        elif self._bar is not None:
             self._bar.reset(total=total)
             self._bar.update(downloaded)
         elif downloaded:
@@ -54,12 +65,13 @@ class Progress:
         self.counts[kind] += 1
         if self.quiet or self.broken:
             return
-        if self._bar is not None:
+        bar = self._show_bar()
+        if bar is not None:
             if kind == "downloaded":
-                self._bar.update(1)
-            self._bar.set_postfix_str(self._postfix(), refresh=True)
+                bar.update(1)
+            bar.set_postfix_str(self._postfix(), refresh=True)
             if kind in ("failed", "in_doubt", "video_failed"):
-                self._bar.write(f"{kind}: {job_id}{': ' + detail if detail else ''}", file=self._guard)
+                bar.write(f"{kind}: {job_id}{': ' + detail if detail else ''}", file=self._guard)
         else:
             elapsed = time.monotonic() - self.started
             self._write(f"[{elapsed:7.1f}s] {kind:<11} {job_id}{'  ' + detail if detail else ''}\n")
