@@ -25,7 +25,7 @@ from .durable import describe
 from .jobs import Campaign
 from .jsonstream import needs_ascii
 from .plugins import build_registry, get_registry, make_plugin_manager
-from .selection import SelectionError, select
+from .selection import SelectionError, select_jobs
 from .validation import load_campaign
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -98,7 +98,7 @@ def load_or_exit(spec: str, as_json: bool = False, output: str | None = None, on
     if problem:
         _fail_usage(f"the output folder {campaign.output} {problem}", as_json)
     try:
-        select(campaign, only)
+        select_jobs(campaign, only)
     except SelectionError as exc:
         _fail_usage(str(exc), as_json)
     return campaign
@@ -340,7 +340,7 @@ def resume_command(ctx: click.Context) -> list[str]:
             if param.is_flag:
                 words += [param.opts[0]] if value else []
             else:
-                for item in value if param.multiple else (value,):
+                for item in value if param.multiple and isinstance(value, tuple) else (value,):
                     words += [param.opts[0], str(item)]
     return words
 

@@ -133,9 +133,9 @@ def print_status(report: StatusReport) -> None:
         click.echo(line)
         version, earlier = report.history.get(item.job_id, (1, []))
         for k, old in reversed(earlier):  # newest first, under the current version
-            files = " ".join(v.path for v in old.videos if v.path and v.state == VideoState.DOWNLOADED)
+            kept = " ".join(v.path for v in old.videos if v.path and v.state == VideoState.DOWNLOADED)
             click.echo(f"{'':<9} {'':<{width}}  v{k} (earlier; current is v{version})  {old.remote_id or '-'}"
-                       f"  {files or 'no files'}")
+                       f"  {kept or 'no files'}")
     counts = ", ".join(f"{v} {k}" for k, v in report.reconciliation.counts.items())
     videos = ", ".join(f"{v} {k}" for k, v in sorted(report.video_counts.items()))
     skipped = f"; {len(report.campaign.skipped)} skipped (--only)" if report.campaign.skipped else ""

@@ -120,7 +120,8 @@ def campaign_schema(registry: Registry) -> dict[str, Any]:
             "version": {"const": 1, "description": "The spec format version; only 1 exists."},
             "campaign": {"type": "string", "pattern": f"^{CAMPAIGN_SLUG.pattern}$",
                          "description": "A slug; names the output folder and the ledger."},
-            "output": {"type": "string", "description": "Output folder; default out/<campaign>."},
+            "output": {"type": "string", "description": "Output folder, relative to this file's folder; default "
+                                                         "out/<campaign>."},
             "defaults": {"type": "object", "properties": fields, "additionalProperties": False,
                          "description": "Merged under every job: the job wins, mappings merge, lists replace."},
             "vars": {"type": "object",
