@@ -178,6 +178,7 @@ def validate(specs: tuple[str, ...], as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON, with every request body.")
 def plan(spec: str, output: str | None, only: tuple[str, ...], as_json: bool) -> None:
     """Show what `run` would do: each job's id, model, state against the ledger and request. Sends nothing."""
+    from .campaign_index import paid_elsewhere
     from .planning import make_plan
 
     campaign = load_or_exit(spec, as_json, output, only)
@@ -195,6 +196,9 @@ def plan(spec: str, output: str | None, only: tuple[str, ...], as_json: bool) ->
         click.echo(f"{'orphaned':<9} {orphan:<{width}}  (in the ledger, no longer in the spec; nothing is deleted)")
     counts = ", ".join(f"{n} {state}" for state, n in the_plan.counts().items())
     click.echo(f"{campaign.name}: {len(campaign.jobs)} jobs ({counts}){_skipped(campaign)}; output {campaign.output}")
+    if set(the_plan.counts()) == {"new"} and (elsewhere := paid_elsewhere(campaign.name, None, campaign.output)):
+        click.echo(f"note: campaign {campaign.name!r} already has paid jobs in {elsewhere}: `run` would start over "
+                   "here, paying again (it refuses without --fresh); --output points it there", err=True)
 
 
 def _skipped(campaign: Campaign) -> str:
@@ -365,7 +369,10 @@ def main() -> None:
         # Not standalone: click would turn Ctrl-C into "Aborted!" and exit 1; an interruption is 130.
         code = cli.main(standalone_mode=False)
     except (click.exceptions.Abort, KeyboardInterrupt):
-        again = shlex.join(["photogpt-batch", *sys.argv[1:]])
+        # No click context here (interrupted before or outside the run): the words as typed, less the one-time
+        # decisions that `resume_command` leaves out too.
+        again = shlex.join(["photogpt-batch", *(word for word in sys.argv[1:]
+                                                if word.lstrip("-").replace("-", "_") not in NOT_REPEATED_ON_RESUME)])
         click.echo(f"interrupted; everything recorded so far is kept. Resume with: {again}", err=True)
         sys.exit(EXIT_INTERRUPTED)
     except click.ClickException as exc:
