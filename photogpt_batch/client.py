@@ -173,6 +173,13 @@ def _clock_offset(date: str | None, now: float) -> float | None:
     return when.timestamp() + 0.5 - now
 
 
+def _located(failure: ApiError, where: str) -> str:
+    """``failure`` as text that names the request once: most messages start with it already, a server's own
+    message (``busy (HTTP 503)``) does not."""
+    text = str(failure)
+    return text if text.startswith(where) else f"{where}: {text}"
+
+
 def _origin(url: URL) -> tuple[str, str, int | None]:
     """(scheme, host, port) with the scheme's default port filled in, so ``https://h`` == ``https://h:443``."""
     return (url.scheme.lower(), (url.host or "").lower(), url.port)
@@ -464,9 +471,8 @@ class PhotoGPTClient:
             if retry_index + 1 >= self._retry.attempts or (stop is not None and stop.is_set()):
                 raise failure from cause
             delay = self._retry.delay(retry_index, retry_after)
-            log.warning(
-                "%s: %s; retry %d/%d in %.1f s", where, failure, retry_index + 1, self._retry.attempts - 1, delay
-            )
+            log.warning("%s; retry %d/%d in %.1f s", _located(failure, where), retry_index + 1,
+                        self._retry.attempts - 1, delay)
             if not await self._wait_unless_stopped(delay, stop):
                 raise failure from cause
             retry_index += 1
