@@ -125,6 +125,14 @@ def _finite(ctx: click.Context, param: click.Parameter, value: float) -> float:
     return value
 
 
+def _accepted_models(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> dict[str, str]:
+    if not values:
+        return {}
+    from .sandbox.cli import accepted_models
+
+    return accepted_models(ctx, param, values)
+
+
 def _spec_and_output(command: Callable[..., None]) -> Callable[..., None]:
     """The SPEC argument and ``--output`` option that plan, run and status share."""
     command = click.option("--output", type=click.Path(file_okay=False), callback=_not_empty,
@@ -237,6 +245,9 @@ def schema(out: str, check: bool, all_plugins: bool) -> None:
 @click.option("--rate", "requests_per_second", type=click.FloatRange(0.1, 10000), default=10.0, show_default=True,
               callback=_finite, help="API requests per second, at most.")
 @click.option("--sandbox", is_flag=True, help="Run against a local sandbox started in-process (no key needed).")
+@click.option("--accept-model", "accept_models", multiple=True, metavar="ID:GROUP", callback=_accepted_models,
+              help="With --sandbox: accept this model the sandbox does not know, checking only the request's "
+                   "envelope and options.GROUP (repeatable).")
 @click.option("--retry-failed", is_flag=True, help="Submit jobs that failed again (a new, billed job each).")
 @click.option("--resubmit-in-doubt", is_flag=True,
               help="Submit again jobs whose earlier submission has an unknown outcome (may pay twice).")
@@ -244,8 +255,8 @@ def schema(out: str, check: bool, all_plugins: bool) -> None:
 @click.option("--quiet", "-q", is_flag=True, help="No progress output; only the summary.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def run(spec: str, output: str | None, concurrency: int, download_concurrency: int, requests_per_second: float,
-        sandbox: bool, retry_failed: bool, resubmit_in_doubt: bool, no_verify: bool, quiet: bool,
-        as_json: bool) -> None:
+        sandbox: bool, accept_models: dict[str, str], retry_failed: bool, resubmit_in_doubt: bool, no_verify: bool,
+        quiet: bool, as_json: bool) -> None:
     """Make the output folder match the spec: submit what is missing, resume what is in flight, download.
 
     Safe to rerun at any time: finished work is left alone and nothing paid for is sent twice.
@@ -255,6 +266,8 @@ def run(spec: str, output: str | None, concurrency: int, download_concurrency: i
     from .reporting import print_summary, summary_json
     from .runner import ConfigError, RunConfig, run_campaign
 
+    if accept_models and not sandbox:
+        raise click.UsageError("--accept-model applies to the local sandbox: add --sandbox")
     campaign = load_or_exit(spec, as_json, output)
     options = EngineOptions(concurrency=concurrency, download_concurrency=download_concurrency,
                             retry_failed=retry_failed, resubmit_in_doubt=resubmit_in_doubt, verify_files=not no_verify)
@@ -266,7 +279,7 @@ def run(spec: str, output: str | None, concurrency: int, download_concurrency: i
     logging.getLogger("photogpt_batch").propagate = False
     try:
         summary = run_campaign(campaign, RunConfig(sandbox=sandbox, requests_per_second=requests_per_second,
-                                                   engine=options), progress)
+                                                   engine=options, sandbox_accepts=accept_models), progress)
     except ConfigError as exc:
         progress.close()
         _fail_usage(str(exc), as_json)

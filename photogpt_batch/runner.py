@@ -12,7 +12,7 @@ import os
 import signal
 import sqlite3
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .client import DEFAULT_BASE_URL, ApiError, AuthError, PhotoGPTClient, check_base_url
@@ -39,6 +39,8 @@ class RunConfig:
     sandbox: bool = False  # start a local sandbox in-process and use it (no key needed)
     requests_per_second: float = 10.0
     engine: EngineOptions | None = None
+    # With ``sandbox``: models it should accept though it does not know them, {model id: option group}.
+    sandbox_accepts: dict[str, str] = field(default_factory=dict)
 
 
 
@@ -49,7 +51,8 @@ def _api_endpoint(config: RunConfig, output: Path) -> Iterator[tuple[str, str]]:
     if config.sandbox:
         from .sandbox import SandboxConfig, SandboxThread
 
-        with SandboxThread(SandboxConfig.quick(state_file=output / SANDBOX_JOBS)) as sandbox:
+        with SandboxThread(SandboxConfig.quick(state_file=output / SANDBOX_JOBS,
+                                                   accept_models=dict(config.sandbox_accepts))) as sandbox:
             yield sandbox.base_url, "sandbox-key"
         return
     key = (config.api_key or os.environ.get(API_KEY_ENV, "")).strip()

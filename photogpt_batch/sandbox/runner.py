@@ -156,6 +156,8 @@ async def _serve(cfg: SandboxConfig, host: str, port: int, file_port: int, out: 
             file=out,
             flush=True,
         )
+        for model, group in sorted(cfg.accept_models.items()):
+            print(f"Accepting model {model} (options.{group}; its options are not checked)", file=out, flush=True)
         await stop.wait()
 
 

@@ -307,7 +307,7 @@ class Sandbox:
         except ValueError as exc:
             raise ApiError(400, f"the request body is not valid JSON: {exc}", "invalid json") from None
         try:
-            generation = validate_generation(body)
+            generation = validate_generation(body, self.config.accept_models)
         except RequestInvalid as exc:
             raise ApiError(400, exc.message, f"invalid field {exc.field}") from None
         job = self.world.create_job(body, generation)
