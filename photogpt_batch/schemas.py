@@ -128,6 +128,10 @@ def campaign_schema(registry: Registry) -> dict[str, Any]:
                      "description": "Values for {name} placeholders."},
             "jobs": {"type": "array", "minItems": 1, "items": job},
         },
+        # A job needs a prompt of its own unless `defaults` gives one: said here so that an editor marks the
+        # job, as `validate` does.
+        "if": {"required": ["defaults"], "properties": {"defaults": {"required": ["prompt"]}}},
+        "else": {"properties": {"jobs": {"items": {"required": ["prompt"]}}}},
     }
 
 
