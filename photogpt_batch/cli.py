@@ -133,6 +133,20 @@ def _accepted_models(ctx: click.Context, param: click.Parameter, values: tuple[s
     return accepted_models(ctx, param, values)
 
 
+def _epilog(uses: str, codes: str) -> str:
+    """The help's last paragraphs: the environment a command reads, and its exit codes."""
+    return (f"\b\nEnvironment:\n  PHOTOGPT_API_KEY   the API key ({uses}; never a flag or a file)\n"
+            "  PHOTOGPT_BASE_URL  the API's base URL (default https://developer.photogptai.com/api)\n"
+            f"\n\b\nExit codes:\n{codes}")
+
+
+_EXIT_RUN = ("  0    all done\n  1    some jobs failed, are in doubt or not finished\n"
+             "  2    bad spec, usage or configuration (nothing sent)\n  130  interrupted (state saved; run again)")
+_EXIT_PLAN = "  0    the plan is shown\n  2    bad spec, usage or configuration, or an unreadable ledger"
+_EXIT_STATUS = ("  0    every job of the spec is done\n  1    some jobs failed, are in doubt or not finished\n"
+                "  2    bad spec, usage or configuration, or an unreadable ledger")
+
+
 def _spec_and_output(command: Callable[..., None]) -> Callable[..., None]:
     """The SPEC argument and ``--output`` option that plan, run and status share."""
     command = click.option("--output", type=click.Path(file_okay=False), callback=_not_empty,
@@ -170,7 +184,7 @@ def validate(specs: tuple[str, ...], as_json: bool) -> None:
     sys.exit(EXIT_USAGE if failed else EXIT_OK)
 
 
-@cli.command()
+@cli.command(epilog=_epilog("used by run; plan sends nothing", _EXIT_PLAN))
 @_spec_and_output
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON, with every request body.")
 def plan(spec: str, output: str | None, as_json: bool) -> None:
@@ -236,7 +250,7 @@ def schema(out: str, check: bool, all_plugins: bool) -> None:
         click.echo(str(path))
 
 
-@cli.command()
+@cli.command(epilog=_epilog("needed unless --sandbox", _EXIT_RUN))
 @_spec_and_output
 @click.option("--concurrency", type=click.IntRange(1, 512), default=4, show_default=True,
               help="Jobs generating on the server at once (the vendor asks for few active jobs).")
@@ -297,7 +311,7 @@ def run(spec: str, output: str | None, concurrency: int, download_concurrency: i
     sys.exit(EXIT_OK if summary.complete else EXIT_FAILED)
 
 
-@cli.command()
+@cli.command(epilog=_epilog("used by run; status reads only the ledger", _EXIT_STATUS))
 @_spec_and_output
 @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
 def status(spec: str, output: str | None, as_json: bool) -> None:
