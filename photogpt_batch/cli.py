@@ -133,11 +133,15 @@ def _accepted_models(ctx: click.Context, param: click.Parameter, values: tuple[s
     return accepted_models(ctx, param, values)
 
 
-def _epilog(uses: str, codes: str) -> str:
+_NETWORK_HELP = ("  HTTPS_PROXY, HTTP_PROXY, NO_PROXY  proxies, as curl reads them (also lower case)\n"
+                 "  SSL_CERT_FILE, SSL_CERT_DIR        CA certificates to trust besides the system's\n")
+
+
+def _epilog(uses: str, codes: str, network: bool = False) -> str:
     """The help's last paragraphs: the environment a command reads, and its exit codes."""
     return (f"\b\nEnvironment:\n  PHOTOGPT_API_KEY   the API key ({uses}; never a flag or a file)\n"
             "  PHOTOGPT_BASE_URL  the API's base URL (default https://developer.photogptai.com/api)\n"
-            f"\n\b\nExit codes:\n{codes}")
+            f"{_NETWORK_HELP if network else ''}\n\b\nExit codes:\n{codes}")
 
 
 _EXIT_RUN = ("  0    all done\n  1    some jobs failed, are in doubt or not finished\n"
@@ -250,7 +254,7 @@ def schema(out: str, check: bool, all_plugins: bool) -> None:
         click.echo(str(path))
 
 
-@cli.command(epilog=_epilog("needed unless --sandbox", _EXIT_RUN))
+@cli.command(epilog=_epilog("needed unless --sandbox", _EXIT_RUN, network=True))
 @_spec_and_output
 @click.option("--concurrency", type=click.IntRange(1, 512), default=4, show_default=True,
               help="Jobs generating on the server at once (the vendor asks for few active jobs).")

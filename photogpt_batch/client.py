@@ -35,6 +35,7 @@ from multidict import CIMultiDictProxy
 from yarl import URL
 
 from . import __version__
+from .network import Network
 from .retry import RetryPolicy, parse_retry_after
 
 log = logging.getLogger(__name__)
@@ -218,7 +219,9 @@ class PhotoGPTClient:
 
     One `aiohttp.ClientSession` serves every request, API calls and file downloads alike (`session`);
     the ``Authorization`` header is added per request, only to URLs of the base URL's origin, so the
-    session itself carries no credentials to give away.
+    session itself carries no credentials to give away. ``network`` says which proxy each request goes
+    through and which CA certificates TLS trusts (default: `Network.from_environment`, which raises
+    ValueError for a setting that cannot work, as does an ``http://`` API URL that a proxy would carry).
 
     ``requests_per_second`` bounds all calls together (every retry included); ``on_rate_limited`` is
     called with each 429 so the engine can lower its concurrency, and ``rate_limited_count`` counts them.
@@ -237,8 +240,12 @@ class PhotoGPTClient:
         retry: RetryPolicy | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         on_rate_limited: Callable[[RateLimited], None] | None = None,
+        network: Network | None = None,
     ) -> None:
         self._base = base = check_base_url(base_url)
+        # Proxies and CA certificates: the environment's unless given (`Network.direct` for none).
+        self._network = Network.from_environment() if network is None else network
+        self._network.check_api(base)
         self._origin = _origin(base)
         # Name-mangled and never formatted into anything but the Authorization header.
         self.__key = api_key or None
@@ -267,6 +274,7 @@ class PhotoGPTClient:
             self._session = aiohttp.ClientSession(
                 timeout=aiohttp.ClientTimeout(total=None, sock_connect=self._connect_timeout),
                 headers={"User-Agent": USER_AGENT},
+                **self._network.session_options(),  # type: ignore[arg-type]
             )
         return self
 

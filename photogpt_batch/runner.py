@@ -15,10 +15,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from yarl import URL
+
 from .client import DEFAULT_BASE_URL, ApiError, AuthError, PhotoGPTClient, check_base_url
 from .engine import Engine, EngineOptions, RunSummary, ledger_write_failure
 from .jobs import Campaign
 from .ledger import Ledger, LedgerError
+from .network import Network
 from .ownership import SANDBOX_JOBS, FolderClaimed, claim_folder, endpoint_of
 from .progress import Progress
 
@@ -66,6 +69,10 @@ def _api_endpoint(config: RunConfig, output: Path) -> Iterator[tuple[str, str]]:
         check_base_url(base_url)
     except ValueError as exc:
         raise ConfigError(f"{BASE_URL_ENV}: {exc}") from exc
+    try:
+        Network.from_environment().check_api(URL(base_url))
+    except ValueError as exc:  # a proxy or CA setting that cannot work
+        raise ConfigError(f"{exc}; nothing was sent") from exc
     yield base_url, key
 
 
@@ -95,7 +102,10 @@ async def _run(campaign: Campaign, ledger: Ledger, base_url: str, key: str, conf
                progress: Progress | None, install_signal_handlers: bool) -> RunSummary:
     options = config.engine or EngineOptions()
     try:
-        async with PhotoGPTClient(base_url, key, requests_per_second=config.requests_per_second) as client:
+        # The in-process sandbox is on this machine: no proxy stands between (its URL is not in NO_PROXY).
+        network = Network.direct() if config.sandbox else None
+        async with PhotoGPTClient(base_url, key, requests_per_second=config.requests_per_second,
+                                  network=network) as client:
             try:
                 await client.ping()
             except AuthError as exc:

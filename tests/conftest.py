@@ -12,6 +12,18 @@ from aiohttp.test_utils import TestServer
 ServeApp = Callable[..., Awaitable[TestServer]]
 
 
+# The suite talks only to 127.0.0.1: a proxy set for this machine would stand between the tests and their
+# servers. The tests of proxies set the variables they need themselves.
+NETWORK_VARIABLES = ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY",
+                     "no_proxy", "NO_PROXY", "SSL_CERT_FILE", "SSL_CERT_DIR")
+
+
+@pytest.fixture(autouse=True)
+def no_proxy_from_the_machine(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in NETWORK_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+
+
 @pytest.fixture
 async def serve() -> AsyncIterator[ServeApp]:
     """``await serve(app, port=None)``: run an aiohttp app on 127.0.0.1 (a free port unless given).
