@@ -260,10 +260,12 @@ class PhotoGPTClient:
         self._on_rate_limited = on_rate_limited
         self._limiter = _make_limiter(requests_per_second)
         self.rate_limited_count = 0
-        self._last_date: str | None = None  # the Date header of the latest answer
+        self._last_headers: CIMultiDictProxy[str] | None = None  # the headers of the latest answer
         #: Server clock − local clock in seconds, measured by `ping` from the answer's Date header (None: the
         #: server sent none). Jobs' createdAt times are on the server's clock; the ledger's on ours.
         self.server_clock_offset: float | None = None
+        #: The ``API-Version`` header of the answer to `ping`, when the server sends one.
+        self.server_api_version: str | None = None
 
     def __repr__(self) -> str:
         key = "set" if self.__key else "none"
@@ -300,8 +302,14 @@ class PhotoGPTClient:
 
     async def ping(self) -> str:
         """``GET /ping``: check key, version header and network; returns the server's message."""
-        envelope = await self._call("GET", self.url("ping"))
-        self.server_clock_offset = _clock_offset(self._last_date, time.time())
+        self._last_headers = None
+        try:
+            envelope = await self._call("GET", self.url("ping"))
+        finally:
+            # Measured from a refusal too (a 401 still carries the server's clock): `doctor` reports it.
+            headers = self._last_headers
+            self.server_clock_offset = _clock_offset(headers.get("Date") if headers else None, time.time())
+            self.server_api_version = headers.get("API-Version") if headers else None
         message = envelope.get("message")
         return message if isinstance(message, str) else ""
 
@@ -522,7 +530,7 @@ class PhotoGPTClient:
                         f"{method} {url.path}: the answer is larger than {MAX_API_BODY} bytes", status=response.status
                     )
                 chunks.append(chunk)
-            self._last_date = response.headers.get("Date")
+            self._last_headers = response.headers
             return _Reply(response.status, response.reason or "", response.headers, b"".join(chunks))
 
     def _envelope(self, reply: _Reply, where: str) -> dict[str, Any]:

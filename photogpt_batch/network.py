@@ -41,6 +41,14 @@ NO_PROXY_VARIABLES = ("no_proxy", "NO_PROXY")
 CA_FILE_VARIABLE, CA_DIR_VARIABLE = "SSL_CERT_FILE", "SSL_CERT_DIR"
 
 
+class NetworkSettingError(ValueError):
+    """A proxy or CA variable that cannot work; ``variable`` names it."""
+
+    def __init__(self, variable: str, message: str) -> None:
+        super().__init__(message)
+        self.variable = variable
+
+
 @dataclass(frozen=True)
 class Proxy:
     """A forward proxy: its URL without credentials, the credentials apart, and the variable it came from."""
@@ -71,10 +79,10 @@ def _parse_proxy(variable: str, value: str) -> Proxy:
         url = URL(text)
         host = url.host
     except (TypeError, ValueError) as exc:
-        raise ValueError(f"{variable}: not a URL: {shown}") from exc
+        raise NetworkSettingError(variable, f"{variable}: not a URL: {shown}") from exc
     if url.scheme != "http" or not host:
-        raise ValueError(f"{variable}: {shown} is not supported: give an http:// proxy such as http://proxy:3128 "
-                         "(https:// URLs go through it in a CONNECT tunnel)")
+        raise NetworkSettingError(variable, f"{variable}: {shown} is not supported: give an http:// proxy such as "
+                                  "http://proxy:3128 (https:// URLs go through it in a CONNECT tunnel)")
     authorization = None
     if url.user is not None:
         credentials = f"{url.user}:{url.password or ''}".encode()
@@ -135,7 +143,8 @@ class Network:
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> Network:
-        """The settings in ``environ`` (default ``os.environ``); ValueError naming the variable that is wrong."""
+        """The settings in ``environ`` (default ``os.environ``); `NetworkSettingError` (a ValueError) names the
+        variable that cannot work."""
         env = os.environ if environ is None else environ
         proxies = {}
         for scheme, names in PROXY_VARIABLES.items():
@@ -146,11 +155,11 @@ class Network:
         ca_file = env.get(CA_FILE_VARIABLE) or None
         ca_dir = env.get(CA_DIR_VARIABLE) or None
         if ca_file is not None and not os.path.isfile(ca_file):
-            raise ValueError(f"{CA_FILE_VARIABLE}={ca_file}: no such file; it should name a PEM file of the CA "
-                             "certificates to trust")
+            raise NetworkSettingError(CA_FILE_VARIABLE, f"{CA_FILE_VARIABLE}={ca_file}: no such file; it should name "
+                                      "a PEM file of the CA certificates to trust")
         if ca_dir is not None and not os.path.isdir(ca_dir):
-            raise ValueError(f"{CA_DIR_VARIABLE}={ca_dir}: no such folder; it should name a folder of hashed CA "
-                             "certificates (c_rehash)")
+            raise NetworkSettingError(CA_DIR_VARIABLE, f"{CA_DIR_VARIABLE}={ca_dir}: no such folder; it should name "
+                                      "a folder of hashed CA certificates (c_rehash)")
         network = cls(proxies, _no_proxy_entries(no_proxy[1]) if no_proxy else (), ca_file, ca_dir)
         network.tls_context()  # a CA file that is not PEM is found now, not at the first handshake
         return network
@@ -181,8 +190,9 @@ class Network:
             return _tls_context(self.ca_file, self.ca_dir)
         except (ssl.SSLError, OSError) as exc:
             where = " / ".join(filter(None, [self.ca_file, self.ca_dir]))
-            raise ValueError(f"cannot load the CA certificates in {where} ({CA_FILE_VARIABLE} / {CA_DIR_VARIABLE}): "
-                             f"{exc}") from exc
+            raise NetworkSettingError(CA_FILE_VARIABLE if self.ca_file else CA_DIR_VARIABLE,
+                                      f"cannot load the CA certificates in {where} ({CA_FILE_VARIABLE} / "
+                                      f"{CA_DIR_VARIABLE}): {exc}") from exc
 
     def session_options(self) -> dict[str, object]:
         """Keyword arguments for `aiohttp.ClientSession`: the TLS context and the middleware that routes each
