@@ -174,6 +174,7 @@ def test_without_the_ca_the_servers_certificate_is_refused(tls_sandbox: SandboxT
         run_campaign(campaign(tmp_path), run_config(tls_sandbox, key=KEY), install_signal_handlers=False)
 
 
+@pytest.mark.slow
 def test_a_ca_folder_works_like_a_ca_file(tls_sandbox: SandboxThread, ca_file: Path, tmp_path: Path,
                                           monkeypatch: pytest.MonkeyPatch) -> None:
     if shutil.which("openssl") is None:

@@ -48,6 +48,7 @@ def test_the_files_pattern_picks_campaign_folders(hook: dict[str, Any], path: st
     assert bool(re.search(hook["files"], path)) is checked
 
 
+@pytest.mark.slow
 def test_the_entry_validates_the_files_it_is_given(hook: dict[str, Any], tmp_path: Path) -> None:
     good, bad = tmp_path / "good.yaml", tmp_path / "bad.yaml"
     good.write_text(GOOD, encoding="utf-8")

@@ -331,6 +331,7 @@ def test_third_party_plugin_cannot_take_over_a_builtin_model(tmp_path: Path) -> 
     assert "plugin 'acme_shadow' registers model 'veo-3.1', already registered by 'veo'" in result.stderr
 
 
+@pytest.mark.slow
 def test_a_new_plugins_campaign_runs_end_to_end_on_a_sandbox_told_to_accept_its_model(tmp_path: Path) -> None:
     site = tmp_path / "site"
     install(site, ["acme_good"])

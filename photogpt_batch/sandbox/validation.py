@@ -250,7 +250,9 @@ def validate_generation(body: Any, accepted: Mapping[str, str] | None = None) ->
 def _accepted_seconds(options: dict[str, Any]) -> int:
     """Billed seconds of an accepted model's job: its ``duration`` when that is a positive integer, else 8."""
     duration = options.get("duration")
-    return duration if _is_int(duration) and duration > 0 else ACCEPTED_DEFAULT_SECONDS
+    if isinstance(duration, int) and not isinstance(duration, bool) and duration > 0:
+        return duration
+    return ACCEPTED_DEFAULT_SECONDS
 
 
 def _reference_images(value: Any) -> list[dict[str, Any]]:

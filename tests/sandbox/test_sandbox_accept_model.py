@@ -65,6 +65,7 @@ async def test_the_server_accepts_the_model_it_was_told_to(make_sandbox, api_for
     assert status == 400 and "acme-2" in answer["message"]
 
 
+@pytest.mark.slow
 def test_the_sandbox_command_refuses_a_malformed_accept_model() -> None:
     result = subprocess.run([sys.executable, "-m", "photogpt_batch.sandbox", "--port", "0", "--accept-model", "acme"],
                             capture_output=True, text=True, timeout=60)
