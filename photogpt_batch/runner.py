@@ -49,14 +49,15 @@ class RunConfig:
 
 
 @contextlib.contextmanager
-def _api_endpoint(config: RunConfig, output: Path) -> Iterator[tuple[str, str]]:
-    """(base URL, key) for the run; with ``sandbox``, a sandbox serving for the duration of the block."""
+def _api_endpoint(config: RunConfig, output: Path) -> Iterator[tuple[str, str, Network]]:
+    """(base URL, key, proxies and CA certificates) for the run; with ``sandbox``, a sandbox serving for the
+    duration of the block, reached directly (it is in this process: no proxy stands between)."""
     if config.sandbox:
         from .sandbox import SandboxConfig, SandboxThread
 
         with SandboxThread(SandboxConfig.quick(state_file=output / SANDBOX_JOBS,
                                                    accept_models=dict(config.sandbox_accepts))) as sandbox:
-            yield sandbox.base_url, "sandbox-key"
+            yield sandbox.base_url, "sandbox-key", Network.direct()
         return
     key = (config.api_key or os.environ.get(API_KEY_ENV, "")).strip()
     if not key:
@@ -70,10 +71,11 @@ def _api_endpoint(config: RunConfig, output: Path) -> Iterator[tuple[str, str]]:
     except ValueError as exc:
         raise ConfigError(f"{BASE_URL_ENV}: {exc}") from exc
     try:
-        Network.from_environment().check_api(URL(base_url))
+        network = Network.from_environment()
+        network.check_api(URL(base_url))
     except ValueError as exc:  # a proxy or CA setting that cannot work
         raise ConfigError(f"{exc}; nothing was sent") from exc
-    yield base_url, key
+    yield base_url, key, network
 
 
 def run_campaign(campaign: Campaign, config: RunConfig | None = None, progress: Progress | None = None,
@@ -92,18 +94,17 @@ def run_campaign(campaign: Campaign, config: RunConfig | None = None, progress: 
     except OSError as exc:
         raise ConfigError(f"cannot use the output folder {output}: {exc.strerror or exc}") from exc
     try:
-        with _api_endpoint(config, output) as (base_url, key):
-            return asyncio.run(_run(campaign, ledger, base_url, key, config, progress, install_signal_handlers))
+        with _api_endpoint(config, output) as (base_url, key, network):
+            return asyncio.run(_run(campaign, ledger, base_url, key, network, config, progress,
+                                    install_signal_handlers))
     finally:
         ledger.close()
 
 
-async def _run(campaign: Campaign, ledger: Ledger, base_url: str, key: str, config: RunConfig,
+async def _run(campaign: Campaign, ledger: Ledger, base_url: str, key: str, network: Network, config: RunConfig,
                progress: Progress | None, install_signal_handlers: bool) -> RunSummary:
     options = config.engine or EngineOptions()
     try:
-        # The in-process sandbox is on this machine: no proxy stands between (its URL is not in NO_PROXY).
-        network = Network.direct() if config.sandbox else None
         async with PhotoGPTClient(base_url, key, requests_per_second=config.requests_per_second,
                                   network=network) as client:
             try:
