@@ -197,6 +197,17 @@ def test_an_http_api_behind_a_proxy_is_refused_before_anything_is_sent(tmp_path:
         assert sandbox.counters.requests == {}
 
 
+def test_netrc_credentials_are_never_sent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # aiohttp's trust_env=True would add them as Basic auth to any host listed, the file host included.
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine 127.0.0.1 login alice password s3cret\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    with SandboxThread(fast_sandbox(api_key=KEY)) as sandbox:
+        summary = run_campaign(campaign(tmp_path), run_config(sandbox, key=KEY), install_signal_handlers=False)
+        assert summary.complete and sandbox.counters.credentialed_file_requests == 0
+
+
 def test_the_in_process_sandbox_is_never_proxied(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # nothing listens there
     summary = run_campaign(campaign(tmp_path), RunConfig(sandbox=True), install_signal_handlers=False)
