@@ -30,8 +30,8 @@ from .client import (
     ApiError,
     AuthError,
     BadRequest,
-    NotFound,
     PhotoGPTClient,
+    ProtocolError,
     check_base_url,
 )
 from .jobs import Campaign
@@ -176,8 +176,7 @@ def _check_api(base: URL, key: str | None, network: Network, sandbox: bool) -> l
     outcome, elapsed, client = asyncio.run(_ping(base, key, network))
     not_checked = "not checked: the API did not answer"
     if isinstance(outcome, ApiError) and not isinstance(outcome, AuthError | BadRequest):
-        advice = (f"check {BASE_URL_ENV} (it ends in /api)" if isinstance(outcome, NotFound) or outcome.status
-                  else f"check the network, {BASE_URL_ENV} and the proxy (HTTPS_PROXY, NO_PROXY)")
+        advice = _api_advice(outcome)
         key_check = _key_check(outcome, key, sandbox) if key is None else Check("key", "warn", not_checked)
         return [Check("api", "fail", f"cannot use the API at {base}: {outcome}", advice), key_check,
                 Check("api-version", "warn", not_checked), Check("clock", "warn", not_checked)]
@@ -186,6 +185,15 @@ def _check_api(base: URL, key: str | None, network: Network, sandbox: bool) -> l
     checks.append(_version_check(outcome, client.server_api_version))
     checks.append(_clock_check(client.server_clock_offset))
     return checks
+
+
+def _api_advice(failure: ApiError) -> str:
+    """What to do when the ping got no usable answer: the network, the URL, or patience."""
+    if failure.status is None and not isinstance(failure, ProtocolError):
+        return f"check the network, {BASE_URL_ENV} and the proxy (HTTPS_PROXY, NO_PROXY)"
+    if failure.status is not None and failure.status >= 500:
+        return "the API (or a proxy in front of it) is failing: try again later"
+    return f"check {BASE_URL_ENV}: it is the API's base URL, ending in /api"
 
 
 async def _ping(base: URL, key: str | None, network: Network) -> tuple[Any, float, PhotoGPTClient]:

@@ -158,6 +158,12 @@ async def test_a_base_url_that_is_not_the_api_fails_with_advice(serve) -> None:
     assert check.verdict == "fail" and "PHOTOGPT_BASE_URL" in check.advice
 
 
+async def test_a_failing_api_says_to_try_later(serve) -> None:
+    server = await serve(ping_app(503, {"status": "NOK", "message": "maintenance"}))
+    check = by_name(await diagnose_off_loop(environ=env_for(str(server.make_url("/api")))))["api"]
+    assert check.verdict == "fail" and "maintenance" in check.summary and "try again later" in check.advice
+
+
 # ---- proxy and certificates -----------------------------------------------------------------------------
 
 
