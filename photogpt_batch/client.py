@@ -123,8 +123,10 @@ _STATUS_ERRORS: dict[int, type[ApiError]] = {
 }
 
 # Failures that happen before any byte of the request is written: refused, DNS, TLS handshake, connect
-# timeout (aiohttp also raises ConnectionTimeoutError while waiting for a pooled connection). Safe to resend.
-_NOT_SENT_ERRORS: tuple[type[BaseException], ...] = (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError)
+# timeout (aiohttp also raises ConnectionTimeoutError while waiting for a pooled connection), a proxy that
+# refused to open the CONNECT tunnel (407, 403, 502...). Safe to resend.
+_NOT_SENT_ERRORS: tuple[type[BaseException], ...] = (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError,
+                                                     aiohttp.ClientHttpProxyError)
 # Everything else that can go wrong on the wire: the request may have reached the server.
 _WIRE_ERRORS: tuple[type[BaseException], ...] = (aiohttp.ClientError, TimeoutError)
 
@@ -172,6 +174,15 @@ def _clock_offset(date: str | None, now: float) -> float | None:
     if when.tzinfo is None:  # RFC 9110 dates are GMT
         when = when.replace(tzinfo=UTC)
     return when.timestamp() + 0.5 - now
+
+
+def _not_sent(exc: BaseException) -> str:
+    """How a request failed before it was sent, naming the proxy when that is where it failed."""
+    if isinstance(exc, aiohttp.ClientHttpProxyError):
+        return f"the proxy refused to open a tunnel (HTTP {exc.status} {exc.message})"
+    if isinstance(exc, aiohttp.ClientProxyConnectionError):
+        return "could not connect to the proxy"
+    return "could not connect"
 
 
 def _located(failure: ApiError, where: str) -> str:
@@ -452,7 +463,7 @@ class PhotoGPTClient:
                 reply = await self._attempt(method, url, payload, before_send)
                 result = self._envelope(reply, where) if 200 <= reply.status < 300 else None
             except _NOT_SENT_ERRORS as exc:
-                failure: ApiError = TransportError(f"{where}: could not connect: {self._scrub(str(exc))}")
+                failure: ApiError = TransportError(f"{where}: {_not_sent(exc)}: {self._scrub(str(exc))}")
                 cause = exc
             except (*_WIRE_ERRORS, ProtocolError) as exc:  # type: ignore[misc]  # mypy cannot read a starred tuple
                 if is_post:

@@ -169,6 +169,24 @@ async def test_proxy_credentials_go_to_the_proxy(tls_sandbox: SandboxThread, ca_
     assert summary.complete and proxy.tunnels() and proxy.plain()
 
 
+async def test_a_proxy_that_refuses_the_tunnel_stops_the_run_before_anything_is_sent(
+        tls_sandbox: SandboxThread, ca_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    async with ForwardProxy(require_auth="Basic c29tZW9uZTplbHNl") as proxy:
+        monkeypatch.setenv("SSL_CERT_FILE", str(ca_file))
+        monkeypatch.setenv("HTTPS_PROXY", proxy.url)  # no credentials: 407
+        with pytest.raises(ConfigError, match=r"the proxy refused to open a tunnel \(HTTP 407"):
+            await _run_off_loop(campaign(tmp_path), run_config(tls_sandbox, key=KEY))
+    assert tls_sandbox.counters.requests == {}
+
+
+def test_an_unreachable_proxy_is_named(tmp_path: Path, refused_port: tuple[int, object],
+                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HTTPS_PROXY", f"http://127.0.0.1:{refused_port[0]}")
+    config = RunConfig(base_url="https://127.0.0.1:1/api", api_key=KEY)
+    with pytest.raises(ConfigError, match="could not connect to the proxy"):
+        run_campaign(campaign(tmp_path), config, install_signal_handlers=False)
+
+
 def test_without_the_ca_the_servers_certificate_is_refused(tls_sandbox: SandboxThread, tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="certificate verify failed"):
         run_campaign(campaign(tmp_path), run_config(tls_sandbox, key=KEY), install_signal_handlers=False)
