@@ -2,7 +2,7 @@
 
 This module deliberately shares nothing with the client's validation: the sandbox is the other side of the
 wire, and a double that reused the code under test could not catch its mistakes. Where the guide is silent,
-the project's policy (the sandbox README section) decides.
+the project's policy (docs/sandbox.md, "Policy where the guide is silent") decides.
 """
 
 from __future__ import annotations
