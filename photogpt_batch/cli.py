@@ -125,12 +125,19 @@ def _finite(ctx: click.Context, param: click.Parameter, value: float) -> float:
     return value
 
 
-def _accepted_models(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> dict[str, str]:
+def _sandbox_accepts(values: tuple[str, ...]) -> dict[str, str]:
+    """``--accept-model ID:GROUP`` values as {model id: option group}; click.BadParameter for a bad one."""
     if not values:
         return {}
     from .sandbox.cli import accepted_models
 
-    return accepted_models(ctx, param, values)
+    return accepted_models(values)
+
+
+def _check_accepted_models(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> tuple[str, ...]:
+    # Checked now (a usage error names the bad value) but kept as written, so that a resume command repeats them.
+    _sandbox_accepts(values)
+    return values
 
 
 _NETWORK_HELP = ("  HTTPS_PROXY, HTTP_PROXY, NO_PROXY  proxies, as curl reads them (also lower case)\n"
@@ -263,7 +270,7 @@ def schema(out: str, check: bool, all_plugins: bool) -> None:
 @click.option("--rate", "requests_per_second", type=click.FloatRange(0.1, 10000), default=10.0, show_default=True,
               callback=_finite, help="API requests per second, at most.")
 @click.option("--sandbox", is_flag=True, help="Run against a local sandbox started in-process (no key needed).")
-@click.option("--accept-model", "accept_models", multiple=True, metavar="ID:GROUP", callback=_accepted_models,
+@click.option("--accept-model", "accept_models", multiple=True, metavar="ID:GROUP", callback=_check_accepted_models,
               help="With --sandbox: accept this model the sandbox does not know, checking only the request's "
                    "envelope and options.GROUP (repeatable).")
 @click.option("--retry-failed", is_flag=True, help="Submit jobs that failed again (a new, billed job each).")
@@ -273,7 +280,7 @@ def schema(out: str, check: bool, all_plugins: bool) -> None:
 @click.option("--quiet", "-q", is_flag=True, help="No progress output; only the summary.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def run(spec: str, output: str | None, concurrency: int, download_concurrency: int, requests_per_second: float,
-        sandbox: bool, accept_models: dict[str, str], retry_failed: bool, resubmit_in_doubt: bool, no_verify: bool,
+        sandbox: bool, accept_models: tuple[str, ...], retry_failed: bool, resubmit_in_doubt: bool, no_verify: bool,
         quiet: bool, as_json: bool) -> None:
     """Make the output folder match the spec: submit what is missing, resume what is in flight, download.
 
@@ -297,7 +304,8 @@ def run(spec: str, output: str | None, concurrency: int, download_concurrency: i
     logging.getLogger("photogpt_batch").propagate = False
     try:
         summary = run_campaign(campaign, RunConfig(sandbox=sandbox, requests_per_second=requests_per_second,
-                                                   engine=options, sandbox_accepts=accept_models), progress)
+                                                   engine=options, sandbox_accepts=_sandbox_accepts(accept_models)),
+                               progress)
     except ConfigError as exc:
         progress.close()
         _fail_usage(str(exc), as_json)

@@ -65,8 +65,8 @@ def _nth_triggers(
     return triggers
 
 
-def accepted_models(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> dict[str, str]:
-    """The ``--accept-model ID:GROUP`` values as {model id: option group} (a click callback)."""
+def accepted_models(values: tuple[str, ...]) -> dict[str, str]:
+    """``--accept-model ID:GROUP`` values as {model id: option group}; click.BadParameter for a bad one."""
     accepted: dict[str, str] = {}
     for value in values:
         try:
@@ -75,6 +75,10 @@ def accepted_models(ctx: click.Context, param: click.Parameter, values: tuple[st
             raise click.BadParameter(str(exc)) from None
         accepted[model] = group
     return accepted
+
+
+def _accepted_models(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> dict[str, str]:
+    return accepted_models(values)
 
 
 ACCEPT_MODEL_HELP = ("Accept a model the sandbox does not know, checking only the request's envelope and its "
@@ -171,7 +175,7 @@ _RATE = _FiniteRange(0.0, 1.0)
     metavar="KIND=N[,N...]",
     help=f"Fire a fault on exactly the Nth event of its kind (repeatable). Kinds: {', '.join(FAULT_KINDS)}.",
 )
-@click.option("--accept-model", "accept_models", multiple=True, callback=accepted_models, metavar="ID:GROUP",
+@click.option("--accept-model", "accept_models", multiple=True, callback=_accepted_models, metavar="ID:GROUP",
               help=ACCEPT_MODEL_HELP)
 def sandbox_command(**opts: Any) -> None:
     """Serve a local, faithful fake of the PhotoGPT video API (and a signed-URL file host) until Ctrl-C."""

@@ -70,3 +70,19 @@ def test_the_sandbox_command_refuses_a_malformed_accept_model() -> None:
     result = subprocess.run([sys.executable, "-m", "photogpt_batch.sandbox", "--port", "0", "--accept-model", "acme"],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 2 and "expected ID:GROUP" in result.stderr
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--sandbox", "--accept-model", "acme-1"], "expected ID:GROUP"),
+    (["--accept-model", "acme-1:acme"], "add --sandbox"),
+])
+def test_run_refuses_a_bad_accept_model_before_anything_starts(tmp_path, args: list[str], message: str) -> None:
+    from click.testing import CliRunner
+
+    from photogpt_batch.cli import cli
+
+    spec = tmp_path / "spec.yaml"
+    spec.write_text("version: 1\ncampaign: c\njobs:\n  - {id: a, model: veo-3.1, prompt: p}\n")
+    result = CliRunner().invoke(cli, ["run", str(spec), "--output", str(tmp_path / "out"), *args])
+    assert result.exit_code == 2 and message in result.output
+    assert not (tmp_path / "out").exists()
