@@ -131,6 +131,39 @@ def _finite(ctx: click.Context, param: click.Parameter, value: float) -> float:
     return value
 
 
+def _sandbox_accepts(values: tuple[str, ...]) -> dict[str, str]:
+    """``--accept-model ID:GROUP`` values as {model id: option group}; click.BadParameter for a bad one."""
+    if not values:
+        return {}
+    from .sandbox.cli import accepted_models
+
+    return accepted_models(values)
+
+
+def _check_accepted_models(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> tuple[str, ...]:
+    # Checked now (a usage error names the bad value) but kept as written, so that a resume command repeats them.
+    _sandbox_accepts(values)
+    return values
+
+
+_NETWORK_HELP = ("  HTTPS_PROXY, HTTP_PROXY, NO_PROXY  proxies, as curl reads them (also lower case)\n"
+                 "  SSL_CERT_FILE, SSL_CERT_DIR        CA certificates to trust besides the system's\n")
+
+
+def _epilog(uses: str, codes: str, network: bool = False) -> str:
+    """The help's last paragraphs: the environment a command reads, and its exit codes."""
+    return (f"\b\nEnvironment:\n  PHOTOGPT_API_KEY   the API key ({uses}; never a flag or a file)\n"
+            "  PHOTOGPT_BASE_URL  the API's base URL (default https://developer.photogptai.com/api)\n"
+            f"{_NETWORK_HELP if network else ''}\n\b\nExit codes:\n{codes}")
+
+
+_EXIT_RUN = ("  0    all done\n  1    some jobs failed, are in doubt or not finished\n"
+             "  2    bad spec, usage or configuration (nothing sent)\n  130  interrupted (state saved; run again)")
+_EXIT_PLAN = "  0    the plan is shown\n  2    bad spec, usage or configuration, or an unreadable ledger"
+_EXIT_STATUS = ("  0    every job of the spec is done\n  1    some jobs failed, are in doubt or not finished\n"
+                "  2    bad spec, usage or configuration, or an unreadable ledger")
+
+
 def _spec_and_output(command: Callable[..., None]) -> Callable[..., None]:
     """The SPEC argument and the ``--output`` and ``--only`` options that plan, run and status share."""
     command = click.option("--only", multiple=True, metavar="PATTERN",
@@ -173,7 +206,7 @@ def validate(specs: tuple[str, ...], as_json: bool) -> None:
     sys.exit(EXIT_USAGE if failed else EXIT_OK)
 
 
-@cli.command()
+@cli.command(epilog=_epilog("used by run; plan sends nothing", _EXIT_PLAN))
 @_spec_and_output
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON, with every request body.")
 def plan(spec: str, output: str | None, only: tuple[str, ...], as_json: bool) -> None:
@@ -248,7 +281,7 @@ def schema(out: str, check: bool, all_plugins: bool) -> None:
         click.echo(str(path))
 
 
-@cli.command()
+@cli.command(epilog=_epilog("needed unless --sandbox", _EXIT_RUN, network=True))
 @_spec_and_output
 @click.option("--concurrency", type=click.IntRange(1, 512), default=4, show_default=True,
               help="Jobs generating on the server at once (the vendor asks for few active jobs).")
@@ -257,6 +290,9 @@ def schema(out: str, check: bool, all_plugins: bool) -> None:
 @click.option("--rate", "requests_per_second", type=click.FloatRange(0.1, 10000), default=10.0, show_default=True,
               callback=_finite, help="API requests per second, at most.")
 @click.option("--sandbox", is_flag=True, help="Run against a local sandbox started in-process (no key needed).")
+@click.option("--accept-model", "accept_models", multiple=True, metavar="ID:GROUP", callback=_check_accepted_models,
+              help="With --sandbox: accept this model the sandbox does not know, checking only the request's "
+                   "envelope and options.GROUP (repeatable).")
 @click.option("--retry-failed", is_flag=True, help="Submit jobs that failed again (a new, billed job each).")
 @click.option("--resubmit-in-doubt", is_flag=True,
               help="Submit again jobs whose earlier submission has an unknown outcome (may pay twice).")
@@ -267,8 +303,9 @@ def schema(out: str, check: bool, all_plugins: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @click.pass_context
 def run(ctx: click.Context, spec: str, output: str | None, only: tuple[str, ...], concurrency: int,
-        download_concurrency: int, requests_per_second: float, sandbox: bool, retry_failed: bool,
-        resubmit_in_doubt: bool, no_verify: bool, fresh: bool, quiet: bool, as_json: bool) -> None:
+        download_concurrency: int, requests_per_second: float, sandbox: bool, accept_models: tuple[str, ...],
+        retry_failed: bool, resubmit_in_doubt: bool, no_verify: bool, fresh: bool, quiet: bool,
+        as_json: bool) -> None:
     """Make the output folder match the spec: submit what is missing, resume what is in flight, download.
 
     Safe to rerun at any time: finished work is left alone and nothing paid for is sent twice.
@@ -278,6 +315,8 @@ def run(ctx: click.Context, spec: str, output: str | None, only: tuple[str, ...]
     from .reporting import print_summary, summary_json
     from .runner import ConfigError, RunConfig, run_campaign
 
+    if accept_models and not sandbox:
+        raise click.UsageError("--accept-model applies to the local sandbox: add --sandbox")
     campaign = load_or_exit(spec, as_json, output, only)
     options = EngineOptions(concurrency=concurrency, download_concurrency=download_concurrency,
                             retry_failed=retry_failed, resubmit_in_doubt=resubmit_in_doubt, verify_files=not no_verify)
@@ -290,7 +329,9 @@ def run(ctx: click.Context, spec: str, output: str | None, only: tuple[str, ...]
     logging.getLogger("photogpt_batch").propagate = False
     try:
         summary = run_campaign(campaign, RunConfig(sandbox=sandbox, requests_per_second=requests_per_second,
-                                                   engine=options, fresh=fresh), progress)
+                                                   engine=options, fresh=fresh,
+                                                   sandbox_accepts=_sandbox_accepts(accept_models)),
+                               progress)
     except ConfigError as exc:
         progress.close()
         _fail_usage(str(exc), as_json)
@@ -308,7 +349,7 @@ def run(ctx: click.Context, spec: str, output: str | None, only: tuple[str, ...]
     sys.exit(EXIT_OK if summary.complete else EXIT_FAILED)
 
 
-@cli.command()
+@cli.command(epilog=_epilog("used by run; status reads only the ledger", _EXIT_STATUS))
 @_spec_and_output
 @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
 def status(spec: str, output: str | None, only: tuple[str, ...], as_json: bool) -> None:
@@ -347,6 +388,33 @@ def resume_command(ctx: click.Context) -> list[str]:
                 for item in value if param.multiple and isinstance(value, tuple) else (value,):
                     words += [param.opts[0], str(item)]
     return words
+_EXIT_DOCTOR = "  0    no check failed (warnings pass)\n  1    some check failed\n  2    bad usage or spec"
+
+
+@cli.command(epilog=_epilog("checked with GET /ping unless --sandbox", _EXIT_DOCTOR, network=True))
+@click.argument("spec", required=False, type=click.Path(dir_okay=True))
+@click.option("--sandbox", is_flag=True, help="Check against a local sandbox started in-process (no key needed).")
+@click.option("--json", "as_json", is_flag=True, help="Print the checks as JSON.")
+def doctor(spec: str | None, sandbox: bool, as_json: bool) -> None:
+    """Check what a run depends on: the key, the API and its version, the clock, the base URL, the proxy and
+    certificates, the plugins and, given SPEC, its ledger and the free disk in its output folder. Each check
+    says ok, warn or fail, and what to do. Sends one request (GET /ping)."""
+    from .doctor import diagnose, healthy
+
+    campaign = load_or_exit(spec, as_json) if spec is not None else None
+    checks = diagnose(campaign, sandbox=sandbox)
+    if as_json:
+        _emit_json({"ok": healthy(checks), "checks": [c.to_json() for c in checks]})
+    else:
+        for check in checks:
+            click.echo(f"{check.verdict:<5} {check.name:<16} {check.summary}")
+            for line in (*check.details, *(["→ " + check.advice] if check.advice else [])):
+                click.echo(f"{'':<22} {line}")
+        failed = sum(c.verdict == "fail" for c in checks)
+        warned = sum(c.verdict == "warn" for c in checks)
+        click.echo(f"{failed} failed, {warned} warning{'s' * (warned != 1)}, {len(checks) - failed - warned} ok"
+                   + ("" if campaign else "; give a SPEC to check its ledger and free disk too"))
+    sys.exit(EXIT_OK if healthy(checks) else EXIT_FAILED)
 
 
 def _silence_broken_streams() -> None:
