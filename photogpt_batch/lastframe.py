@@ -11,6 +11,7 @@ cannot be fetched is a warning, never a failed run: the videos are what was paid
 from __future__ import annotations
 
 import contextlib
+import os
 import stat
 from collections.abc import Iterable
 from pathlib import Path
@@ -47,6 +48,14 @@ def discard_stale(video: Path) -> None:
     another download's."""
     with contextlib.suppress(OSError):
         video.with_name(beside(video.name)).unlink()
+
+
+def move_along(video_src: Path, video_dst: Path) -> None:
+    """The video at ``video_src`` was moved to ``video_dst`` (an earlier version's files out of the way, or back):
+    its last frame, if any, goes with it. A last frame that cannot move stays; the next download of a video in
+    its place removes it."""
+    with contextlib.suppress(OSError):
+        os.rename(video_src.with_name(beside(video_src.name)), video_dst.with_name(beside(video_dst.name)))
 
 
 def present(output: Path, video_path: str) -> bool:

@@ -28,13 +28,14 @@ class Plan:
         return {str(k): v for k, v in self.reconciliation.counts.items()}
 
     def to_json(self) -> dict[str, Any]:
-        """The plan as JSON: campaign, output, counts, jobs (id, model, state, contentHash, request, remote
-        id when known, warnings) and orphaned ids."""
+        """The plan as JSON: campaign, output, counts, skipped ids (left out by ``--only``), jobs (id, model,
+        state, contentHash, request, remote id when known, warnings) and orphaned ids."""
         return {**self._head(), "jobs": [_entry_json(item) for item in self.reconciliation.jobs],
                 "orphaned": self.orphaned}
 
     def _head(self) -> dict[str, Any]:
-        return {"campaign": self.campaign.name, "output": str(self.campaign.output), "counts": self.counts()}
+        return {"campaign": self.campaign.name, "output": str(self.campaign.output), "counts": self.counts(),
+                "skipped": self.campaign.skipped}
 
     def write_json(self, stream: IO[str]) -> None:
         """What ``plan --json`` prints (`to_json`, indented), streamed one job at a time."""

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from typing import Any
 
 from .jobs import Campaign
-from .ledger import Disposition, Ledger, LedgerError, Reconciliation
+from .ledger import Disposition, JobRecord, Ledger, LedgerError, Reconciliation
+from .versions import numbered
 
 
 class StatusError(Exception):
@@ -20,6 +22,9 @@ class StatusReport:
     campaign: Campaign
     reconciliation: Reconciliation
     video_counts: dict[str, int]
+    #: Per job with more than one version: its current version's number and its earlier versions, oldest
+    #: first, as (version, record); their files are kept in ``<job-id>/v<k>/`` (see `versions`).
+    history: dict[str, tuple[int, list[tuple[int, JobRecord]]]] = field(default_factory=dict)
     #: The picks recorded from the review page (`review.recorded_picks`), or None.
     picks: dict[str, Any] | None = None
 
@@ -30,7 +35,16 @@ class StatusReport:
 
 
 def compare_with_ledger(campaign: Campaign) -> tuple[Reconciliation, dict[str, int]]:
-    """The campaign's jobs against the ledger in its output folder (an empty ledger if it never ran)."""
+    """The campaign's jobs against the ledger in its output folder (an empty ledger if it never ran), and
+    their videos per state. Jobs that ``--only`` left out (``campaign.skipped``) are neither compared nor
+    orphans."""
+    reconciliation, videos, _ = _compare(campaign)
+    return reconciliation, videos
+
+
+def _compare(campaign: Campaign, history: bool = False
+             ) -> tuple[Reconciliation, dict[str, int], list[JobRecord]]:
+    """`compare_with_ledger`, and with ``history`` every earlier version of a job (from the same read)."""
     try:
         ledger = Ledger.open_for_reading(campaign.output)
     except LedgerError as exc:
@@ -38,13 +52,21 @@ def compare_with_ledger(campaign: Campaign) -> tuple[Reconciliation, dict[str, i
     except OSError as exc:
         raise StatusError(f"cannot read the ledger in {campaign.output}: {exc.strerror or exc}") from exc
     with ledger:
-        return ledger.reconcile(campaign.jobs), ledger.counts()["videos"]
+        reconciliation = ledger.reconcile(campaign.jobs)
+        earlier = ledger.replaced() if history else []
+    if campaign.skipped:
+        skipped = set(campaign.skipped)
+        reconciliation = Reconciliation(reconciliation.jobs,
+                                        [item for item in reconciliation.orphaned if item.job_id not in skipped])
+    videos = Counter(str(v.state) for item in (*reconciliation.jobs, *reconciliation.orphaned)
+                     if item.record is not None for v in item.record.videos)
+    return reconciliation, dict(videos), earlier
 
 
 def read_status(campaign: Campaign) -> StatusReport:
     """The status report of ``campaign``."""
-    reconciliation, videos = compare_with_ledger(campaign)
-    return StatusReport(campaign, reconciliation, videos, read_picks(campaign))
+    reconciliation, videos, earlier = _compare(campaign, history=True)
+    return StatusReport(campaign, reconciliation, videos, _history(reconciliation, earlier), read_picks(campaign))
 
 
 def read_picks(campaign: Campaign) -> dict[str, Any] | None:
@@ -56,3 +78,18 @@ def read_picks(campaign: Campaign) -> dict[str, Any] | None:
             return recorded_picks(ledger)
     except (LedgerError, OSError) as exc:
         raise StatusError(f"cannot read the ledger in {campaign.output}: {exc}") from exc
+
+
+
+def _history(reconciliation: Reconciliation, earlier: list[JobRecord]
+             ) -> dict[str, tuple[int, list[tuple[int, JobRecord]]]]:
+    """The version history of the reconciled jobs that have earlier versions."""
+    shown = {item.job_id: item.record for item in (*reconciliation.jobs, *reconciliation.orphaned)}
+    earlier = [r for r in earlier if r.job_id in shown]
+    current = [r for r in (shown[job_id] for job_id in {r.job_id for r in earlier}) if r is not None]
+    numbers = numbered([*earlier, *current])
+    history: dict[str, tuple[int, list[tuple[int, JobRecord]]]] = {
+        r.job_id: (numbers[r.rowid], []) for r in current}
+    for record in earlier:
+        history.setdefault(record.job_id, (0, []))[1].append((numbers[record.rowid], record))
+    return history

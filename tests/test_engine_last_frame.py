@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from engine_helpers import check_outputs, fast_sandbox, load, run_config
+from engine_helpers import check_outputs, fast_sandbox, load, manifest, run_config
 
 from photogpt_batch.runner import run_campaign
 from photogpt_batch.sandbox import SandboxThread
@@ -72,12 +72,25 @@ def test_a_rerun_with_every_last_frame_present_asks_nothing(tmp_path: Path, sand
     assert sandbox.counters.requests.get("GET /jobs/{id}", 0) == gets
 
 
-def test_a_new_version_without_last_frames_removes_the_old_ones(tmp_path: Path, sandbox: SandboxThread) -> None:
+def test_an_earlier_versions_last_frame_moves_with_its_video(tmp_path: Path, sandbox: SandboxThread) -> None:
     spec = seedance_campaign(tmp_path, num_videos=1)
     run_campaign(load(spec), run_config(sandbox))
     out = tmp_path / "out"
-    assert (out / "shot/1.last.png").exists()
+    first = (out / "shot/1.last.png").read_bytes()
     spec.write_text(spec.read_text().replace("returnLastFrame: true", "returnLastFrame: false"))
     assert run_campaign(load(spec), run_config(sandbox)).complete
+    # The new version asked for none: nothing beside its video; the earlier one's went along to v1/.
     assert not (out / "shot/1.last.png").exists()
-    assert all("lastFrame" not in e for e in check_outputs(out, 2))
+    assert (out / "shot/v1/1.last.png").read_bytes() == first
+    entries = {e["path"]: e for e in manifest(out)}
+    assert entries["shot/v1/1.mp4"]["lastFrame"] == "shot/v1/1.last.png" and "lastFrame" not in entries["shot/1.mp4"]
+
+
+def test_a_video_fetched_again_gets_its_last_frame_again(tmp_path: Path, sandbox: SandboxThread) -> None:
+    spec = seedance_campaign(tmp_path, num_videos=1)
+    run_campaign(load(spec), run_config(sandbox))
+    out = tmp_path / "out"
+    (out / "shot/1.mp4").write_bytes(b"damaged")
+    (out / "shot/1.last.png").write_bytes(b"stale")
+    assert run_campaign(load(spec), run_config(sandbox)).complete
+    assert (out / "shot/1.last.png").read_bytes().startswith(PNG)
