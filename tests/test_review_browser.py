@@ -36,9 +36,11 @@ FAIL_MESSAGE = "generation failed: the model refused <b>this</b>"
 DEADLINE_MS = 10_000
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """One browser for the whole session; each test gets its own context (its own storage)."""
+    """One browser for these tests (the only ones that use it); each test gets its own context (its own
+    storage). Module-scoped, not session-scoped: Playwright's synchronous API keeps an event loop running in
+    this thread while it is open, and the tests after these call asyncio.run()."""
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         yield browser
