@@ -187,3 +187,12 @@ def test_jobs_in_doubt_and_failed_show_their_state_and_the_servers_reason(tmp_pa
     assert jobs["m-9x16"]["videos"] == [] and jobs["m-9x16"]["error"]
     assert (jobs["m-1x1"]["state"], jobs["m-1x1"]["error"]) == ("failed", "no <good> reason")
     assert jobs["single"]["state"] == "done"
+
+
+def test_the_page_of_a_folder_that_belongs_to_another_campaign_is_refused(tmp_path: Path,
+                                                                         sandbox: SandboxThread) -> None:
+    run_campaign(load(spec_file(tmp_path)), run_config(sandbox))
+    other = tmp_path / "other.yaml"
+    other.write_text(spec_file(tmp_path).read_text().replace("campaign: rv", "campaign: other"))
+    result = invoke("review", str(other))
+    assert result.exit_code == 2 and "belongs to campaign 'rv'" in result.output

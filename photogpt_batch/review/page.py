@@ -96,6 +96,11 @@ def write_gallery(campaign: Campaign, ledger: Ledger | None = None) -> Path:
     try:
         if ledger is None:
             with Ledger.open_for_reading(campaign.output) as reader:
+                owner = reader.meta("campaign")
+                if owner is not None and owner != campaign.name:
+                    # Its jobs would be matched to this spec's by id: another campaign's videos under these names.
+                    raise GalleryError(f"{campaign.output} belongs to campaign {owner!r}, not {campaign.name!r}: "
+                                       "give --output the folder of this campaign")
                 data = gallery_data(campaign, reader)
         else:
             data = gallery_data(campaign, ledger)
