@@ -148,7 +148,8 @@ def _frames(picture: Picture) -> list[Any]:
     footer = " · ".join(options)
     line_height = body_font.size + 3
     room = height - 2 * margin - 16 - 30  # the header above, the footer and the time bar below
-    prompt_lines = _wrap(picture.prompt, body_font, width - 2 * margin, max(1, room // line_height))
+    # A dozen lines at most are shown: wrapping a long prompt's first 1,000 characters is enough to fill them.
+    prompt_lines = _wrap(picture.prompt[:1000], body_font, width - 2 * margin, max(1, room // line_height))
     # The still part is drawn once; each frame adds the moving time bar.
     still = Image.new("RGB", (width, height), background)
     draw = ImageDraw.Draw(still)

@@ -106,3 +106,10 @@ def test_picture_size_keeps_the_ratio_with_even_sides(ratio: str, size: tuple[in
 def test_requested_seconds_come_from_the_options_group() -> None:
     assert requested_seconds(seedance("p", duration=9)) == 9
     assert requested_seconds(seedance("p", duration=-1)) == 5 and requested_seconds({"prompt": "p"}) == 5
+
+
+def test_a_huge_prompt_is_drawn_quickly() -> None:
+    started = time.perf_counter()
+    clip, png = render(picture_for(seedance("word " * 50_000, duration=4), 4, None, 1, 1))
+    assert clip[4:8] == b"ftyp" and png.startswith(b"\x89PNG")
+    assert time.perf_counter() - started < 2
