@@ -144,6 +144,7 @@ def test_picks_are_recorded_in_the_ledger_and_shown_by_status(tmp_path: Path, sa
     assert "no job 'gone'" in result.output
     status = json.loads(invoke("status", str(spec), "--json").stdout)
     assert status["picks"]["jobs"] == [{"job": "m-1x1", "pickedAt": "2026-01-02T03:04:05Z"}]
+    assert "picked (" in invoke("status", str(spec)).output and "): m-1x1" in invoke("status", str(spec)).output
     # The page starts from the recorded picks.
     assert embedded((tmp_path / "out" / "index.html").read_text())["picks"]["jobs"][0]["job"] == "m-1x1"
 
