@@ -216,6 +216,14 @@ def test_picks_are_kept_exported_and_recorded(page: Any, campaign_dir: Path, tmp
     assert result.exit_code == 0, result.output
     status = json.loads(CliRunner().invoke(cli, ["status", spec, "--json"]).stdout)
     assert sorted(p["job"] for p in status["picks"]["jobs"]) == ["hostile", "look-grok-imagine-1.5-9x16"]
+    # Another browser (no picks of its own) opens the rewritten page with the recorded picks.
+    other = page.context.browser.new_context()
+    try:
+        fresh = other.new_page()
+        open_page(fresh, campaign_dir)
+        assert sorted(fresh.locator(".tile.picked .id").all_inner_texts()) == ["hostile", "look-grok-imagine-1.5-9x16"]
+    finally:
+        other.close()
 
 
 def test_a_thousand_videos_load_only_near_the_view(page: Any, campaign_dir: Path, tmp_path: Path) -> None:
