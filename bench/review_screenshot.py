@@ -11,6 +11,7 @@ tile, stops every video at the same moment (so the picture does not depend on ti
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -38,7 +39,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="review-shot-") as tmp:
         campaign = load_campaign(REPO / "specs" / "demo.yaml")
         campaign.output = Path(tmp) / "demo"
-        summary = run_campaign(campaign, RunConfig(sandbox=True), Progress(0, quiet=True))
+        # A throwaway rehearsal: started fresh even if the demo ran elsewhere, and kept out of this machine's
+        # index of campaigns (which would otherwise point at a folder about to be deleted).
+        os.environ["XDG_STATE_HOME"] = str(Path(tmp) / "state")
+        summary = run_campaign(campaign, RunConfig(sandbox=True, fresh=True), Progress(0, quiet=True))
         if not summary.complete:
             raise SystemExit(f"the demo campaign did not complete: {summary}")
         with sync_playwright() as playwright:

@@ -82,8 +82,10 @@ jobs:
 """, encoding="utf-8")
     # The failing job is the last one submitted (concurrency 1 keeps the order). The run has a thread of its
     # own: Playwright's synchronous API keeps an event loop running in this one.
+    # Module-scoped, so the conftest's per-test state folder is not set yet: this run gets its own.
     with SandboxThread(fast_sandbox(faults=Faults(fail_nth=(6,), fail_message=FAIL_MESSAGE))) as sandbox, \
-            ThreadPoolExecutor(1) as pool:
+            ThreadPoolExecutor(1) as pool, pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XDG_STATE_HOME", str(tmp / "state"))
         summary = pool.submit(run_campaign, load(spec), run_config(sandbox, concurrency=1),
                               install_signal_handlers=False).result()
     assert summary.failed == [("doomed", FAIL_MESSAGE)]
