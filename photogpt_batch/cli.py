@@ -390,7 +390,11 @@ def resume_command(ctx: click.Context) -> list[str]:
     return words
 
 
-@cli.command()
+_EXIT_REVIEW = ("  0    the page is written\n"
+                "  2    bad spec or usage, an unreadable ledger, a page that cannot be written, a refused picks file")
+
+
+@cli.command(epilog=f"\b\nExit codes:\n{_EXIT_REVIEW}")
 @_spec_and_output
 @click.option("--picks", "picks_file", type=click.Path(dir_okay=False),
               help="Record the picks exported from the page (a JSON file) in the ledger, then write the page.")
