@@ -60,7 +60,7 @@ def full_path_ops(row: int, index: int, job_id: str) -> list[Any]:
 def build_ledger(spec: Path, output: Path) -> dict[str, float]:
     """Register every job of the spec and take each through the full path, in batches; timings."""
     from photogpt_batch.ledger import Ledger
-    from photogpt_batch.validation import load_campaign
+    from photogpt_batch.spec.load import load_campaign
 
     started = time.perf_counter()
     campaign = load_campaign(spec)

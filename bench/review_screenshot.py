@@ -18,7 +18,7 @@ from pathlib import Path
 
 from photogpt_batch.progress import Progress
 from photogpt_batch.runner import RunConfig, run_campaign
-from photogpt_batch.validation import load_campaign
+from photogpt_batch.spec.load import load_campaign
 
 REPO = Path(__file__).resolve().parent.parent
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",

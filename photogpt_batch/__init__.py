@@ -22,7 +22,7 @@ __version__ = "0.1.0"
 
 #: Public name -> the module that defines it (relative to this package).
 _EXPORTS = {
-    "load_campaign": ".validation",
+    "load_campaign": ".spec.load",
     "make_plan": ".planning",
     "run_campaign": ".runner",
     "read_status": ".status",
@@ -31,8 +31,8 @@ _EXPORTS = {
     "SpecError": ".diagnostics",
     "ConfigError": ".runner",
     "StatusError": ".status",
-    "select_jobs": ".selection",
-    "SelectionError": ".selection",
+    "select_jobs": ".spec.selection",
+    "SelectionError": ".spec.selection",
     "Model": ".models",
     "Problem": ".models",
     "IMAGE_ROLES": ".models",
@@ -66,9 +66,9 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time `__getattr_
     from .models import IMAGE_ROLES, VIDEO_ROLES, Model, Problem
     from .planning import make_plan
     from .runner import ConfigError, RunConfig, run_campaign
-    from .selection import SelectionError, select_jobs
+    from .spec.load import load_campaign
+    from .spec.selection import SelectionError, select_jobs
     from .status import StatusError, read_status
-    from .validation import load_campaign
 
 
 def __getattr__(name: str) -> Any:

@@ -19,14 +19,15 @@ from typing import Any, NoReturn, TypeVar
 
 import click
 
-from . import __version__, schemas
+from . import __version__
 from .diagnostics import Diagnostic, SpecError
 from .durable import describe
 from .jobs import Campaign
 from .jsonstream import needs_ascii
 from .plugins import build_registry, get_registry, make_plugin_manager
-from .selection import SelectionError, select_jobs
-from .validation import load_campaign
+from .spec import schemas
+from .spec.load import load_campaign
+from .spec.selection import SelectionError, select_jobs
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 T = TypeVar("T")

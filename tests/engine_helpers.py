@@ -13,7 +13,7 @@ from photogpt_batch.engine import EngineOptions
 from photogpt_batch.jobs import Campaign
 from photogpt_batch.runner import RunConfig
 from photogpt_batch.sandbox import SandboxConfig, SandboxThread
-from photogpt_batch.validation import load_campaign
+from photogpt_batch.spec.load import load_campaign
 
 FAST_ENGINE = dict(poll_min_interval=0.02, poll_max_interval=0.2, poll_first_interval=0.05,
                    prepare_first_estimate=0.03)

@@ -89,7 +89,7 @@ def test_a_rerun_without_the_flag_never_resubmits_what_a_kill_left_in_doubt(tmp_
     spec = write_campaign(tmp_path, jobs=1)
     with SandboxThread(fast_sandbox()) as sandbox:
         # Record the intent as a killed run would leave it: submitting, never confirmed.
-        from photogpt_batch.validation import load_campaign
+        from photogpt_batch.spec.load import load_campaign
 
         with Ledger.open_for_run(tmp_path / "out") as ledger:
             rows = ledger.register(load_campaign(spec).jobs)

@@ -10,6 +10,7 @@ tag, and aliases that expand into a huge document) becomes a `Diagnostic`, never
 
 from __future__ import annotations
 
+import datetime
 import os
 import re
 from collections.abc import Set as AbstractSet
@@ -22,7 +23,16 @@ from ruamel.yaml.constructor import DuplicateKeyError
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.events import CollectionEndEvent, CollectionStartEvent, ScalarEvent, StreamEndEvent
 
-from .diagnostics import Diagnostic, SpecError
+from ..diagnostics import Diagnostic, SpecError
+from ..models import JsonPath
+from .text import key_text
+
+Pos = tuple[int, int]
+#: A YAML mapping and sequence as loaded: ruamel's CommentedMap and CommentedSeq, which know their positions,
+#: from `load_document`, or a plain dict and list from `load_plain`. Checks ask for ``dict`` and ``list``,
+#: which both kinds are; the position helpers give None for the plain kind.
+YamlMap = dict[Any, Any]
+YamlSeq = list[Any]
 
 try:
     from _ruamel_yaml import CParser  # ruamel.yaml.clib: libyaml, the parser that `YAML(pure=False)` uses
@@ -311,3 +321,57 @@ def node_position(node: Any) -> tuple[int, int] | None:
         return node.lc.line + 1, node.lc.col + 1
     except AttributeError:
         return None
+
+
+_MISSING = object()
+
+
+def walk_position(node: Any, path: JsonPath, at_key: bool = False) -> Pos | None:
+    """The position of ``path`` inside a ruamel node: the value's (or, with ``at_key``, the last key's),
+    or None when the path is not there. Keys are matched as written or as the text `to_plain` makes of them
+    (``3``, ``null``)."""
+    if node is None:
+        return None
+    pos = node_position(node)
+    part: Any  # becomes the key as written when that is not text (3, null)
+    for i, part in enumerate(path):
+        last = i == len(path) - 1
+        if isinstance(node, dict):
+            if part not in node:
+                part = next((k for k in node if type(k) is not str and key_text(k) == part), _MISSING)
+                if part is _MISSING:
+                    return None
+            pos = key_position(node, part) if (last and at_key) else value_position(node, part)
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            pos = value_position(node, part)
+            node = node[part]
+        else:
+            return None
+    return pos
+
+
+def to_plain(value: Any) -> Any:
+    """ruamel.yaml's round-trip types as plain Python values (dates become ISO text).
+
+    Keys become text as YAML writes them (``null``, ``true``, ``3``); anything else unexpected becomes text,
+    so the result is always JSON-ready.
+    """
+    if isinstance(value, dict):
+        return {k if type(k) is str else key_text(k): to_plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [to_plain(v) for v in value]
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return float(value)
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, datetime.date | datetime.datetime):
+        return value.isoformat()
+    tagged = getattr(value, "value", None)  # a `!!str 5` TaggedScalar
+    if isinstance(tagged, str):
+        return str(tagged)
+    return str(value)

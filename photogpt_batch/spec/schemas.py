@@ -11,9 +11,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .expand import CAMPAIGN_SLUG, JOB_FIELDS, RESERVED_NAMES, VAR_NAME
-from .models import Model
-from .plugins import Registry
+from ..models import Model
+from ..plugins import Registry
+from .expand import JOB_FIELDS
+from .ids import CAMPAIGN_SLUG
+from .templates import RESERVED_NAMES, VAR_NAME
 
 DRAFT = "http://json-schema.org/draft-07/schema#"
 SCHEMA_BASE = "https://photogpt-batch.dev/schemas/"

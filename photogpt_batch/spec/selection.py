@@ -13,7 +13,7 @@ import difflib
 from collections.abc import Sequence
 from fnmatch import fnmatchcase
 
-from .jobs import Campaign, PlannedJob
+from ..jobs import Campaign, PlannedJob
 
 
 class SelectionError(ValueError):

@@ -13,7 +13,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+from ..models import JsonPath
+from .text import scalar_text
+
+#: What a placeholder name (a var, a matrix key) may be.
+VAR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+#: Placeholder names the tool fills itself; a var or matrix key of that name would be silently ignored.
+RESERVED_NAMES = ("model",)
 
 
 class TemplateError(ValueError):
@@ -69,12 +75,9 @@ def _lookup(values: Mapping[str, Any], name: str) -> Any:
 
 def format_value(value: Any) -> str:
     """A value as text inside a string: YAML spellings for booleans and null."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if value is None:
-        return "null"
-    if isinstance(value, int | float | str):
-        return str(value)
+    text = scalar_text(value)
+    if text is not None:
+        return text
     raise TemplateError(f"a {type(value).__name__} cannot be formatted into text; use it as the whole value")
 
 
@@ -116,7 +119,7 @@ def parse(text: str) -> Template:
                 continue
             end = text.find("}", i + 1)
             name = text[i + 1 : end] if end != -1 else ""
-            if end == -1 or not _NAME.fullmatch(name):
+            if end == -1 or not VAR_NAME.fullmatch(name):
                 raise TemplateError(
                     f"malformed placeholder at character {i + 1}: write {{name}}, or {{{{ for a literal brace"
                 )
@@ -135,3 +138,80 @@ def parse(text: str) -> Template:
             i += 1
     parts.append("".join(literal))
     return Template(tuple(parts))
+
+
+class Filler:
+    """A part of a job with placeholders: called with the values of one combination, it returns that part
+    filled in. A placeholder that cannot be filled is appended to ``errors`` and its text kept."""
+
+    __slots__ = ()
+
+    def __call__(self, values: dict[str, Any], errors: list[tuple[JsonPath, str]]) -> Any:
+        raise NotImplementedError
+
+
+def fill_part(part: Any, values: dict[str, Any], errors: list[tuple[JsonPath, str]]) -> Any:
+    """``part`` filled in when it is a `Filler`, else ``part`` itself (shared between jobs: read-only)."""
+    return part(values, errors) if isinstance(part, Filler) else part
+
+
+class _Text(Filler):
+    __slots__ = ("path", "raw", "template")
+
+    def __init__(self, template: Template, path: JsonPath, raw: str):
+        self.template, self.path, self.raw = template, path, raw
+
+    def __call__(self, values: dict[str, Any], errors: list[tuple[JsonPath, str]]) -> Any:
+        try:
+            return self.template.fill(values)
+        except TemplateError as exc:
+            errors.append((self.path, str(exc)))
+            return self.raw
+
+
+class _Map(Filler):
+    __slots__ = ("parts",)
+
+    def __init__(self, parts: dict[str, Any]):
+        self.parts = parts
+
+    def __call__(self, values: dict[str, Any], errors: list[tuple[JsonPath, str]]) -> dict[str, Any]:
+        return {k: fill_part(v, values, errors) for k, v in self.parts.items()}
+
+
+class _List(Filler):
+    __slots__ = ("items",)
+
+    def __init__(self, items: list[Any]):
+        self.items = items
+
+    def __call__(self, values: dict[str, Any], errors: list[tuple[JsonPath, str]]) -> list[Any]:
+        return [fill_part(v, values, errors) for v in self.items]
+
+
+def compile_value(value: Any, path: JsonPath, errors: list[tuple[JsonPath, str]], names: set[str]) -> Any:
+    """``value`` with its placeholders ready to fill: a `Filler`, or the value itself when it has none.
+
+    A malformed placeholder is appended to ``errors`` and the text kept as written; the names of the
+    placeholders met are added to ``names``. Untemplated parts are shared between jobs, so jobs are
+    read-only by contract.
+    """
+    if isinstance(value, str):
+        if "{" not in value and "}" not in value:
+            return value
+        try:
+            template = parse(value)
+        except TemplateError as exc:
+            errors.append((path, str(exc)))
+            return value
+        if len(template.parts) == 1:
+            return template.parts[0]
+        names.update(template.names)
+        return _Text(template, path, value)
+    if isinstance(value, dict):
+        parts = {k: compile_value(v, (*path, k), errors, names) for k, v in value.items()}
+        return _Map(parts) if any(isinstance(v, Filler) for v in parts.values()) else value
+    if isinstance(value, list):
+        items = [compile_value(v, (*path, i), errors, names) for i, v in enumerate(value)]
+        return _List(items) if any(isinstance(v, Filler) for v in items) else value
+    return value

@@ -3,10 +3,6 @@
 Every problem becomes a located `Diagnostic` (file:line:column of the offending key or value). Each model's
 validator is compiled once, and each distinct job *shape* (the job without its id and prompt) is validated
 and turned into a request once, however many matrix jobs share it.
-
-`load_campaign` first tries the file as read by the C parser (`load_plain`: no positions, several times
-faster); only a file with something to report, or that the quick parse gives up on, is read again with
-positions (`load_document`).
 """
 
 from __future__ import annotations
@@ -16,17 +12,17 @@ import re
 from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
 from json.encoder import encode_basestring  # what json.dumps(..., ensure_ascii=False) writes for a str
-from pathlib import Path
 from typing import Any
 
 import jsonschema
 
-from .diagnostics import Diagnostic, SpecError, sort_diagnostics, suggest
-from .expand import ExpandedJob, iter_expand, walk_position
-from .jobs import Campaign, PlannedJob, canonical_json, content_hash
-from .models import JsonPath, Model, Problem
-from .plugins import Registry, get_registry
-from .spec import load_document, load_plain, node_position, read_text, spec_relative
+from ..diagnostics import Diagnostic, suggest
+from ..jobs import PlannedJob, canonical_json, content_hash
+from ..models import JsonPath, Model, Problem
+from ..plugins import Registry
+from .document import node_position, walk_position
+from .expand import ExpandedJob
+from .text import dotted, show
 
 
 @dataclass(frozen=True)
@@ -74,27 +70,6 @@ def _prompt_hasher(body: dict[str, Any]) -> tuple[Any, bytes] | None:
         return None
     before, after = text.split(marker)
     return hashlib.sha256(before.encode()), after.encode()
-
-
-def dotted(path: JsonPath) -> str:
-    """``options.duration``, ``referenceImages[2].url``: a path as users write it."""
-    out = ""
-    for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out or "job"
-
-
-def _fmt(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if value is None:
-        return "null"
-    if isinstance(value, str):
-        return f'"{value}"' if (":" in value or not value or value.strip() != value) else value
-    if isinstance(value, dict | list):
-        text = canonical_json(value)
-        return text if len(text) <= 60 else text[:57] + "..."
-    return str(value)
 
 
 _TYPE_NAMES = {"integer": "a whole number", "boolean": "true or false", "string": "text",
@@ -216,7 +191,7 @@ class JobValidator:
                     continue
                 kpath = (*path, key)
                 if path == ("options",) and key in self._groups and isinstance(instance[key], dict):
-                    flat = ", ".join(f"{k}: {_fmt(v)}" for k, v in instance[key].items())
+                    flat = ", ".join(f"{k}: {show(v)}" for k, v in instance[key].items())
                     out.append(_Finding(kpath, f"options are flat: write `options: {{{flat}}}`, not "
                                         f"`options: {{{key}: {{...}}}}`{tag}", at_key=True))
                 elif key in _BACKEND_ONLY.get(path[:1], ()):
@@ -243,10 +218,10 @@ class JobValidator:
             hint = suggest(instance, allowed)
             if isinstance(instance, int) and not isinstance(instance, bool) and _is_ratio_schema(schema):
                 hint = 'quote the ratio, e.g. "16:9" (unquoted 16:9 in YAML 1.1 is the number 969)'
-            return [_Finding(path, f"{where}: {_fmt(instance)} is not one of "
-                             f"{', '.join(_fmt(a) for a in allowed)}{tag}", hint=hint)]
+            return [_Finding(path, f"{where}: {show(instance)} is not one of "
+                             f"{', '.join(show(a) for a in allowed)}{tag}", hint=hint)]
         if kind == "const":
-            return [_Finding(path, f"{where}: must be {_fmt(error.validator_value)}{tag}")]
+            return [_Finding(path, f"{where}: must be {show(error.validator_value)}{tag}")]
         if kind == "type":
             wanted = error.validator_value
             wanted = " or ".join(str(_TYPE_NAMES.get(t, t)) for t in (wanted if isinstance(wanted, list) else [wanted]))
@@ -261,7 +236,7 @@ class JobValidator:
                 hint = "write true or false without quotes"
             got = _type_name(instance)
             if instance is not None and not isinstance(instance, dict | list):
-                got += " " + (f'"{instance}"' if isinstance(instance, str) else _fmt(instance))
+                got += " " + (f'"{instance}"' if isinstance(instance, str) else show(instance))
             return [_Finding(path, f"{where}: expected {wanted}, got {got}{tag}", hint=hint)]
         if kind in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
             low, high = schema.get("minimum"), schema.get("maximum")
@@ -271,12 +246,12 @@ class JobValidator:
                 bound = f"below the minimum {low}"
             else:
                 bound = f"above the maximum {high}"
-            return [_Finding(path, f"{where}: {_fmt(instance)} is {bound}{tag}")]
+            return [_Finding(path, f"{where}: {show(instance)} is {bound}{tag}")]
         if kind == "pattern":
             if path and path[-1] == "url":
-                return [_Finding(path, f"{where}: {_fmt(instance)} is not an http(s) URL{tag}",
+                return [_Finding(path, f"{where}: {show(instance)} is not an http(s) URL{tag}",
                                  hint="reference files must be reachable by the server over http or https")]
-            return [_Finding(path, f"{where}: {_fmt(instance)} does not match {error.validator_value}{tag}")]
+            return [_Finding(path, f"{where}: {show(instance)} does not match {error.validator_value}{tag}")]
         if kind == "minLength":
             return [_Finding(path, f"{where}: must not be empty{tag}")]
         if kind == "maxItems" and isinstance(instance, list):
@@ -361,7 +336,7 @@ def validate_expansion(jobs: Iterable[ExpandedJob], file: str, registry: Registr
         model = registry.get(model_id) if isinstance(model_id, str) else None
         if model is None:
             hint = suggest(str(model_id), known) or f"known models: {', '.join(known)}"
-            report(job, ("model",), False, f"model: unknown model {_fmt(model_id)}", hint=hint)
+            report(job, ("model",), False, f"model: unknown model {show(model_id)}", hint=hint)
             continue
         result = validator.check(data, model, job.shape_key)
         for finding in result.findings:
@@ -392,48 +367,3 @@ def _with_jobs(message: str, ids: list[str]) -> str:
 
 
 _MODEL_TAG = re.compile(r" \([A-Za-z0-9][A-Za-z0-9._-]*\)$")
-
-
-def load_campaign(path: str | Path, registry: Registry | None = None) -> Campaign:
-    """Load, expand and validate a campaign file.
-
-    Returns the `Campaign` with every job's request body; raises `SpecError` with every located
-    diagnostic of the file (all errors in one pass, warnings too) when anything is wrong.
-    """
-    path = Path(path)
-    registry = registry or get_registry()
-    text = read_text(path)
-    campaign = _plain_campaign(path, text, registry)
-    if campaign is None:  # something to report, or unusual YAML: read it again with positions
-        campaign = _campaign(path, load_document(path, text), registry)
-    return campaign
-
-
-def _plain_campaign(path: Path, text: str, registry: Registry) -> Campaign | None:
-    """The campaign from `load_plain`'s tree when it is valid with nothing to report, else None.
-
-    A plain tree has no positions, so any diagnostic, even a warning, means reading the file again with
-    `load_document` to report it at its place; so does any exception, which that path turns into a located
-    error or raises as it always did.
-    """
-    doc = load_plain(text)
-    if doc is None:
-        return None
-    try:
-        campaign = _campaign(path, doc, registry)
-    except Exception:  # SpecError among others
-        return None
-    return None if campaign.diagnostics else campaign
-
-
-def _campaign(path: Path, doc: dict[Any, Any], registry: Registry) -> Campaign:
-    """Expand and validate a loaded document; raises `SpecError` with every diagnostic when there is an error."""
-    file = str(path)
-    expansion = iter_expand(doc, file)
-    planned, diagnostics = validate_expansion(expansion.jobs, file, registry)
-    diagnostics = sort_diagnostics([*expansion.diagnostics, *diagnostics])
-    if any(d.severity == "error" for d in diagnostics):
-        raise SpecError(diagnostics)
-    assert expansion.campaign is not None  # no errors means the campaign slug was valid
-    output = spec_relative(path, expansion.output or f"out/{expansion.campaign}")
-    return Campaign(expansion.campaign, output, path, planned, diagnostics)

@@ -13,10 +13,10 @@ from photogpt_batch.cli import cli
 from photogpt_batch.ledger import Ledger
 from photogpt_batch.runner import run_campaign
 from photogpt_batch.sandbox import SandboxThread
-from photogpt_batch.selection import SelectionError, select_jobs
-from photogpt_batch.validation import load_campaign
+from photogpt_batch.spec.load import load_campaign
+from photogpt_batch.spec.selection import SelectionError, select_jobs
 
-DEMO = Path(__file__).resolve().parents[1] / "specs" / "demo.yaml"
+DEMO = Path(__file__).resolve().parents[2] / "specs" / "demo.yaml"
 
 
 @pytest.fixture

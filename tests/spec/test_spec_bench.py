@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-BENCH = Path(__file__).parents[1] / "bench" / "bench_specs.py"
+BENCH = Path(__file__).parents[2] / "bench" / "bench_specs.py"
 
 
 @pytest.mark.slow
@@ -30,7 +30,7 @@ def test_bench_campaign_is_a_valid_matrix_of_distinct_jobs(tmp_path: Path) -> No
         import bench_specs
     finally:
         sys.path.remove(str(BENCH.parent))
-    from photogpt_batch.validation import load_campaign
+    from photogpt_batch.spec.load import load_campaign
 
     prompts, seeds = bench_specs.shape(400)
     spec = tmp_path / "bench.yaml"

@@ -13,9 +13,9 @@ from click.testing import CliRunner, Result
 from photogpt_batch.cli import cli
 from photogpt_batch.jobs import canonical_json
 
-ROOT = Path(__file__).parents[1]
+ROOT = Path(__file__).parents[2]
 SPECS = ROOT / "specs"
-CORPUS = Path(__file__).parent / "spec_corpus"
+CORPUS = Path(__file__).parent / "corpus"
 GOOD = SPECS / "demo.yaml"
 BAD = CORPUS / "veo_enums.yaml"
 WARNS = CORPUS / "dropped_values.yaml"

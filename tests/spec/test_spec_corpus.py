@@ -1,6 +1,6 @@
 """A corpus of bad campaign files, each carrying the diagnostics it must produce as comments.
 
-Comment lines in each ``tests/spec_corpus/*.yaml`` file (at the end, so they shift no line):
+Comment lines in each ``tests/spec/corpus/*.yaml`` file (at the end, so they shift no line):
 
 ``# expect: LINE:COL SEVERITY TEXT``
     a diagnostic of that severity at that place whose formatted line contains TEXT. The set of places of
@@ -26,9 +26,9 @@ from click.testing import CliRunner
 
 from photogpt_batch.cli import cli
 from photogpt_batch.diagnostics import Diagnostic, SpecError
-from photogpt_batch.validation import load_campaign
+from photogpt_batch.spec.load import load_campaign
 
-CORPUS = Path(__file__).parent / "spec_corpus"
+CORPUS = Path(__file__).parent / "corpus"
 FILES = sorted(CORPUS.glob("*.yaml"))
 
 _EXPECT = re.compile(r"^#\s*expect:\s*(\d+):(\d+)\s+(error|warning)\s+(.+?)\s*$")

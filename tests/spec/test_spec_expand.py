@@ -11,13 +11,14 @@ from typing import Any
 import pytest
 
 from photogpt_batch.diagnostics import Diagnostic, SpecError
-from photogpt_batch.expand import MAX_ID_LENGTH, expand
 from photogpt_batch.jobs import Campaign
 from photogpt_batch.ledger import LEDGER_DIR
 from photogpt_batch.manifest import MANIFEST
-from photogpt_batch.spec import load_document
-from photogpt_batch.templates import TemplateError, parse
-from photogpt_batch.validation import load_campaign
+from photogpt_batch.spec.document import load_document
+from photogpt_batch.spec.expand import expand
+from photogpt_batch.spec.ids import MAX_ID_LENGTH
+from photogpt_batch.spec.load import load_campaign
+from photogpt_batch.spec.templates import TemplateError, parse
 
 HEAD = "version: 1\ncampaign: expand-test\n"
 
@@ -584,7 +585,7 @@ def test_id_that_only_contains_the_manifests_name_is_valid(tmp_path: Path) -> No
 @pytest.mark.parametrize("name", [MANIFEST, f"{MANIFEST}.tmp", LEDGER_DIR])
 def test_no_id_can_name_what_the_tool_keeps_at_the_top_of_the_output_folder(tmp_path: Path, name: str) -> None:
     # The ledger's folder is refused by the id pattern (no leading '.'), not by the list of output names:
-    # if LEDGER_DIR ever loses its dot, this fails until expand.OUTPUT_NAMES lists it.
+    # if LEDGER_DIR ever loses its dot, this fails until ids.OUTPUT_NAMES lists it.
     for job_id in (name, name.upper()):
         assert errors_at(
             tmp_path,
@@ -650,9 +651,9 @@ def test_id_that_only_some_matrix_values_make_too_long_is_refused_once_at_the_te
 
 @pytest.mark.slow
 def test_spec_loading_does_not_import_the_ledger() -> None:
-    code = ("import sys; from photogpt_batch.validation import load_campaign; load_campaign(sys.argv[1]); "
+    code = ("import sys; from photogpt_batch.spec.load import load_campaign; load_campaign(sys.argv[1]); "
             "print(sorted({'asyncio', 'sqlite3', 'photogpt_batch.ledger'} & set(sys.modules)))")
-    demo = Path(__file__).parents[1] / "specs" / "demo.yaml"
+    demo = Path(__file__).parents[2] / "specs" / "demo.yaml"
     done = subprocess.run([sys.executable, "-c", code, str(demo)], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
 
@@ -905,7 +906,7 @@ def test_missing_required_top_level_keys_are_each_reported(tmp_path: Path) -> No
 def test_explicit_jobs_that_differ_only_in_id_and_prompt_are_validated_once(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from photogpt_batch import validation
+    from photogpt_batch.spec import validation
 
     checked: list[dict[str, Any]] = []
     real = validation.JobValidator._check_shape

@@ -24,15 +24,15 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from photogpt_batch import spec, validation
 from photogpt_batch.diagnostics import SpecError
 from photogpt_batch.plugins import get_registry
-from photogpt_batch.spec import load_document, load_plain
-from photogpt_batch.validation import load_campaign
+from photogpt_batch.spec import document, load
+from photogpt_batch.spec.document import load_document, load_plain
+from photogpt_batch.spec.load import load_campaign
 
-ROOT = Path(__file__).parents[1]
+ROOT = Path(__file__).parents[2]
 SPECS = sorted((ROOT / "specs").glob("*.yaml"))
-CORPUS = sorted((Path(__file__).parent / "spec_corpus").glob("*.yaml"))
+CORPUS = sorted((Path(__file__).parent / "corpus").glob("*.yaml"))
 FILES = SPECS + CORPUS
 
 VALID = """version: 1
@@ -50,14 +50,14 @@ jobs:
 @contextmanager
 def round_trip_only() -> Iterator[None]:
     """Every load takes the round-trip path, as it does when ruamel.yaml.clib is not installed."""
-    with mock.patch.object(spec, "CParser", None):
+    with mock.patch.object(document, "CParser", None):
         yield
 
 
 @contextmanager
 def counting_round_trip_loads() -> Iterator[mock.MagicMock]:
     """``load_document`` as usual, counting its calls: 0 means the file took the quick path."""
-    with mock.patch.object(validation, "load_document", wraps=load_document) as counted:
+    with mock.patch.object(load, "load_document", wraps=load_document) as counted:
         yield counted
 
 
@@ -104,7 +104,7 @@ def _problems(doc: dict[Any, Any], path: Path) -> set[tuple[str, str, str | None
     """What the pipeline reports for ``doc``, without positions or the names of the jobs concerned (on a plain
     tree every place is 1:1, so findings at different places about different jobs may be merged)."""
     try:
-        diagnostics = validation._campaign(path, doc, get_registry()).diagnostics
+        diagnostics = load._campaign(path, doc, get_registry()).diagnostics
     except SpecError as exc:
         diagnostics = exc.diagnostics
     found = set()
@@ -173,10 +173,10 @@ def test_when_ruamel_yaml_clib_cannot_be_imported_loading_still_works(tmp_path: 
     script = f"""
 import sys
 sys.modules["_ruamel_yaml"] = None  # what an interpreter without ruamel.yaml.clib sees: ImportError
-from photogpt_batch import spec
+from photogpt_batch.spec import document
 from photogpt_batch.diagnostics import SpecError
-from photogpt_batch.validation import load_campaign
-assert spec.CParser is None
+from photogpt_batch.spec.load import load_campaign
+assert document.CParser is None
 print([job.id for job in load_campaign({str(path)!r}).jobs])
 try:
     load_campaign({str(bad)!r})

@@ -18,9 +18,9 @@ from hypothesis import strategies as st
 from photogpt_batch.cli import cli
 from photogpt_batch.diagnostics import SpecError
 from photogpt_batch.plugins import get_registry
-from photogpt_batch.validation import load_campaign
+from photogpt_batch.spec.load import load_campaign
 
-SPECS = sorted((Path(__file__).parents[1] / "specs").glob("*.yaml"))
+SPECS = sorted((Path(__file__).parents[2] / "specs").glob("*.yaml"))
 EXAMPLES = [p.read_bytes() for p in SPECS]
 KEY = re.compile(rb"^(\s*-?\s*)([A-Za-z_]+):", re.MULTILINE)
 

@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from photogpt_batch import spec as spec_module
 from photogpt_batch.cli import cli
 from photogpt_batch.diagnostics import Diagnostic, SpecError
-from photogpt_batch.spec import load_document
-from photogpt_batch.validation import load_campaign
+from photogpt_batch.spec import document as spec_module
+from photogpt_batch.spec.document import load_document
+from photogpt_batch.spec.load import load_campaign
 
 VALID = b"""version: 1
 campaign: load-test

@@ -10,9 +10,9 @@ from click.testing import CliRunner
 
 from photogpt_batch.cli import cli
 from photogpt_batch.runner import RunConfig, run_campaign
-from photogpt_batch.validation import load_campaign
+from photogpt_batch.spec.load import load_campaign
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SPEC = """version: 1
 campaign: launch
 {output}defaults: {{model: grok-imagine-1.5, options: {{duration: 3}}}}

@@ -24,7 +24,7 @@ from photogpt_batch.diagnostics import SpecError
 from photogpt_batch.models import Job
 from photogpt_batch.planning import make_plan
 from photogpt_batch.plugins import Registry, build_registry, make_plugin_manager
-from photogpt_batch.validation import load_campaign
+from photogpt_batch.spec.load import load_campaign
 
 ACME_OPTIONS = {
     "style": {"type": "string", "enum": ["noir", "pastel"], "description": "Look of the video."},

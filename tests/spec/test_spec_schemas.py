@@ -14,11 +14,11 @@ import pytest
 from jsonschema import Draft7Validator
 from ruamel.yaml import YAML
 
-from photogpt_batch import schemas
-from photogpt_batch.expand import to_plain
 from photogpt_batch.plugins import Registry, build_registry, make_plugin_manager
+from photogpt_batch.spec import schemas
+from photogpt_batch.spec.document import to_plain
 
-ROOT = Path(__file__).parents[1]
+ROOT = Path(__file__).parents[2]
 SCHEMAS = ROOT / "schemas"
 SPECS = sorted((ROOT / "specs").glob("*.yaml"))
 MODELINE = "# yaml-language-server: $schema=../schemas/campaign.schema.json"

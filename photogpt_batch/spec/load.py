@@ -1,0 +1,64 @@
+"""`load_campaign`: the way in from a spec file to a `Campaign`, the data flowing one way: the YAML read
+(`document`), expanded into jobs (`expand`), each job validated and its request built (`validation`).
+
+The file is first tried as read by the C parser (`load_plain`: no positions, several times faster); only a
+file with something to report, or that the quick parse gives up on, is read again with positions
+(`load_document`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ..diagnostics import SpecError, sort_diagnostics
+from ..jobs import Campaign
+from ..plugins import Registry, get_registry
+from .document import load_document, load_plain, read_text, spec_relative
+from .expand import iter_expand
+from .validation import validate_expansion
+
+
+def load_campaign(path: str | Path, registry: Registry | None = None) -> Campaign:
+    """Load, expand and validate a campaign file.
+
+    Returns the `Campaign` with every job's request body; raises `SpecError` with every located
+    diagnostic of the file (all errors in one pass, warnings too) when anything is wrong.
+    """
+    path = Path(path)
+    registry = registry or get_registry()
+    text = read_text(path)
+    campaign = _plain_campaign(path, text, registry)
+    if campaign is None:  # something to report, or unusual YAML: read it again with positions
+        campaign = _campaign(path, load_document(path, text), registry)
+    return campaign
+
+
+def _plain_campaign(path: Path, text: str, registry: Registry) -> Campaign | None:
+    """The campaign from `load_plain`'s tree when it is valid with nothing to report, else None.
+
+    A plain tree has no positions, so any diagnostic, even a warning, means reading the file again with
+    `load_document` to report it at its place; so does any exception, which that path turns into a located
+    error or raises as it always did.
+    """
+    doc = load_plain(text)
+    if doc is None:
+        return None
+    try:
+        campaign = _campaign(path, doc, registry)
+    except Exception:  # SpecError among others
+        return None
+    return None if campaign.diagnostics else campaign
+
+
+def _campaign(path: Path, doc: dict[Any, Any], registry: Registry) -> Campaign:
+    """Expand and validate a loaded document; raises `SpecError` with every diagnostic when there is an error."""
+    file = str(path)
+    expansion = iter_expand(doc, file)
+    planned, diagnostics = validate_expansion(expansion.jobs, file, registry)
+    diagnostics = sort_diagnostics([*expansion.diagnostics, *diagnostics])
+    if any(d.severity == "error" for d in diagnostics):
+        raise SpecError(diagnostics)
+    assert expansion.campaign is not None  # no errors means the campaign slug was valid
+    output = spec_relative(path, expansion.output or f"out/{expansion.campaign}")
+    return Campaign(expansion.campaign, output, path, planned, diagnostics)
