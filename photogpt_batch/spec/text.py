@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from ..jobs import canonical_json
@@ -49,10 +50,10 @@ def show(value: Any, quote_text: bool = False) -> str:
     text = scalar_text(value)
     if text is not None:
         return text
-    if isinstance(value, dict | list):
+    if isinstance(value, Mapping | list | tuple):  # a YAML key can be a mapping or list too (read as tuples)
         try:
-            text = canonical_json(value)
+            text = canonical_json(dict(value) if isinstance(value, Mapping) else list(value))
         except (TypeError, ValueError):  # keys JSON cannot sort, or a value it cannot write (a YAML date)
-            return "a mapping" if isinstance(value, dict) else "a list"
+            return "a mapping" if isinstance(value, Mapping) else "a list"
         return text if len(text) <= _SHOWN_LENGTH else text[: _SHOWN_LENGTH - 3] + "..."
     return str(value)
