@@ -49,5 +49,5 @@ class Campaign:
     spec_path: Path
     jobs: list[PlannedJob] = field(default_factory=list)
     diagnostics: list[Diagnostic] = field(default_factory=list)  # warnings only: errors raise SpecError
-    #: Ids of the spec's jobs left out by ``--only`` (see `selection.select_jobs`): untouched, reported as skipped.
+    #: Ids of the spec's jobs left out by ``--only`` (see `spec.selection.select_jobs`): untouched, reported as skipped.
     skipped: list[str] = field(default_factory=list)
