@@ -1316,8 +1316,8 @@ class Ledger:
             conn = self._rconn
             conn.execute("BEGIN")
             try:
-                job_rows = conn.execute(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE {where} ORDER BY jobs.id", params)
-                job_rows = job_rows.fetchall()
+                job_rows = conn.execute(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE {where} ORDER BY jobs.id",
+                                        params).fetchall()
                 video_rows = conn.execute(
                     f"SELECT {_VIDEO_COLUMNS} FROM videos v JOIN jobs ON jobs.id = v.job WHERE {where}"
                     " ORDER BY v.job, v.n",
@@ -1330,7 +1330,8 @@ class Ledger:
         for r in video_rows:
             videos[r[0]].append(VideoRecord(r[0], r[1], r[2], _VIDEO_STATES[r[3]], *r[4:]))
         return [
-            JobRecord(*r[:4], _JOB_STATES[r[4]], bool(r[5]), *r[6:], videos=tuple(videos.get(r[0], ())))
+            # mypy cannot count the fields a row's slices fill, so it thinks 'videos' may be given twice
+            JobRecord(*r[:4], _JOB_STATES[r[4]], bool(r[5]), *r[6:], videos=tuple(videos.get(r[0], ())))  # type: ignore[call-arg, misc]
             for r in job_rows
         ]
 

@@ -40,7 +40,9 @@ def summary_json(campaign: Campaign, summary: RunSummary) -> dict[str, Any]:
 def print_summary(campaign: Campaign, summary: RunSummary, resume: Sequence[str]) -> None:
     """The closing report of a run, with the command to resume when there is more to do (``resume``: its
     words, quoted here for the shell)."""
-    echo = lambda text="": click.echo(text, err=True)  # noqa: E731 - the report goes to stderr, beside progress
+    def echo(text: str = "") -> None:
+        click.echo(text, err=True)  # the report goes to stderr, beside progress
+
     echo(f"{campaign.name}: {summary.succeeded}/{summary.jobs} jobs generated, "
          f"{summary.videos_downloaded}/{summary.videos_expected} videos downloaded to {campaign.output}"
          + (f", {summary.credits:g} credits" if summary.credits is not None else "")
