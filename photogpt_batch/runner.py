@@ -17,6 +17,7 @@ from pathlib import Path
 
 from . import campaign_index
 from .client import DEFAULT_BASE_URL, ApiError, AuthError, PhotoGPTClient, check_base_url
+from .credits import collect_credits, lacking_credits
 from .engine import Engine, EngineOptions, RunSummary, ledger_write_failure
 from .jobs import Campaign
 from .ledger import Ledger, LedgerError
@@ -149,6 +150,40 @@ async def _run(campaign: Campaign, ledger: Ledger, base_url: str, key: str, conf
                 for sig in handled:
                     loop.remove_signal_handler(sig)
             return summary
+    finally:
+        await ledger.aclose()
+
+
+def refresh_credits(campaign: Campaign, config: RunConfig | None = None) -> int:
+    """Ask ``GET /jobs`` for the credits of every finished job of the campaign's ledger that lacks them and
+    record them (``status --refresh``); returns how many were recorded. Sends no job. Raises `ConfigError`
+    when the ledger or the API cannot be used (a run holds the folder, no key)."""
+    config = config or RunConfig()
+    try:
+        ledger = Ledger.open_for_run(campaign.output)
+    except LedgerError as exc:
+        raise ConfigError(str(exc)) from exc
+    except OSError as exc:
+        raise ConfigError(f"cannot use the output folder {campaign.output}: {exc.strerror or exc}") from exc
+    try:
+        if not lacking_credits(ledger):
+            return 0
+        with _api_endpoint(config, campaign.output) as (base_url, key):
+            return asyncio.run(_refresh(ledger, base_url, key, config))
+    finally:
+        ledger.close()
+
+
+async def _refresh(ledger: Ledger, base_url: str, key: str, config: RunConfig) -> int:
+    try:
+        async with PhotoGPTClient(base_url, key, requests_per_second=config.requests_per_second) as client:
+            try:
+                await client.ping()
+            except AuthError as exc:
+                raise ConfigError(f"the API refused the key ({exc.message})") from exc
+            except ApiError as exc:
+                raise ConfigError(f"cannot reach the API at {base_url}: {exc}") from exc
+            return await collect_credits(ledger, client)
     finally:
         await ledger.aclose()
 

@@ -42,6 +42,7 @@ def test_the_summary_quotes_the_resume_command_for_the_shell(tmp_path: Path, cap
     assert "Resume with: photogpt-batch run 'a b.yaml' --only 'clip-*'" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_the_command_printed_after_ctrl_c_resumes_the_run_as_printed(tmp_path: Path) -> None:
     spec = write_campaign(tmp_path, jobs=8)
     out = tmp_path / "rehearsal"
