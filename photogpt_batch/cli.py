@@ -342,9 +342,20 @@ def _ask_to_pay(preview: SpendPreview) -> bool:
     click.echo(f"about to submit {preview.jobs} job{'s' * (preview.jobs != 1)}: {preview.describe()}", err=True)
     previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
-        return click.confirm("Submit them (each is billed)?", default=False, err=True)
-    except click.exceptions.Abort:  # end of input: no answer is not a yes
-        return False
+        while True:
+            # Not click.confirm: it turns Ctrl-C into the same Abort as the end of input, and Ctrl-C must
+            # stop the run (exit 130) where no answer is a "no".
+            click.echo("Submit them (each is billed)? [y/N]: ", nl=False, err=True)
+            answer = sys.stdin.readline()
+            if not answer:  # end of input: no answer is not a yes
+                click.echo("", err=True)
+                return False
+            answer = answer.strip().lower()
+            if answer in ("y", "yes"):
+                return True
+            if answer in ("", "n", "no"):
+                return False
+            click.echo("answer y or n", err=True)
     finally:
         signal.signal(signal.SIGINT, previous)
 

@@ -16,6 +16,7 @@ import os
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import pluggy
 
@@ -210,13 +211,18 @@ def _ask_price_options(host: PluginHost, registry: Registry, model: Model) -> No
     for impl in reversed(host.hook.price_options.get_hookimpls()):
         name = host.plugin_name(impl.plugin)
         try:
-            answer = impl.function(model=model)
+            answer: Any = impl.function(model=model)
         except Exception as exc:
             registry.warnings.append(f"plugin {name!r} failed in price_options for model {model.id!r}: {exc!r}")
             continue
         if answer is None:
             continue
-        names = frozenset([answer] if isinstance(answer, str) else (str(n) for n in answer))
+        try:
+            names = frozenset([answer] if isinstance(answer, str) else (str(n) for n in answer))
+        except TypeError:
+            registry.warnings.append(f"plugin {name!r}: price_options for {model.id!r} must return option names "
+                                     f"or None, not {type(answer).__name__}")
+            continue
         unknown = sorted(names - set(model.options))
         if unknown:
             registry.warnings.append(f"plugin {name!r} names price options {model.id!r} does not have: "
