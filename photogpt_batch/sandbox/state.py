@@ -48,9 +48,16 @@ CREDITS_PER_SECOND: dict[str, int] = {
 }
 
 
+#: Output resolutions that cost more than the base rate (draft mode renders 480p, so it bills as 480p).
+RESOLUTION_FACTOR: dict[str, int] = {"1080p": 2}
+
+
 def credits_for(generation: Generation) -> int:
-    """Credits of a job: rate of the model x billed seconds x numVideos (a failed job is refunded to 0)."""
-    return CREDITS_PER_SECOND[generation.model_id] * generation.seconds * generation.num_videos
+    """Credits of a job: rate of the model x billed seconds x resolution factor x numVideos (a failed job is
+    refunded to 0). Written from the sandbox's own price list, not from any client code: equal inputs (one
+    price class) always cost the same per video."""
+    factor = RESOLUTION_FACTOR.get(generation.resolution or "", 1)
+    return CREDITS_PER_SECOND[generation.model_id] * generation.seconds * factor * generation.num_videos
 
 
 def rfc3339(timestamp: float) -> str:
