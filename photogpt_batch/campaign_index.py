@@ -116,9 +116,10 @@ def remember(campaign: str, api: str, output: Path, index: Path | None = None) -
         log.warning("cannot update the index of campaigns run on this machine (%s): %s", path, describe(exc))
 
 
-def paid_elsewhere(campaign: str, api: str, output: Path, index: Path | None = None) -> Path | None:
+def paid_elsewhere(campaign: str, api: str | None, output: Path, index: Path | None = None) -> Path | None:
     """Another folder on this machine whose ledger holds jobs of ``campaign`` sent to the same kind of API
-    as ``api`` (so paid for, or possibly), else None. The sandbox's jobs cost nothing: never a match."""
+    as ``api`` (any but the sandbox when None), so paid for (or possibly), else None. The sandbox's jobs cost
+    nothing: never a match."""
     if api == SANDBOX:
         return None
     here = output.absolute()
@@ -129,8 +130,8 @@ def paid_elsewhere(campaign: str, api: str, output: Path, index: Path | None = N
         try:
             with Ledger.open_for_reading(folder) as ledger:
                 recorded = ledger.meta("endpoint") or entry.api
-                if (ledger.meta("campaign") == campaign and recorded != SANDBOX and same_kind(recorded, api)
-                        and ledger.anything_sent()):
+                if (ledger.meta("campaign") == campaign and recorded != SANDBOX
+                        and (api is None or same_kind(recorded, api)) and ledger.anything_sent()):
                     return folder
         except (LedgerError, OSError) as exc:
             log.info("cannot read the ledger in %s: %s", folder, exc)

@@ -26,7 +26,7 @@ from .durable import describe
 from .jobs import Campaign
 from .jsonstream import needs_ascii
 from .plugins import build_registry, get_registry, make_plugin_manager
-from .selection import SelectionError, select
+from .selection import SelectionError, select_jobs
 from .validation import load_campaign
 
 if TYPE_CHECKING:
@@ -103,7 +103,7 @@ def load_or_exit(spec: str, as_json: bool = False, output: str | None = None, on
     if problem:
         _fail_usage(f"the output folder {campaign.output} {problem}", as_json)
     try:
-        select(campaign, only)
+        select_jobs(campaign, only)
     except SelectionError as exc:
         _fail_usage(str(exc), as_json)
     return campaign
@@ -189,6 +189,7 @@ def validate(specs: tuple[str, ...], as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON, with every request body.")
 def plan(spec: str, output: str | None, only: tuple[str, ...], as_json: bool) -> None:
     """Show what `run` would do: each job's id, model, state against the ledger and request. Sends nothing."""
+    from .campaign_index import paid_elsewhere
     from .planning import make_plan
 
     campaign = load_or_exit(spec, as_json, output, only)
@@ -208,12 +209,15 @@ def plan(spec: str, output: str | None, only: tuple[str, ...], as_json: bool) ->
         click.echo(f"{'orphaned':<9} {orphan:<{width}}  (in the ledger, no longer in the spec; nothing is deleted)")
     counts = ", ".join(f"{n} {state}" for state, n in the_plan.counts().items())
     click.echo(f"{campaign.name}: {len(campaign.jobs)} jobs ({counts}){_skipped(campaign)}; output {campaign.output}")
+    if set(the_plan.counts()) == {"new"} and (elsewhere := paid_elsewhere(campaign.name, None, campaign.output)):
+        click.echo(f"note: campaign {campaign.name!r} already has paid jobs in {elsewhere}: `run` would start over "
+                   "here, paying again (it refuses without --fresh); --output points it there", err=True)
     click.echo(spend_line(the_plan.counts().get("new", 0), the_plan.counts().get("changed", 0), the_plan.estimate()))
 
 
-def spend_line(new: int, changed: int, estimate: Estimate, extra: str = "") -> str:
+def spend_line(new: int, changed: int, estimate: Estimate) -> str:
     """``42 new, 3 changed · ≈ 3,360 credits (36 priced from 118 past jobs, 9 unknown)``."""
-    return f"{new} new, {changed} changed{extra} · {estimate.describe()}"
+    return f"{new} new, {changed} changed · {estimate.describe()}"
 
 
 def _skipped(campaign: Campaign) -> str:
@@ -412,7 +416,7 @@ def resume_command(ctx: click.Context) -> list[str]:
             if param.is_flag:
                 words += [param.opts[0]] if value else []
             else:
-                for item in (value or ()) if param.multiple else (value,):
+                for item in value if param.multiple and isinstance(value, tuple) else (value,):
                     words += [param.opts[0], str(item)]
     return words
 
@@ -437,7 +441,10 @@ def main() -> None:
         # Not standalone: click would turn Ctrl-C into "Aborted!" and exit 1; an interruption is 130.
         code = cli.main(standalone_mode=False)
     except (click.exceptions.Abort, KeyboardInterrupt):
-        again = shlex.join(["photogpt-batch", *sys.argv[1:]])
+        # No click context here (interrupted before or outside the run): the words as typed, less the one-time
+        # decisions that `resume_command` leaves out too.
+        again = shlex.join(["photogpt-batch", *(word for word in sys.argv[1:]
+                                                if word.lstrip("-").replace("-", "_") not in NOT_REPEATED_ON_RESUME)])
         click.echo(f"interrupted; everything recorded so far is kept. Resume with: {again}", err=True)
         sys.exit(EXIT_INTERRUPTED)
     except click.ClickException as exc:

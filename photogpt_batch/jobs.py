@@ -49,7 +49,7 @@ class Campaign:
     spec_path: Path
     jobs: list[PlannedJob] = field(default_factory=list)
     diagnostics: list[Diagnostic] = field(default_factory=list)  # warnings only: errors raise SpecError
-    #: Ids of the spec's jobs left out by ``--only`` (see `selection.select`): untouched, reported as skipped.
+    #: Ids of the spec's jobs left out by ``--only`` (see `selection.select_jobs`): untouched, reported as skipped.
     skipped: list[str] = field(default_factory=list)
     #: The spec's ``budget.credits``: the most the campaign may spend across all its runs (None: no budget).
     budget_credits: float | None = None

@@ -25,7 +25,7 @@ def summary_json(campaign: Campaign, summary: RunSummary) -> dict[str, Any]:
         "interrupted": summary.interrupted,
         "aborted": summary.aborted,
         "jobs": summary.jobs,
-        "skipped": len(campaign.skipped),
+        "skipped": campaign.skipped,
         "succeeded": summary.succeeded,
         "videos": {"expected": summary.videos_expected, "downloaded": summary.videos_downloaded},
         "failed": [{"job": j, "error": e} for j, e in summary.failed],

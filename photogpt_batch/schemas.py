@@ -120,7 +120,8 @@ def campaign_schema(registry: Registry) -> dict[str, Any]:
             "version": {"const": 1, "description": "The spec format version; only 1 exists."},
             "campaign": {"type": "string", "pattern": f"^{CAMPAIGN_SLUG.pattern}$",
                          "description": "A slug; names the output folder and the ledger."},
-            "output": {"type": "string", "description": "Output folder; default out/<campaign>."},
+            "output": {"type": "string", "description": "Output folder, relative to this file's folder; default "
+                                                         "out/<campaign>."},
             "budget": {"type": "object", "required": ["credits"], "additionalProperties": False,
                        "description": "The most this campaign may spend, across all its runs.",
                        "properties": {"credits": {"type": "number", "exclusiveMinimum": 0,

@@ -33,7 +33,7 @@ def matches(job: PlannedJob, pattern: str) -> bool:
     return found is not None and fnmatchcase(found, value.strip())
 
 
-def select(campaign: Campaign, patterns: Sequence[str]) -> None:
+def select_jobs(campaign: Campaign, patterns: Sequence[str]) -> None:
     """Keep in ``campaign.jobs`` only the jobs some pattern selects; the others' ids go to
     ``campaign.skipped``. Raises `SelectionError` for a pattern that selects nothing (before anything changes)."""
     if not patterns:

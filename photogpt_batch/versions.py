@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from .durable import check_owned_dir, describe, fsync_dir
-from .ledger import JobRecord, Ledger, MoveVideo, VideoState
+from .ledger import JobRecord, Ledger, MoveVideo, VideoState, VideoTransition
 
 
 def current_path(job_id: str, n: int) -> str:
@@ -51,6 +51,15 @@ def settle(ledger: Ledger, output: Path, current: Iterable[JobRecord]) -> tuple[
     changed = {job_id: by_id[job_id] for job_id in {r.job_id for r in earlier}}
     numbers = numbered([*earlier, *changed.values()])
     warnings: list[str] = []
+    # A path that a current version recorded as its own download and an earlier one still names: a release
+    # before versions were kept replaced the earlier file there. It is gone; the ledger says so (pending:
+    # fetched again, free, should the spec go back to that content).
+    taken = {v.path for r in changed.values() for v in r.videos if v.state == VideoState.DOWNLOADED}
+    lost = [VideoTransition(r.rowid, v.n, VideoState.PENDING) for r in earlier for v in r.videos
+            if v.state == VideoState.DOWNLOADED and v.path in taken]
+    if lost:
+        ledger.commit(*lost)
+        earlier = [r for r in ledger.replaced() if r.job_id in by_id]
     moves = [(r, v, earlier_path(r.job_id, numbers[r.rowid], v.n)) for r in earlier for v in r.videos]
     moves += [(r, v, current_path(r.job_id, v.n)) for r in changed.values() for v in r.videos]
     for record, video, wanted in moves:

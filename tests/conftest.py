@@ -14,12 +14,13 @@ ServeApp = Callable[..., Awaitable[TestServer]]
 
 
 @pytest.fixture(autouse=True)
-def state_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+def state_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """Every test (and every process it starts) keeps this machine's index of campaigns in a folder of its
-    own, never in the real home."""
+    own, never in the real home. A patch of its own: a test's ``monkeypatch.undo()`` does not lift it."""
     folder = tmp_path_factory.mktemp("state")
-    monkeypatch.setenv("XDG_STATE_HOME", str(folder))
-    return folder
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XDG_STATE_HOME", str(folder))
+        yield folder
 
 
 @pytest.fixture

@@ -109,3 +109,13 @@ def test_an_index_that_cannot_be_written_only_warns(tmp_path: Path, state_home: 
     with caplog.at_level(logging.WARNING):
         assert run_campaign(load(write_campaign(tmp_path, jobs=1)), run_config(sandbox)).complete
     assert "cannot update the index" in caplog.text
+
+
+def test_plan_of_a_campaign_started_over_elsewhere_says_where_its_paid_jobs_are(tmp_path: Path,
+                                                                               sandbox: SandboxThread) -> None:
+    spec = write_campaign(tmp_path, jobs=1)
+    assert run_campaign(load(spec), run_config(sandbox)).complete
+    elsewhere = CliRunner().invoke(cli, ["plan", str(spec), "--output", str(tmp_path / "other")])
+    assert elsewhere.exit_code == 0
+    assert f"already has paid jobs in {tmp_path / 'out'}" in elsewhere.stderr
+    assert "already has paid jobs" not in CliRunner().invoke(cli, ["plan", str(spec)]).stderr

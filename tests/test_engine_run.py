@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import shutil
 import sqlite3
 from pathlib import Path
 
@@ -112,6 +113,28 @@ def test_going_back_to_an_earlier_content_puts_its_videos_back_in_place(tmp_path
     assert (output / "clip-1" / "v2" / "1.mp4").read_bytes() == second
     assert not (output / "clip-1" / "v1").exists()  # emptied by the move back, and removed
     check_outputs(output, 1)
+
+
+def test_an_earlier_version_whose_file_an_older_release_replaced_is_not_taken_for_it(
+        tmp_path: Path, sandbox: SandboxThread) -> None:
+    spec = write_campaign(tmp_path, jobs=1)
+    output = tmp_path / "out"
+    original = spec.read_text()
+    run_campaign(load(spec), run_config(sandbox))
+    spec.write_text(original.replace("duration: 3", "duration: 4"))
+    run_campaign(load(spec), run_config(sandbox))
+    # As an older release left it: both versions record clip-1/1.mp4, which holds the current one's video.
+    shutil.rmtree(output / "clip-1" / "v1")
+    with sqlite3.connect(output / LEDGER_DIR / LEDGER_FILE) as db:
+        db.execute("UPDATE videos SET path = 'clip-1/1.mp4'")
+    current = (output / "clip-1" / "1.mp4").read_bytes()
+
+    assert run_campaign(load(spec), run_config(sandbox)).complete
+
+    assert (output / "clip-1" / "1.mp4").read_bytes() == current
+    assert not (output / "clip-1" / "v1").exists()
+    with Ledger.open_for_reading(output) as ledger:
+        assert [str(v.state) for r in ledger.versions("clip-1") for v in r.videos] == ["pending", "downloaded"]
 
 
 def test_an_earlier_versions_video_that_cannot_be_moved_is_kept_and_the_new_one_fails(

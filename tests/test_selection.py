@@ -13,7 +13,7 @@ from photogpt_batch.cli import cli
 from photogpt_batch.ledger import Ledger
 from photogpt_batch.runner import run_campaign
 from photogpt_batch.sandbox import SandboxThread
-from photogpt_batch.selection import SelectionError, select
+from photogpt_batch.selection import SelectionError, select_jobs
 from photogpt_batch.validation import load_campaign
 
 DEMO = Path(__file__).resolve().parents[1] / "specs" / "demo.yaml"
@@ -27,7 +27,7 @@ def sandbox():
 
 def _selected(*patterns: str) -> tuple[list[str], list[str]]:
     campaign = load_campaign(DEMO)
-    select(campaign, patterns)
+    select_jobs(campaign, patterns)
     return [job.id for job in campaign.jobs], campaign.skipped
 
 
@@ -70,7 +70,7 @@ def test_run_only_sends_the_selected_jobs_and_leaves_the_others_untouched(tmp_pa
                                                                          sandbox: SandboxThread) -> None:
     spec = write_campaign(tmp_path, jobs=4)
     campaign = load(spec)
-    select(campaign, ["clip-1", "i=3"])
+    select_jobs(campaign, ["clip-1", "i=3"])
     summary = run_campaign(campaign, run_config(sandbox))
     assert summary.complete and summary.jobs == 2
     assert posts(sandbox) == 2
@@ -86,7 +86,7 @@ def test_a_changed_job_left_out_is_not_sent_again(tmp_path: Path, sandbox: Sandb
     run_campaign(load(spec), run_config(sandbox))
     spec.write_text(spec.read_text().replace("duration: 3", "duration: 4"))
     campaign = load(spec)
-    select(campaign, ["clip-2"])
+    select_jobs(campaign, ["clip-2"])
     run_campaign(campaign, run_config(sandbox))
     assert posts(sandbox) == 3
     with Ledger.open_for_reading(tmp_path / "out") as ledger:
