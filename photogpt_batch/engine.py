@@ -36,7 +36,7 @@ from .client import (
     RateLimited,
     TransportError,
 )
-from .credits import collect_credits, credits_of, fetch_credits
+from .credits import collect_credits, credits_of, fetch_credits, lacking_credits
 from .durable import check_owned_dir, describe
 from .fetch import FetchError, IncompleteDownload, UrlExpired, fetch_file, hash_file, part_path
 from .gate import Gate
@@ -219,6 +219,9 @@ class Engine:
                 return summary
         limit = effective_budget(self.options.max_credits, self.campaign.budget_credits)
         if limit is not None:
+            # Credits an earlier run could not learn are asked for first: a recorded figure beats an estimate.
+            if lacking_credits(self.ledger):
+                await collect_credits(self.ledger, self.client)
             self.budget = self._open_budget(limit)
         poller = asyncio.create_task(self.poller.run(), name="poller")
         credit_watch = asyncio.create_task(self._watch_credits(), name="credits") if self.budget else None
