@@ -42,42 +42,37 @@ def test_builtin_families_are_found_through_the_entry_point_group() -> None:
     assert len(registry.ids()) == 9
 
 
-def _demo_model(model_id: str = "demo-1") -> Model:
+def _demo_model(model_id: str) -> Model:
     return Model(id=model_id, family="demo", option_group="demo", description="d",
                  options={"duration": {"type": "integer", "default": 4}, "seed": {"type": "integer"}})
 
 
-def test_price_options() -> None:
+def _registry_with(price_options):
+    """A registry of demo-1 and demo-2 from one plugin whose price_options hook is ``price_options``."""
     class Plugin:
         @hookimpl
         def register_models(self, register):
             register(_demo_model("demo-1"))
             register(_demo_model("demo-2"))
 
-        @hookimpl
-        def price_options(self, model):
-            return ["duration"] if model.id == "demo-1" else None
+    Plugin.price_options = hookimpl(lambda self, model: price_options(model))
+    return build_registry(make_plugin_manager(load_entry_points=False, extra=[Plugin()]))
 
-    registry = build_registry(make_plugin_manager(load_entry_points=False, extra=[Plugin()]))
+
+def test_price_options() -> None:
+    registry = _registry_with(lambda model: ["duration"] if model.id == "demo-1" else None)
     assert registry.price_relevant("demo-1") == {"duration"}
     assert registry.price_relevant("demo-2") == {"duration", "seed"}  # nobody answered: every option counts
     assert registry.warnings == []
 
 
 def test_price_options_naming_an_unknown_option_or_failing_is_a_warning_not_a_dead_cli() -> None:
-    class Plugin:
-        @hookimpl
-        def register_models(self, register):
-            register(_demo_model("demo-1"))
-            register(_demo_model("demo-2"))
+    def answer(model):
+        if model.id == "demo-2":
+            raise RuntimeError("boom")
+        return ["duration", "durtion"]
 
-        @hookimpl
-        def price_options(self, model):
-            if model.id == "demo-2":
-                raise RuntimeError("boom")
-            return ["duration", "durtion"]
-
-    registry = build_registry(make_plugin_manager(load_entry_points=False, extra=[Plugin()]))
+    registry = _registry_with(answer)
     assert registry.price_relevant("demo-1") == {"duration"}
     assert registry.price_relevant("demo-2") == {"duration", "seed"}
     assert any("durtion" in w for w in registry.warnings) and any("boom" in w for w in registry.warnings)
