@@ -6,15 +6,19 @@ campaign's jobs (duration 3) cost 6 credits per video."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import os
 import sqlite3
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from engine_helpers import fast_sandbox, load, run_config, write_campaign
+from engine_helpers import fast_sandbox, load, run_config, wait_until, write_campaign
 
 from photogpt_batch import campaign_index
 from photogpt_batch.bodydiff import body_diff
@@ -27,7 +31,7 @@ from photogpt_batch.planning import make_plan
 from photogpt_batch.plugins import get_registry
 from photogpt_batch.pricing import PriceBook, ledger_history, machine_history, price_class
 from photogpt_batch.runner import run_campaign
-from photogpt_batch.sandbox import SandboxThread
+from photogpt_batch.sandbox import Faults, SandboxThread
 
 PER_VIDEO = 6  # grok-imagine-1.5 at duration 3: 2 credits/s x 3 s
 
@@ -291,3 +295,46 @@ def test_status_refresh_fetches_missing_credits_and_shows_them_per_job_and_model
     assert "credits recorded for 2 jobs" in result.stderr
     assert "clip-2" in result.stdout and "6 credits" in result.stdout.splitlines()[1]
     assert result.stdout.splitlines()[-1] == "credits: 18 in total over 3 jobs (all versions, all runs)"
+
+
+@pytest.mark.slow
+def test_budget_after_a_real_kill_9(tmp_path: Path) -> None:
+    """A run killed with SIGKILL while two jobs generate and a third POST hangs: the next run counts the two
+    in flight and the one in doubt at their estimate, and nothing for the jobs the killed run never sent."""
+    slow_third_post = Faults(slow_nth=(3,), slow_routes=("POST /videos/generation",), slow_seconds=3600)
+    with SandboxThread(fast_sandbox(generation_seconds=(2.0, 2.0), faults=slow_third_post)) as sb:
+        prime = tmp_path / "prime"
+        prime.mkdir()
+        run_campaign(load(write_campaign(prime, jobs=1, name="prime")), run_config(sb))  # POST 1: 6 a video
+        spec = write_campaign(tmp_path, jobs=10)
+        env = {**os.environ, "PHOTOGPT_BASE_URL": sb.base_url, "PHOTOGPT_API_KEY": "test-key"}
+        child = subprocess.Popen([sys.executable, "-m", "photogpt_batch", "run", str(spec), "--concurrency", "3",
+                                  "--max-credits", "1000"], env=env, stdin=subprocess.DEVNULL,
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            wait_until(lambda: _states(tmp_path / "out") == {"submitted": 2, "submitting": 1, "planned": 7})
+        finally:
+            child.kill()
+            child.wait()
+        # The budget is this campaign's (the prime run's 6 credits were another campaign's, they only taught
+        # the price): 2 x 6 in flight + 6 in doubt + 3 new x 6 = 36. The seven jobs never sent cost nothing.
+        second = run_campaign(load(spec), run_config(sb, max_credits=36))
+        assert posts(sb) == 4 + 3
+        assert second.in_doubt == ["clip-2"] and second.budget_not_submitted == 10 - 2 - 1 - 3
+        assert (second.credits, second.credits_pending, second.budget_committed) == (30, 1, 36)
+        # Another job (the prime run's, unknown to this ledger) was created near it, so GET /jobs cannot prove
+        # it never made a job: it stays in doubt until the user settles it. Resubmitted, it counts once.
+        third = run_campaign(load(spec), run_config(sb, max_credits=36, resubmit_in_doubt=True))
+        assert posts(sb) == 8 and third.in_doubt == [] and third.credits == 36
+        assert sandbox_spend(sb) == 6 + 36
+
+
+def _states(output: Path) -> dict[str, int]:
+    path = ledger_path(output)
+    if not path.exists():
+        return {}
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
+            return dict(conn.execute("SELECT state, count(*) FROM jobs WHERE current = 1 GROUP BY state"))
+    except sqlite3.Error:  # the child is creating it
+        return {}
