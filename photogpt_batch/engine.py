@@ -46,6 +46,7 @@ from .ledger import (
     JobState,
     JobTransition,
     Ledger,
+    LedgerError,
     Op,
     VideoRecord,
     VideoState,
@@ -538,7 +539,10 @@ class Engine:
                 credits = found.get(remote_id)
                 if credits is not None:
                     del self._credits_wanted[remote_id]
-                    await self.ledger.set_credits(row, credits)
+                    try:
+                        await self.ledger.set_credits(row, credits)
+                    except (sqlite3.Error, LedgerError) as exc:  # the jobs' own writes report a failing ledger
+                        log.info("could not record credits: %s", exc)
                     record = self.ledger.record(row)
                     await self._paid(row, self.ledger.body(row), credits, record.state == JobState.SUCCEEDED)
                 elif misses.setdefault(remote_id, 0) >= 3:
