@@ -338,3 +338,19 @@ def _states(output: Path) -> dict[str, int]:
             return dict(conn.execute("SELECT state, count(*) FROM jobs WHERE current = 1 GROUP BY state"))
     except sqlite3.Error:  # the child is creating it
         return {}
+
+
+def test_the_resume_command_repeats_the_budget_but_not_yes() -> None:
+    from photogpt_batch.cli import resume_command, run
+
+    for yes in ("--yes", "-y"):
+        with run.make_context("run", ["t.yaml", "--max-credits", "500", yes]) as ctx:
+            assert resume_command(ctx) == ["photogpt-batch", "run", "t.yaml", "--max-credits", "500.0"]
+
+
+def test_a_budget_that_is_not_a_positive_number_is_a_usage_error(tmp_path: Path) -> None:
+    spec = write_campaign(tmp_path, jobs=1)
+    for value in ("0", "-3", "nan", "lots"):
+        result = CliRunner().invoke(cli, ["run", str(spec), "--sandbox", "--max-credits", value])
+        assert result.exit_code == 2, (value, result.output)
+    assert not (tmp_path / "out").exists()  # nothing ran
