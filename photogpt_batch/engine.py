@@ -42,6 +42,7 @@ from .fetch import FetchError, IncompleteDownload, UrlExpired, fetch_file, hash_
 from .gate import Gate
 from .jobs import Campaign, PlannedJob
 from .ledger import (
+    Disposition,
     JobRecord,
     JobState,
     JobTransition,
@@ -173,7 +174,6 @@ class Engine:
         self.prices: PriceBook | None = None  # learned when the run starts
         self.budget: BudgetGate | None = None
         self._sent: set[int] = set()  # rows this run POSTed (or may have): its spend
-        self._why: dict[int, str] = {}  # row -> new / changed / retried / resubmitted, for the preview
         self._credits_wanted: dict[str, tuple[int, float]] = {}  # remote id -> (row, submitted at)
         self._credits_wake = asyncio.Event()
         self._not_submitted_by_budget = 0
@@ -203,12 +203,14 @@ class Engine:
 
     async def run(self) -> RunSummary:
         """Run the campaign to completion (or until `stop`); returns the summary."""
-        records = await self._prepare_ledger()
         self.prices = learn_prices(self.ledger, get_registry(), self.output,
                                    others=self.options.prices_from_other_ledgers)
-        to_submit = [r for r in records if r.state == JobState.PLANNED]
-        preview = self._preview(to_submit)
-        if self.options.confirm is not None and to_submit:
+        # Asked before the ledger records anything of this run: a "no" leaves the folder exactly as it was
+        # (the changed jobs still changed, with their earlier versions' files in place).
+        preview = self._preview()
+        asked = self.options.confirm is not None and preview.jobs > 0
+        if asked:
+            assert self.options.confirm is not None
             try:
                 answer = self.options.confirm(preview)
             except KeyboardInterrupt:  # Ctrl-C at the question: nothing was sent
@@ -218,6 +220,7 @@ class Engine:
                 summary = self.summary()
                 summary.preview, summary.declined, summary.interrupted = preview, not self.stopping, self.stopping
                 return summary
+        records = await self._prepare_ledger()
         limit = effective_budget(self.options.max_credits, self.campaign.budget_credits)
         if limit is not None:
             # Credits an earlier run could not learn are asked for first: a recorded figure beats an estimate.
@@ -260,16 +263,38 @@ class Engine:
         summary.interrupted = self.stopping and aborted is None
         summary.aborted = aborted
         summary.manifest_error = manifest_error
-        summary.preview = preview if self.options.confirm is not None and to_submit else None
+        summary.preview = preview if asked else None
         return summary
 
-    def _preview(self, to_submit: list[JobRecord]) -> SpendPreview:
-        """What submitting ``to_submit`` means: how many jobs for which reason, and their estimated cost."""
-        why = [self._why.get(r.rowid, "new") for r in to_submit]
+    def _preview(self) -> SpendPreview:
+        """What the run is about to pay for, read from the ledger before anything is recorded: new and changed
+        jobs, failed ones with ``retry_failed``, in-doubt ones with ``resubmit_in_doubt``, and their estimate."""
+        why: list[str] = []
+        bodies = []
+        for item in self.ledger.reconcile(self.campaign.jobs).jobs:
+            assert item.planned is not None
+            record = item.record
+            if item.disposition == Disposition.CHANGED:
+                # The spec may have gone back to an earlier version's content: that version is what counts.
+                record = next((r for r in self.ledger.versions(item.job_id)
+                               if r.content_hash == item.planned.content_hash), None)
+            reason = self._reason_to_pay(record)
+            if reason is not None:
+                why.append("changed" if reason == "new" and item.disposition == Disposition.CHANGED else reason)
+                bodies.append(item.planned.body)
         assert self.prices is not None
-        estimate = estimate_all(self.prices, (self._jobs[r.job_id].body for r in to_submit))
         return SpendPreview(why.count("new"), why.count("changed"), why.count("retried"), why.count("resubmitted"),
-                            estimate)
+                            estimate_all(self.prices, bodies))
+
+    def _reason_to_pay(self, record: JobRecord | None) -> str | None:
+        """Why this run would submit the job version ``record`` (None: nothing sent yet), or None if it would not."""
+        if record is None or record.state == JobState.PLANNED:
+            return "new"
+        if record.state == JobState.FAILED and self.options.retry_failed:
+            return "retried"
+        if record.state in (JobState.IN_DOUBT, JobState.SUBMITTING) and self.options.resubmit_in_doubt:
+            return "resubmitted"
+        return None
 
     def _open_budget(self, limit: float) -> BudgetGate:
         """The budget gate, opened at what the ledger holds: credits recorded (every version, every run) and
@@ -317,7 +342,6 @@ class Engine:
             current = {r.job_id: r for r in self.ledger.jobs() if r.job_id in self._jobs}
         reset: list[Op] = []
         work = []
-        changed = {r.job_id for r in self.ledger.replaced()}
         for job in self.campaign.jobs:
             record = current[job.id]
             state = record.state
@@ -325,9 +349,6 @@ class Engine:
                 state == JobState.IN_DOUBT and self.options.resubmit_in_doubt
             ):
                 reset.append(JobTransition(record.rowid, JobState.PLANNED))
-                self._why[record.rowid] = "retried" if state == JobState.FAILED else "resubmitted"
-            elif state == JobState.PLANNED and record.attempts == 0 and job.id in changed:
-                self._why[record.rowid] = "changed"
             elif state == JobState.SUCCEEDED:
                 for video in record.videos:
                     if video.state == VideoState.FAILED or (

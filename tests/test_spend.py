@@ -354,3 +354,36 @@ def test_a_budget_that_is_not_a_positive_number_is_a_usage_error(tmp_path: Path)
         result = CliRunner().invoke(cli, ["run", str(spec), "--sandbox", "--max-credits", value])
         assert result.exit_code == 2, (value, result.output)
     assert not (tmp_path / "out").exists()  # nothing ran
+
+
+def test_a_no_at_the_question_leaves_the_folder_as_it_was(tmp_path: Path, sandbox: SandboxThread) -> None:
+    spec = write_campaign(tmp_path, jobs=2)
+    run_campaign(load(spec), run_config(sandbox))
+    spec.write_text(spec.read_text().replace("duration: 3", "duration: 4").replace("i: [1, 2]", "i: [1, 2, 3]"))
+    before = make_plan(load(spec))
+    shown = []
+    config = run_config(sandbox)
+    assert config.engine is not None
+    config.engine.confirm = lambda preview: shown.append(preview) or False
+    summary = run_campaign(load(spec), config)
+    assert summary.declined and not summary.complete and posts(sandbox) == 2
+    assert [(p.new, p.changed, p.retried, p.resubmitted, p.estimate.unknown) for p in shown] == [(1, 2, 0, 0, 3)]
+    after = make_plan(load(spec))
+    assert after.counts() == before.counts() == {"changed": 2, "new": 1}
+    assert after.diffs == before.diffs and (tmp_path / "out" / "clip-1" / "1.mp4").exists()
+
+
+def test_the_question_counts_retried_and_resubmitted_jobs_and_is_not_asked_with_nothing_to_pay(
+        tmp_path: Path) -> None:
+    with SandboxThread(fast_sandbox(faults=Faults(fail_nth=(1,)))) as sb:
+        spec = write_campaign(tmp_path, jobs=2)
+        run_campaign(load(spec), run_config(sb))  # clip-1 fails
+        shown = []
+        config = run_config(sb, retry_failed=True)
+        assert config.engine is not None
+        config.engine.confirm = lambda preview: shown.append(preview) or True
+        assert run_campaign(load(spec), config).complete
+        assert [(p.new, p.changed, p.retried, p.estimate.priced) for p in shown] == [(0, 0, 1, 1)]
+        shown.clear()
+        run_campaign(load(spec), config)
+        assert shown == []
