@@ -38,6 +38,8 @@ class BudgetGate:
     limit: float
     spent: float = 0.0
     reached: bool = False
+    #: Whether the run has said that the budget is reached (once).
+    announced: bool = False
     _holds: dict[int, _Hold] = field(default_factory=dict)
     _changed: asyncio.Condition | None = None
 

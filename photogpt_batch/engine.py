@@ -203,14 +203,16 @@ class Engine:
 
     async def run(self) -> RunSummary:
         """Run the campaign to completion (or until `stop`); returns the summary."""
-        self.prices = learn_prices(self.ledger, get_registry(), self.output,
-                                   others=self.options.prices_from_other_ledgers)
+        limit = effective_budget(self.options.max_credits, self.campaign.budget_credits)
+        if self.options.confirm is not None or limit is not None:  # prices are for the question and budgets
+            self.prices = learn_prices(self.ledger, get_registry(), self.output,
+                                       others=self.options.prices_from_other_ledgers)
         # Asked before the ledger records anything of this run: a "no" leaves the folder exactly as it was
         # (the changed jobs still changed, with their earlier versions' files in place).
-        preview = self._preview()
-        asked = self.options.confirm is not None and preview.jobs > 0
+        preview = self._preview() if self.options.confirm is not None else None
+        asked = preview is not None and preview.jobs > 0
         if asked:
-            assert self.options.confirm is not None
+            assert self.options.confirm is not None and preview is not None
             try:
                 answer = self.options.confirm(preview)
             except KeyboardInterrupt:  # Ctrl-C at the question: nothing was sent
@@ -221,7 +223,6 @@ class Engine:
                 summary.preview, summary.declined, summary.interrupted = preview, not self.stopping, self.stopping
                 return summary
         records = await self._prepare_ledger()
-        limit = effective_budget(self.options.max_credits, self.campaign.budget_credits)
         if limit is not None:
             # Credits an earlier run could not learn are asked for first: a recorded figure beats an estimate.
             if lacking_credits(self.ledger):
@@ -513,7 +514,8 @@ class Engine:
         try:
             await budget.reserve(record.rowid, price_class(job.body, prices.rules), lambda: prices.estimate(job.body))
         except BudgetReached:
-            if not self._not_submitted_by_budget:
+            if not budget.announced:
+                budget.announced = True
                 self.progress.note(f"budget reached: {format_credits(budget.committed)} of "
                                    f"{format_credits(budget.limit)} credits committed; submitting nothing more, "
                                    "the jobs in flight finish")
