@@ -443,8 +443,8 @@ def main() -> None:
     except (click.exceptions.Abort, KeyboardInterrupt):
         # No click context here (interrupted before or outside the run): the words as typed, less the one-time
         # decisions that `resume_command` leaves out too.
-        again = shlex.join(["photogpt-batch", *(word for word in sys.argv[1:]
-                                                if word.lstrip("-").replace("-", "_") not in NOT_REPEATED_ON_RESUME)])
+        again = shlex.join(["photogpt-batch", *(word for word in sys.argv[1:] if word != "-y"
+                                                and word.lstrip("-").replace("-", "_") not in NOT_REPEATED_ON_RESUME)])
         click.echo(f"interrupted; everything recorded so far is kept. Resume with: {again}", err=True)
         sys.exit(EXIT_INTERRUPTED)
     except click.ClickException as exc:
