@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime
 import itertools
+import math
 import re
 from collections.abc import Hashable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -23,7 +24,9 @@ from .spec import key_position, node_position, value_position
 from .templates import Template, TemplateError, format_value, parse
 
 FORMAT_VERSION = 1
-TOP_KEYS = ("version", "campaign", "output", "defaults", "vars", "jobs")
+TOP_KEYS = ("version", "campaign", "output", "budget", "defaults", "vars", "jobs")
+#: The keys of ``budget``.
+BUDGET_KEYS = ("credits",)
 JOB_FIELDS = ("model", "prompt", "numVideos", "options", "referenceImages", "referenceVideos", "elementIDs")
 JOB_KEYS = ("id", *JOB_FIELDS, "matrix")
 CAMPAIGN_SLUG = re.compile(r"[a-z0-9][a-z0-9._-]*")
@@ -89,6 +92,8 @@ class Expansion:
     output: str | None
     jobs: Iterable[ExpandedJob]
     diagnostics: list[Diagnostic]
+    #: ``budget.credits``: the most the campaign may spend across all its runs (None: no budget).
+    budget_credits: float | None = None
 
 
 def to_plain(value: Any) -> Any:
@@ -201,6 +206,8 @@ def iter_expand(doc: YamlMap, file: str) -> Expansion:
     elif output is not None:
         output = str(output)
 
+    budget = _budget(doc, rep)
+
     defaults = doc.get("defaults")
     if "defaults" in doc and not isinstance(defaults, dict):
         rep.error(value_position(doc, "defaults"), "defaults: must be a mapping of job fields",
@@ -227,7 +234,28 @@ def iter_expand(doc: YamlMap, file: str) -> Expansion:
         rep.error(value_position(doc, "jobs"), "jobs: must be a non-empty list of jobs")
     else:
         jobs = _jobs(jobs_node, defaults, defaults_plain, variables, rep)
-    return Expansion(campaign, output, jobs, rep.diagnostics)
+    return Expansion(campaign, output, jobs, rep.diagnostics, budget)
+
+
+def _budget(doc: YamlMap, rep: _Reporter) -> float | None:
+    """``budget.credits`` (a number > 0), or None; a located error for anything else."""
+    if "budget" not in doc:
+        return None
+    node = doc.get("budget")
+    hint = "write `budget: {credits: 5000}`"
+    if not isinstance(node, dict):
+        rep.error(value_position(doc, "budget"), "budget: must be a mapping such as {credits: 5000}", hint)
+        return None
+    rep.unknown_keys(node, BUDGET_KEYS, "budget")
+    if "credits" not in node:
+        rep.error(key_position(doc, "budget"), "budget: missing required key 'credits'", hint)
+        return None
+    credits = node.get("credits")
+    if isinstance(credits, bool) or not isinstance(credits, int | float) or not math.isfinite(credits) or credits <= 0:
+        rep.error(value_position(node, "credits"), f"budget.credits: {_show(credits)} is not a number of credits "
+                  "greater than 0", hint)
+        return None
+    return float(credits)
 
 
 def _show(value: Any) -> str:
