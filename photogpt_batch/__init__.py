@@ -33,6 +33,8 @@ _EXPORTS = {
     "StatusError": ".status",
     "select_jobs": ".spec.selection",
     "SelectionError": ".spec.selection",
+    "refresh_credits": ".runner",
+    "SpendPreview": ".budget",
     "Model": ".models",
     "Problem": ".models",
     "IMAGE_ROLES": ".models",
@@ -50,22 +52,25 @@ __all__ = [  # the names of `_EXPORTS` (a test checks)
     "RunConfig",
     "SelectionError",
     "SpecError",
+    "SpendPreview",
     "StatusError",
     "hookimpl",
     "load_campaign",
     "make_plan",
     "read_status",
+    "refresh_credits",
     "run_campaign",
     "select_jobs",
 ]
 
 if TYPE_CHECKING:  # what type checkers and editors see; at run time `__getattr__` imports on first use
+    from .budget import SpendPreview
     from .diagnostics import SpecError
     from .engine import EngineOptions
     from .hookspecs import hookimpl
     from .models import IMAGE_ROLES, VIDEO_ROLES, Model, Problem
     from .planning import make_plan
-    from .runner import ConfigError, RunConfig, run_campaign
+    from .runner import ConfigError, RunConfig, refresh_credits, run_campaign
     from .spec.load import load_campaign
     from .spec.selection import SelectionError, select_jobs
     from .status import StatusError, read_status

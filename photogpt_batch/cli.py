@@ -12,10 +12,11 @@ import logging
 import math
 import os
 import shlex
+import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
@@ -28,6 +29,10 @@ from .plugins import build_registry, get_registry, make_plugin_manager
 from .spec import schemas
 from .spec.load import load_campaign
 from .spec.selection import SelectionError, select_jobs
+
+if TYPE_CHECKING:
+    from .budget import SpendPreview
+    from .pricing import Estimate
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 T = TypeVar("T")
@@ -165,6 +170,12 @@ _EXIT_STATUS = ("  0    every job of the spec is done\n  1    some jobs failed, 
                 "  2    bad spec, usage or configuration, or an unreadable ledger")
 
 
+def _finite_credits(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
+    if value is not None and not math.isfinite(value):
+        raise click.BadParameter(f"{value} is not a number of credits")
+    return value
+
+
 def _spec_and_output(command: Callable[..., None]) -> Callable[..., None]:
     """The SPEC argument and the ``--output`` and ``--only`` options that plan, run and status share."""
     command = click.option("--only", multiple=True, metavar="PATTERN",
@@ -226,6 +237,8 @@ def plan(spec: str, output: str | None, only: tuple[str, ...], as_json: bool) ->
         assert job is not None
         click.echo(f"{item.disposition!s:<9} {job.id:<{width}}  {job.model:<22} "
                    f"{job.num_videos} video{'s' * (job.num_videos != 1)}")
+        for change in the_plan.diffs.get(job.id, ()):
+            click.echo(f"{'':<9}   ~ {change.describe()}")
     for orphan in the_plan.orphaned:
         click.echo(f"{'orphaned':<9} {orphan:<{width}}  (in the ledger, no longer in the spec; nothing is deleted)")
     counts = ", ".join(f"{n} {state}" for state, n in the_plan.counts().items())
@@ -233,6 +246,12 @@ def plan(spec: str, output: str | None, only: tuple[str, ...], as_json: bool) ->
     if set(the_plan.counts()) == {"new"} and (elsewhere := paid_elsewhere(campaign.name, None, campaign.output)):
         click.echo(f"note: campaign {campaign.name!r} already has paid jobs in {elsewhere}: `run` would start over "
                    "here, paying again (it refuses without --fresh); --output points it there", err=True)
+    click.echo(spend_line(the_plan.counts().get("new", 0), the_plan.counts().get("changed", 0), the_plan.estimate()))
+
+
+def spend_line(new: int, changed: int, estimate: Estimate) -> str:
+    """``42 new, 3 changed · ≈ 3,360 credits (36 priced from 118 past jobs, 9 unknown)``."""
+    return f"{new} new, {changed} changed · {estimate.describe()}"
 
 
 def _skipped(campaign: Campaign) -> str:
@@ -300,16 +319,23 @@ def schema(out: str, check: bool, all_plugins: bool) -> None:
 @click.option("--no-verify", is_flag=True, help="Trust downloaded files by size without re-hashing them.")
 @click.option("--fresh", is_flag=True, help="Start the campaign over in an empty folder although another folder "
               "on this machine holds its paid jobs (pays for every job again).")
+@click.option("--max-credits", type=click.FloatRange(min=0, min_open=True), callback=_finite_credits,
+              metavar="N", help="Budget: the most this campaign may spend, across all its runs (with the spec's "
+              "budget too, the lower wins). Submission stops before a job would pass it.")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask before paying (on a terminal, run shows what it is "
+              "about to pay for and asks first).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress output; only the summary.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @click.pass_context
 def run(ctx: click.Context, spec: str, output: str | None, only: tuple[str, ...], concurrency: int,
         download_concurrency: int, requests_per_second: float, sandbox: bool, accept_models: tuple[str, ...],
-        retry_failed: bool, resubmit_in_doubt: bool, no_verify: bool, fresh: bool, quiet: bool,
+        retry_failed: bool, resubmit_in_doubt: bool, no_verify: bool, fresh: bool, max_credits: float | None,
+        yes: bool, quiet: bool,
         as_json: bool) -> None:
     """Make the output folder match the spec: submit what is missing, resume what is in flight, download.
 
-    Safe to rerun at any time: finished work is left alone and nothing paid for is sent twice.
+    Safe to rerun at any time: finished work is left alone and nothing paid for is sent twice. On a terminal
+    it shows what it is about to pay for and asks first (--yes skips the question).
     """
     from .engine import EngineOptions
     from .progress import Progress
@@ -320,7 +346,8 @@ def run(ctx: click.Context, spec: str, output: str | None, only: tuple[str, ...]
         raise click.UsageError("--accept-model applies to the local sandbox: add --sandbox")
     campaign = load_or_exit(spec, as_json, output, only)
     options = EngineOptions(concurrency=concurrency, download_concurrency=download_concurrency,
-                            retry_failed=retry_failed, resubmit_in_doubt=resubmit_in_doubt, verify_files=not no_verify)
+                            retry_failed=retry_failed, resubmit_in_doubt=resubmit_in_doubt, verify_files=not no_verify,
+                            max_credits=max_credits, confirm=None if yes or not _interactive() else _ask_to_pay)
     total = sum(job.num_videos for job in campaign.jobs)
     progress = Progress(total, quiet=quiet or as_json)
     progress.note(f"{campaign.name}: output {campaign.output}{_skipped(campaign)}")
@@ -350,15 +377,58 @@ def run(ctx: click.Context, spec: str, output: str | None, only: tuple[str, ...]
     sys.exit(EXIT_OK if summary.complete else EXIT_FAILED)
 
 
+def _interactive() -> bool:
+    """Whether someone can answer a question: stdin and stderr are both terminals (not CI, not a pipe)."""
+    return all(stream is not None and stream.isatty() for stream in (sys.stdin, sys.stderr))
+
+
+def _ask_to_pay(preview: SpendPreview) -> bool:
+    """Show what the run is about to pay for and ask (on stderr); True to go on. Ctrl-C raises
+    KeyboardInterrupt even while the run's own signal handlers are installed: nothing has been sent yet."""
+    click.echo(f"about to submit {preview.jobs} job{'s' * (preview.jobs != 1)}: {preview.describe()}", err=True)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        while True:
+            # Not click.confirm: it turns Ctrl-C into the same Abort as the end of input, and Ctrl-C must
+            # stop the run (exit 130) where no answer is a "no".
+            click.echo("Submit them (each is billed)? [y/N]: ", nl=False, err=True)
+            answer = sys.stdin.readline()
+            if not answer:  # end of input: no answer is not a yes
+                click.echo("", err=True)
+                return False
+            answer = answer.strip().lower()
+            if answer in ("y", "yes"):
+                return True
+            if answer in ("", "n", "no"):
+                return False
+            click.echo("answer y or n", err=True)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 @cli.command(epilog=_epilog("used by run; status reads only the ledger", _EXIT_STATUS))
 @_spec_and_output
+@click.option("--refresh", is_flag=True,
+              help="First ask the API (GET /jobs) for the credits of finished jobs that lack them, and record them.")
+@click.option("--sandbox", is_flag=True, help="With --refresh: ask the campaign's local sandbox (as run --sandbox).")
 @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
-def status(spec: str, output: str | None, only: tuple[str, ...], as_json: bool) -> None:
-    """The ledger's view: counts per state, and per job its remote ids, files, earlier versions and errors."""
+def status(spec: str, output: str | None, only: tuple[str, ...], refresh: bool, sandbox: bool,
+           as_json: bool) -> None:
+    """The ledger's view: counts per state, and per job its remote ids, files, credits, earlier versions and
+    errors; credits per model and the campaign's total."""
     from .reporting import print_status, write_status_json
     from .status import read_status
 
     campaign = load_or_exit(spec, as_json, output, only)
+    if refresh:
+        from .runner import ConfigError, RunConfig, refresh_credits
+
+        try:
+            found = refresh_credits(campaign, RunConfig(sandbox=sandbox))
+        except ConfigError as exc:
+            _fail_usage(str(exc), as_json)
+        if not as_json:
+            click.echo(f"credits recorded for {found} job{'s' * (found != 1)}", err=True)
     report = _read_ledger_or_exit(read_status, campaign, as_json)
     if as_json:
         write_status_json(sys.stdout, report)
@@ -368,8 +438,10 @@ def status(spec: str, output: str | None, only: tuple[str, ...], as_json: bool) 
 
 
 #: Options a resumed run must not repeat: each is a one-time decision to pay again (starting over, retrying
-#: failures, resubmitting what may exist), which the interrupted run already acted on.
-NOT_REPEATED_ON_RESUME = frozenset({"fresh", "retry_failed", "resubmit_in_doubt"})
+#: failures, resubmitting what may exist), which the interrupted run already acted on; and ``--yes``: the
+#: resumed run asks afresh about what is left, so a resume command pasted later (after the spec was edited)
+#: never pays without showing the price. ``--max-credits`` is repeated: a budget holds across runs.
+NOT_REPEATED_ON_RESUME = frozenset({"fresh", "retry_failed", "resubmit_in_doubt", "yes"})
 
 
 def resume_command(ctx: click.Context) -> list[str]:
@@ -475,8 +547,8 @@ def main() -> None:
     except (click.exceptions.Abort, KeyboardInterrupt):
         # No click context here (interrupted before or outside the run): the words as typed, less the one-time
         # decisions that `resume_command` leaves out too.
-        again = shlex.join(["photogpt-batch", *(word for word in sys.argv[1:]
-                                                if word.lstrip("-").replace("-", "_") not in NOT_REPEATED_ON_RESUME)])
+        again = shlex.join(["photogpt-batch", *(word for word in sys.argv[1:] if word != "-y"
+                                                and word.lstrip("-").replace("-", "_") not in NOT_REPEATED_ON_RESUME)])
         click.echo(f"interrupted; everything recorded so far is kept. Resume with: {again}", err=True)
         sys.exit(EXIT_INTERRUPTED)
     except click.ClickException as exc:

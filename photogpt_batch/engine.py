@@ -18,12 +18,13 @@ import logging
 import sqlite3
 import stat
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from . import lastframe, manifest, versions
+from .budget import BudgetGate, BudgetReached, SpendPreview
 from .client import (
     ApiError,
     AuthError,
@@ -35,24 +36,29 @@ from .client import (
     RateLimited,
     TransportError,
 )
+from .credits import collect_credits, credits_of, fetch_credits, lacking_credits
 from .durable import check_owned_dir, describe
 from .fetch import FetchError, IncompleteDownload, UrlExpired, fetch_file, hash_file, part_path
 from .gate import Gate
 from .jobs import Campaign, PlannedJob
 from .ledger import (
+    Disposition,
     JobRecord,
     JobState,
     JobTransition,
     Ledger,
+    LedgerError,
     Op,
     VideoRecord,
     VideoState,
     VideoTransition,
     pending_videos,
 )
-from .poller import MAX_LIST_WINDOW, JobPoller, normalise_status
+from .plugins import get_registry
+from .poller import JobPoller, normalise_status
+from .pricing import PriceBook, estimate_all, format_credits, learn_prices, price_class
 from .progress import Progress
-from .reconcile import CLOCK_MARGIN, settle
+from .reconcile import settle
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +88,14 @@ class EngineOptions:
     poll_first_interval: float = 1.0  # until the first job is seen to finish and intervals can adapt
     prepare_first_estimate: float = 0.5  # seconds from create-download to ready, until measured
     in_doubt_settle_seconds: float = 120.0  # an in-doubt submission is judged by GET /jobs only after this
+    #: The most the campaign may spend across all its runs (the lower of --max-credits and the spec's
+    #: budget); None: no budget.
+    max_credits: float | None = None
+    #: Asked before the first POST with what the run is about to pay for; False sends nothing (the run ends
+    #: with ``declined`` set), KeyboardInterrupt sends nothing (``interrupted``). None: no question.
+    confirm: Callable[[SpendPreview], bool] | None = None
+    #: Learn prices from the other ledgers on this machine too (the campaign index lists them).
+    prices_from_other_ledgers: bool = True
 
 
 @dataclass
@@ -97,7 +111,22 @@ class RunSummary:
     in_doubt: list[str] = field(default_factory=list)
     not_submitted: list[str] = field(default_factory=list)
     in_flight: list[str] = field(default_factory=list)
+    #: The campaign's total credits: every version of every job, every run (None: none known yet).
     credits: float | None = None
+    #: How many jobs (versions) that total covers, and how many sent jobs still lack their credits.
+    credits_jobs: int = 0
+    credits_pending: int = 0
+    #: This run's spend: credits of the jobs this run submitted, and how many of them lack credits still.
+    run_credits: float = 0.0
+    run_credits_pending: int = 0
+    #: The budget (credits) when one applies, what it stands at, and how many jobs it kept from submission.
+    budget: float | None = None
+    budget_committed: float = 0.0
+    budget_not_submitted: int = 0
+    #: What the run would have paid for, when it asked first (None: no question was asked).
+    preview: SpendPreview | None = None
+    #: The user answered "no" to the question before paying: nothing was sent.
+    declined: bool = False
     interrupted: bool = False
     #: Why the run stopped on its own before the end (the API refused the key mid-run), else None.
     aborted: str | None = None
@@ -109,7 +138,12 @@ class RunSummary:
         """Every job succeeded and every video is on disk."""
         return (not self.failed and not self.video_failures and not self.in_doubt and not self.not_submitted
                 and not self.in_flight and self.videos_downloaded == self.videos_expected and not self.interrupted
-                and self.aborted is None and self.manifest_error is None)
+                and self.aborted is None and self.manifest_error is None and not self.declined)
+
+    @property
+    def budget_reached(self) -> bool:
+        """The budget kept jobs from being submitted."""
+        return self.budget_not_submitted > 0
 
 
 class Engine:
@@ -138,6 +172,12 @@ class Engine:
         self._manifest = manifest.Appender(output)
         self._versions: dict[str, int] = {}  # the current version of each job that has had more than one
         self._last_frame_urls: dict[int, list[str]] = {}  # per job row: the images its success listed
+        self.prices: PriceBook | None = None  # learned when the run starts
+        self.budget: BudgetGate | None = None
+        self._sent: set[int] = set()  # rows this run POSTed (or may have): its spend
+        self._credits_wanted: dict[str, tuple[int, float]] = {}  # remote id -> (row, submitted at)
+        self._credits_wake = asyncio.Event()
+        self._not_submitted_by_budget = 0
 
     def stop(self) -> None:
         """Stop (Ctrl-C): nothing new is sent, polling and downloads stop, and a POST already on the wire
@@ -164,8 +204,33 @@ class Engine:
 
     async def run(self) -> RunSummary:
         """Run the campaign to completion (or until `stop`); returns the summary."""
+        limit = effective_budget(self.options.max_credits, self.campaign.budget_credits)
+        if self.options.confirm is not None or limit is not None:  # prices are for the question and budgets
+            self.prices = learn_prices(self.ledger, get_registry(), self.output,
+                                       others=self.options.prices_from_other_ledgers)
+        # Asked before the ledger records anything of this run: a "no" leaves the folder exactly as it was
+        # (the changed jobs still changed, with their earlier versions' files in place).
+        preview = self._preview() if self.options.confirm is not None else None
+        asked = preview is not None and preview.jobs > 0
+        if asked:
+            assert self.options.confirm is not None and preview is not None
+            try:
+                answer = self.options.confirm(preview)
+            except KeyboardInterrupt:  # Ctrl-C at the question: nothing was sent
+                self.stopping = True
+                answer = False
+            if not answer:
+                summary = self.summary()
+                summary.preview, summary.declined, summary.interrupted = preview, not self.stopping, self.stopping
+                return summary
         records = await self._prepare_ledger()
+        if limit is not None:
+            # Credits an earlier run could not learn are asked for first: a recorded figure beats an estimate.
+            if lacking_credits(self.ledger):
+                await collect_credits(self.ledger, self.client)
+            self.budget = self._open_budget(limit)
         poller = asyncio.create_task(self.poller.run(), name="poller")
+        credit_watch = asyncio.create_task(self._watch_credits(), name="credits") if self.budget else None
         self._tasks = [asyncio.create_task(self._job_flow(self._jobs[r.job_id], r), name=f"job:{r.job_id}")
                        for r in records]
         aborted = None
@@ -182,9 +247,11 @@ class Engine:
             aborted = f"{ledger_write_failure(exc)}; nothing more was sent"
             self.stop()
         finally:
-            poller.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await poller
+            for task in (poller, credit_watch):
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
             # A POST in flight when we stop still gets its outcome recorded.
             if self._submits:
                 await asyncio.gather(*self._submits, return_exceptions=True)
@@ -198,7 +265,52 @@ class Engine:
         summary.interrupted = self.stopping and aborted is None
         summary.aborted = aborted
         summary.manifest_error = manifest_error
+        summary.preview = preview if asked else None
         return summary
+
+    def _preview(self) -> SpendPreview:
+        """What the run is about to pay for, read from the ledger before anything is recorded: new and changed
+        jobs, failed ones with ``retry_failed``, in-doubt ones with ``resubmit_in_doubt``, and their estimate."""
+        why: list[str] = []
+        bodies = []
+        for item in self.ledger.reconcile(self.campaign.jobs).jobs:
+            assert item.planned is not None
+            record = item.record
+            if item.disposition == Disposition.CHANGED:
+                # The spec may have gone back to an earlier version's content: that version is what counts.
+                record = next((r for r in self.ledger.versions(item.job_id)
+                               if r.content_hash == item.planned.content_hash), None)
+            reason = self._reason_to_pay(record)
+            if reason is not None:
+                why.append("changed" if reason == "new" and item.disposition == Disposition.CHANGED else reason)
+                bodies.append(item.planned.body)
+        assert self.prices is not None
+        return SpendPreview(why.count("new"), why.count("changed"), why.count("retried"), why.count("resubmitted"),
+                            estimate_all(self.prices, bodies))
+
+    def _reason_to_pay(self, record: JobRecord | None) -> str | None:
+        """Why this run would submit the job version ``record`` (None: nothing sent yet), or None if it would not."""
+        if record is None or record.state == JobState.PLANNED:
+            return "new"
+        if record.state == JobState.FAILED and self.options.retry_failed:
+            return "retried"
+        if record.state in (JobState.IN_DOUBT, JobState.SUBMITTING) and self.options.resubmit_in_doubt:
+            return "resubmitted"
+        return None
+
+    def _open_budget(self, limit: float) -> BudgetGate:
+        """The budget gate, opened at what the ledger holds: credits recorded (every version, every run) and
+        every job sent without credits yet at its estimate. A job a killed run never sent is planned, not
+        held; one that may have gone out (in doubt) is held until it is settled."""
+        assert self.prices is not None
+        gate = BudgetGate(limit)
+        for record in [*self.ledger.jobs(), *self.ledger.replaced()]:
+            if record.credits is not None:
+                gate.spent += record.credits
+            elif record.remote_id or record.state in (JobState.IN_DOUBT, JobState.SUBMITTING):
+                body = self.ledger.body(record.rowid)
+                gate.hold(record.rowid, price_class(body, self.prices.rules), self.prices.estimate(body))
+        return gate
 
     def _write_manifest(self) -> str | None:
         """Rewrite ``manifest.jsonl`` from the ledger; returns why it could not be (the run still reports)."""
@@ -209,29 +321,8 @@ class Engine:
         return None
 
     async def _collect_credits(self) -> None:
-        """Credits are the API's only cost figure and come only from ``GET /jobs``: one listing over the
-        window of this campaign's finished jobs that lack them (bounded: a few pages at most)."""
-        lacking = [r for r in self.ledger.jobs()
-                   if r.job_id in self._jobs and r.remote_id and r.credits is None
-                   and r.state in (JobState.SUCCEEDED, JobState.FAILED) and r.submitted_at]
-        if not lacking:
-            return
-        missing = {r.remote_id: r.rowid for r in lacking}
-        since = min(r.submitted_at for r in lacking if r.submitted_at)
-        start = dt.datetime.fromtimestamp(max(since - CLOCK_MARGIN, time.time() - MAX_LIST_WINDOW.total_seconds()),
-                                          dt.UTC)
-        seen = 0
-        try:
-            async for item in self.client.list_jobs(start=start):
-                row = missing.pop(str(item.get("jobId")), None)
-                credits = _credits(item)
-                if row is not None and credits is not None:
-                    await self.ledger.set_credits(row, credits)
-                seen += 1
-                if not missing or seen > 5000:
-                    break
-        except (ApiError, sqlite3.Error) as exc:  # credits are informative; never fail a run over them
-            log.info("could not collect credits: %s", exc)
+        """Credits are the API's only cost figure and come only from ``GET /jobs``: see `collect_credits`."""
+        await collect_credits(self.ledger, self.client)
 
     async def _prepare_ledger(self) -> list[JobRecord]:
         """Record the spec in the ledger and decide what each job needs; returns the records to work on."""
@@ -358,23 +449,36 @@ class Engine:
         The intent is recorded once the rate limiter lets the POST through, just before it goes out: a
         crash while waiting for the limiter then leaves the job planned (provably unsent), not in doubt."""
         intent = False
+        budget = self.budget
 
         async def record_intent() -> None:
             nonlocal intent
+            if self.stopping:  # Ctrl-C came while waiting: nothing has been sent yet
+                raise _NotSending
             if not intent:
+                if budget is not None:
+                    # Reserved with no await between the check and the hold (see BudgetGate): concurrent
+                    # submissions cannot pass the budget together.
+                    await self._reserve(budget, job, record)
                 await self.ledger.mark_submitting(record.rowid)
+                self._sent.add(record.rowid)
                 intent = True
-            if self.stopping:  # Ctrl-C came while waiting or recording: nothing has been sent yet
+            if self.stopping:  # Ctrl-C came while recording: nothing has been sent yet
                 raise _NotSending
 
         try:
             remote_id = await self.client.submit(job.body, stop=self._stop, before_send=record_intent)
+        except BudgetReached:
+            self._not_submitted_by_budget += 1
+            return None
         except _NotSending:
             if intent:
                 await self.ledger.mark_unsent(record.rowid)
+            await self._release(record.rowid)
             return None
         except AuthError as exc:
             await self.ledger.mark_unsent(record.rowid)
+            await self._release(record.rowid)
             raise RunAborted(f"the API refused the key: {exc.message}") from exc
         except OutcomeUnknown as exc:
             await self.ledger.mark_in_doubt(record.rowid, exc.message)
@@ -382,6 +486,7 @@ class Engine:
             return None
         except (BadRequest, NotFound) as exc:
             await self.ledger.mark_failed(record.rowid, exc.message, exc.err)
+            await self._release(record.rowid)  # refused: no job was created, nothing is billed
             self.progress.event("failed", job.id, exc.message)
             return None
         except (RateLimited, TransportError) as exc:
@@ -389,6 +494,7 @@ class Engine:
             if isinstance(exc, RateLimited):
                 self.gate.back_off()
             await self.ledger.mark_unsent(record.rowid)
+            await self._release(record.rowid)
             self.progress.event("not_sent", job.id, str(exc))
             return None
         except ApiError as exc:
@@ -398,6 +504,79 @@ class Engine:
         await self.ledger.mark_submitted(record.rowid, remote_id)
         self.progress.event("submitted", job.id, remote_id)
         return remote_id
+
+    # ---- spend -----------------------------------------------------------------------------------------
+
+    async def _reserve(self, budget: BudgetGate, job: PlannedJob, record: JobRecord) -> None:
+        """Reserve ``job``'s estimate against the budget; raises `BudgetReached` and stops submitting when
+        it would pass it."""
+        prices = self.prices
+        assert prices is not None
+        try:
+            await budget.reserve(record.rowid, price_class(job.body, prices.rules), lambda: prices.estimate(job.body))
+        except BudgetReached:
+            if not budget.announced:
+                budget.announced = True
+                self.progress.note(f"budget reached: {format_credits(budget.committed)} of "
+                                   f"{format_credits(budget.limit)} credits committed; submitting nothing more, "
+                                   "the jobs in flight finish")
+            raise
+
+    async def _release(self, row: int) -> None:
+        if self.budget is not None:
+            await self.budget.release(row)
+
+    async def _paid(self, row: int, body: dict[str, Any], credits: float | None, succeeded: bool) -> None:
+        """A job of this run finished: its credits replace its reservation and teach its class's price; a job
+        without credits yet is left for the credits watch (budgets) or the end-of-run listing."""
+        if credits is None:
+            if self.budget is not None:
+                record = self.ledger.record(row)
+                if record.remote_id:
+                    self._credits_wanted[record.remote_id] = (row, record.submitted_at or time.time())
+                    self._credits_wake.set()
+            return
+        if succeeded and self.prices is not None:
+            self.prices.learn(body, credits)
+        if self.budget is not None:
+            await self.budget.settle(row, credits)
+
+    async def _watch_credits(self) -> None:
+        """With a budget: learn the credits of finished jobs while the run goes on (one ``GET /jobs`` listing
+        for all that wait), so actual credits replace estimates and unknown prices become known."""
+        budget = self.budget
+        assert budget is not None
+        misses: dict[str, int] = {}
+        while True:
+            await self._credits_wake.wait()
+            self._credits_wake.clear()
+            await asyncio.sleep(self.options.poll_min_interval)  # let a few finish together: one listing
+            wanted = dict(self._credits_wanted)
+            if not wanted:
+                continue
+            try:
+                found = await fetch_credits(self.client, {rid: at for rid, (_, at) in wanted.items()})
+            except ApiError as exc:
+                log.info("could not list credits: %s", exc)
+                found = {}
+            for remote_id, (row, _) in wanted.items():
+                credits = found.get(remote_id)
+                if credits is not None:
+                    del self._credits_wanted[remote_id]
+                    try:
+                        await self.ledger.set_credits(row, credits)
+                    except (sqlite3.Error, LedgerError) as exc:  # the jobs' own writes report a failing ledger
+                        log.info("could not record credits: %s", exc)
+                    record = self.ledger.record(row)
+                    await self._paid(row, self.ledger.body(row), credits, record.state == JobState.SUCCEEDED)
+                elif misses.setdefault(remote_id, 0) >= 3:
+                    del self._credits_wanted[remote_id]  # the end-of-run listing (or a later run) tries again
+                    await budget.price_not_learned(row)
+                else:
+                    misses[remote_id] += 1
+            if self._credits_wanted:
+                await asyncio.sleep(self.options.poll_max_interval)
+                self._credits_wake.set()
 
     async def _await_generation(self, job: PlannedJob, key: int, remote_id: str,
                                 submitted_at: dt.datetime | None) -> tuple[JobState, tuple[str, ...]]:
@@ -428,13 +607,15 @@ class Engine:
             video_ids = tuple(str(v["id"]) for v in videos)
             # Not waited for: the downloads that follow need only the ids, and their own transitions queue
             # behind this one. A crash before it commits means polling the job once more on the next run.
-            await self.ledger.mark_succeeded(key, video_ids, _credits(result), durable=False)
+            await self.ledger.mark_succeeded(key, video_ids, credits_of(result), durable=False)
             self._last_frame_urls[key] = lastframe.image_urls(result)
+            await self._paid(key, job.body, credits_of(result), succeeded=True)
             self.progress.event("generated", job.id, f"{len(videos)} video(s)")
             await self.gate.recover()
             return JobState.SUCCEEDED, video_ids
         error = result.get("error") or f"generation {status or 'failed'}"
-        await self.ledger.mark_failed(key, str(error), None)
+        await self.ledger.mark_failed(key, str(error), None, credits=credits_of(result))
+        await self._paid(key, job.body, credits_of(result), succeeded=False)
         self.progress.event("failed", job.id, str(error))
         return JobState.FAILED, ()
 
@@ -601,8 +782,13 @@ class Engine:
         self.progress.note(f"warning: moved a file the ledger does not vouch for aside: {aside}")
 
     def summary(self) -> RunSummary:
-        """The summary of the campaign's current jobs, from the ledger."""
-        return summarise(self.ledger, self.campaign)
+        """The summary of the campaign's current jobs, from the ledger, with this run's spend and budget."""
+        summary = summarise(self.ledger, self.campaign, sent=self._sent)
+        if self.budget is not None:
+            summary.budget = self.budget.limit
+            summary.budget_committed = self.budget.committed
+            summary.budget_not_submitted = self._not_submitted_by_budget
+        return summary
 
 
 #: What a file moved aside is called: ``<n>.mp4.untrusted-<ns>``.
@@ -620,16 +806,33 @@ def _drop_copies_set_aside(dest: Path, size: int, sha256: str) -> None:
                 aside.unlink()
 
 
+def effective_budget(flag: float | None, spec: float | None) -> float | None:
+    """The budget that applies: the lower of ``--max-credits`` and the spec's ``budget.credits``."""
+    given = [value for value in (flag, spec) if value is not None]
+    return min(given) if given else None
+
+
 def ledger_write_failure(exc: sqlite3.Error) -> str:
     """What to tell the user when the ledger cannot commit (``exc``: SQLite's error)."""
     return f"the ledger cannot be written ({exc}): free some space, or fix the folder"
 
 
-def summarise(ledger: Ledger, campaign: Campaign) -> RunSummary:
-    """What the ledger says about a campaign's jobs: done, failed (with reasons), in doubt, credits."""
+def summarise(ledger: Ledger, campaign: Campaign, sent: Iterable[int] = ()) -> RunSummary:
+    """What the ledger says about a campaign's jobs: done, failed (with reasons), in doubt; the campaign's
+    credits (every version, every run: what it paid) and those of the rows in ``sent`` (this run's)."""
     summary = RunSummary(jobs=len(campaign.jobs))
-    credits = 0.0
-    known_credits = False
+    this_run = set(sent)
+    total = 0.0
+    for version in [*ledger.jobs(), *ledger.replaced()]:
+        if version.credits is not None:
+            total += version.credits
+            summary.credits_jobs += 1
+            if version.rowid in this_run:
+                summary.run_credits += version.credits
+        elif version.remote_id or version.state == JobState.IN_DOUBT:
+            summary.credits_pending += 1
+            summary.run_credits_pending += version.rowid in this_run
+    summary.credits = total if summary.credits_jobs else None
     for item in ledger.reconcile(campaign.jobs).jobs:
         record = item.record
         expected = item.planned.num_videos if item.planned else 0
@@ -637,9 +840,6 @@ def summarise(ledger: Ledger, campaign: Campaign) -> RunSummary:
             summary.not_submitted.append(item.job_id)
             summary.videos_expected += expected
             continue
-        if record.credits is not None:
-            credits += record.credits
-            known_credits = True
         if record.state == JobState.SUCCEEDED:
             summary.succeeded += 1
             summary.videos_expected += len(record.videos)
@@ -658,10 +858,4 @@ def summarise(ledger: Ledger, campaign: Campaign) -> RunSummary:
             summary.not_submitted.append(item.job_id)
         else:
             summary.in_flight.append(item.job_id)
-    summary.credits = credits if known_credits else None
     return summary
-
-
-def _credits(record: dict[str, Any]) -> float | None:
-    value = record.get("credits")
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None

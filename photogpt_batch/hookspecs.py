@@ -19,7 +19,7 @@ The built-in families (Veo, Seedance, Kling video, Kling motion, Grok) are plugi
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 import pluggy
@@ -43,4 +43,20 @@ def register_models(register: Callable[[Model], None]) -> None:
 
     A model's rules and ``build_request`` see a job without its ``id`` and with a stand-in ``prompt``: each
     distinct job shape is checked once, however many matrix jobs share it. Rules must not depend on either.
+    """
+
+
+@hookspec(firstresult=True)
+def price_options(model: Model) -> Iterable[str] | None:
+    """Name the options of ``model`` that can change what a job costs (its *price-relevant* options).
+
+    Called once per registered model, after every plugin's ``register_models``; the first answer that is not
+    ``None`` is kept, so a plugin answers for its own models and returns ``None`` for the others. A model no
+    plugin answers for has every option price-relevant (the safe default: more, smaller price classes).
+
+    A job's *price class* is its model, the values of these options (a value left out counts as the option's
+    documented default) and its reference inputs (how many images per role, videos and elements). Estimates
+    (``plan``, the question before paying, budgets) are learned per class from the credits paid, per video:
+    ``numVideos`` multiplies the price and is never part of the class. Name an option only if two jobs that
+    differ in it alone can cost different amounts: a seed or a prompt switch costs nothing, a duration does.
     """

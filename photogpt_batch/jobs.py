@@ -51,3 +51,5 @@ class Campaign:
     diagnostics: list[Diagnostic] = field(default_factory=list)  # warnings only: errors raise SpecError
     #: Ids of the spec's jobs left out by ``--only`` (see `spec.selection.select_jobs`): untouched, reported as skipped.
     skipped: list[str] = field(default_factory=list)
+    #: The spec's ``budget.credits``: the most the campaign may spend across all its runs (None: no budget).
+    budget_credits: float | None = None

@@ -875,6 +875,9 @@ class Ledger:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closing = False
         self._closed = False
+        # A `durable=False` op that SQLite could not commit (a full disk): every later write raises it, so a
+        # transition that depends on the lost one is never tried on a state it did not reach.
+        self._lazy_failure: sqlite3.Error | None = None
         #: Transactions committed so far (each is one fsync of the WAL): for tests and benchmarks.
         self.commits = 0
 
@@ -1122,6 +1125,8 @@ class Ledger:
         `LAZY_COMMIT_DELAY` seconds later, or at `flush` / `aclose`), and an error it meets is logged.
         """
         self._writer_conn()  # raises if closed or read-only, before anything is queued
+        if self._lazy_failure is not None:
+            raise self._lazy_failure
         if self._closing:
             raise LedgerError("the ledger is closing")
         loop = asyncio.get_running_loop()
@@ -1140,8 +1145,13 @@ class Ledger:
             await done
             return
         done.add_done_callback(_log_lazy_failure)
+        done.add_done_callback(self._remember_lazy_failure)
         if self._lazy_timer is None and not self._wanted.is_set():
             self._lazy_timer = loop.call_later(LAZY_COMMIT_DELAY, self._wanted.set)
+
+    def _remember_lazy_failure(self, done: asyncio.Future[None]) -> None:
+        if not done.cancelled() and isinstance(done.exception(), sqlite3.Error):
+            self._lazy_failure = done.exception()  # type: ignore[assignment]
 
     async def _write_loop(self, wanted: asyncio.Event) -> None:
         while True:

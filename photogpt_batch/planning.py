@@ -1,22 +1,33 @@
-"""What `run` would do: every job of a campaign with its state against the ledger. Sends nothing."""
+"""What `run` would do: every job of a campaign with its state against the ledger, what changed and what it
+would cost. Sends nothing."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import IO, Any
 
+from .bodydiff import Change, body_diff
 from .jobs import Campaign
 from .jsonstream import write_json
-from .ledger import Reconciled, Reconciliation
-from .status import compare_with_ledger
+from .ledger import Disposition, Reconciled, Reconciliation
+from .plugins import get_registry
+from .pricing import Estimate, PriceBook, estimate_all, learn_prices
+from .status import compare_with_ledger, open_ledger
+
+#: The dispositions `run` pays for (without --retry-failed or --resubmit-in-doubt).
+TO_PAY = (Disposition.NEW, Disposition.CHANGED)
 
 
 @dataclass
 class Plan:
-    """The plan of a campaign: its jobs in spec order with their disposition, and orphaned ledger jobs."""
+    """The plan of a campaign: its jobs in spec order with their disposition, and orphaned ledger jobs; per
+    changed job what changed, and per job its estimated credits."""
 
     campaign: Campaign
     reconciliation: Reconciliation
+    prices: PriceBook | None = None
+    #: Per changed job id, its fields that differ from the version the ledger holds.
+    diffs: dict[str, list[Change]] = field(default_factory=dict)
 
     @property
     def orphaned(self) -> list[str]:
@@ -27,33 +38,56 @@ class Plan:
         """Jobs per state (new, changed, in_flight, done, failed, in_doubt, orphaned)."""
         return {str(k): v for k, v in self.reconciliation.counts.items()}
 
+    def estimated_credits(self, item: Reconciled) -> float | None:
+        """What submitting this job would cost, estimated from the prices paid (None: unknown)."""
+        if self.prices is None or item.planned is None:
+            return None
+        return self.prices.estimate(item.planned.body)
+
+    def estimate(self) -> Estimate:
+        """The estimated cost of the jobs `run` would submit (new and changed)."""
+        bodies = [item.planned.body for item in self.reconciliation.jobs
+                  if item.planned is not None and item.disposition in TO_PAY]
+        book = self.prices or PriceBook(get_registry())
+        return estimate_all(book, bodies)
+
     def to_json(self) -> dict[str, Any]:
-        """The plan as JSON: campaign, output, counts, skipped ids (left out by ``--only``), jobs (id, model,
-        state, contentHash, request, remote id when known, warnings) and orphaned ids."""
-        return {**self._head(), "jobs": [_entry_json(item) for item in self.reconciliation.jobs],
+        """The plan as JSON: campaign, output, counts, skipped ids (left out by ``--only``), the estimate
+        (``{credits, priced, unknown}``), jobs (id, model, state, contentHash, request, remote id when known,
+        warnings, estimatedCredits, and for a changed job its diff) and orphaned ids."""
+        return {**self._head(), "jobs": [self._entry_json(item) for item in self.reconciliation.jobs],
                 "orphaned": self.orphaned}
 
     def _head(self) -> dict[str, Any]:
         return {"campaign": self.campaign.name, "output": str(self.campaign.output), "counts": self.counts(),
-                "skipped": self.campaign.skipped}
+                "skipped": self.campaign.skipped, "estimate": self.estimate().to_json()}
 
     def write_json(self, stream: IO[str]) -> None:
         """What ``plan --json`` prints (`to_json`, indented), streamed one job at a time."""
         write_json(stream, {**self._head(), "jobs": [], "orphaned": self.orphaned}, "jobs",
-                   (_entry_json(item) for item in self.reconciliation.jobs))
+                   (self._entry_json(item) for item in self.reconciliation.jobs))
+
+    def _entry_json(self, item: Reconciled) -> dict[str, Any]:
+        job = item.planned
+        assert job is not None
+        entry: dict[str, Any] = {"id": job.id, "model": job.model, "state": str(item.disposition),
+                                 "contentHash": job.content_hash, "request": job.body,
+                                 "warnings": list(job.warnings), "estimatedCredits": self.estimated_credits(item)}
+        if item.record is not None and item.record.content_hash == job.content_hash and item.record.remote_id:
+            entry["jobId"] = item.record.remote_id
+        if item.job_id in self.diffs:
+            entry["diff"] = [change.to_json() for change in self.diffs[item.job_id]]
+        return entry
 
 
-def _entry_json(item: Reconciled) -> dict[str, Any]:
-    job = item.planned
-    assert job is not None
-    entry: dict[str, Any] = {"id": job.id, "model": job.model, "state": str(item.disposition),
-                             "contentHash": job.content_hash, "request": job.body, "warnings": list(job.warnings)}
-    if item.record is not None and item.record.content_hash == job.content_hash and item.record.remote_id:
-        entry["jobId"] = item.record.remote_id
-    return entry
-
-
-def make_plan(campaign: Campaign) -> Plan:
-    """The plan for ``campaign`` against the ledger in its output folder."""
+def make_plan(campaign: Campaign, other_ledgers: bool = True) -> Plan:
+    """The plan for ``campaign`` against the ledger in its output folder, with the diff of each changed job
+    and prices learned from this campaign's ledger (and, with ``other_ledgers``, the others on this machine)."""
     reconciliation, _ = compare_with_ledger(campaign)
-    return Plan(campaign, reconciliation)
+    diffs: dict[str, list[Change]] = {}
+    with open_ledger(campaign) as ledger:
+        for item in reconciliation.jobs:
+            if item.disposition == Disposition.CHANGED and item.record is not None and item.planned is not None:
+                diffs[item.job_id] = body_diff(ledger.body(item.record.rowid), item.planned.body)
+        prices = learn_prices(ledger, get_registry(), campaign.output, others=other_ledgers)
+    return Plan(campaign, reconciliation, prices, diffs)

@@ -16,6 +16,7 @@ import os
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import pluggy
 
@@ -29,6 +30,16 @@ class Registry:
 
     models: dict[str, Model] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    #: Per model id, the options that can change its price (the ``price_options`` hook; default: all).
+    price_options: dict[str, frozenset[str]] = field(default_factory=dict)
+
+    def price_relevant(self, model_id: str) -> frozenset[str]:
+        """The options of ``model_id`` that can change its price (every option, unless a plugin said less)."""
+        found = self.price_options.get(model_id)
+        if found is not None:
+            return found
+        model = self.models.get(model_id)
+        return frozenset(model.options) if model else frozenset()
 
     def get(self, model_id: str) -> Model | None:
         """The model with this id, or None."""
@@ -188,7 +199,38 @@ def build_registry(host: PluginHost) -> Registry:
             registry.warnings.append(f"plugin {name!r} failed in register_models: {exc!r}")
         added = [model_id for model_id in registry.models if model_id not in before]
         host.trace(f"plugin {name!r} registered {', '.join(added) or 'nothing'}")
+    for model in registry.models.values():
+        _ask_price_options(host, registry, model)
     return registry
+
+
+def _ask_price_options(host: PluginHost, registry: Registry, model: Model) -> None:
+    """Record which options of ``model`` can change its price: the first plugin (in pluggy's calling order)
+    that answers other than None decides. A plugin that fails, or names options the model does not have,
+    costs a warning; a model nobody answers for keeps the default (all of its options)."""
+    for impl in reversed(host.hook.price_options.get_hookimpls()):
+        name = host.plugin_name(impl.plugin)
+        try:
+            answer: Any = impl.function(model=model)
+        except Exception as exc:
+            registry.warnings.append(f"plugin {name!r} failed in price_options for model {model.id!r}: {exc!r}")
+            continue
+        if answer is None:
+            continue
+        try:
+            names = frozenset([answer] if isinstance(answer, str) else (str(n) for n in answer))
+        except TypeError:
+            registry.warnings.append(f"plugin {name!r}: price_options for {model.id!r} must return option names "
+                                     f"or None, not {type(answer).__name__}")
+            continue
+        unknown = sorted(names - set(model.options))
+        if unknown:
+            registry.warnings.append(f"plugin {name!r} names price options {model.id!r} does not have: "
+                                     f"{', '.join(unknown)}; ignored")
+        registry.price_options[model.id] = names & frozenset(model.options)
+        host.trace(f"plugin {name!r} says the price of {model.id} depends on "
+                   f"{', '.join(sorted(registry.price_options[model.id])) or 'none of its options'}")
+        return
 
 
 _default: Registry | None = None

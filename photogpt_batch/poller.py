@@ -144,7 +144,7 @@ class JobPoller:
         self.stats.list_requests += 1
         wanted = {w.remote_id for w in recent}
         seen: set[str] = set()
-        finished = []
+        finished: list[tuple[_Watch, dict[str, Any]]] = []
         try:
             async for item in self.api.list_jobs(start=start, end=end):
                 remote_id = str(item.get("jobId") or "")
@@ -152,7 +152,7 @@ class JobPoller:
                     continue
                 seen.add(remote_id)
                 if self._status(item) in TERMINAL:
-                    finished.append(self._watches[remote_id])
+                    finished.append((self._watches[remote_id], item))
                 if len(seen) == len(wanted):
                     break  # the rest of the pages cannot tell us anything new
         except AuthError:
@@ -162,7 +162,7 @@ class JobPoller:
         for w in recent:
             if w.remote_id not in seen:
                 w.unseen_scans += 1
-        await asyncio.gather(*(self._fetch(w) for w in finished))
+        await asyncio.gather(*(self._fetch(w, listed=item) for w, item in finished))
 
     @staticmethod
     def _listable(watch: _Watch, now_wall: dt.datetime) -> bool:
@@ -180,8 +180,10 @@ class JobPoller:
                and (not only_unseen or w.unseen_scans >= 3 or not self._listable(w, now_wall))]
         await asyncio.gather(*(self._fetch(w, final=False) for w in due))
 
-    async def _fetch(self, watch: _Watch, final: bool = True) -> None:
-        """GET one job; resolve its future when it has finished, else schedule its next poll."""
+    async def _fetch(self, watch: _Watch, final: bool = True, listed: dict[str, Any] | None = None) -> None:
+        """GET one job; resolve its future when it has finished, else schedule its next poll. ``listed``: the
+        job as ``GET /jobs`` listed it, whose ``credits`` (the only cost figure, absent from ``GET /jobs/{id}``)
+        the record then carries."""
         self.stats.job_gets += 1
         watch.polls += 1
         try:
@@ -194,6 +196,8 @@ class JobPoller:
             watch.next_poll = self.clock() + self.max_interval
             return
         status = self._status(record)
+        if listed is not None and "credits" not in record and "credits" in listed:
+            record = {**record, "credits": listed["credits"]}
         if status in TERMINAL:
             self._learn(watch, record)
             self._resolve(watch, record)

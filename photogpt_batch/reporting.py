@@ -12,6 +12,7 @@ from .engine import RunSummary
 from .jobs import Campaign
 from .jsonstream import write_json
 from .ledger import JobRecord, Reconciled, VideoState
+from .pricing import format_credits
 from .status import StatusReport
 
 
@@ -33,8 +34,42 @@ def summary_json(campaign: Campaign, summary: RunSummary) -> dict[str, Any]:
         "inFlight": summary.in_flight,
         "notSubmitted": summary.not_submitted,
         "credits": summary.credits,
+        "spend": {
+            "run": {"credits": summary.run_credits, "pending": summary.run_credits_pending},
+            "campaign": {"credits": summary.credits, "jobs": summary.credits_jobs,
+                         "pending": summary.credits_pending},
+        },
+        "budget": None if summary.budget is None else {
+            "credits": summary.budget, "committed": summary.budget_committed,
+            "reached": summary.budget_reached, "notSubmitted": summary.budget_not_submitted},
+        "estimate": None if summary.preview is None else summary.preview.estimate.to_json(),
+        "declined": summary.declined,
         "manifestError": summary.manifest_error,
     }
+
+
+def spend_text(summary: RunSummary) -> str:
+    """``this run 60 credits; campaign 204 credits over 17 jobs (all versions, all runs)``, with the jobs whose
+    credits are not known yet (never counted as 0)."""
+    run = f"this run {format_credits(summary.run_credits)} credits"
+    if summary.run_credits_pending:
+        run += f" (+{summary.run_credits_pending} job{'s' * (summary.run_credits_pending != 1)} not priced yet)"
+    total = (f"campaign {format_credits(summary.credits or 0)} credits over {summary.credits_jobs} "
+             f"job{'s' * (summary.credits_jobs != 1)} (all versions, all runs)")
+    if summary.credits_pending:
+        total += (f"; {summary.credits_pending} sent job{'s' * (summary.credits_pending != 1)} without credits yet "
+                  "(a later run or `status --refresh` asks again)")
+    return f"{run}; {total}"
+
+
+def budget_text(summary: RunSummary) -> str | None:
+    """``budget reached: 980 of 1,000 credits; 12 jobs not submitted`` (None when the budget kept nothing)."""
+    if summary.budget is None or not summary.budget_reached:
+        return None
+    n = summary.budget_not_submitted
+    return (f"budget reached: {format_credits(summary.budget_committed)} of {format_credits(summary.budget)} "
+            f"credits; {n} job{'s' * (n != 1)} not submitted. Raise --max-credits or the spec's budget and rerun "
+            "to go on")
 
 
 def print_summary(campaign: Campaign, summary: RunSummary, resume: Sequence[str]) -> None:
@@ -43,10 +78,16 @@ def print_summary(campaign: Campaign, summary: RunSummary, resume: Sequence[str]
     def echo(text: str = "") -> None:
         click.echo(text, err=True)  # the report goes to stderr, beside progress
 
+    if summary.declined:
+        echo(f"{campaign.name}: nothing sent (you answered no)")
+        return
     echo(f"{campaign.name}: {summary.succeeded}/{summary.jobs} jobs generated, "
          f"{summary.videos_downloaded}/{summary.videos_expected} videos downloaded to {campaign.output}"
-         + (f", {summary.credits:g} credits" if summary.credits is not None else "")
          + (f"; {len(campaign.skipped)} jobs skipped (--only)" if campaign.skipped else ""))
+    echo(f"  spend: {spend_text(summary)}")
+    budget = budget_text(summary)
+    if budget:
+        echo(f"  {budget}")
     for job, error in summary.failed:
         echo(f"  failed     {job}: {error}")
     for video, error in summary.video_failures:
@@ -65,7 +106,7 @@ def print_summary(campaign: Campaign, summary: RunSummary, resume: Sequence[str]
         echo(f"stopped: {summary.aborted}. Everything sent is recorded; once that is fixed, resume with: {command}")
     elif summary.interrupted:
         echo(f"interrupted: everything sent is recorded. Resume with: {command}")
-    elif summary.in_flight or summary.not_submitted:
+    elif summary.in_flight or (summary.not_submitted and not summary.budget_reached):
         echo(f"not finished: {len(summary.in_flight)} in flight, {len(summary.not_submitted)} not submitted. "
              f"Resume with: {command}")
 
@@ -100,8 +141,16 @@ def _status_head(report: StatusReport) -> dict[str, Any]:
         "skipped": report.campaign.skipped,
         "videos": report.video_counts,
         "picks": report.picks,
+        "credits": _credits_json(report),
         "jobs": [],
     }
+
+
+def _credits_json(report: StatusReport) -> dict[str, Any]:
+    credits, priced, pending = report.credits.total
+    return {"total": credits if priced else None, "jobs": priced, "pending": pending,
+            "perModel": {model: {"credits": c, "jobs": n, "pending": p}
+                         for model, (c, n, p) in sorted(report.credits.per_model.items())}}
 
 
 def status_json(report: StatusReport) -> dict[str, Any]:
@@ -129,6 +178,8 @@ def print_status(report: StatusReport) -> None:
             files = [v.path for v in record.videos if v.path and str(v.state) == "downloaded"]
             if files:
                 line += "  " + " ".join(files)
+            if record.credits is not None:
+                line += f"  {format_credits(record.credits)} credits"
             if record.error:
                 line += f"  error: {record.error}"
         click.echo(line)
@@ -143,5 +194,12 @@ def print_status(report: StatusReport) -> None:
     counts = ", ".join(f"{v} {k}" for k, v in report.reconciliation.counts.items())
     videos = ", ".join(f"{v} {k}" for k, v in sorted(report.video_counts.items()))
     skipped = f"; {len(report.campaign.skipped)} skipped (--only)" if report.campaign.skipped else ""
+    for model, (credits, priced, pending) in sorted(report.credits.per_model.items()):
+        click.echo(f"credits  {model:<24} {format_credits(credits):>10} over {priced} job{'s' * (priced != 1)}"
+                   + (f", {pending} not priced yet" if pending else ""))
+    credits, priced, pending = report.credits.total
     click.echo(f"{report.campaign.name}: {counts or 'no jobs'}; videos: {videos or 'none'}{skipped}; "
                f"output {report.campaign.output}")
+    click.echo(f"credits: {format_credits(credits)} in total over {priced} job{'s' * (priced != 1)} (all versions, "
+               "all runs)" + (f"; {pending} sent job{'s' * (pending != 1)} without credits yet (status --refresh "
+                              "asks the API)" if pending else ""))

@@ -11,7 +11,7 @@ import contextlib
 import os
 import signal
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,6 +19,7 @@ from yarl import URL
 
 from . import campaign_index
 from .client import DEFAULT_BASE_URL, ApiError, AuthError, PhotoGPTClient, check_base_url
+from .credits import collect_credits, lacking_credits
 from .engine import Engine, EngineOptions, RunSummary, ledger_write_failure
 from .jobs import Campaign
 from .ledger import Ledger, LedgerError
@@ -97,6 +98,32 @@ def _api_endpoint(config: RunConfig, output: Path) -> Iterator[tuple[str, str, N
     yield base_url, key, network
 
 
+def _open_for_run(output: Path) -> Ledger:
+    """The ledger of ``output``, opened (and locked) for writing; `ConfigError` when it cannot be."""
+    try:
+        return Ledger.open_for_run(output)
+    except LedgerError as exc:
+        raise ConfigError(str(exc)) from exc
+    except OSError as exc:
+        raise ConfigError(f"cannot use the output folder {output}: {exc.strerror or exc}") from exc
+
+
+@contextlib.asynccontextmanager
+async def _answering_client(base_url: str, key: str, network: Network, config: RunConfig, tail: str = ""
+                            ) -> AsyncIterator[PhotoGPTClient]:
+    """A client whose ``GET /ping`` has answered; `ConfigError` (ending with ``tail``) for a refused key or an
+    API that cannot be reached."""
+    async with PhotoGPTClient(base_url, key, requests_per_second=config.requests_per_second,
+                              network=network) as client:
+        try:
+            await client.ping()
+        except AuthError as exc:
+            raise ConfigError(f"the API refused the key ({exc.message}){tail}") from exc
+        except ApiError as exc:
+            raise ConfigError(f"cannot reach the API at {base_url}: {exc}{tail}") from exc
+        yield client
+
+
 def run_campaign(campaign: Campaign, config: RunConfig | None = None, progress: Progress | None = None,
                  install_signal_handlers: bool = True) -> RunSummary:
     """Make ``campaign.output`` match the campaign; resumes whatever an earlier run left.
@@ -106,12 +133,7 @@ def run_campaign(campaign: Campaign, config: RunConfig | None = None, progress: 
     """
     config = config or RunConfig()
     output = campaign.output
-    try:
-        ledger = Ledger.open_for_run(output)
-    except LedgerError as exc:
-        raise ConfigError(str(exc)) from exc
-    except OSError as exc:
-        raise ConfigError(f"cannot use the output folder {output}: {exc.strerror or exc}") from exc
+    ledger = _open_for_run(output)
     try:
         if not config.fresh:
             _refuse_a_fresh_start(campaign, ledger, config.endpoint())
@@ -126,14 +148,7 @@ async def _run(campaign: Campaign, ledger: Ledger, base_url: str, key: str, netw
                progress: Progress | None, install_signal_handlers: bool) -> RunSummary:
     options = config.engine or EngineOptions()
     try:
-        async with PhotoGPTClient(base_url, key, requests_per_second=config.requests_per_second,
-                                  network=network) as client:
-            try:
-                await client.ping()
-            except AuthError as exc:
-                raise ConfigError(f"the API refused the key ({exc.message}); nothing was sent") from exc
-            except ApiError as exc:
-                raise ConfigError(f"cannot reach the API at {base_url}: {exc}; nothing was sent") from exc
+        async with _answering_client(base_url, key, network, config, "; nothing was sent") as client:
             # Only now that the API has answered: a mistyped URL must not hold the folder to itself.
             try:
                 warning = claim_folder(ledger, campaign.output, campaign.name,
@@ -177,6 +192,27 @@ def _write_review_page(campaign: Campaign, ledger: Ledger, progress: Progress) -
         write_gallery(campaign, ledger)
     except GalleryError as exc:
         progress.note(f"warning: the review page was not written: {exc}")
+def refresh_credits(campaign: Campaign, config: RunConfig | None = None) -> int:
+    """Ask ``GET /jobs`` for the credits of every finished job of the campaign's ledger that lacks them and
+    record them (``status --refresh``); returns how many were recorded. Sends no job. Raises `ConfigError`
+    when the ledger or the API cannot be used (a run holds the folder, no key)."""
+    config = config or RunConfig()
+    ledger = _open_for_run(campaign.output)
+    try:
+        if not lacking_credits(ledger):
+            return 0
+        with _api_endpoint(config, campaign.output) as (base_url, key, network):
+            return asyncio.run(_refresh(ledger, base_url, key, network, config))
+    finally:
+        ledger.close()
+
+
+async def _refresh(ledger: Ledger, base_url: str, key: str, network: Network, config: RunConfig) -> int:
+    try:
+        async with _answering_client(base_url, key, network, config) as client:
+            return await collect_credits(ledger, client)
+    finally:
+        await ledger.aclose()
 
 
 def _on_signal(engine: Engine, loop: asyncio.AbstractEventLoop, sig: signal.Signals,

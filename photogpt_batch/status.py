@@ -7,8 +7,29 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .jobs import Campaign
-from .ledger import Disposition, JobRecord, Ledger, LedgerError, Reconciliation
+from .ledger import Disposition, JobRecord, JobState, Ledger, LedgerError, Reconciliation
 from .versions import numbered
+
+
+@dataclass
+class CreditTotals:
+    """What a campaign paid: per model (credits, jobs priced, sent jobs without credits yet) and in total."""
+
+    per_model: dict[str, tuple[float, int, int]] = field(default_factory=dict)
+
+    def add(self, record: JobRecord) -> None:
+        """Count one job version (one not sent counts nowhere)."""
+        credits, priced, pending = self.per_model.get(record.model, (0.0, 0, 0))
+        if record.credits is not None:
+            self.per_model[record.model] = (credits + record.credits, priced + 1, pending)
+        elif record.remote_id or record.state == JobState.IN_DOUBT:
+            self.per_model[record.model] = (credits, priced, pending + 1)
+
+    @property
+    def total(self) -> tuple[float, int, int]:
+        """(credits, jobs priced, sent jobs without credits yet) over every model."""
+        rows = self.per_model.values()
+        return sum(r[0] for r in rows), sum(r[1] for r in rows), sum(r[2] for r in rows)
 
 
 class StatusError(Exception):
@@ -27,11 +48,23 @@ class StatusReport:
     history: dict[str, tuple[int, list[tuple[int, JobRecord]]]] = field(default_factory=dict)
     #: The picks recorded from the review page (`review.recorded_picks`), or None.
     picks: dict[str, Any] | None = None
+    #: The campaign's credits per model and in total, over every version of every job (`CreditTotals`).
+    credits: CreditTotals = field(default_factory=lambda: CreditTotals())
 
     @property
     def complete(self) -> bool:
         """Every job of the spec is done (all its videos downloaded)."""
         return all(item.disposition == Disposition.DONE for item in self.reconciliation.jobs)
+
+
+def open_ledger(campaign: Campaign) -> Ledger:
+    """The ledger of ``campaign``'s output folder, opened for reading; `StatusError` if it cannot be read."""
+    try:
+        return Ledger.open_for_reading(campaign.output)
+    except LedgerError as exc:
+        raise StatusError(str(exc)) from exc
+    except OSError as exc:
+        raise StatusError(f"cannot read the ledger in {campaign.output}: {exc.strerror or exc}") from exc
 
 
 def compare_with_ledger(campaign: Campaign) -> tuple[Reconciliation, dict[str, int]]:
@@ -42,18 +75,16 @@ def compare_with_ledger(campaign: Campaign) -> tuple[Reconciliation, dict[str, i
     return reconciliation, videos
 
 
-def _compare(campaign: Campaign, history: bool = False
+def _compare(campaign: Campaign, history: bool = False, totals: CreditTotals | None = None
              ) -> tuple[Reconciliation, dict[str, int], list[JobRecord]]:
-    """`compare_with_ledger`, and with ``history`` every earlier version of a job (from the same read)."""
-    try:
-        ledger = Ledger.open_for_reading(campaign.output)
-    except LedgerError as exc:
-        raise StatusError(str(exc)) from exc
-    except OSError as exc:
-        raise StatusError(f"cannot read the ledger in {campaign.output}: {exc.strerror or exc}") from exc
-    with ledger:
+    """`compare_with_ledger`, and with ``history`` every earlier version of a job (from the same read); with
+    ``totals``, every version's credits are added to it (the whole campaign's, ``--only`` or not)."""
+    with open_ledger(campaign) as ledger:
         reconciliation = ledger.reconcile(campaign.jobs)
         earlier = ledger.replaced() if history else []
+        if totals is not None:
+            for record in [*ledger.jobs(), *(earlier if history else ledger.replaced())]:
+                totals.add(record)
     if campaign.skipped:
         skipped = set(campaign.skipped)
         reconciliation = Reconciliation(reconciliation.jobs,
@@ -65,8 +96,10 @@ def _compare(campaign: Campaign, history: bool = False
 
 def read_status(campaign: Campaign) -> StatusReport:
     """The status report of ``campaign``."""
-    reconciliation, videos, earlier = _compare(campaign, history=True)
-    return StatusReport(campaign, reconciliation, videos, _history(reconciliation, earlier), read_picks(campaign))
+    totals = CreditTotals()
+    reconciliation, videos, earlier = _compare(campaign, history=True, totals=totals)
+    return StatusReport(campaign, reconciliation, videos, _history(reconciliation, earlier), read_picks(campaign),
+                        totals)
 
 
 def read_picks(campaign: Campaign) -> dict[str, Any] | None:
@@ -78,7 +111,6 @@ def read_picks(campaign: Campaign) -> dict[str, Any] | None:
             return recorded_picks(ledger)
     except (LedgerError, OSError) as exc:
         raise StatusError(f"cannot read the ledger in {campaign.output}: {exc}") from exc
-
 
 
 def _history(reconciliation: Reconciliation, earlier: list[JobRecord]

@@ -19,6 +19,9 @@ OPTIONS = {
     "resolution": option("string", "480p or 720p. Defaults to 480p.", enum=["480p", "720p"], default="480p"),
 }
 
+#: What can change a Grok job's price: length and resolution.
+PRICE_OPTIONS = ("duration", "resolution")
+
 MODELS = (
     Model(
         id="grok-imagine-1.5",
@@ -37,3 +40,9 @@ def register_models(register: Callable[[Model], None]) -> None:
     """Register grok-imagine-1.5."""
     for model in MODELS:
         register(model)
+
+
+@hookimpl
+def price_options(model: Model) -> tuple[str, ...] | None:
+    """Grok's price depends on duration and resolution."""
+    return PRICE_OPTIONS if model.id in {m.id for m in MODELS} else None

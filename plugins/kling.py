@@ -109,6 +109,9 @@ _MOTION_RULES = (one_first_and_last_frame, at_most_4_elements_and_references)
 # 4 reference videos: the limit of 4 elements and references together caps them anyway.
 _MOTION = {"max_reference_videos": MAX_ELEMENTS_AND_REFERENCES, "rules": _MOTION_RULES}
 
+#: What can change a Kling job's price: length and audio (Kling motion has neither: its inputs set the price).
+PRICE_OPTIONS = ("duration", "generateAudio")
+
 MODELS = (
     _kling(
         "kling-video-standard",
@@ -150,3 +153,10 @@ def register_models(register: Callable[[Model], None]) -> None:
     """Register the Kling video and Kling motion models, standard and pro."""
     for model in MODELS:
         register(model)
+
+
+@hookimpl
+def price_options(model: Model) -> tuple[str, ...] | None:
+    """Kling video's price depends on duration and audio; Kling motion's on none of its options (its reference
+    inputs, always part of a price class, set it)."""
+    return tuple(o for o in PRICE_OPTIONS if o in model.options) if model.id in {m.id for m in MODELS} else None

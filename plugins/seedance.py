@@ -110,6 +110,9 @@ def _seedance(
     )
 
 
+#: What can change a Seedance job's price: length, resolution, draft mode and audio.
+PRICE_OPTIONS = ("duration", "resolution", "draftMode", "generateAudio")
+
 MODELS = (
     _seedance(
         "seedance-1.5-pro",
@@ -132,3 +135,9 @@ def register_models(register: Callable[[Model], None]) -> None:
     """Register seedance-1.5-pro and seedance-2.0."""
     for model in MODELS:
         register(model)
+
+
+@hookimpl
+def price_options(model: Model) -> tuple[str, ...] | None:
+    """Seedance's price depends on duration, resolution, draft mode and audio (each model has those it has)."""
+    return tuple(o for o in PRICE_OPTIONS if o in model.options) if model.id in {m.id for m in MODELS} else None

@@ -70,6 +70,9 @@ def _veo(model_id: str, description: str) -> Model:
     )
 
 
+#: What can change a Veo job's price: length, resolution and audio (a seed, a ratio or a prompt switch cannot).
+PRICE_OPTIONS = ("duration", "resolution", "generateAudio")
+
 MODELS = (
     _veo("veo-3.1", "Veo 3.1: high-quality text-to-video or image-to-video."),
     _veo("veo-3.1-fast", "Veo 3.1 Fast: the Veo option surface with faster turnaround."),
@@ -81,3 +84,9 @@ def register_models(register: Callable[[Model], None]) -> None:
     """Register veo-3.1 and veo-3.1-fast."""
     for model in MODELS:
         register(model)
+
+
+@hookimpl
+def price_options(model: Model) -> tuple[str, ...] | None:
+    """Veo's price depends on duration, resolution and audio."""
+    return PRICE_OPTIONS if model.id in {m.id for m in MODELS} else None

@@ -60,7 +60,7 @@ def test_every_misnamed_hook_of_every_plugin_is_named_not_only_the_first() -> No
     second = module("second", models=registers("b"))
     warnings = build_registry(make_plugin_manager(load_entry_points=False, extra=[first, second])).warnings
     assert [w.split(" implements ")[0] for w in warnings] == ["plugin 'second'", "plugin 'first'"]
-    assert warnings[0].endswith("the hooks are register_models")  # no name close enough to suggest
+    assert warnings[0].endswith("the hooks are price_options, register_models")  # no name close enough to suggest
     assert "'register_model'" in warnings[1] and warnings[1].endswith("did you mean 'register_models'?")
 
 

@@ -50,12 +50,18 @@ CREDITS_PER_SECOND: dict[str, int] = {
 
 #: The rate of a model the sandbox was told to accept (``--accept-model``): it has no price of its own.
 ACCEPTED_CREDITS_PER_SECOND = 1
+#: Output resolutions that cost more than the base rate (draft mode renders 480p, so it bills as 480p).
+RESOLUTION_FACTOR: dict[str, int] = {"1080p": 2}
 
 
 def credits_for(generation: Generation) -> int:
-    """Credits of a job: rate of the model x billed seconds x numVideos (a failed job is refunded to 0)."""
+    """Credits of a job: rate of the model x billed seconds x resolution factor x numVideos (a failed job is
+    refunded to 0). Written from the sandbox's own price list, not from any client code: equal inputs (one
+    price class) always cost the same per video. A model accepted with ``--accept-model`` bills
+    `ACCEPTED_CREDITS_PER_SECOND`."""
     rate = CREDITS_PER_SECOND.get(generation.model_id, ACCEPTED_CREDITS_PER_SECOND)
-    return rate * generation.seconds * generation.num_videos
+    factor = RESOLUTION_FACTOR.get(generation.resolution or "", 1)
+    return rate * generation.seconds * factor * generation.num_videos
 
 
 def rfc3339(timestamp: float) -> str:

@@ -10,6 +10,7 @@ as a list of expanded jobs.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Hashable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,7 +25,9 @@ from .templates import TemplateError, compile_value, fill_part, format_value, pa
 from .text import dotted, show
 
 FORMAT_VERSION = 1
-TOP_KEYS = ("version", "campaign", "output", "defaults", "vars", "jobs")
+TOP_KEYS = ("version", "campaign", "output", "budget", "defaults", "vars", "jobs")
+#: The keys of ``budget``.
+BUDGET_KEYS = ("credits",)
 JOB_FIELDS = ("model", "prompt", "numVideos", "options", "referenceImages", "referenceVideos", "elementIDs")
 JOB_KEYS = ("id", *JOB_FIELDS, "matrix")
 
@@ -66,6 +69,8 @@ class Expansion:
     output: str | None
     jobs: Iterable[ExpandedJob]
     diagnostics: list[Diagnostic]
+    #: ``budget.credits``: the most the campaign may spend across all its runs (None: no budget).
+    budget_credits: float | None = None
 
 
 def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
@@ -117,6 +122,8 @@ def iter_expand(doc: YamlMap, file: str) -> Expansion:
     elif output is not None:
         output = str(output)
 
+    budget = _budget(doc, rep)
+
     defaults = doc.get("defaults")
     if "defaults" in doc and not isinstance(defaults, dict):
         rep.error(value_position(doc, "defaults"), "defaults: must be a mapping of job fields",
@@ -143,7 +150,28 @@ def iter_expand(doc: YamlMap, file: str) -> Expansion:
         rep.error(value_position(doc, "jobs"), "jobs: must be a non-empty list of jobs")
     else:
         jobs = _jobs(jobs_node, defaults, defaults_plain, variables, rep)
-    return Expansion(campaign, output, jobs, rep.diagnostics)
+    return Expansion(campaign, output, jobs, rep.diagnostics, budget)
+
+
+def _budget(doc: YamlMap, rep: Reporter) -> float | None:
+    """``budget.credits`` (a number > 0), or None; a located error for anything else."""
+    if "budget" not in doc:
+        return None
+    node = doc.get("budget")
+    hint = "write `budget: {credits: 5000}`"
+    if not isinstance(node, dict):
+        rep.error(value_position(doc, "budget"), "budget: must be a mapping such as {credits: 5000}", hint)
+        return None
+    rep.unknown_keys(node, BUDGET_KEYS, "budget")
+    if "credits" not in node:
+        rep.error(key_position(doc, "budget"), "budget: missing required key 'credits'", hint)
+        return None
+    credits = node.get("credits")
+    if isinstance(credits, bool) or not isinstance(credits, int | float) or not math.isfinite(credits) or credits <= 0:
+        rep.error(value_position(node, "credits"), f"budget.credits: {show(credits, quote_text=True)} is not a "
+                  "number of credits greater than 0", hint)
+        return None
+    return float(credits)
 
 
 def _jobs(jobs_node: YamlSeq, defaults: YamlMap | None, defaults_plain: dict[str, Any],

@@ -61,4 +61,4 @@ def _campaign(path: Path, doc: dict[Any, Any], registry: Registry) -> Campaign:
         raise SpecError(diagnostics)
     assert expansion.campaign is not None  # no errors means the campaign slug was valid
     output = spec_relative(path, expansion.output or f"out/{expansion.campaign}")
-    return Campaign(expansion.campaign, output, path, planned, diagnostics)
+    return Campaign(expansion.campaign, output, path, planned, diagnostics, budget_credits=expansion.budget_credits)

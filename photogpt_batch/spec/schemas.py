@@ -124,6 +124,10 @@ def campaign_schema(registry: Registry) -> dict[str, Any]:
                          "description": "A slug; names the output folder and the ledger."},
             "output": {"type": "string", "description": "Output folder, relative to this file's folder; default "
                                                          "out/<campaign>."},
+            "budget": {"type": "object", "required": ["credits"], "additionalProperties": False,
+                       "description": "The most this campaign may spend, across all its runs.",
+                       "properties": {"credits": {"type": "number", "exclusiveMinimum": 0,
+                                                  "description": "Credits, as the API counts them."}}},
             "defaults": {"type": "object", "properties": fields, "additionalProperties": False,
                          "description": "Merged under every job: the job wins, mappings merge, lists replace."},
             "vars": {"type": "object",

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import hashlib
-import shutil
 import struct
-import subprocess
 import tracemalloc
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import aiohttp
-import pytest
+import av
 from sandbox_helpers import MINIMAL, Api
 
 from photogpt_batch.sandbox import ManualClock, Sandbox
@@ -89,19 +87,16 @@ async def test_same_video_has_the_same_bytes_each_time(api: Api, session: aiohtt
     assert first == second
 
 
-@pytest.mark.slow
-@pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg is not installed")
-async def test_ffmpeg_decodes_the_video(api: Api, session: aiohttp.ClientSession, tmp_path: Path) -> None:
+async def test_the_video_decodes_to_its_last_frame(api: Api, session: aiohttp.ClientSession, tmp_path: Path) -> None:
+    # PyAV (FFmpeg inside its wheel) decodes every frame: no system ffmpeg needed, so this never skips.
     _, url = await video_url(api)
     path = tmp_path / "v.mp4"
     path.write_bytes((await fetch(session, url))[1])
-    result = subprocess.run(
-        ["ffmpeg", "-v", "error", "-i", str(path), "-f", "null", "-"],
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
-    assert result.returncode == 0 and result.stderr == ""
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        assert stream.codec_context.name == "h264"
+        frames = sum(1 for _ in container.decode(stream))
+    assert frames > 0
 
 
 async def test_bad_signature_gets_403(api: Api, session: aiohttp.ClientSession) -> None:

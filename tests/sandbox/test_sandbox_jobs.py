@@ -185,6 +185,18 @@ async def test_credits_follow_the_documented_formula(
     assert [item["credits"] for item in data["result"]["jobs"]] == [80, 0, 50]
 
 
+async def test_credits_double_at_1080p_and_draft_mode_bills_its_480p(
+    make_sandbox: Make, api_for: Callable[[Sandbox], Api]
+) -> None:
+    api = api_for(await make_sandbox())
+    for options in ({"resolution": "720p"}, {"resolution": "1080p"}, {"resolution": "1080p", "draftMode": True}):
+        await api.submit({"modelID": "seedance-1.5-pro", "prompt": "p",
+                          "options": {"seedance": {"duration": 4, **options}}})
+    _, data = await api.get("/jobs")
+    # seedance-1.5-pro: 3/s x 4 s; x2 at 1080p; draft mode renders (and bills) 480p.
+    assert [item["credits"] for item in data["result"]["jobs"]] == [12, 24, 12]
+
+
 async def test_thousand_jobs_with_64_in_flight_are_cheap(
     make_sandbox: Make, api_for: Callable[[Sandbox], Api]
 ) -> None:

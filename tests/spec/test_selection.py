@@ -100,7 +100,7 @@ def test_plan_and_status_show_only_the_selected_jobs_and_count_the_skipped(tmp_p
     plan = CliRunner().invoke(cli, ["plan", str(spec), "--only", "clip-2"])
     assert plan.exit_code == 0
     assert plan.stdout.splitlines()[0].split()[:2] == ["done", "clip-2"]
-    assert plan.stdout.splitlines()[-1].startswith("t: 1 jobs (1 done), 2 skipped (--only); output")
+    assert plan.stdout.splitlines()[-2].startswith("t: 1 jobs (1 done), 2 skipped (--only); output")
     as_json = json.loads(CliRunner().invoke(cli, ["plan", "--json", str(spec), "--only", "clip-2"]).stdout)
     assert ([j["id"] for j in as_json["jobs"]], as_json["skipped"], as_json["orphaned"]) == (
         ["clip-2"], ["clip-1", "clip-3"], [])

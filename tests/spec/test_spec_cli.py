@@ -135,14 +135,16 @@ def test_plan_lists_every_job_as_new_with_its_model_and_videos(tmp_path: Path) -
     # --output: a folder of this test's own (the spec's own is out/demo at the repository's top)
     result = invoke("plan", str(GOOD), "--output", "out/demo")
     assert result.exit_code == 0
-    rows = [line.split() for line in result.stdout.splitlines()[:-1]]
+    rows = [line.split() for line in result.stdout.splitlines()[:-2]]
     assert rows == [
         ["new", "hero", "veo-3.1-fast", "1", "video"],
         ["new", "first-frame", "seedance-2.0", "2", "videos"],
         ["new", "social-9x16", "grok-imagine-1.5", "1", "video"],
         ["new", "social-1x1", "grok-imagine-1.5", "1", "video"],
     ]
-    assert result.stdout.splitlines()[-1] == f"demo: 4 jobs (4 new); output {tmp_path / 'out' / 'demo'}"
+    assert result.stdout.splitlines()[-2] == f"demo: 4 jobs (4 new); output {tmp_path / 'out' / 'demo'}"
+    # nothing paid yet, anywhere on this machine: every price is unknown, not 0
+    assert result.stdout.splitlines()[-1] == "4 new, 0 changed · price unknown (0 priced from 0 past jobs, 4 unknown)"
 
 
 def test_plan_json_has_every_job_with_id_model_state_request_and_content_hash(tmp_path: Path) -> None:

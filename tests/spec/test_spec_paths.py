@@ -64,9 +64,9 @@ def test_output_on_the_command_line_is_relative_to_the_working_directory_and_pri
     monkeypatch.chdir(tmp_path)
     code, out, _ = _cli("plan", str(spec), "--output", "mine")
     assert code == 0
-    assert out.splitlines()[-1].endswith(f"; output {tmp_path / 'mine'}")
+    assert out.splitlines()[-2].endswith(f"; output {tmp_path / 'mine'}")
     code, out, _ = _cli("status", str(spec))
-    assert out.splitlines()[-1].endswith(f"output {spec.parent / 'out' / 'launch'}")
+    assert out.splitlines()[-2].endswith(f"output {spec.parent / 'out' / 'launch'}")
 
 
 def test_plan_from_another_folder_sees_what_a_run_did(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -77,7 +77,7 @@ def test_plan_from_another_folder_sees_what_a_run_did(tmp_path: Path, monkeypatc
     monkeypatch.chdir(tmp_path)
     code, out, _ = _cli("plan", "campaigns/launch.yaml")
     assert code == 0
-    assert out.splitlines()[-1] == f"launch: 2 jobs (2 done); output {spec.parent / 'out' / 'launch'}"
+    assert out.splitlines()[-2] == f"launch: 2 jobs (2 done); output {spec.parent / 'out' / 'launch'}"
 
 
 def test_the_demo_lands_in_out_demo_at_the_top_of_the_repository_from_anywhere(
