@@ -1,0 +1,372 @@
+"""The PostgreSQL store: many campaigns' ledgers in one shared database, keyed by campaign slug.
+
+The tables live in their own schema (`PG_SCHEMA`), beside whatever else the database holds. A runner holds
+three connections: one for writes, one for reads, and its lock's heartbeat (`pg_lock`).
+
+Group commit here: unlike SQLite, every statement is a round trip to the server, so the whole batch (BEGIN,
+the lock's fencing check, the ops, the events, COMMIT) runs in one dedicated thread on the write connection,
+and the event loop only waits for its future. psycopg's async connection would also keep the loop free, but
+a batch of a thousand transitions would then be thousands of loop wake-ups; one thread hand-off per batch is
+what SQLite's store does, and it keeps the transitions' SQL (shared with SQLite) synchronous.
+
+Each caller resumes only once its batch is committed; a batch the server did not confirm (the connection
+dropped, the server restarted, this runner lost its lock) fails as a whole with `LedgerUnavailable`, and the
+engine stops, sending nothing it could not record.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from . import pg_lock
+from .base import Ledger, LockHolder
+from .errors import LedgerError, LedgerTooNew, LedgerUnavailable, LedgerUnusable, ReadOnlyLedger
+from .folder import check_manifest_known
+from .migrations import PG_MIGRATIONS, PG_SCHEMA, PG_SCHEMA_VERSION
+from .ops import Op, apply_ops
+from .stores import redact
+from .writer import Pending, fail_all, resolve
+
+#: Serialises migrations of one database (a transaction-scoped advisory lock: safe behind PgBouncer).
+_MIGRATION_LOCK = 0x50474254
+
+
+def _psycopg() -> Any:
+    try:
+        import psycopg
+    except ImportError:
+        raise LedgerUnusable("a postgresql:// ledger needs psycopg: pip install 'photogpt-batch[postgres]'") from None
+    return psycopg
+
+
+@functools.lru_cache(maxsize=256)
+def _pg(sql: str) -> str:
+    """The shared SQL's ``?`` placeholders as psycopg's ``%s`` (no statement of ours has a literal ? or %)."""
+    return sql.replace("?", "%s")
+
+
+class PgTx:
+    """A psycopg connection in a transaction, as a `Tx`."""
+
+    __slots__ = ("campaign", "conn", "fence")
+
+    def __init__(self, conn: Any, campaign: str, fence: Callable[[], None]) -> None:
+        self.conn = conn
+        self.campaign = campaign
+        self.fence = fence
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        """One statement."""
+        return self.conn.execute(_pg(sql), params)
+
+    def executemany(self, sql: str, params: Any) -> Any:
+        """One statement per parameter tuple (pipelined by psycopg)."""
+        cursor = self.conn.cursor()
+        cursor.executemany(_pg(sql), params)
+        return cursor
+
+    def set_meta(self, key: str, value: str) -> None:
+        """Upsert this campaign's ``meta`` row."""
+        self.conn.execute("INSERT INTO meta (campaign, key, value) VALUES (%s, %s, %s) ON CONFLICT (campaign, key)"
+                          " DO UPDATE SET value = excluded.value", (self.campaign, key, value))
+
+    def restart(self) -> None:
+        """Roll back and begin again (checking the lock again)."""
+        self.conn.execute("ROLLBACK")
+        self.conn.execute("BEGIN")
+        self.fence()
+
+
+class PostgresLedger(Ledger):
+    """One campaign's ledger in a shared PostgreSQL database."""
+
+    _scope = "jobs.campaign = ? AND "
+    _meta_scope = "campaign = ? AND "
+    _insert_scope = ("campaign, ", "?, ")
+
+    def __init__(self, url: str, campaign: str, write_conn: Any | None, read_conn: Any,
+                 generation: int | None = None, run_id: str | None = None) -> None:
+        self.url = url
+        self.campaign = campaign
+        self.location = f"{redact(url)} (campaign {campaign})"
+        self._scope_params = (campaign,)
+        self._wconn = write_conn
+        self._rconn = read_conn
+        self._generation = generation
+        self.run_id = run_id
+        self.warning: str | None = None  # a stale lock taken over: for the run to show
+        self._write_mutex = threading.Lock()
+        self._read_mutex = threading.Lock()
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="ledger-writer") if write_conn else None
+        self._heartbeat: pg_lock.Heartbeat | None = None
+        self._closed = False
+        self._init_writer()
+
+    # ---- opening and closing ----------------------------------------------------------------------------
+
+    @classmethod
+    def open_for_run(cls, output: Path, *, url: str | None = None, campaign: str | None = None) -> PostgresLedger:
+        """Connect, migrate, take the campaign's lock and check the folder's manifest against the ledger."""
+        assert url and campaign
+        wconn = connect(url)
+        try:
+            migrate(wconn, url)
+            try:
+                generation, run_id, warning = pg_lock.acquire(wconn, campaign, f"{redact(url)}")
+            except _psycopg().Error as exc:
+                raise unusable(url, exc) from exc
+            rconn = connect(url)
+        except BaseException:
+            wconn.close()
+            raise
+        ledger = cls(url, campaign, wconn, rconn, generation, run_id)
+        ledger.warning = warning
+        try:
+            check_manifest_known(Path(output), ledger.location, ledger.remote_ids)
+            timeout = pg_lock.lock_timeout()
+            ledger._heartbeat = pg_lock.Heartbeat(lambda: connect(url), campaign, generation,
+                                                  pg_lock.heartbeat_interval(timeout))
+            ledger._heartbeat.start()
+        except BaseException:
+            ledger.close()
+            raise
+        return ledger
+
+    @classmethod
+    def open_for_reading(cls, output: Path, *, url: str | None = None, campaign: str | None = None) -> Ledger:
+        """Connect for reading; a database without the ledger's tables reads as an empty ledger."""
+        assert url and campaign
+        conn = connect(url)
+        try:
+            version = schema_version(conn, url)
+            if version is None:
+                conn.close()
+                empty = Ledger.in_memory()
+                empty.location = f"{redact(url)} (campaign {campaign})"
+                return empty
+            if version != PG_SCHEMA_VERSION:
+                migrate(conn, url)
+        except BaseException:
+            conn.close()
+            raise
+        return cls(url, campaign, None, conn)
+
+    @property
+    def writable(self) -> bool:
+        """Whether this handle may write (opened with `open_for_run`)."""
+        return self._wconn is not None and not self._closed
+
+    @property
+    def lock_lost(self) -> bool:
+        """Whether the heartbeat found the lock taken by another run."""
+        return self._heartbeat is not None and self._heartbeat.lost
+
+    def close(self) -> None:
+        """Give the lock back and close the connections."""
+        if self._closed:
+            return
+        if self._writer_running():
+            raise RuntimeError("the ledger's writer is running: close it with 'await ledger.aclose()'")
+        self._closed = True
+        if self._heartbeat is not None:
+            self._heartbeat.stop()
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+        with self._write_mutex:
+            if self._wconn is not None:
+                with contextlib.suppress(Exception):  # the server is away: the lock goes stale by itself
+                    if self._generation is not None and not self._wconn.broken:
+                        pg_lock.release(self._wconn, self.campaign, self._generation)
+                self._wconn.close()
+        with self._read_mutex:
+            self._rconn.close()
+
+    def lock_holder(self) -> LockHolder | None:
+        """Who holds this campaign's run lock now."""
+        with self._reading() as conn:
+            return pg_lock.holder(conn, self.campaign)
+
+    # ---- transactions -----------------------------------------------------------------------------------
+
+    def _fence(self) -> None:
+        if self._generation is not None:
+            pg_lock.fence(self._wconn, self.campaign, self._generation)
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[PgTx]:
+        conn = self._writer_conn()
+        with self._write_mutex, self._unavailable_on_error():
+            conn.execute("BEGIN")
+            try:
+                self._fence()
+                yield PgTx(conn, self.campaign, self._fence)
+                conn.execute("COMMIT")
+            except BaseException:
+                _rollback(conn)
+                raise
+            self.commits += 1
+
+    def _run_batch(self, ops: Sequence[Op]) -> list[Exception | None]:
+        now = time.time()
+        return self._batch([(op, now) for op in ops])
+
+    def _batch(self, ops: Sequence[tuple[Op, float]]) -> list[Exception | None]:
+        """Apply ``ops`` in one transaction, checking the lock, and commit it; in the calling thread."""
+        integrity = _psycopg().IntegrityError
+        with self._transaction() as tx:
+            return apply_ops(tx, ops, integrity, tx.restart)
+
+    async def _commit_batch(self, batch: list[Pending]) -> None:
+        """Run the whole transaction in the writer thread; ops whose caller was cancelled are applied all the
+        same (a jobId that arrived must be recorded)."""
+        assert self._executor is not None
+        loop = asyncio.get_running_loop()
+        try:
+            # Shielded: the thread runs the transaction to its end even if this task is cancelled.
+            results = await asyncio.shield(loop.run_in_executor(
+                self._executor, self._batch, [(op, at) for op, _, at in batch]))
+        except Exception as exc:
+            fail_all(batch, exc)
+            return
+        resolve(batch, results)
+
+    def _writer_conn(self) -> Any:
+        if self._closed:
+            raise LedgerError("the ledger is closed")
+        if self._wconn is None:
+            raise ReadOnlyLedger("this ledger was opened for reading; open it with Ledger.open_for_run to write")
+        return self._wconn
+
+    @contextlib.contextmanager
+    def _unavailable_on_error(self) -> Iterator[None]:
+        """A failure of the server or the connection becomes `LedgerUnavailable`: the run stops cleanly."""
+        psycopg = _psycopg()
+        try:
+            yield
+        except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+            raise LedgerUnavailable(f"the shared ledger {redact(self.url)} cannot be reached ({_first_line(exc)})"
+                                    "; once it is back, run again to resume") from exc
+
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[Any]:
+        """The read connection, reconnected once if it was lost (reads are safe to repeat)."""
+        with self._read_mutex, self._unavailable_on_error():
+            if self._rconn.closed or self._rconn.broken:
+                self._rconn = connect(self.url)
+            yield self._rconn
+
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        with self._reading() as conn:
+            return conn.execute(_pg(sql), params).fetchall()
+
+    @contextlib.contextmanager
+    def _snapshot(self) -> Iterator[Any]:
+        with self._reading() as conn:
+            conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            try:
+                yield lambda sql, params=(): conn.execute(_pg(sql), params).fetchall()
+            finally:
+                _rollback(conn)
+
+
+# ---- connecting and migrating ----------------------------------------------------------------------------
+def connect(url: str) -> Any:
+    """An autocommit connection to the shared ledger (``url`` given to libpq as a conninfo: ``PG*`` variables
+    and ``~/.pgpass`` apply), its search path on the ledger's schema. Raises `LedgerUnusable`."""
+    psycopg = _psycopg()
+    try:
+        conn = psycopg.connect(url, autocommit=True, connect_timeout=10, application_name="photogpt-batch")
+    except psycopg.Error as exc:
+        raise unusable(url, exc) from exc
+    try:
+        conn.execute(f"SET search_path TO {PG_SCHEMA}")
+        # A transaction left idle by a paused or stuck runner must not hold the lock row (and the takeover)
+        # forever; a lock wait is bounded so a second runner gets an answer.
+        conn.execute("SET idle_in_transaction_session_timeout = '30s'")
+        conn.execute("SET lock_timeout = '15s'")
+    except psycopg.Error as exc:
+        conn.close()
+        raise unusable(url, exc) from exc
+    return conn
+
+
+def unusable(url: str, exc: Exception) -> LedgerError:
+    """The message for a failure to open the shared ledger at ``url``, without its password."""
+    text = _first_line(exc)
+    where = redact(url)
+    lower = text.lower()
+    if "password authentication failed" in lower or "no password supplied" in lower:
+        return LedgerUnusable(f"the shared ledger {where} refused the login ({text}): check the user, and the "
+                              "password in PGPASSWORD or ~/.pgpass")
+    if "permission denied" in lower:
+        return LedgerUnusable(f"the shared ledger {where}: {text}. The role needs the right to create the "
+                              f"ledger's schema and tables the first time (GRANT CREATE ON DATABASE ...), and to "
+                              f"read and write them ({PG_SCHEMA}.*) afterwards")
+    if "does not exist" in lower and "database" in lower:
+        return LedgerUnusable(f"the shared ledger {where}: {text}; create the database first")
+    if "lock timeout" in lower:
+        return LedgerUnusable(f"the shared ledger {where}: another run is in the middle of a write on this "
+                              "campaign's lock; try again in a moment")
+    return LedgerUnusable(f"cannot reach the shared ledger {where} ({text}): check the URL, that the server runs "
+                          "and accepts connections from this machine")
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+def _rollback(conn: Any) -> None:
+    with contextlib.suppress(Exception):
+        if not conn.broken and conn.info.transaction_status != 0:  # 0: idle, no transaction open
+            conn.execute("ROLLBACK")
+
+
+def schema_version(conn: Any, url: str) -> int | None:
+    """The shared ledger's schema version, ``None`` when its tables were never created."""
+    psycopg = _psycopg()
+    try:
+        found = conn.execute("SELECT to_regclass(%s)", (f"{PG_SCHEMA}.schema_version",)).fetchone()[0]
+        if found is None:
+            return None
+        rows = conn.execute("SELECT version FROM schema_version").fetchall()
+    except psycopg.Error as exc:
+        raise unusable(url, exc) from exc
+    if len(rows) != 1:
+        raise LedgerError(f"the shared ledger {redact(url)} is damaged (its schema_version table has "
+                          f"{len(rows)} rows); it was left untouched")
+    return rows[0][0]
+
+
+def migrate(conn: Any, url: str, target: int = PG_SCHEMA_VERSION) -> None:
+    """Create the ledger's schema, or bring it to ``target``, one transaction per step (refusing a newer one)."""
+    psycopg = _psycopg()
+    version = schema_version(conn, url)
+    if version is not None and version > PG_SCHEMA_VERSION:
+        raise LedgerTooNew(redact(url), version, PG_SCHEMA_VERSION)
+    if version == target:
+        return
+    try:
+        with conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
+            conn.execute(f"CREATE SCHEMA IF NOT EXISTS {PG_SCHEMA}")
+            conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+            conn.execute("INSERT INTO schema_version (version) SELECT 0 WHERE NOT EXISTS (SELECT FROM schema_version)")
+        while True:
+            with conn.transaction():
+                conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
+                (step,) = conn.execute("SELECT version FROM schema_version").fetchone()
+                if step >= target:
+                    break
+                for statement in PG_MIGRATIONS[step]:
+                    conn.execute(statement)
+                conn.execute("UPDATE schema_version SET version = %s", (step + 1,))
+    except psycopg.Error as exc:
+        raise unusable(url, exc) from exc
