@@ -24,6 +24,7 @@ from .diagnostics import Diagnostic, SpecError
 from .durable import describe
 from .jobs import Campaign
 from .jsonstream import needs_ascii
+from .ledger_cli import ledger_group, ledger_option, redact_argv, resolve_ledger
 from .plugins import build_registry, get_registry, make_plugin_manager
 from .validation import load_campaign
 
@@ -164,13 +165,15 @@ def validate(specs: tuple[str, ...], as_json: bool) -> None:
 
 @cli.command()
 @_spec_and_output
+@ledger_option
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON, with every request body.")
-def plan(spec: str, output: str | None, as_json: bool) -> None:
+def plan(spec: str, output: str | None, ledger: str | None, as_json: bool) -> None:
     """Show what `run` would do: each job's id, model, state against the ledger and request. Sends nothing."""
     from .planning import make_plan
 
     campaign = load_or_exit(spec, as_json, output)
-    the_plan = _read_ledger_or_exit(make_plan, campaign, as_json)
+    url = resolve_ledger(ledger, as_json)
+    the_plan = _read_ledger_or_exit(lambda c: make_plan(c, url), campaign, as_json)
     if as_json:
         the_plan.write_json(sys.stdout)  # streamed: 100,000 request bodies need not sit in memory twice
         return
@@ -183,7 +186,8 @@ def plan(spec: str, output: str | None, as_json: bool) -> None:
     for orphan in the_plan.orphaned:
         click.echo(f"{'orphaned':<9} {orphan:<{width}}  (in the ledger, no longer in the spec; nothing is deleted)")
     counts = ", ".join(f"{n} {state}" for state, n in the_plan.counts().items())
-    click.echo(f"{campaign.name}: {len(campaign.jobs)} jobs ({counts}); output {campaign.output}")
+    where = f"; {the_plan.ledger.describe()}" if the_plan.ledger is not None else ""
+    click.echo(f"{campaign.name}: {len(campaign.jobs)} jobs ({counts}); output {campaign.output}{where}")
 
 
 @cli.command()
@@ -243,9 +247,10 @@ def schema(out: str, check: bool, all_plugins: bool) -> None:
 @click.option("--no-verify", is_flag=True, help="Trust downloaded files by size without re-hashing them.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress output; only the summary.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@ledger_option
 def run(spec: str, output: str | None, concurrency: int, download_concurrency: int, requests_per_second: float,
         sandbox: bool, retry_failed: bool, resubmit_in_doubt: bool, no_verify: bool, quiet: bool,
-        as_json: bool) -> None:
+        as_json: bool, ledger: str | None) -> None:
     """Make the output folder match the spec: submit what is missing, resume what is in flight, download.
 
     Safe to rerun at any time: finished work is left alone and nothing paid for is sent twice.
@@ -256,6 +261,7 @@ def run(spec: str, output: str | None, concurrency: int, download_concurrency: i
     from .runner import ConfigError, RunConfig, run_campaign
 
     campaign = load_or_exit(spec, as_json, output)
+    url = resolve_ledger(ledger, as_json)
     options = EngineOptions(concurrency=concurrency, download_concurrency=download_concurrency,
                             retry_failed=retry_failed, resubmit_in_doubt=resubmit_in_doubt, verify_files=not no_verify)
     total = sum(job.num_videos for job in campaign.jobs)
@@ -266,7 +272,7 @@ def run(spec: str, output: str | None, concurrency: int, download_concurrency: i
     logging.getLogger("photogpt_batch").propagate = False
     try:
         summary = run_campaign(campaign, RunConfig(sandbox=sandbox, requests_per_second=requests_per_second,
-                                                   engine=options), progress)
+                                                   engine=options, ledger_url=url), progress)
     except ConfigError as exc:
         progress.close()
         _fail_usage(str(exc), as_json)
@@ -275,7 +281,7 @@ def run(spec: str, output: str | None, concurrency: int, download_concurrency: i
         if as_json:
             _emit_json(summary_json(campaign, summary))
         else:
-            print_summary(campaign, summary, spec, output)
+            print_summary(campaign, summary, spec, output, ledger)
     except BrokenPipeError:
         # Nobody reads the report any more (`... 2>&1 | head -1`): the exit code still tells how it went.
         _silence_broken_streams()
@@ -286,19 +292,24 @@ def run(spec: str, output: str | None, concurrency: int, download_concurrency: i
 
 @cli.command()
 @_spec_and_output
+@ledger_option
 @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
-def status(spec: str, output: str | None, as_json: bool) -> None:
+def status(spec: str, output: str | None, ledger: str | None, as_json: bool) -> None:
     """The ledger's view: counts per state, and per job its remote ids, files and errors."""
     from .reporting import print_status, write_status_json
     from .status import read_status
 
     campaign = load_or_exit(spec, as_json, output)
-    report = _read_ledger_or_exit(read_status, campaign, as_json)
+    url = resolve_ledger(ledger, as_json)
+    report = _read_ledger_or_exit(lambda c: read_status(c, url), campaign, as_json)
     if as_json:
         write_status_json(sys.stdout, report)
     else:
         print_status(report)
     sys.exit(EXIT_OK if report.complete else EXIT_FAILED)
+
+
+cli.add_command(ledger_group)
 
 
 def _silence_broken_streams() -> None:
@@ -321,7 +332,7 @@ def main() -> None:
         # Not standalone: click would turn Ctrl-C into "Aborted!" and exit 1; an interruption is 130.
         code = cli.main(standalone_mode=False)
     except (click.exceptions.Abort, KeyboardInterrupt):
-        again = shlex.join(["photogpt-batch", *sys.argv[1:]])
+        again = shlex.join(["photogpt-batch", *redact_argv(sys.argv[1:])])  # never a --ledger password
         click.echo(f"interrupted; everything recorded so far is kept. Resume with: {again}", err=True)
         sys.exit(EXIT_INTERRUPTED)
     except click.ClickException as exc:

@@ -42,6 +42,7 @@ from .ledger import (
     JobState,
     JobTransition,
     Ledger,
+    LedgerError,
     Op,
     VideoRecord,
     VideoState,
@@ -568,7 +569,9 @@ def _drop_copies_set_aside(dest: Path, size: int, sha256: str) -> None:
 
 
 def ledger_write_failure(exc: sqlite3.Error) -> str:
-    """What to tell the user when the ledger cannot commit (``exc``: SQLite's error)."""
+    """What to tell the user when the ledger cannot commit (``exc``: SQLite's error, or the shared ledger's)."""
+    if isinstance(exc, LedgerError):  # the shared ledger: its message says what happened and what to do
+        return str(exc)
     return f"the ledger cannot be written ({exc}): free some space, or fix the folder"
 
 

@@ -8,7 +8,7 @@ from typing import IO, Any
 from .jobs import Campaign
 from .jsonstream import write_json
 from .ledger import Reconciled, Reconciliation
-from .status import compare_with_ledger
+from .status import LedgerWhere, read_ledger
 
 
 @dataclass
@@ -17,6 +17,7 @@ class Plan:
 
     campaign: Campaign
     reconciliation: Reconciliation
+    ledger: LedgerWhere | None = None
 
     @property
     def orphaned(self) -> list[str]:
@@ -28,13 +29,16 @@ class Plan:
         return {str(k): v for k, v in self.reconciliation.counts.items()}
 
     def to_json(self) -> dict[str, Any]:
-        """The plan as JSON: campaign, output, counts, jobs (id, model, state, contentHash, request, remote
-        id when known, warnings) and orphaned ids."""
+        """The plan as JSON: campaign, output, counts, ledger (location, shared, lock holder), jobs (id, model,
+        state, contentHash, request, remote id when known, warnings) and orphaned ids."""
         return {**self._head(), "jobs": [_entry_json(item) for item in self.reconciliation.jobs],
                 "orphaned": self.orphaned}
 
     def _head(self) -> dict[str, Any]:
-        return {"campaign": self.campaign.name, "output": str(self.campaign.output), "counts": self.counts()}
+        head = {"campaign": self.campaign.name, "output": str(self.campaign.output), "counts": self.counts()}
+        if self.ledger is not None:
+            head["ledger"] = self.ledger.to_json()
+        return head
 
     def write_json(self, stream: IO[str]) -> None:
         """What ``plan --json`` prints (`to_json`, indented), streamed one job at a time."""
@@ -52,7 +56,7 @@ def _entry_json(item: Reconciled) -> dict[str, Any]:
     return entry
 
 
-def make_plan(campaign: Campaign) -> Plan:
-    """The plan for ``campaign`` against the ledger in its output folder."""
-    reconciliation, _ = compare_with_ledger(campaign)
-    return Plan(campaign, reconciliation)
+def make_plan(campaign: Campaign, ledger_url: str | None = None) -> Plan:
+    """The plan for ``campaign`` against its ledger (the output folder's, or the shared one at ``ledger_url``)."""
+    reconciliation, _, where = read_ledger(campaign, ledger_url)
+    return Plan(campaign, reconciliation, where)

@@ -35,9 +35,11 @@ def summary_json(campaign: Campaign, summary: RunSummary) -> dict[str, Any]:
     }
 
 
-def print_summary(campaign: Campaign, summary: RunSummary, spec: str, output: str | None = None) -> None:
-    """The closing report of a run, with the command to resume when there is more to do (``output``: the
-    ``--output`` the run was given, repeated in that command)."""
+def print_summary(campaign: Campaign, summary: RunSummary, spec: str, output: str | None = None,
+                  ledger: str | None = None) -> None:
+    """The closing report of a run, with the command to resume when there is more to do (``output`` and
+    ``ledger``: the ``--output`` and ``--ledger`` the run was given, repeated in that command; the ledger URL
+    without its password)."""
     echo = lambda text="": click.echo(text, err=True)  # noqa: E731 - the report goes to stderr, beside progress
     echo(f"{campaign.name}: {summary.succeeded}/{summary.jobs} jobs done, "
          f"{summary.videos_downloaded}/{summary.videos_expected} videos in {campaign.output}"
@@ -58,6 +60,12 @@ def print_summary(campaign: Campaign, summary: RunSummary, spec: str, output: st
     command = "photogpt-batch run " + shlex.quote(spec)
     if output is not None:
         command += f" --output {shlex.quote(output)}"
+    if ledger is not None:
+        from .ledger import has_password, redact
+
+        command += f" --ledger {shlex.quote(redact(ledger))}"
+        if has_password(ledger):
+            command += " (with the password in PGPASSWORD or ~/.pgpass)"
     if summary.aborted:
         echo(f"stopped: {summary.aborted}. Everything sent is recorded; once that is fixed, resume with: {command}")
     elif summary.interrupted:
@@ -89,6 +97,7 @@ def _status_head(report: StatusReport) -> dict[str, Any]:
         "complete": report.complete,
         "counts": {str(k): v for k, v in report.reconciliation.counts.items()},
         "videos": report.video_counts,
+        **({"ledger": report.ledger.to_json()} if report.ledger else {}),
         "jobs": [],
     }
 
@@ -122,5 +131,6 @@ def print_status(report: StatusReport) -> None:
         click.echo(line)
     counts = ", ".join(f"{v} {k}" for k, v in report.reconciliation.counts.items())
     videos = ", ".join(f"{v} {k}" for k, v in sorted(report.video_counts.items()))
+    where = f"; {report.ledger.describe()}" if report.ledger is not None else ""
     click.echo(f"{report.campaign.name}: {counts or 'no jobs'}; videos: {videos or 'none'}; "
-               f"output {report.campaign.output}")
+               f"output {report.campaign.output}{where}")

@@ -18,7 +18,7 @@ from pathlib import Path
 from .client import DEFAULT_BASE_URL, ApiError, AuthError, PhotoGPTClient, check_base_url
 from .engine import Engine, EngineOptions, RunSummary, ledger_write_failure
 from .jobs import Campaign
-from .ledger import Ledger, LedgerError
+from .ledger import Ledger, LedgerError, LedgerUnavailable
 from .ownership import SANDBOX_JOBS, FolderClaimed, claim_folder, endpoint_of
 from .progress import Progress
 
@@ -39,6 +39,9 @@ class RunConfig:
     sandbox: bool = False  # start a local sandbox in-process and use it (no key needed)
     requests_per_second: float = 10.0
     engine: EngineOptions | None = None
+    #: The shared ledger's postgresql:// URL (`ledger.ledger_url` reads ``--ledger`` or the environment);
+    #: ``None``: the output folder's own SQLite ledger.
+    ledger_url: str | None = None
 
 
 
@@ -76,7 +79,7 @@ def run_campaign(campaign: Campaign, config: RunConfig | None = None, progress: 
     config = config or RunConfig()
     output = campaign.output
     try:
-        ledger = Ledger.open_for_run(output)
+        ledger = Ledger.open_for_run(output, url=config.ledger_url, campaign=campaign.name)
     except LedgerError as exc:
         raise ConfigError(str(exc)) from exc
     except OSError as exc:
@@ -106,8 +109,9 @@ async def _run(campaign: Campaign, ledger: Ledger, base_url: str, key: str, conf
             except FolderClaimed as exc:
                 raise ConfigError(str(exc)) from exc
             engine = Engine(campaign, ledger, client, campaign.output, options, progress)
-            if warning:
-                engine.progress.note(warning)
+            for note in (getattr(ledger, "warning", None), warning):  # a stale shared lock taken over
+                if note:
+                    engine.progress.note(note)
             loop = asyncio.get_running_loop()
             handled = []
             if install_signal_handlers:
@@ -119,6 +123,8 @@ async def _run(campaign: Campaign, ledger: Ledger, base_url: str, key: str, conf
                         handled.append(sig)
             try:
                 summary = await engine.run()
+            except LedgerUnavailable as exc:  # the shared ledger went away, or this run lost its lock
+                raise ConfigError(f"{exc}; nothing more was sent, and what was recorded is kept") from exc
             except sqlite3.Error as exc:  # in preparing the run: only reads were sent
                 raise ConfigError(f"{ledger_write_failure(exc)}, and run again; nothing was sent, and what was "
                                   "recorded is kept") from exc

@@ -2,14 +2,35 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from .jobs import Campaign
-from .ledger import Disposition, Ledger, LedgerError, Reconciliation
+from .ledger import Disposition, Ledger, LedgerError, LockHolder, Reconciliation
 
 
 class StatusError(Exception):
-    """The ledger cannot be read (corrupt, foreign, or from a newer version)."""
+    """The ledger cannot be read (corrupt, foreign, unreachable, or from a newer version)."""
+
+
+@dataclass
+class LedgerWhere:
+    """Where a campaign's ledger is (its file, or the shared database without password) and who holds its lock."""
+
+    location: str
+    shared: bool
+    lock: LockHolder | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """As JSON: ``location``, ``shared``, ``lock`` (the holder, or null)."""
+        return {"location": self.location, "shared": self.shared,
+                "lock": self.lock.to_json() if self.lock else None}
+
+    def describe(self) -> str:
+        """One line for text output."""
+        kind = "shared ledger" if self.shared else "ledger"
+        held = f"; locked by {self.lock.describe()}" if self.lock else ""
+        return f"{kind} {self.location}{held}"
 
 
 @dataclass
@@ -19,6 +40,7 @@ class StatusReport:
     campaign: Campaign
     reconciliation: Reconciliation
     video_counts: dict[str, int]
+    ledger: LedgerWhere | None = field(default=None)
 
     @property
     def complete(self) -> bool:
@@ -26,19 +48,31 @@ class StatusReport:
         return all(item.disposition == Disposition.DONE for item in self.reconciliation.jobs)
 
 
-def compare_with_ledger(campaign: Campaign) -> tuple[Reconciliation, dict[str, int]]:
-    """The campaign's jobs against the ledger in its output folder (an empty ledger if it never ran)."""
+def read_ledger(campaign: Campaign, ledger_url: str | None = None
+                ) -> tuple[Reconciliation, dict[str, int], LedgerWhere]:
+    """The campaign's jobs against its ledger (the output folder's, or the shared one at ``ledger_url``; an
+    empty ledger if it never ran), the video counts, and where the ledger is and who holds its lock."""
     try:
-        ledger = Ledger.open_for_reading(campaign.output)
+        ledger = Ledger.open_for_reading(campaign.output, url=ledger_url, campaign=campaign.name)
     except LedgerError as exc:
         raise StatusError(str(exc)) from exc
     except OSError as exc:
         raise StatusError(f"cannot read the ledger in {campaign.output}: {exc.strerror or exc}") from exc
-    with ledger:
-        return ledger.reconcile(campaign.jobs), ledger.counts()["videos"]
+    try:
+        with ledger:
+            where = LedgerWhere(ledger.location, ledger_url is not None, ledger.lock_holder())
+            return ledger.reconcile(campaign.jobs), ledger.counts()["videos"], where
+    except LedgerError as exc:
+        raise StatusError(str(exc)) from exc
 
 
-def read_status(campaign: Campaign) -> StatusReport:
+def compare_with_ledger(campaign: Campaign, ledger_url: str | None = None) -> tuple[Reconciliation, dict[str, int]]:
+    """The campaign's jobs against its ledger (an empty ledger if it never ran), and the video counts."""
+    reconciliation, videos, _ = read_ledger(campaign, ledger_url)
+    return reconciliation, videos
+
+
+def read_status(campaign: Campaign, ledger_url: str | None = None) -> StatusReport:
     """The status report of ``campaign``."""
-    reconciliation, videos = compare_with_ledger(campaign)
-    return StatusReport(campaign, reconciliation, videos)
+    reconciliation, videos, where = read_ledger(campaign, ledger_url)
+    return StatusReport(campaign, reconciliation, videos, where)

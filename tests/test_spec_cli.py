@@ -141,7 +141,8 @@ def test_plan_lists_every_job_as_new_with_its_model_and_videos() -> None:
         ["new", "social-9x16", "grok-imagine-1.5", "1", "video"],
         ["new", "social-1x1", "grok-imagine-1.5", "1", "video"],
     ]
-    assert result.stdout.splitlines()[-1] == "demo: 4 jobs (4 new); output out/demo"
+    assert result.stdout.splitlines()[-1] == ("demo: 4 jobs (4 new); output out/demo; "
+                                              "ledger out/demo/.photogpt-batch/ledger.sqlite3")
 
 
 def test_plan_json_has_every_job_with_id_model_state_request_and_content_hash() -> None:

@@ -113,8 +113,10 @@ class PostgresLedger(Ledger):
     # ---- opening and closing ----------------------------------------------------------------------------
 
     @classmethod
-    def open_for_run(cls, output: Path, *, url: str | None = None, campaign: str | None = None) -> PostgresLedger:
-        """Connect, migrate, take the campaign's lock and check the folder's manifest against the ledger."""
+    def open_for_run(cls, output: Path, *, url: str | None = None, campaign: str | None = None,
+                     check_folder: bool = True) -> PostgresLedger:
+        """Connect, migrate, take the campaign's lock and (``check_folder``) check the folder's manifest against
+        the ledger."""
         assert url and campaign
         wconn = connect(url)
         try:
@@ -130,7 +132,8 @@ class PostgresLedger(Ledger):
         ledger = cls(url, campaign, wconn, rconn, generation, run_id)
         ledger.warning = warning
         try:
-            check_manifest_known(Path(output), ledger.location, ledger.remote_ids)
+            if check_folder:
+                check_manifest_known(Path(output), ledger.location, ledger.remote_ids)
             timeout = pg_lock.lock_timeout()
             ledger._heartbeat = pg_lock.Heartbeat(lambda: connect(url), campaign, generation,
                                                   pg_lock.heartbeat_interval(timeout))

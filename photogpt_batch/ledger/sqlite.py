@@ -20,7 +20,7 @@ from typing import Any
 
 from ..durable import check_owned_dir, fsync_dir
 from . import sqlite_file as f
-from .base import Ledger
+from .base import Ledger, LockHolder
 from .errors import LedgerCorrupt, LedgerError, LedgerTooNew, LedgerUnusable, ReadOnlyLedger
 from .folder import check_manifest_known
 from .migrations import SCHEMA_VERSION
@@ -70,7 +70,8 @@ class SqliteLedger(Ledger):
     # ---- opening and closing ----------------------------------------------------------------------------
 
     @classmethod
-    def open_for_run(cls, output: Path, *, url: str | None = None, campaign: str | None = None) -> SqliteLedger:
+    def open_for_run(cls, output: Path, *, url: str | None = None, campaign: str | None = None,
+                     check_folder: bool = True) -> SqliteLedger:
         """Open (creating if needed) the ledger of ``output`` for writing, holding its lock.
 
         Raises `LedgerLocked` if another runner holds it, `LedgerCorrupt` for a file that is not our
@@ -95,7 +96,8 @@ class SqliteLedger(Ledger):
                     f.configure_for_writing(wconn, path)
                     f.migrate(wconn, path, version)
                     f.check_contents(wconn, path)
-                    check_manifest_known(output, path, lambda: _remote_ids(wconn))
+                    if check_folder:
+                        check_manifest_known(output, path, lambda: _remote_ids(wconn))
                     # Write once now, and roll it back: a read-only file, or another program's lock, is
                     # found before anything is sent rather than at the first transition. (Taking the lock
                     # alone is not enough: in WAL mode a read-only file grants it.)
@@ -129,13 +131,13 @@ class SqliteLedger(Ledger):
         """
         path = f.ledger_path(Path(output))
         if not path.exists():
-            return cls.in_memory()
+            return cls._empty(path)
         f.check_header(path)
         try:
             rconn, version = f.reader(path)
             if version is None:
                 rconn.close()
-                return cls.in_memory()
+                return cls._empty(path)
             if version > SCHEMA_VERSION:
                 rconn.close()
                 raise LedgerTooNew(path, version)
@@ -165,6 +167,18 @@ class SqliteLedger(Ledger):
         conn = f.connect(":memory:")
         f.migrate(conn, Path(":memory:"), None)
         return cls(Path(":memory:"), None, conn, None)
+
+    @classmethod
+    def _empty(cls, path: Path) -> SqliteLedger:
+        empty = cls.in_memory()
+        empty.location = str(path)
+        return empty
+
+    def lock_holder(self) -> LockHolder | None:
+        """The process holding the folder's lock, if another does (the file names only its pid, on this host)."""
+        if self._lock is not None or str(self.path) == ":memory:":
+            return None
+        return f.folder_lock_holder(self.path.parent.parent, self.meta("campaign") or "")
 
     @property
     def writable(self) -> bool:
