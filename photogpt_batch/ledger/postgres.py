@@ -263,7 +263,12 @@ class PostgresLedger(Ledger):
         """The read connection, reconnected once if it was lost (reads are safe to repeat)."""
         with self._read_mutex, self._unavailable_on_error():
             if self._rconn.closed or self._rconn.broken:
-                self._rconn = connect(self.url)
+                try:
+                    self._rconn = connect(self.url)
+                except LedgerUnusable as exc:
+                    raise LedgerUnavailable(f"the shared ledger {redact(self.url)} cannot be reached "
+                                            f"({_first_line(exc.__cause__ or exc)}); once it is back, run again to "
+                                            "resume") from exc
             yield self._rconn
 
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
