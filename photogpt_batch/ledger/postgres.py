@@ -296,10 +296,12 @@ def connect(url: str) -> Any:
         raise unusable(url, exc) from exc
     try:
         conn.execute(f"SET search_path TO {PG_SCHEMA}")
-        # A transaction left idle by a paused or stuck runner must not hold the lock row (and the takeover)
-        # forever; a lock wait is bounded so a second runner gets an answer.
-        conn.execute("SET idle_in_transaction_session_timeout = '30s'")
-        conn.execute("SET lock_timeout = '15s'")
+        # A transaction left idle by a paused or stuck runner must not hold the lock row (and so a takeover)
+        # for longer than the lock's own timeout; ours last milliseconds. A lock wait outlasts that, so a second
+        # runner gets an answer rather than an error while the server ends a paused runner's transaction.
+        idle = min(30.0, pg_lock.lock_timeout() / 2)
+        conn.execute(f"SET idle_in_transaction_session_timeout = {int(idle * 1000)}")
+        conn.execute(f"SET lock_timeout = {int((idle + 10) * 1000)}")
     except psycopg.Error as exc:
         conn.close()
         raise unusable(url, exc) from exc
