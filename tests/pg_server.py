@@ -57,6 +57,7 @@ class Cluster:
     port: int
     socket_dir: Path
     bin: Path
+    fsync: str = "off"  # the tests need no durability against power loss; a benchmark does
 
     def url(self, db: str, *, password: bool = True, user: str = ROLE) -> str:
         secret = f":{PASSWORD}" if password else ""
@@ -81,7 +82,7 @@ class Cluster:
 
     def start(self) -> None:
         self.pg_ctl("-w", "-l", str(self.folder / "log"), "-o",
-                    f"-p {self.port} -k {self.socket_dir} -c listen_addresses=127.0.0.1 -c fsync=off "
+                    f"-p {self.port} -k {self.socket_dir} -c listen_addresses=127.0.0.1 -c fsync={self.fsync} "
                     "-c max_connections=200", "start")
 
     def stop(self, mode: str = "fast") -> None:
@@ -99,7 +100,7 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def cluster():  # type: ignore[no-untyped-def]
+def cluster(fsync: str = "off"):  # type: ignore[no-untyped-def]
     """Start a cluster, yield it, stop it and delete its folder."""
     bin_dir = server_bin()
     assert bin_dir is not None
@@ -108,12 +109,10 @@ def cluster():  # type: ignore[no-untyped-def]
         entry = pwd.getpwnam("postgres")
         os.chown(folder, entry.pw_uid, entry.pw_gid)
     os.chmod(folder, 0o755)
-    pwfile = folder / "pw"
     subprocess.run([*_as_postgres(), str(bin_dir / "initdb"), "-D", str(folder / "data"), "-U", "postgres",
                     "--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8", "--no-sync"],
                    check=True, capture_output=True, timeout=120)
-    del pwfile
-    the = Cluster(folder, _free_port(), folder, bin_dir)
+    the = Cluster(folder, _free_port(), folder, bin_dir, fsync)
     the.start()
     try:
         the.admin(f"CREATE ROLE {ROLE} LOGIN PASSWORD '{PASSWORD}'")

@@ -229,15 +229,18 @@ def configure_for_writing(conn: sqlite3.Connection, path: Path) -> None:
 
 
 def folder_lock_holder(output: Path, campaign: str) -> LockHolder | None:
-    """Who holds the folder's lock, if anyone (a probe: taken and released at once when free)."""
+    """Who holds the folder's lock, if anyone: a probe that writes nothing (a shared ``flock``, released at once;
+    a runner starting in that instant is told the folder is busy, and can run again)."""
     from .base import LockHolder
 
-    if not (Path(output) / LEDGER_DIR / LOCK_FILE).exists():
-        return None
     try:
-        FolderLock(output).release()
-    except LedgerLocked as exc:
-        return LockHolder(campaign, os.uname().nodename, exc.pid, None, None, None, None)
+        fd = os.open(Path(output) / LEDGER_DIR / LOCK_FILE, os.O_RDONLY | os.O_NOFOLLOW)
     except OSError:
         return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return LockHolder(campaign, os.uname().nodename, _read_pid(fd), None, None, None, None)
+    finally:
+        os.close(fd)
     return None
