@@ -1,7 +1,79 @@
-"""photogpt-batch: make a folder of generated videos match a campaign YAML, through the PhotoGPT API."""
+"""photogpt-batch: make a folder of generated videos match a campaign YAML, through the PhotoGPT API.
 
-from .hookspecs import hookimpl
-from .models import IMAGE_ROLES, VIDEO_ROLES, Model, Problem
+The library behind the command line; each command calls one of these::
 
-__all__ = ["IMAGE_ROLES", "VIDEO_ROLES", "Model", "Problem", "hookimpl"]
+    from photogpt_batch import load_campaign, make_plan, run_campaign, read_status, RunConfig
+
+    campaign = load_campaign("specs/demo.yaml")          # validate (raises SpecError)
+    plan = make_plan(campaign)                           # plan (sends nothing)
+    summary = run_campaign(campaign, RunConfig(sandbox=True))  # run
+    report = read_status(campaign)                       # status
+
+and plugins use `Model`, `Problem` and `hookimpl`. Every name is imported on first use (PEP 562), so
+``import photogpt_batch`` stays cheap and loading a campaign does not import the HTTP client or the ledger.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 __version__ = "0.1.0"
+
+#: Public name -> the module that defines it (relative to this package).
+_EXPORTS = {
+    "load_campaign": ".validation",
+    "make_plan": ".planning",
+    "run_campaign": ".runner",
+    "read_status": ".status",
+    "RunConfig": ".runner",
+    "EngineOptions": ".engine",
+    "SpecError": ".diagnostics",
+    "ConfigError": ".runner",
+    "StatusError": ".status",
+    "Model": ".models",
+    "Problem": ".models",
+    "IMAGE_ROLES": ".models",
+    "VIDEO_ROLES": ".models",
+    "hookimpl": ".hookspecs",
+}
+
+__all__ = [  # the names of `_EXPORTS` (a test checks)
+    "IMAGE_ROLES",
+    "VIDEO_ROLES",
+    "ConfigError",
+    "EngineOptions",
+    "Model",
+    "Problem",
+    "RunConfig",
+    "SpecError",
+    "StatusError",
+    "hookimpl",
+    "load_campaign",
+    "make_plan",
+    "read_status",
+    "run_campaign",
+]
+
+if TYPE_CHECKING:  # what type checkers and editors see; at run time `__getattr__` imports on first use
+    from .diagnostics import SpecError
+    from .engine import EngineOptions
+    from .hookspecs import hookimpl
+    from .models import IMAGE_ROLES, VIDEO_ROLES, Model, Problem
+    from .planning import make_plan
+    from .runner import ConfigError, RunConfig, run_campaign
+    from .status import StatusError, read_status
+    from .validation import load_campaign
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -339,7 +339,8 @@ class PhotoGPTClient:
             envelope = await self._call("GET", self.url("jobs").with_query(query or None))
             # NOTES.md shows the page as {"jobs", "nextPageToken"}; accept it inside "result" (the
             # documented envelope) or, failing that, beside "status".
-            page = envelope.get("result") if isinstance(envelope.get("result"), dict) else envelope
+            inner = envelope.get("result")
+            page = inner if isinstance(inner, dict) else envelope
             jobs = page.get("jobs")
             if not isinstance(jobs, list) or not all(isinstance(job, dict) for job in jobs):
                 raise ProtocolError("GET /jobs: the answer has no list of job objects", status=200)
@@ -430,7 +431,7 @@ class PhotoGPTClient:
             except _NOT_SENT_ERRORS as exc:
                 failure: ApiError = TransportError(f"{where}: could not connect: {self._scrub(str(exc))}")
                 cause = exc
-            except (*_WIRE_ERRORS, ProtocolError) as exc:
+            except (*_WIRE_ERRORS, ProtocolError) as exc:  # type: ignore[misc]  # mypy cannot read a starred tuple
                 if is_post:
                     detail = exc.message if isinstance(exc, ProtocolError) else self._scrub(str(exc))
                     raise OutcomeUnknown(

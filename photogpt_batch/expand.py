@@ -669,6 +669,7 @@ def walk_position(node: Any, path: JsonPath, at_key: bool = False) -> Pos | None
     if node is None:
         return None
     pos = node_position(node)
+    part: Any  # becomes the key as written when that is not text (3, null)
     for i, part in enumerate(path):
         last = i == len(path) - 1
         if isinstance(node, dict):

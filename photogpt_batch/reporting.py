@@ -40,7 +40,9 @@ def print_summary(campaign: Campaign, summary: RunSummary, spec: str, output: st
     """The closing report of a run, with the command to resume when there is more to do (``output`` and
     ``ledger``: the ``--output`` and ``--ledger`` the run was given, repeated in that command; the ledger URL
     without its password)."""
-    echo = lambda text="": click.echo(text, err=True)  # noqa: E731 - the report goes to stderr, beside progress
+    def echo(text: str = "") -> None:
+        click.echo(text, err=True)  # the report goes to stderr, beside progress
+
     echo(f"{campaign.name}: {summary.succeeded}/{summary.jobs} jobs done, "
          f"{summary.videos_downloaded}/{summary.videos_expected} videos in {campaign.output}"
          + (f", {summary.credits:g} credits" if summary.credits is not None else ""))

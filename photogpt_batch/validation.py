@@ -144,7 +144,7 @@ class JobValidator:
     def __init__(self, registry: Registry):
         self.registry = registry
         self._validators: dict[str, jsonschema.protocols.Validator] = {}
-        self._shapes: dict[str, _ShapeResult] = {}
+        self._shapes: dict[tuple[str, Hashable], _ShapeResult] = {}
         self._groups = {m.option_group for m in registry.models.values()}
 
     def _validator(self, model: Model) -> jsonschema.protocols.Validator:
@@ -249,7 +249,7 @@ class JobValidator:
             return [_Finding(path, f"{where}: must be {_fmt(error.validator_value)}{tag}")]
         if kind == "type":
             wanted = error.validator_value
-            wanted = " or ".join(_TYPE_NAMES.get(t, t) for t in (wanted if isinstance(wanted, list) else [wanted]))
+            wanted = " or ".join(str(_TYPE_NAMES.get(t, t)) for t in (wanted if isinstance(wanted, list) else [wanted]))
             hint = None
             if _is_ratio_schema(schema) and isinstance(instance, int | float):
                 hint = 'quote the ratio, e.g. "16:9" (unquoted 16:9 in YAML 1.1 is the number 969)'

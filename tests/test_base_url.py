@@ -40,6 +40,7 @@ def test_a_plain_base_url_is_accepted() -> None:
     assert str(check_base_url("http://127.0.0.1:1/api")) == "http://127.0.0.1:1/api"
 
 
+@pytest.mark.slow
 def test_run_with_user_info_in_the_base_url_is_a_configuration_error(tmp_path: Path) -> None:
     spec = write_campaign(tmp_path, jobs=1)
     env = {k: v for k, v in os.environ.items() if not k.startswith("PHOTOGPT_")}

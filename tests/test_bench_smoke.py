@@ -1,7 +1,7 @@
 """The benchmark scripts in bench/ run end to end at a tiny size, so they do not rot between full runs.
 
 Each script runs as a child process, as a person would run it, against its own sandbox process on 127.0.0.1;
-the full-size runs (and their targets) stay manual: see the README's Benchmarks section.
+the full-size runs (and their targets) stay manual: see bench/RESULTS.md.
 """
 
 from __future__ import annotations
@@ -16,6 +16,9 @@ from typing import Any
 import pytest
 
 BENCH = Path(__file__).resolve().parent.parent / "bench"
+
+# Every test here runs a benchmark script in its own process.
+pytestmark = pytest.mark.slow
 
 
 def run_script(script: str, *args: str, timeout: float = 60) -> dict[str, Any]:

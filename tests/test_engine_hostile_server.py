@@ -143,6 +143,7 @@ def test_a_400_on_a_job_poll_fails_that_job_with_the_servers_message(tmp_path: P
     assert summary.aborted is None and not summary.interrupted
 
 
+@pytest.mark.slow
 def test_a_key_refused_mid_run_stops_everything_reports_and_exits_1(tmp_path: Path, hostile: HostileApi) -> None:
     hostile.key_revoked_at_post = 2
     spec = write_campaign(tmp_path, jobs=3)

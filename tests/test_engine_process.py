@@ -39,6 +39,7 @@ def _in_process(args: list[str], env: dict[str, str] | None = None) -> subproces
     return subprocess.CompletedProcess(args, result.exit_code, result.stdout, result.stderr)
 
 
+@pytest.mark.slow
 def test_sigkill_at_random_moments_then_resume_loses_nothing_and_pays_once(tmp_path: Path) -> None:
     rng = random.Random(1234)
     jobs = 24
@@ -66,6 +67,7 @@ def test_sigkill_at_random_moments_then_resume_loses_nothing_and_pays_once(tmp_p
         assert posts(sandbox) <= jobs + doubted
 
 
+@pytest.mark.slow
 def test_a_kill_while_submissions_wait_for_the_rate_limit_leaves_them_unsent_not_in_doubt(tmp_path: Path) -> None:
     spec = write_campaign(tmp_path, jobs=4)
     with SandboxThread(fast_sandbox(generation_seconds=(5.0, 5.0))) as sandbox:
@@ -82,6 +84,7 @@ def test_a_kill_while_submissions_wait_for_the_rate_limit_leaves_them_unsent_not
     assert len(attempted) == sent < 4
 
 
+@pytest.mark.slow
 def test_a_rerun_without_the_flag_never_resubmits_what_a_kill_left_in_doubt(tmp_path: Path) -> None:
     spec = write_campaign(tmp_path, jobs=1)
     with SandboxThread(fast_sandbox()) as sandbox:
@@ -99,6 +102,7 @@ def test_a_rerun_without_the_flag_never_resubmits_what_a_kill_left_in_doubt(tmp_
         assert posts(sandbox) == 0
 
 
+@pytest.mark.slow
 def test_ctrl_c_stops_records_and_exits_130_with_the_resume_command(tmp_path: Path) -> None:
     spec = write_campaign(tmp_path, jobs=12)
     with SandboxThread(fast_sandbox(generation_seconds=(1.0, 2.0))) as sandbox:
@@ -123,6 +127,7 @@ def test_ctrl_c_stops_records_and_exits_130_with_the_resume_command(tmp_path: Pa
         check_outputs(tmp_path / "out", 12)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])
 def test_sigterm_and_a_lost_terminal_stop_cleanly_like_ctrl_c(tmp_path: Path, sig: signal.Signals) -> None:
     spec = write_campaign(tmp_path, jobs=6)
@@ -139,6 +144,7 @@ def test_sigterm_and_a_lost_terminal_stop_cleanly_like_ctrl_c(tmp_path: Path, si
             assert len([r for r in ledger.jobs() if r.remote_id]) == posts(sandbox)  # every jobId recorded
 
 
+@pytest.mark.slow
 def test_ctrl_c_while_a_submission_waits_out_a_429_sends_nothing_more(tmp_path: Path) -> None:
     spec = write_campaign(tmp_path, jobs=1)
     faults = Faults(rate_limit_nth=(1,), rate_limit_routes=("POST /videos/generation",), retry_after_seconds=120)
@@ -156,6 +162,7 @@ def test_ctrl_c_while_a_submission_waits_out_a_429_sends_nothing_more(tmp_path: 
             assert [r.state for r in ledger.jobs()] == [JobState.PLANNED]  # provably unsent: free to send later
 
 
+@pytest.mark.slow
 def test_a_second_ctrl_c_stops_at_once_exits_130_and_the_cut_submission_is_in_doubt(tmp_path: Path) -> None:
     spec = write_campaign(tmp_path, jobs=1)
     # The POST's answer takes a minute: the first Ctrl-C waits for it, the second does not.
@@ -212,6 +219,7 @@ def test_an_output_path_that_is_a_file_exits_2(tmp_path: Path, command: str) -> 
     assert (tmp_path / "out").read_text() == "a file, not a folder"
 
 
+@pytest.mark.slow
 def test_a_base_url_that_is_not_http_is_a_configuration_error(tmp_path: Path) -> None:
     spec = write_campaign(tmp_path, jobs=1)
     env = {k: v for k, v in os.environ.items() if not k.startswith("PHOTOGPT_")}
@@ -222,6 +230,7 @@ def test_a_base_url_that_is_not_http_is_a_configuration_error(tmp_path: Path) ->
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_the_api_key_is_never_written_to_disk_or_printed(tmp_path: Path) -> None:
     key = "sk-live-DISTINCTIVE-7f3a9c"
     spec = write_campaign(tmp_path, jobs=3)
@@ -238,6 +247,7 @@ def test_the_api_key_is_never_written_to_disk_or_printed(tmp_path: Path) -> None
         assert key.encode() not in path.read_bytes(), path
 
 
+@pytest.mark.slow
 def test_run_without_a_key_exits_2_and_sends_nothing(tmp_path: Path) -> None:
     spec = write_campaign(tmp_path, jobs=1)
     env = {k: v for k, v in os.environ.items() if not k.startswith("PHOTOGPT_")}
@@ -251,6 +261,7 @@ def test_run_without_a_key_exits_2_and_sends_nothing(tmp_path: Path) -> None:
     assert report["ok"] is False and "PHOTOGPT_API_KEY" in report["error"]
 
 
+@pytest.mark.slow
 def test_run_of_an_invalid_spec_exits_2_with_located_errors(tmp_path: Path) -> None:
     spec = tmp_path / "bad.yaml"
     spec.write_text("version: 1\ncampaign: x\njobs:\n  - id: a\n    model: veo-3.1\n    prompt: p\n"
@@ -260,6 +271,7 @@ def test_run_of_an_invalid_spec_exits_2_with_located_errors(tmp_path: Path) -> N
     assert f"{spec}:7:" in result.stderr and "5 is not one of 4, 6, 8" in result.stderr
 
 
+@pytest.mark.slow
 def test_status_json_reports_counts_remote_ids_and_files(tmp_path: Path) -> None:
     spec = write_campaign(tmp_path, jobs=2, num_videos=2)
     with SandboxThread(fast_sandbox()) as sandbox:
@@ -274,6 +286,7 @@ def test_status_json_reports_counts_remote_ids_and_files(tmp_path: Path) -> None
     assert job["jobId"] and [v["path"] for v in job["videos"]] == ["clip-1/1.mp4", "clip-1/2.mp4"]
 
 
+@pytest.mark.slow
 def test_status_before_any_run_shows_new_jobs_and_exit_1(tmp_path: Path) -> None:
     spec = write_campaign(tmp_path, jobs=2)
     result = _run(["status", str(spec)], dict(os.environ))
@@ -282,6 +295,7 @@ def test_status_before_any_run_shows_new_jobs_and_exit_1(tmp_path: Path) -> None
     assert not (tmp_path / "out").exists()  # reading creates nothing
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", ["plan", "status"])
 def test_a_corrupt_ledger_is_a_clear_error_for_readers(tmp_path: Path, command: str) -> None:
     spec = write_campaign(tmp_path, jobs=1)
@@ -293,6 +307,7 @@ def test_a_corrupt_ledger_is_a_clear_error_for_readers(tmp_path: Path, command: 
     assert "Traceback" not in result.stderr and "ledger" in result.stderr
 
 
+@pytest.mark.slow
 def test_an_interrupted_sandbox_run_resumes_where_it_stood(tmp_path: Path) -> None:
     # run --sandbox keeps its sandbox's jobs beside the ledger, so jobs left in flight are still known.
     spec = write_campaign(tmp_path, jobs=8)
@@ -311,6 +326,7 @@ def test_an_interrupted_sandbox_run_resumes_where_it_stood(tmp_path: Path) -> No
     check_outputs(tmp_path / "out", 8)
 
 
+@pytest.mark.slow
 def test_output_to_a_stream_that_cannot_encode_the_prompts_is_escaped_not_a_crash(tmp_path: Path) -> None:
     spec = write_campaign(tmp_path, jobs=1)
     spec.write_text(spec.read_text().replace("shot number", "café — 夜 shot"), encoding="utf-8")

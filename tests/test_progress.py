@@ -104,6 +104,7 @@ def _env(sandbox: SandboxThread) -> dict[str, str]:
     return {**env, "PHOTOGPT_BASE_URL": sandbox.base_url, "PHOTOGPT_API_KEY": "test-key"}
 
 
+@pytest.mark.slow
 def test_run_with_stderr_closed_finishes_and_saves_the_videos(tmp_path: Path) -> None:
     spec = write_campaign(tmp_path, jobs=2)
     # `2>&-`: the child starts without a file descriptor 2, so its sys.stderr is None.
@@ -116,6 +117,7 @@ def test_run_with_stderr_closed_finishes_and_saves_the_videos(tmp_path: Path) ->
     check_outputs(tmp_path / "out", 2)
 
 
+@pytest.mark.slow
 def test_run_with_stderr_a_broken_pipe_still_saves_every_video(tmp_path: Path) -> None:
     # `run ... 2>&1 >summary.txt | head -1` once head has gone: every write to stderr fails with EPIPE.
     spec = write_campaign(tmp_path, jobs=3)

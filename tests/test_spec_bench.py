@@ -6,9 +6,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 BENCH = Path(__file__).parents[1] / "bench" / "bench_specs.py"
 
 
+@pytest.mark.slow
 def test_bench_runs_at_a_small_size_and_prints_its_table() -> None:
     result = subprocess.run([sys.executable, str(BENCH), "--jobs", "2000"], capture_output=True, text=True,
                             timeout=120)

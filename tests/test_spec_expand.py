@@ -648,6 +648,7 @@ def test_id_that_only_some_matrix_values_make_too_long_is_refused_once_at_the_te
     assert found[0].hint is not None and "shorten the text around the placeholders" in found[0].hint
 
 
+@pytest.mark.slow
 def test_spec_loading_does_not_import_the_ledger() -> None:
     code = ("import sys; from photogpt_batch.validation import load_campaign; load_campaign(sys.argv[1]); "
             "print(sorted({'asyncio', 'sqlite3', 'photogpt_batch.ledger'} & set(sys.modules)))")

@@ -166,6 +166,7 @@ def test_without_the_c_parser_every_file_takes_the_round_trip_path(tmp_path: Pat
     assert caught.value.diagnostics[0].format().startswith(f"{bad}:7:11: error: invalid YAML")
 
 
+@pytest.mark.slow
 def test_when_ruamel_yaml_clib_cannot_be_imported_loading_still_works(tmp_path: Path) -> None:
     path = write(tmp_path, VALID)
     bad = write(tmp_path, VALID.replace("duration: 8", "duration: 5"), "bad.yaml")

@@ -264,23 +264,27 @@ def models_json(acme_site: Path) -> subprocess.CompletedProcess[str]:
     return photogpt(acme_site, "models", "--json")
 
 
+@pytest.mark.slow
 def test_models_still_works_with_a_broken_plugin_installed(models_json: subprocess.CompletedProcess[str]) -> None:
     assert models_json.returncode == 0, models_json.stderr
     assert "Traceback" not in models_json.stderr
     assert {m["id"] for m in json.loads(models_json.stdout)} >= {"veo-3.1", "acme-1", "acme-2"}
 
 
+@pytest.mark.slow
 def test_plugin_that_fails_to_import_is_a_warning_naming_it(models_json: subprocess.CompletedProcess[str]) -> None:
     assert "warning: plugin 'acme_broken' (acme_broken) failed to load: RuntimeError('acme_broken cannot start')" \
         in models_json.stderr
 
 
+@pytest.mark.slow
 def test_plugin_whose_register_models_raises_is_a_warning_naming_it(
         models_json: subprocess.CompletedProcess[str]) -> None:
     assert "warning: plugin 'acme_raises' failed in register_models: ValueError('no licence key')" \
         in models_json.stderr
 
 
+@pytest.mark.slow
 def test_duplicate_model_from_an_entry_point_is_a_warning_and_the_first_is_kept(
         models_json: subprocess.CompletedProcess[str]) -> None:
     plugins = {m["id"]: m["plugin"] for m in json.loads(models_json.stdout)}
@@ -289,12 +293,14 @@ def test_duplicate_model_from_an_entry_point_is_a_warning_and_the_first_is_kept(
     assert "plugin 'acme_dupe' registers model 'acme-1', already registered by 'acme_good'" in models_json.stderr
 
 
+@pytest.mark.slow
 def test_models_lists_every_model_with_its_plugin(models_json: subprocess.CompletedProcess[str]) -> None:
     plugins = {m["id"]: m["plugin"] for m in json.loads(models_json.stdout)}
     assert plugins["veo-3.1"] == "veo" and plugins["seedance-2.0"] == "seedance"
     assert plugins["kling-motion-pro"] == "kling" and plugins["grok-imagine-1.5"] == "grok"
 
 
+@pytest.mark.slow
 def test_entry_point_model_plans_through_the_cli(acme_site: Path, tmp_path: Path) -> None:
     spec = write(tmp_path, """\
         version: 1
@@ -308,6 +314,7 @@ def test_entry_point_model_plans_through_the_cli(acme_site: Path, tmp_path: Path
         "modelID": "acme-1", "prompt": "p", "options": {"acme": {"style": "pastel"}}}
 
 
+@pytest.mark.slow
 def test_schema_command_leaves_third_party_models_out_by_default(acme_site: Path, tmp_path: Path) -> None:
     result = photogpt(acme_site, "schema", "--out", str(tmp_path / "schemas"))
     assert result.returncode == 0, result.stderr
@@ -315,6 +322,7 @@ def test_schema_command_leaves_third_party_models_out_by_default(acme_site: Path
     assert (tmp_path / "schemas" / "veo-3.1.schema.json").exists()
 
 
+@pytest.mark.slow
 def test_third_party_plugin_cannot_take_over_a_builtin_model(tmp_path: Path) -> None:
     install(tmp_path, ["acme_shadow"])
     result = photogpt(tmp_path, "models", "--json")

@@ -243,8 +243,9 @@ class Ledger(GroupCommit):
         # Column order matches the records' field order (see _JOB_COLUMNS and _VIDEO_COLUMNS).
         for r in video_rows:
             videos[r[0]].append(VideoRecord(r[0], r[1], r[2], VIDEO_STATES[r[3]], *r[4:]))
-        return [JobRecord(*r[:4], JOB_STATES[r[4]], bool(r[5]), *r[6:], videos=tuple(videos.get(r[0], ())))
-                for r in job_rows]
+        # mypy cannot count the fields a row's slices fill, so it thinks 'videos' may be given twice
+        return [JobRecord(*r[:4], JOB_STATES[r[4]], bool(r[5]), *r[6:],  # type: ignore[call-arg, misc]
+                          videos=tuple(videos.get(r[0], ()))) for r in job_rows]
 
     def jobs(self) -> list[JobRecord]:
         """Every job's current version, with its videos, in the order they were first recorded."""

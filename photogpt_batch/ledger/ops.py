@@ -35,9 +35,6 @@ class Tx(Protocol):
         """Upsert a ``meta`` fact (of this campaign, in a shared store)."""
 
 
-EventRow = tuple[float, int, int | None, str | None, str, str | None]
-
-
 class Op:
     """A write to the ledger; applied inside a transaction, it validates before it changes anything."""
 
@@ -219,7 +216,7 @@ class Barrier(Op):
         return []
 
 
-def apply_each(conn: Tx, ops: Sequence[tuple[Op, float]], integrity: type[Exception] | tuple[type[Exception], ...]
+def apply_each(conn: Tx, ops: Sequence[tuple[Op, float]], integrity: type[Exception]
                ) -> tuple[list[Exception | None], list[EventRow]]:
     """Apply each (op, time) in a savepoint of its own: one that fails is rolled back alone and its error
     returned in its place."""
@@ -240,7 +237,7 @@ def apply_each(conn: Tx, ops: Sequence[tuple[Op, float]], integrity: type[Except
 
 
 
-def apply_ops(tx: Tx, ops: Sequence[tuple[Op, float]], integrity: type[Exception] | tuple[type[Exception], ...],
+def apply_ops(tx: Tx, ops: Sequence[tuple[Op, float]], integrity: type[Exception],
               restart: Any) -> list[Exception | None]:
     """Apply each (op, time) in the open transaction of ``tx`` and insert their events, leaving the transaction
     open; an op that fails is rolled back alone and its error returned in its place. ``restart()`` rolls the

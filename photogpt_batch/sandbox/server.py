@@ -548,7 +548,7 @@ class Sandbox:
         try:
             span = parse_range(request.headers.get("Range"), length)
         except RangeNotSatisfiable:
-            response = _file_error(416, "InvalidRange", "The requested range is not satisfiable.")
+            response: web.StreamResponse = _file_error(416, "InvalidRange", "The requested range is not satisfiable.")
             response.headers["Content-Range"] = f"bytes */{length}"
             return response
         start, end = span if span is not None else (0, length)

@@ -26,6 +26,9 @@ from photogpt_batch.ledger import (
 )
 from photogpt_batch.ledger import postgres as pg
 
+# A PostgreSQL cluster (initdb, pg_ctl) and, for most, the CLI in processes of their own.
+pytestmark = pytest.mark.slow
+
 
 def planned(job_id: str, prompt: str = "a cat on a skateboard", n: int = 1) -> PlannedJob:
     body = {"modelID": "veo-3.1", "prompt": prompt, "numVideos": n}

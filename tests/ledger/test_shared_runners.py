@@ -19,6 +19,9 @@ from photogpt_batch.ledger.postgres import PostgresLedger
 from photogpt_batch.runner import run_campaign
 from photogpt_batch.sandbox import SandboxThread
 
+# A PostgreSQL cluster (initdb, pg_ctl) and, for most, the CLI in processes of their own.
+pytestmark = pytest.mark.slow
+
 SLOW = dict(generation_seconds=(0.8, 1.5))
 
 

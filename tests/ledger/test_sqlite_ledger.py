@@ -340,6 +340,7 @@ asyncio.run(main())
 """
 
 
+@pytest.mark.slow
 def test_a_committed_transition_survives_sigkill(output: Path) -> None:
     child = run_child(CHILD_COMMITS_THEN_HANGS, str(output))
     try:
@@ -489,6 +490,7 @@ with Ledger.open_for_run(Path(sys.argv[1])):
 """
 
 
+@pytest.mark.slow
 def test_a_runner_in_another_process_is_refused_until_it_exits(output: Path) -> None:
     child = run_child(CHILD_HOLDS_LOCK, str(output))
     try:

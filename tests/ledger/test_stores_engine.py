@@ -18,6 +18,9 @@ from photogpt_batch.ledger import JobState, Ledger
 from photogpt_batch.runner import ConfigError, run_campaign
 from photogpt_batch.sandbox import Faults, SandboxThread
 
+# A PostgreSQL cluster (initdb, pg_ctl) and, for most, the CLI in processes of their own.
+pytestmark = pytest.mark.slow
+
 FAST_FLAGS = ["--concurrency", "8", "--rate", "1000", "--quiet"]
 
 

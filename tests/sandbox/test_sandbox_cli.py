@@ -73,6 +73,7 @@ def test_unknown_fault_kind_is_a_usage_error() -> None:
     assert result.exit_code == 2
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
 async def test_served_sandbox_prints_its_url_answers_and_stops_cleanly(stop_signal: signal.Signals) -> None:
     env = {

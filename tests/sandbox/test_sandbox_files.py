@@ -89,6 +89,7 @@ async def test_same_video_has_the_same_bytes_each_time(api: Api, session: aiohtt
     assert first == second
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg is not installed")
 async def test_ffmpeg_decodes_the_video(api: Api, session: aiohttp.ClientSession, tmp_path: Path) -> None:
     _, url = await video_url(api)
