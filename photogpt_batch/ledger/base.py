@@ -126,13 +126,25 @@ class Ledger(GroupCommit):
         """Who holds this campaign's run lock now (``None``: nobody, or the store cannot tell)."""
         return None
 
-    @property
-    def writable(self) -> bool:  # pragma: no cover - abstract
-        """Whether this handle may write (opened with `open_for_run`)."""
-        raise NotImplementedError
+    _wconn: Any = None
+    _closed: bool = False
 
-    def close(self) -> None:  # pragma: no cover - abstract
+    @property
+    def writable(self) -> bool:
+        """Whether this handle may write (opened with `open_for_run`)."""
+        return self._wconn is not None and not self._closed
+
+    def close(self) -> None:
         """Close the store and release the lock. Use `aclose` if group commit was used."""
+        if self._closed:
+            return
+        if self._writer_running():
+            raise RuntimeError("the ledger's writer is running: close it with 'await ledger.aclose()'")
+        self._closed = True
+        self._release()
+
+    def _release(self) -> None:  # pragma: no cover - abstract
+        """Stop the store's threads, give its lock back and close its connections (once, from `close`)."""
         raise NotImplementedError
 
     async def aclose(self) -> None:

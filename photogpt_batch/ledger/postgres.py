@@ -163,22 +163,11 @@ class PostgresLedger(Ledger):
         return cls(url, campaign, None, conn)
 
     @property
-    def writable(self) -> bool:
-        """Whether this handle may write (opened with `open_for_run`)."""
-        return self._wconn is not None and not self._closed
-
-    @property
     def lock_lost(self) -> bool:
         """Whether the heartbeat found the lock taken by another run."""
         return self._heartbeat is not None and self._heartbeat.lost
 
-    def close(self) -> None:
-        """Give the lock back and close the connections."""
-        if self._closed:
-            return
-        if self._writer_running():
-            raise RuntimeError("the ledger's writer is running: close it with 'await ledger.aclose()'")
-        self._closed = True
+    def _release(self) -> None:
         if self._heartbeat is not None:
             self._heartbeat.stop()
         if self._executor is not None:

@@ -180,18 +180,7 @@ class SqliteLedger(Ledger):
             return None
         return f.folder_lock_holder(self.path.parent.parent, self.meta("campaign") or "")
 
-    @property
-    def writable(self) -> bool:
-        """Whether this handle may write (opened with `open_for_run`)."""
-        return self._wconn is not None and not self._closed
-
-    def close(self) -> None:
-        """Close the database and release the lock. Use `aclose` if group commit was used."""
-        if self._closed:
-            return
-        if self._writer_running():
-            raise RuntimeError("the ledger's writer is running: close it with 'await ledger.aclose()'")
-        self._closed = True
+    def _release(self) -> None:
         if self._executor is not None:
             self._executor.shutdown(wait=True)
         with self._write_mutex:
