@@ -32,7 +32,7 @@ from .errors import LedgerError, LedgerTooNew, LedgerUnavailable, LedgerUnusable
 from .folder import check_manifest_known
 from .migrations import PG_MIGRATIONS, PG_SCHEMA, PG_SCHEMA_VERSION
 from .ops import Op, apply_ops
-from .stores import redact
+from .stores import redact, scrub
 from .writer import Pending, fail_all, resolve
 
 #: Serialises migrations of one database (a transaction-scoped advisory lock: safe behind PgBouncer).
@@ -125,7 +125,12 @@ class PostgresLedger(Ledger):
                 generation, run_id, warning = pg_lock.acquire(wconn, campaign, f"{redact(url)}")
             except _psycopg().Error as exc:
                 raise unusable(url, exc) from exc
-            rconn = connect(url)
+            try:
+                rconn = connect(url)
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    pg_lock.release(wconn, campaign, generation)
+                raise
         except BaseException:
             wconn.close()
             raise
@@ -244,7 +249,8 @@ class PostgresLedger(Ledger):
         try:
             yield
         except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
-            raise LedgerUnavailable(f"the shared ledger {redact(self.url)} cannot be reached ({_first_line(exc)})"
+            raise LedgerUnavailable(f"the shared ledger {redact(self.url)} cannot be reached "
+                                    f"({scrub(_first_line(exc), self.url)})"
                                     "; once it is back, run again to resume") from exc
 
     @contextlib.contextmanager
@@ -256,8 +262,8 @@ class PostgresLedger(Ledger):
                     self._rconn = connect(self.url)
                 except LedgerUnusable as exc:
                     raise LedgerUnavailable(f"the shared ledger {redact(self.url)} cannot be reached "
-                                            f"({_first_line(exc.__cause__ or exc)}); once it is back, run again to "
-                                            "resume") from exc
+                                            f"({scrub(_first_line(exc.__cause__ or exc), self.url)}); once it is "
+                                            "back, run again to resume") from exc
             yield self._rconn
 
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
@@ -299,7 +305,7 @@ def connect(url: str) -> Any:
 
 def unusable(url: str, exc: Exception) -> LedgerError:
     """The message for a failure to open the shared ledger at ``url``, without its password."""
-    text = _first_line(exc)
+    text = scrub(_first_line(exc), url)
     where = redact(url)
     lower = text.lower()
     if "password authentication failed" in lower or "no password supplied" in lower:

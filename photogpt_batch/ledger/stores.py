@@ -11,6 +11,7 @@ import os
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import unquote
 
 from .errors import LedgerError
 
@@ -48,6 +49,18 @@ _PASSWORD_PARAM = re.compile(r"([?&]password=)[^&#]*", re.IGNORECASE)
 def redact(url: str) -> str:
     """``url`` without its password (in the user part or as a ``password=`` parameter): what messages show."""
     return _PASSWORD_PARAM.sub(r"\1<hidden>", _PASSWORD.sub(r"\g<head>@", url))
+
+
+def scrub(text: str, url: str) -> str:
+    """``text`` (a driver's message about ``url``) with the URL's password removed wherever it appears, even
+    partly quoted back by a parse error."""
+    secrets = [m.group(0)[1:-1] for m in re.finditer(r":[^@/?#]*@", url.split("://", 1)[-1].split("/", 1)[0])]
+    secrets += [m.group(0)[len(m.group(1)):] for m in _PASSWORD_PARAM.finditer(url)]
+    secrets += [unquote(secret) for secret in secrets]  # libpq quotes the password decoded
+    text = text.replace(url, redact(url))
+    for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
+        text = text.replace(secret, "<hidden>")
+    return text
 
 
 def has_password(url: str) -> bool:

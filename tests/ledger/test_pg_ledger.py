@@ -148,3 +148,36 @@ def test_reading_an_empty_database_is_an_empty_ledger(pg_url: str, tmp_path: Pat
         assert reader.jobs() == [] and "campaign c" in reader.location and PASSWORD not in reader.location
     with psycopg.connect(pg_url) as conn:  # and nothing was created
         assert conn.execute("SELECT to_regclass('photogpt_batch.jobs')").fetchone()[0] is None
+
+
+def test_libpq_conventions_supply_the_password(pg_cluster: Cluster, tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    db = pg_cluster.new_database()
+    bare = pg_cluster.url(db, password=False)
+    monkeypatch.delenv("PGPASSWORD", raising=False)
+    monkeypatch.setenv("PGPASSFILE", str(tmp_path / "none"))
+    with pytest.raises(LedgerUnusable, match=r"refused the login|no password"):
+        Ledger.open_for_reading(tmp_path, url=bare, campaign="c")
+    monkeypatch.setenv("PGPASSWORD", PASSWORD)  # PG* variables fill in what the URL leaves out
+    Ledger.open_for_run(tmp_path, url=bare, campaign="c").close()
+    monkeypatch.delenv("PGPASSWORD")
+    passfile = tmp_path / "pgpass"
+    passfile.write_text(f"127.0.0.1:{pg_cluster.port}:{db}:runner:{PASSWORD}\n")
+    passfile.chmod(0o600)
+    monkeypatch.setenv("PGPASSFILE", str(passfile))  # as ~/.pgpass
+    with Ledger.open_for_reading(tmp_path, url=bare, campaign="c") as reader:
+        assert reader.jobs() == []
+
+
+def test_urls_are_shown_without_their_password() -> None:
+    from photogpt_batch.ledger import LedgerUrlError, ledger_url, redact
+    from photogpt_batch.ledger.stores import scrub
+
+    url = "postgresql://bob:p%40ss@db.example.com:5432/photogpt?sslmode=require&password=other"
+    assert redact(url) == "postgresql://bob@db.example.com:5432/photogpt?sslmode=require&password=<hidden>"
+    said = scrub(f"invalid token near p@ss, p%40ss or other in {url}", url)
+    assert "p@ss" not in said and "p%40ss" not in said and "other" not in said
+    with pytest.raises(LedgerUrlError, match="must be a postgresql:// URL") as caught:
+        ledger_url("mysql://bob:secret@host/db")
+    assert "secret" not in str(caught.value)
+    assert ledger_url("  ") is None
