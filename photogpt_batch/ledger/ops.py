@@ -34,6 +34,16 @@ class Tx(Protocol):
     def set_meta(self, key: str, value: str) -> None:
         """Upsert a ``meta`` fact (of this campaign, in a shared store)."""
 
+    def job_row(self, row: int) -> tuple[JobState, str]:
+        """Job row ``row``'s state and spec id (`select_job_row`); raises `UnknownRecord`."""
+
+    def video_state(self, row: int, n: int) -> VideoState:
+        """Video ``n`` of job row ``row``'s state (`select_video_state`); raises `UnknownRecord`."""
+
+    def moved(self, row: int, n: int | None, to: str, created: int = 0) -> None:
+        """An op moved a job (``n`` None; ``created`` videos made pending with it) or a video to ``to``: for a
+        store that keeps the batch's states at hand (PostgreSQL) rather than asking the database each time."""
+
 
 class Op:
     """A write to the ledger; applied inside a transaction, it validates before it changes anything."""
@@ -43,11 +53,20 @@ class Op:
         raise NotImplementedError
 
 
-def _job_row(conn: Tx, row: int) -> tuple[JobState, str]:
+def select_job_row(conn: Any, row: int) -> tuple[JobState, str]:
+    """Job row ``row``'s state and spec id, asked of the database (``conn``: anything with ``execute``)."""
     found = conn.execute("SELECT state, job_id FROM jobs WHERE id = ?", (row,)).fetchone()
     if found is None:
         raise UnknownRecord(f"no job row {row} in the ledger")
     return JobState(found[0]), found[1]
+
+
+def select_video_state(conn: Any, row: int, n: int) -> VideoState:
+    """Video ``n`` of job row ``row``'s state, asked of the database."""
+    found = conn.execute("SELECT state FROM videos WHERE job = ? AND n = ?", (row, n)).fetchone()
+    if found is None:
+        raise UnknownRecord(f"no video {n} of job row {row} in the ledger")
+    return VideoState(found[0])
 
 
 @dataclass(frozen=True)
@@ -93,7 +112,7 @@ class JobTransition(Op):
 
     def apply(self, conn: Tx, now: float) -> list[EventRow]:
         """Validate against `JOB_TRANSITIONS`, update the row, create videos on success."""
-        current, job_id = _job_row(conn, self.row)
+        current, job_id = conn.job_row(self.row)
         if self.to not in JOB_TRANSITIONS[current]:
             raise IllegalTransition(f"job {job_id!r} (row {self.row}) cannot go from {current} to {self.to}")
         match self.to:
@@ -109,6 +128,7 @@ class JobTransition(Op):
                 "INSERT INTO videos (job, n, video_id, state, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)",
                 [(v.job, v.n, v.video_id, v.state, now, now) for v in pending_videos(self.row, self.video_ids, now)],
             )
+        conn.moved(self.row, None, self.to, len(self.video_ids))
         detail = self.remote_id if self.to is JobState.SUBMITTED else self.error
         return [(now, self.row, None, current, self.to, detail)]
 
@@ -154,12 +174,9 @@ class VideoTransition(Op):
 
     def apply(self, conn: Tx, now: float) -> list[EventRow]:
         """Validate against `VIDEO_TRANSITIONS` and update the video row."""
-        found = conn.execute("SELECT state FROM videos WHERE job = ? AND n = ?", (self.row, self.n)).fetchone()
-        if found is None:
-            raise UnknownRecord(f"no video {self.n} of job row {self.row} in the ledger")
-        current = VideoState(found[0])
+        current = conn.video_state(self.row, self.n)
         if self.to not in VIDEO_TRANSITIONS[current]:
-            _, job_id = _job_row(conn, self.row)
+            _, job_id = conn.job_row(self.row)
             raise IllegalTransition(
                 f"video {self.n} of job {job_id!r} (row {self.row}) cannot go from {current} to {self.to}"
             )
@@ -172,6 +189,7 @@ class VideoTransition(Op):
             case _:
                 params = (self.to, self.error, now, *key)
         conn.execute(self._SQL[self.to], params)
+        conn.moved(self.row, self.n, self.to)
         detail = self.path if self.to is VideoState.DOWNLOADED else self.error
         return [(now, self.row, self.n, current, self.to, detail)]
 
@@ -185,13 +203,8 @@ class SetCredits(Op):
 
     def apply(self, conn: Tx, now: float) -> list[EventRow]:
         """Update the credits column."""
-        if (
-            conn.execute(
-                "UPDATE jobs SET credits = ?, updated_at = ? WHERE id = ?", (self.credits, now, self.row)
-            ).rowcount
-            != 1
-        ):
-            raise UnknownRecord(f"no job row {self.row} in the ledger")
+        conn.job_row(self.row)  # raises UnknownRecord
+        conn.execute("UPDATE jobs SET credits = ?, updated_at = ? WHERE id = ?", (self.credits, now, self.row))
         return []
 
 

@@ -24,7 +24,8 @@ from .base import Ledger, LockHolder
 from .errors import LedgerCorrupt, LedgerError, LedgerTooNew, LedgerUnusable, ReadOnlyLedger
 from .folder import check_manifest_known
 from .migrations import SCHEMA_VERSION
-from .ops import Op, apply_ops
+from .ops import Op, apply_ops, select_job_row, select_video_state
+from .states import JobState, VideoState
 from .writer import Pending, fail_all, resolve
 
 
@@ -42,6 +43,17 @@ class SqliteTx:
         """Upsert the ``meta`` row."""
         self.conn.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value ="
                           " excluded.value", (key, value))
+
+    def job_row(self, row: int) -> tuple[JobState, str]:
+        """Asked of the database (SQLite answers in microseconds)."""
+        return select_job_row(self.conn, row)
+
+    def video_state(self, row: int, n: int) -> VideoState:
+        """Asked of the database."""
+        return select_video_state(self.conn, row, n)
+
+    def moved(self, row: int, n: int | None, to: str, created: int = 0) -> None:
+        """Nothing kept: the next op asks the database."""
 
     def restart(self) -> None:
         """Roll back and begin again."""

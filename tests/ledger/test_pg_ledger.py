@@ -181,3 +181,21 @@ def test_urls_are_shown_without_their_password() -> None:
         ledger_url("mysql://bob:secret@host/db")
     assert "secret" not in str(caught.value)
     assert ledger_url("  ") is None
+
+
+async def test_a_batch_with_an_illegal_transition_commits_the_others(pg_url: str, tmp_path: Path) -> None:
+    async with Ledger.open_for_run(tmp_path, url=pg_url, campaign="c") as ledger:
+        rows = ledger.register([planned("a"), planned("b"), planned("c")])
+        outcomes = await asyncio.gather(
+            ledger.mark_submitting(rows["a"]),
+            ledger.mark_submitted(rows["b"], "never-submitting"),  # planned -> submitted is not allowed
+            ledger.mark_submitting(rows["c"]),
+            return_exceptions=True)
+        assert outcomes[0] is None and outcomes[2] is None and isinstance(outcomes[1], IllegalTransition)
+        # in one batch: the submission and its success, the success's videos and their first step
+        await asyncio.gather(ledger.mark_submitted(rows["a"], "ra"),
+                             ledger.mark_succeeded(rows["a"], ["v1", "v2"], durable=False),
+                             ledger.mark_video_preparing(rows["a"], 2))
+        assert [v.state for v in ledger.record(rows["a"]).videos] == [VideoState.PENDING, VideoState.PREPARING]
+        assert ledger.job("b").state is JobState.PLANNED  # type: ignore[union-attr]
+        assert [e.to_state for e in ledger.events(rows["b"])] == ["planned"]
