@@ -27,11 +27,11 @@ from .records import Event, JobRecord, Reconciled, Reconciliation, VideoRecord, 
 from .states import JOB_STATES, VIDEO_STATES, Disposition, JobState
 from .writer import GroupCommit
 
-_JOB_COLUMNS = (
+JOB_COLUMNS = (
     "jobs.id, jobs.job_id, jobs.model, jobs.content_hash, jobs.state, jobs.current, jobs.remote_id, jobs.error,"
     " jobs.err, jobs.credits, jobs.attempts, jobs.submitted_at, jobs.created_at, jobs.updated_at"
 )
-_VIDEO_COLUMNS = "v.job, v.n, v.video_id, v.state, v.url, v.path, v.bytes, v.sha256, v.error, v.updated_at"
+VIDEO_COLUMNS = "v.job, v.n, v.video_id, v.state, v.url, v.path, v.bytes, v.sha256, v.error, v.updated_at"
 
 
 @dataclass(frozen=True)
@@ -248,11 +248,11 @@ class Ledger(GroupCommit):
         """Jobs matching ``where`` (on table ``jobs``) with their videos: two queries in one snapshot."""
         where, params = self._scope + where, (*self._scope_params, *params)
         with self._snapshot() as query:
-            job_rows = query(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE {where} ORDER BY jobs.id", params)
-            video_rows = query(f"SELECT {_VIDEO_COLUMNS} FROM videos v JOIN jobs ON jobs.id = v.job WHERE {where}"
+            job_rows = query(f"SELECT {JOB_COLUMNS} FROM jobs WHERE {where} ORDER BY jobs.id", params)
+            video_rows = query(f"SELECT {VIDEO_COLUMNS} FROM videos v JOIN jobs ON jobs.id = v.job WHERE {where}"
                                " ORDER BY v.job, v.n", params)
         videos: defaultdict[int, list[VideoRecord]] = defaultdict(list)
-        # Column order matches the records' field order (see _JOB_COLUMNS and _VIDEO_COLUMNS).
+        # Column order matches the records' field order (see JOB_COLUMNS and VIDEO_COLUMNS).
         for r in video_rows:
             videos[r[0]].append(VideoRecord(r[0], r[1], r[2], VIDEO_STATES[r[3]], *r[4:]))
         # mypy cannot count the fields a row's slices fill, so it thinks 'videos' may be given twice

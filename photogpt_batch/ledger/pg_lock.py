@@ -77,11 +77,18 @@ def acquire(conn: Any, campaign: str, where: str) -> tuple[int, str, str | None]
     return generation, run_id, warning
 
 
+FENCE = "UPDATE locks SET heartbeat = now() WHERE campaign = %s AND generation = %s"
+
+
 def fence(conn: Any, campaign: str, generation: int) -> None:
     """Inside a write transaction: check this runner still holds the lock (and refresh its heartbeat). The row
     stays locked until the transaction ends, so a takeover waits for it, then sees what it wrote."""
-    if conn.execute("UPDATE locks SET heartbeat = now() WHERE campaign = %s AND generation = %s",
-                    (campaign, generation)).rowcount != 1:
+    check_fence(conn.execute(FENCE, (campaign, generation)).rowcount, campaign)
+
+
+def check_fence(rowcount: int, campaign: str) -> None:
+    """Raise `LockLost` unless the `FENCE` statement found this runner's generation."""
+    if rowcount != 1:
         raise LockLost(f"this run lost the lock of campaign {campaign!r} to another (it was paused or cut off for "
                        "longer than the lock's timeout, or the lock was broken): it records, and so sends, nothing "
                        "more")
