@@ -98,7 +98,15 @@ class PgTx:
     def executemany(self, sql: str, params: Any) -> Any:
         """One statement per parameter tuple (pipelined by psycopg)."""
         if self.queue is not None:
-            self.queue.extend((sql, p) for p in params)
+            rows = [tuple(p) for p in params]
+            head, marks = sql.rsplit(" VALUES ", 1) if " VALUES (" in sql else (sql, "")
+            if marks and len(rows) > 1 and len(rows) * len(rows[0]) < 30000:
+                # One multi-row INSERT instead of a statement per row: the writes are sent in a pipeline anyway,
+                # but each statement costs the writer thread (and so the event loop, through the GIL) CPU.
+                self.queue.append((f"{head} VALUES {', '.join([marks] * len(rows))}",
+                                   [value for row in rows for value in row]))
+            else:
+                self.queue.extend((sql, row) for row in rows)
             return None
         cursor = self.conn.cursor()
         cursor.executemany(_pg(sql), params)
