@@ -31,6 +31,8 @@ _EXPORTS = {
     "SpecError": ".diagnostics",
     "ConfigError": ".runner",
     "StatusError": ".status",
+    "select_jobs": ".selection",
+    "SelectionError": ".selection",
     "Model": ".models",
     "Problem": ".models",
     "IMAGE_ROLES": ".models",
@@ -46,6 +48,7 @@ __all__ = [  # the names of `_EXPORTS` (a test checks)
     "Model",
     "Problem",
     "RunConfig",
+    "SelectionError",
     "SpecError",
     "StatusError",
     "hookimpl",
@@ -53,6 +56,7 @@ __all__ = [  # the names of `_EXPORTS` (a test checks)
     "make_plan",
     "read_status",
     "run_campaign",
+    "select_jobs",
 ]
 
 if TYPE_CHECKING:  # what type checkers and editors see; at run time `__getattr__` imports on first use
@@ -62,6 +66,7 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time `__getattr_
     from .models import IMAGE_ROLES, VIDEO_ROLES, Model, Problem
     from .planning import make_plan
     from .runner import ConfigError, RunConfig, run_campaign
+    from .selection import SelectionError, select_jobs
     from .status import StatusError, read_status
     from .validation import load_campaign
 

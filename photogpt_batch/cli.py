@@ -26,6 +26,7 @@ from .jobs import Campaign
 from .jsonstream import needs_ascii
 from .ledger_cli import ledger_group, ledger_option, redact_argv, resolve_ledger
 from .plugins import build_registry, get_registry, make_plugin_manager
+from .selection import SelectionError, select_jobs
 from .validation import load_campaign
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -74,8 +75,9 @@ def _read_ledger_or_exit(read: Callable[[Campaign], T], campaign: Campaign, as_j
         _fail_usage(str(exc), as_json)
 
 
-def load_or_exit(spec: str, as_json: bool = False, output: str | None = None) -> Campaign:
-    """Load a campaign for a command (``output`` overrides its folder), or print its diagnostics and exit 2."""
+def load_or_exit(spec: str, as_json: bool = False, output: str | None = None, only: tuple[str, ...] = ()) -> Campaign:
+    """Load a campaign for a command (``output`` overrides its folder; ``only`` selects jobs, see
+    `selection`), or print its diagnostics and exit 2."""
     _plugin_warnings()
     try:
         campaign = load_campaign(spec)
@@ -88,14 +90,18 @@ def load_or_exit(spec: str, as_json: bool = False, output: str | None = None) ->
         sys.exit(EXIT_USAGE)
     if not as_json:
         _print_diagnostics(campaign.diagnostics, err=True)
-    if output is not None:
-        campaign.output = Path(output)
+    if output is not None:  # relative to the working directory, unlike the spec's own (see spec_relative)
+        campaign.output = Path(os.path.abspath(output))
     try:
         problem = "exists and is not a folder" if campaign.output.exists() and not campaign.output.is_dir() else None
     except (OSError, ValueError) as exc:  # a name too long, a NUL byte: no folder can have that path
         problem = f"cannot be a folder ({describe(exc) if isinstance(exc, OSError) else exc})"
     if problem:
         _fail_usage(f"the output folder {campaign.output} {problem}", as_json)
+    try:
+        select_jobs(campaign, only)
+    except SelectionError as exc:
+        _fail_usage(str(exc), as_json)
     return campaign
 
 
@@ -126,10 +132,48 @@ def _finite(ctx: click.Context, param: click.Parameter, value: float) -> float:
     return value
 
 
+def _sandbox_accepts(values: tuple[str, ...]) -> dict[str, str]:
+    """``--accept-model ID:GROUP`` values as {model id: option group}; click.BadParameter for a bad one."""
+    if not values:
+        return {}
+    from .sandbox.cli import accepted_models
+
+    return accepted_models(values)
+
+
+def _check_accepted_models(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> tuple[str, ...]:
+    # Checked now (a usage error names the bad value) but kept as written, so that a resume command repeats them.
+    _sandbox_accepts(values)
+    return values
+
+
+_NETWORK_HELP = ("  HTTPS_PROXY, HTTP_PROXY, NO_PROXY  proxies, as curl reads them (also lower case)\n"
+                 "  SSL_CERT_FILE, SSL_CERT_DIR        CA certificates to trust besides the system's\n")
+
+
+def _epilog(uses: str, codes: str, network: bool = False) -> str:
+    """The help's last paragraphs: the environment a command reads, and its exit codes."""
+    return (f"\b\nEnvironment:\n  PHOTOGPT_API_KEY   the API key ({uses}; never a flag or a file)\n"
+            "  PHOTOGPT_BASE_URL  the API's base URL (default https://developer.photogptai.com/api)\n"
+            f"{_NETWORK_HELP if network else ''}\n\b\nExit codes:\n{codes}")
+
+
+_EXIT_RUN = ("  0    all done\n  1    some jobs failed, are in doubt or not finished\n"
+             "  2    bad spec, usage or configuration (nothing sent)\n  130  interrupted (state saved; run again)")
+_EXIT_PLAN = "  0    the plan is shown\n  2    bad spec, usage or configuration, or an unreadable ledger"
+_EXIT_STATUS = ("  0    every job of the spec is done\n  1    some jobs failed, are in doubt or not finished\n"
+                "  2    bad spec, usage or configuration, or an unreadable ledger")
+
+
 def _spec_and_output(command: Callable[..., None]) -> Callable[..., None]:
-    """The SPEC argument and ``--output`` option that plan, run and status share."""
+    """The SPEC argument and the ``--output`` and ``--only`` options that plan, run and status share."""
+    command = click.option("--only", multiple=True, metavar="PATTERN",
+                           help="Only the jobs whose id matches this glob ('social-*') or with this axis value "
+                                "('model=veo-3.1', 'ratio=9:16'); repeatable. The others are skipped, "
+                                "untouched.")(command)
     command = click.option("--output", type=click.Path(file_okay=False), callback=_not_empty,
-                           help="Output folder (default: the spec's).")(command)
+                           help="Output folder, relative to the working directory (default: the spec's "
+                                "output, relative to the spec's folder).")(command)
     return click.argument("spec", type=click.Path(dir_okay=True))(command)
 
 
@@ -163,15 +207,16 @@ def validate(specs: tuple[str, ...], as_json: bool) -> None:
     sys.exit(EXIT_USAGE if failed else EXIT_OK)
 
 
-@cli.command()
+@cli.command(epilog=_epilog("used by run; plan sends nothing", _EXIT_PLAN))
 @_spec_and_output
 @ledger_option
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON, with every request body.")
-def plan(spec: str, output: str | None, ledger: str | None, as_json: bool) -> None:
+def plan(spec: str, output: str | None, only: tuple[str, ...], ledger: str | None, as_json: bool) -> None:
     """Show what `run` would do: each job's id, model, state against the ledger and request. Sends nothing."""
+    from .campaign_index import paid_elsewhere
     from .planning import make_plan
 
-    campaign = load_or_exit(spec, as_json, output)
+    campaign = load_or_exit(spec, as_json, output, only)
     url = resolve_ledger(ledger, as_json)
     the_plan = _read_ledger_or_exit(lambda c: make_plan(c, url), campaign, as_json)
     if as_json:
@@ -186,8 +231,17 @@ def plan(spec: str, output: str | None, ledger: str | None, as_json: bool) -> No
     for orphan in the_plan.orphaned:
         click.echo(f"{'orphaned':<9} {orphan:<{width}}  (in the ledger, no longer in the spec; nothing is deleted)")
     counts = ", ".join(f"{n} {state}" for state, n in the_plan.counts().items())
-    where = f"; {the_plan.ledger.describe()}" if the_plan.ledger is not None else ""
-    click.echo(f"{campaign.name}: {len(campaign.jobs)} jobs ({counts}); output {campaign.output}{where}")
+    click.echo(f"{campaign.name}: {len(campaign.jobs)} jobs ({counts}){_skipped(campaign)}; output {campaign.output}")
+    if the_plan.ledger is not None:  # on stderr, like the notes: stdout keeps the format scripts read
+        click.echo(the_plan.ledger.describe(), err=True)
+    if set(the_plan.counts()) == {"new"} and (elsewhere := paid_elsewhere(campaign.name, None, campaign.output)):
+        click.echo(f"note: campaign {campaign.name!r} already has paid jobs in {elsewhere}: `run` would start over "
+                   "here, paying again (it refuses without --fresh); --output points it there", err=True)
+
+
+def _skipped(campaign: Campaign) -> str:
+    """``, N skipped (--only)`` when a selection left jobs out, else nothing."""
+    return f", {len(campaign.skipped)} skipped (--only)" if campaign.skipped else ""
 
 
 @cli.command()
@@ -232,7 +286,7 @@ def schema(out: str, check: bool, all_plugins: bool) -> None:
         click.echo(str(path))
 
 
-@cli.command()
+@cli.command(epilog=_epilog("needed unless --sandbox", _EXIT_RUN, network=True))
 @_spec_and_output
 @click.option("--concurrency", type=click.IntRange(1, 512), default=4, show_default=True,
               help="Jobs generating on the server at once (the vendor asks for few active jobs).")
@@ -241,15 +295,22 @@ def schema(out: str, check: bool, all_plugins: bool) -> None:
 @click.option("--rate", "requests_per_second", type=click.FloatRange(0.1, 10000), default=10.0, show_default=True,
               callback=_finite, help="API requests per second, at most.")
 @click.option("--sandbox", is_flag=True, help="Run against a local sandbox started in-process (no key needed).")
+@click.option("--accept-model", "accept_models", multiple=True, metavar="ID:GROUP", callback=_check_accepted_models,
+              help="With --sandbox: accept this model the sandbox does not know, checking only the request's "
+                   "envelope and options.GROUP (repeatable).")
 @click.option("--retry-failed", is_flag=True, help="Submit jobs that failed again (a new, billed job each).")
 @click.option("--resubmit-in-doubt", is_flag=True,
               help="Submit again jobs whose earlier submission has an unknown outcome (may pay twice).")
 @click.option("--no-verify", is_flag=True, help="Trust downloaded files by size without re-hashing them.")
+@click.option("--fresh", is_flag=True, help="Start the campaign over in an empty folder although another folder "
+              "on this machine holds its paid jobs (pays for every job again).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress output; only the summary.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @ledger_option
-def run(spec: str, output: str | None, concurrency: int, download_concurrency: int, requests_per_second: float,
-        sandbox: bool, retry_failed: bool, resubmit_in_doubt: bool, no_verify: bool, quiet: bool,
+@click.pass_context
+def run(ctx: click.Context, spec: str, output: str | None, only: tuple[str, ...], concurrency: int,
+        download_concurrency: int, requests_per_second: float, sandbox: bool, accept_models: tuple[str, ...],
+        retry_failed: bool, resubmit_in_doubt: bool, no_verify: bool, fresh: bool, quiet: bool,
         as_json: bool, ledger: str | None) -> None:
     """Make the output folder match the spec: submit what is missing, resume what is in flight, download.
 
@@ -260,19 +321,24 @@ def run(spec: str, output: str | None, concurrency: int, download_concurrency: i
     from .reporting import print_summary, summary_json
     from .runner import ConfigError, RunConfig, run_campaign
 
-    campaign = load_or_exit(spec, as_json, output)
+    if accept_models and not sandbox:
+        raise click.UsageError("--accept-model applies to the local sandbox: add --sandbox")
+    campaign = load_or_exit(spec, as_json, output, only)
     url = resolve_ledger(ledger, as_json)
     options = EngineOptions(concurrency=concurrency, download_concurrency=download_concurrency,
                             retry_failed=retry_failed, resubmit_in_doubt=resubmit_in_doubt, verify_files=not no_verify)
     total = sum(job.num_videos for job in campaign.jobs)
     progress = Progress(total, quiet=quiet or as_json)
+    progress.note(f"{campaign.name}: output {campaign.output}{_skipped(campaign)}")
     handler = progress.log_handler()
     handler.setLevel(logging.WARNING)
     logging.getLogger("photogpt_batch").addHandler(handler)
     logging.getLogger("photogpt_batch").propagate = False
     try:
         summary = run_campaign(campaign, RunConfig(sandbox=sandbox, requests_per_second=requests_per_second,
-                                                   engine=options, ledger_url=url), progress)
+                                                   engine=options, fresh=fresh, ledger_url=url,
+                                                   sandbox_accepts=_sandbox_accepts(accept_models)),
+                               progress)
     except ConfigError as exc:
         progress.close()
         _fail_usage(str(exc), as_json)
@@ -281,7 +347,13 @@ def run(spec: str, output: str | None, concurrency: int, download_concurrency: i
         if as_json:
             _emit_json(summary_json(campaign, summary))
         else:
-            print_summary(campaign, summary, spec, output, ledger)
+            print_summary(campaign, summary, resume_command(ctx))
+            if ledger is not None and not summary.complete:
+                from .ledger import has_password
+
+                if has_password(ledger):
+                    click.echo("(the resume command shows --ledger without its password: PGPASSWORD or ~/.pgpass "
+                               "must supply it)", err=True)
     except BrokenPipeError:
         # Nobody reads the report any more (`... 2>&1 | head -1`): the exit code still tells how it went.
         _silence_broken_streams()
@@ -290,16 +362,16 @@ def run(spec: str, output: str | None, concurrency: int, download_concurrency: i
     sys.exit(EXIT_OK if summary.complete else EXIT_FAILED)
 
 
-@cli.command()
+@cli.command(epilog=_epilog("used by run; status reads only the ledger", _EXIT_STATUS))
 @_spec_and_output
 @ledger_option
 @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
-def status(spec: str, output: str | None, ledger: str | None, as_json: bool) -> None:
-    """The ledger's view: counts per state, and per job its remote ids, files and errors."""
+def status(spec: str, output: str | None, only: tuple[str, ...], ledger: str | None, as_json: bool) -> None:
+    """The ledger's view: counts per state, and per job its remote ids, files, earlier versions and errors."""
     from .reporting import print_status, write_status_json
     from .status import read_status
 
-    campaign = load_or_exit(spec, as_json, output)
+    campaign = load_or_exit(spec, as_json, output, only)
     url = resolve_ledger(ledger, as_json)
     report = _read_ledger_or_exit(lambda c: read_status(c, url), campaign, as_json)
     if as_json:
@@ -307,6 +379,58 @@ def status(spec: str, output: str | None, ledger: str | None, as_json: bool) -> 
     else:
         print_status(report)
     sys.exit(EXIT_OK if report.complete else EXIT_FAILED)
+
+
+#: Options a resumed run must not repeat: each is a one-time decision to pay again (starting over, retrying
+#: failures, resubmitting what may exist), which the interrupted run already acted on.
+NOT_REPEATED_ON_RESUME = frozenset({"fresh", "retry_failed", "resubmit_in_doubt"})
+
+
+def resume_command(ctx: click.Context) -> list[str]:
+    """The command that resumes this run: every option given on the command line (an option added later is
+    repeated too), except `NOT_REPEATED_ON_RESUME`, with values as they were given."""
+    words = ["photogpt-batch", ctx.info_name or "run"]
+    for param in ctx.command.params:
+        name = param.name or ""
+        value = ctx.params.get(name)
+        if isinstance(param, click.Argument):
+            words.append(str(value))
+        elif (name not in NOT_REPEATED_ON_RESUME and isinstance(param, click.Option)
+              and ctx.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE):
+            if param.is_flag:
+                words += [param.opts[0]] if value else []
+            else:
+                for item in value if param.multiple and isinstance(value, tuple) else (value,):
+                    # A --ledger URL's password is never printed: PGPASSWORD or ~/.pgpass must supply it.
+                    words += [param.opts[0], redact_argv(["--ledger", str(item)])[1] if name == "ledger" else str(item)]
+    return words
+_EXIT_DOCTOR = "  0    no check failed (warnings pass)\n  1    some check failed\n  2    bad usage or spec"
+
+
+@cli.command(epilog=_epilog("checked with GET /ping unless --sandbox", _EXIT_DOCTOR, network=True))
+@click.argument("spec", required=False, type=click.Path(dir_okay=True))
+@click.option("--sandbox", is_flag=True, help="Check against a local sandbox started in-process (no key needed).")
+@click.option("--json", "as_json", is_flag=True, help="Print the checks as JSON.")
+def doctor(spec: str | None, sandbox: bool, as_json: bool) -> None:
+    """Check what a run depends on: the key, the API and its version, the clock, the base URL, the proxy and
+    certificates, the plugins and, given SPEC, its ledger and the free disk in its output folder. Each check
+    says ok, warn or fail, and what to do. Sends one request (GET /ping)."""
+    from .doctor import diagnose, healthy
+
+    campaign = load_or_exit(spec, as_json) if spec is not None else None
+    checks = diagnose(campaign, sandbox=sandbox)
+    if as_json:
+        _emit_json({"ok": healthy(checks), "checks": [c.to_json() for c in checks]})
+    else:
+        for check in checks:
+            click.echo(f"{check.verdict:<5} {check.name:<16} {check.summary}")
+            for line in (*check.details, *(["→ " + check.advice] if check.advice else [])):
+                click.echo(f"{'':<22} {line}")
+        failed = sum(c.verdict == "fail" for c in checks)
+        warned = sum(c.verdict == "warn" for c in checks)
+        click.echo(f"{failed} failed, {warned} warning{'s' * (warned != 1)}, {len(checks) - failed - warned} ok"
+                   + ("" if campaign else "; give a SPEC to check its ledger and free disk too"))
+    sys.exit(EXIT_OK if healthy(checks) else EXIT_FAILED)
 
 
 cli.add_command(ledger_group)
@@ -332,7 +456,10 @@ def main() -> None:
         # Not standalone: click would turn Ctrl-C into "Aborted!" and exit 1; an interruption is 130.
         code = cli.main(standalone_mode=False)
     except (click.exceptions.Abort, KeyboardInterrupt):
-        again = shlex.join(["photogpt-batch", *redact_argv(sys.argv[1:])])  # never a --ledger password
+        # No click context here (interrupted before or outside the run): the words as typed, less the one-time
+        # decisions that `resume_command` leaves out too.
+        again = shlex.join(["photogpt-batch", *(word for word in redact_argv(sys.argv[1:])  # no --ledger password
+                                                if word.lstrip("-").replace("-", "_") not in NOT_REPEATED_ON_RESUME)])
         click.echo(f"interrupted; everything recorded so far is kept. Resume with: {again}", err=True)
         sys.exit(EXIT_INTERRUPTED)
     except click.ClickException as exc:

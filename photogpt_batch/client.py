@@ -35,6 +35,7 @@ from multidict import CIMultiDictProxy
 from yarl import URL
 
 from . import __version__
+from .network import Network
 from .retry import RetryPolicy, parse_retry_after
 
 log = logging.getLogger(__name__)
@@ -122,8 +123,10 @@ _STATUS_ERRORS: dict[int, type[ApiError]] = {
 }
 
 # Failures that happen before any byte of the request is written: refused, DNS, TLS handshake, connect
-# timeout (aiohttp also raises ConnectionTimeoutError while waiting for a pooled connection). Safe to resend.
-_NOT_SENT_ERRORS: tuple[type[BaseException], ...] = (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError)
+# timeout (aiohttp also raises ConnectionTimeoutError while waiting for a pooled connection), a proxy that
+# refused to open the CONNECT tunnel (407, 403, 502...). Safe to resend.
+_NOT_SENT_ERRORS: tuple[type[BaseException], ...] = (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError,
+                                                     aiohttp.ClientHttpProxyError)
 # Everything else that can go wrong on the wire: the request may have reached the server.
 _WIRE_ERRORS: tuple[type[BaseException], ...] = (aiohttp.ClientError, TimeoutError)
 
@@ -173,6 +176,22 @@ def _clock_offset(date: str | None, now: float) -> float | None:
     return when.timestamp() + 0.5 - now
 
 
+def _not_sent(exc: BaseException) -> str:
+    """How a request failed before it was sent, naming the proxy when that is where it failed."""
+    if isinstance(exc, aiohttp.ClientHttpProxyError):
+        return f"the proxy refused to open a tunnel (HTTP {exc.status} {exc.message})"
+    if isinstance(exc, aiohttp.ClientProxyConnectionError):
+        return "could not connect to the proxy"
+    return "could not connect"
+
+
+def _located(failure: ApiError, where: str) -> str:
+    """``failure`` as text that names the request once: most messages start with it already, a server's own
+    message (``busy (HTTP 503)``) does not."""
+    text = str(failure)
+    return text if text.startswith(where) else f"{where}: {text}"
+
+
 def _origin(url: URL) -> tuple[str, str, int | None]:
     """(scheme, host, port) with the scheme's default port filled in, so ``https://h`` == ``https://h:443``."""
     return (url.scheme.lower(), (url.host or "").lower(), url.port)
@@ -211,7 +230,9 @@ class PhotoGPTClient:
 
     One `aiohttp.ClientSession` serves every request, API calls and file downloads alike (`session`);
     the ``Authorization`` header is added per request, only to URLs of the base URL's origin, so the
-    session itself carries no credentials to give away.
+    session itself carries no credentials to give away. ``network`` says which proxy each request goes
+    through and which CA certificates TLS trusts (default: `Network.from_environment`, which raises
+    ValueError for a setting that cannot work, as does an ``http://`` API URL that a proxy would carry).
 
     ``requests_per_second`` bounds all calls together (every retry included); ``on_rate_limited`` is
     called with each 429 so the engine can lower its concurrency, and ``rate_limited_count`` counts them.
@@ -230,8 +251,12 @@ class PhotoGPTClient:
         retry: RetryPolicy | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         on_rate_limited: Callable[[RateLimited], None] | None = None,
+        network: Network | None = None,
     ) -> None:
         self._base = base = check_base_url(base_url)
+        # Proxies and CA certificates: the environment's unless given (`Network.direct` for none).
+        self._network = Network.from_environment() if network is None else network
+        self._network.check_api(base)
         self._origin = _origin(base)
         # Name-mangled and never formatted into anything but the Authorization header.
         self.__key = api_key or None
@@ -246,10 +271,12 @@ class PhotoGPTClient:
         self._on_rate_limited = on_rate_limited
         self._limiter = _make_limiter(requests_per_second)
         self.rate_limited_count = 0
-        self._last_date: str | None = None  # the Date header of the latest answer
+        self._last_headers: CIMultiDictProxy[str] | None = None  # the headers of the latest answer
         #: Server clock − local clock in seconds, measured by `ping` from the answer's Date header (None: the
         #: server sent none). Jobs' createdAt times are on the server's clock; the ledger's on ours.
         self.server_clock_offset: float | None = None
+        #: The ``API-Version`` header of the answer to `ping`, when the server sends one.
+        self.server_api_version: str | None = None
 
     def __repr__(self) -> str:
         key = "set" if self.__key else "none"
@@ -260,6 +287,7 @@ class PhotoGPTClient:
             self._session = aiohttp.ClientSession(
                 timeout=aiohttp.ClientTimeout(total=None, sock_connect=self._connect_timeout),
                 headers={"User-Agent": USER_AGENT},
+                **self._network.session_options(),  # type: ignore[arg-type]
             )
         return self
 
@@ -285,8 +313,14 @@ class PhotoGPTClient:
 
     async def ping(self) -> str:
         """``GET /ping``: check key, version header and network; returns the server's message."""
-        envelope = await self._call("GET", self.url("ping"))
-        self.server_clock_offset = _clock_offset(self._last_date, time.time())
+        self._last_headers = None
+        try:
+            envelope = await self._call("GET", self.url("ping"))
+        finally:
+            # Measured from a refusal too (a 401 still carries the server's clock): `doctor` reports it.
+            headers = self._last_headers
+            self.server_clock_offset = _clock_offset(headers.get("Date") if headers else None, time.time())
+            self.server_api_version = headers.get("API-Version") if headers else None
         message = envelope.get("message")
         return message if isinstance(message, str) else ""
 
@@ -429,7 +463,7 @@ class PhotoGPTClient:
                 reply = await self._attempt(method, url, payload, before_send)
                 result = self._envelope(reply, where) if 200 <= reply.status < 300 else None
             except _NOT_SENT_ERRORS as exc:
-                failure: ApiError = TransportError(f"{where}: could not connect: {self._scrub(str(exc))}")
+                failure: ApiError = TransportError(f"{where}: {_not_sent(exc)}: {self._scrub(str(exc))}")
                 cause = exc
             except (*_WIRE_ERRORS, ProtocolError) as exc:  # type: ignore[misc]  # mypy cannot read a starred tuple
                 if is_post:
@@ -465,9 +499,8 @@ class PhotoGPTClient:
             if retry_index + 1 >= self._retry.attempts or (stop is not None and stop.is_set()):
                 raise failure from cause
             delay = self._retry.delay(retry_index, retry_after)
-            log.warning(
-                "%s: %s; retry %d/%d in %.1f s", where, failure, retry_index + 1, self._retry.attempts - 1, delay
-            )
+            log.warning("%s; retry %d/%d in %.1f s", _located(failure, where), retry_index + 1,
+                        self._retry.attempts - 1, delay)
             if not await self._wait_unless_stopped(delay, stop):
                 raise failure from cause
             retry_index += 1
@@ -509,7 +542,7 @@ class PhotoGPTClient:
                         f"{method} {url.path}: the answer is larger than {MAX_API_BODY} bytes", status=response.status
                     )
                 chunks.append(chunk)
-            self._last_date = response.headers.get("Date")
+            self._last_headers = response.headers
             return _Reply(response.status, response.reason or "", response.headers, b"".join(chunks))
 
     def _envelope(self, reply: _Reply, where: str) -> dict[str, Any]:

@@ -12,16 +12,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import errno
 import glob
 import logging
 import sqlite3
 import stat
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import manifest
+from . import manifest, versions
 from .client import (
     ApiError,
     AuthError,
@@ -135,6 +137,7 @@ class Engine:
         self._prepare_estimate = self.options.prepare_first_estimate  # learned as downloads complete
         self._jobs = {job.id: job for job in campaign.jobs}
         self._manifest = manifest.Appender(output)
+        self._versions: dict[str, int] = {}  # the current version of each job that has had more than one
 
     def stop(self) -> None:
         """Stop (Ctrl-C): nothing new is sent, polling and downloads stop, and a POST already on the wire
@@ -209,8 +212,8 @@ class Engine:
         """Credits are the API's only cost figure and come only from ``GET /jobs``: one listing over the
         window of this campaign's finished jobs that lack them (bounded: a few pages at most)."""
         lacking = [r for r in self.ledger.jobs()
-                   if r.remote_id and r.credits is None and r.state in (JobState.SUCCEEDED, JobState.FAILED)
-                   and r.submitted_at]
+                   if r.job_id in self._jobs and r.remote_id and r.credits is None
+                   and r.state in (JobState.SUCCEEDED, JobState.FAILED) and r.submitted_at]
         if not lacking:
             return
         missing = {r.remote_id: r.rowid for r in lacking}
@@ -242,6 +245,12 @@ class Engine:
                                    "sending it again")
             if settled:
                 current = {r.job_id: r for r in self.ledger.jobs() if r.job_id in self._jobs}
+        # Before anything is downloaded: earlier versions' files move out of the way of the current one's.
+        self._versions, warnings = versions.settle(self.ledger, self.output, current.values())
+        for warning in warnings:
+            self.progress.note(warning)
+        if self._versions:
+            current = {r.job_id: r for r in self.ledger.jobs() if r.job_id in self._jobs}
         reset: list[Op] = []
         work = []
         for job in self.campaign.jobs:
@@ -264,8 +273,21 @@ class Engine:
         if reset:
             self.ledger.commit(*reset)
             current = {r.job_id: r for r in self.ledger.jobs() if r.job_id in self._jobs}
+        self._show_start(current.values())
         by_row = {r.rowid: r for r in current.values()}
         return [by_row[row] for row in work]
+
+    def _show_start(self, records: Iterable[JobRecord]) -> None:
+        """Start the progress at the videos already on disk, out of all the campaign's (as the summary counts
+        them: a generated job's own videos, else the number asked for)."""
+        downloaded = total = 0
+        for record in records:
+            if record.state == JobState.SUCCEEDED:
+                total += len(record.videos)
+                downloaded += sum(v.state == VideoState.DOWNLOADED for v in record.videos)
+            else:
+                total += self._jobs[record.job_id].num_videos
+        self.progress.start_at(downloaded, total)
 
     def _file_intact(self, video: VideoRecord) -> bool:
         """A downloaded file is trusted only if it is there with the recorded size (and hash)."""
@@ -436,8 +458,8 @@ class Engine:
     async def _download(self, job: PlannedJob, record: JobRecord, video: VideoRecord) -> None:
         """Prepare, fetch and record one video; gives up (video failed) after bounded attempts."""
         # Paths come from the spec's validated job id and our own counter, never from server ids.
-        dest = self.output / job.id / f"{video.n}.mp4"
-        rel = dest.relative_to(self.output).as_posix()
+        rel = versions.current_path(job.id, video.n)
+        dest = self.output / rel
         state = video.state
         url = video.url if state == VideoState.READY else None
         if self.stopping:
@@ -503,6 +525,7 @@ class Engine:
             self._manifest.append({
                 "job": job.id, "model": job.model, "jobId": record.remote_id, "videoId": video.video_id,
                 "path": rel, "bytes": result.bytes, "sha256": result.sha256,
+                "version": self._versions.get(job.id, 1), "current": True,
             })
             self.progress.event("downloaded", job.id, rel)
             return
@@ -543,14 +566,16 @@ class Engine:
 
     def _set_aside_untrusted(self, job: PlannedJob, dest: Path) -> None:
         """A file at the destination that no version of this job recorded is moved aside, never
-        trusted or lost; one that an earlier version recorded is ours to replace."""
+        trusted or lost. One that an earlier version recorded is a paid video that `versions.settle` could
+        not move out of the way: it is kept, and this download fails (raises `FileExistsError`)."""
         if not dest.exists():
             return
         rel = dest.relative_to(self.output).as_posix()
         ours = any(v.path == rel and v.state == VideoState.DOWNLOADED
                    for r in self.ledger.versions(job.id) if not r.current for v in r.videos)
         if ours:
-            return
+            raise FileExistsError(errno.EEXIST, "an earlier version's video is there and could not be moved to "
+                                  "its v<k>/ folder; move it yourself and rerun", str(dest))
         aside = dest.with_name(f"{dest.name}{ASIDE_MARK}{time.time_ns()}")
         dest.rename(aside)
         self.progress.note(f"warning: moved a file the ledger does not vouch for aside: {aside}")

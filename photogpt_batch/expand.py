@@ -68,6 +68,8 @@ class ExpandedJob:
     matrix_positions: dict[str, Pos] = field(default_factory=dict)
     broken: tuple[JsonPath, ...] = ()
     shape_key: Hashable | None = None
+    #: The matrix combination that made the job, as (axis, text) pairs (empty without a matrix).
+    axes: tuple[tuple[str, str], ...] = ()
 
     @property
     def id(self) -> str:
@@ -113,6 +115,14 @@ def to_plain(value: Any) -> Any:
     if isinstance(tagged, str):
         return str(tagged)
     return str(value)
+
+
+def _axis_text(value: Any) -> str:
+    """A matrix value as ``--only axis=value`` spells it."""
+    try:
+        return format_value(to_plain(value))
+    except TemplateError:
+        return str(to_plain(value))
 
 
 def _key_text(key: Any) -> str:
@@ -438,7 +448,8 @@ def _expand_entry(
             shape_key = (index, _value_key(model), prompt_kind, *(_value_key(values.get(n, _MISSING))
                                                                   for n in shape_names))
         data["id"] = job_id
-        yield ExpandedJob(data, entry, defaults, matrix.positions(model), broken, shape_key)
+        axes = tuple((k, _axis_text(v)) for k, v in combo.items() if k != "model")
+        yield ExpandedJob(data, entry, defaults, matrix.positions(model), broken, shape_key, axes)
     if matrix.excludes is None:
         return
     exclude_node = matrix.node.get("exclude") if matrix.node is not None else None

@@ -31,6 +31,8 @@ class PlannedJob:
     body: dict[str, Any]
     content_hash: str
     warnings: tuple[str, ...] = ()
+    #: The matrix values that made this job, as (axis, text) pairs: what ``--only ratio=9:16`` matches.
+    axes: tuple[tuple[str, str], ...] = ()
 
     @property
     def num_videos(self) -> int:
@@ -47,3 +49,5 @@ class Campaign:
     spec_path: Path
     jobs: list[PlannedJob] = field(default_factory=list)
     diagnostics: list[Diagnostic] = field(default_factory=list)  # warnings only: errors raise SpecError
+    #: Ids of the spec's jobs left out by ``--only`` (see `selection.select_jobs`): untouched, reported as skipped.
+    skipped: list[str] = field(default_factory=list)

@@ -56,6 +56,11 @@ def _kind(endpoint: str) -> str:
     return "a server on this machine" if local else "a remote API"
 
 
+def same_kind(a: str, b: str) -> bool:
+    """Whether two recorded APIs are of one kind (the sandbox, a server on this machine, a remote API)."""
+    return _kind(a) == _kind(b)
+
+
 def _describe(endpoint: str) -> str:
     return {SANDBOX: "the sandbox (run --sandbox)", DEFAULT: DEFAULT_BASE_URL}.get(endpoint, endpoint)
 

@@ -29,13 +29,15 @@ class Plan:
         return {str(k): v for k, v in self.reconciliation.counts.items()}
 
     def to_json(self) -> dict[str, Any]:
-        """The plan as JSON: campaign, output, counts, ledger (location, shared, lock holder), jobs (id, model,
-        state, contentHash, request, remote id when known, warnings) and orphaned ids."""
+        """The plan as JSON: campaign, output, counts, skipped ids (left out by ``--only``), ledger (location,
+        shared, lock holder), jobs (id, model, state, contentHash, request, remote id when known, warnings) and
+        orphaned ids."""
         return {**self._head(), "jobs": [_entry_json(item) for item in self.reconciliation.jobs],
                 "orphaned": self.orphaned}
 
     def _head(self) -> dict[str, Any]:
-        head = {"campaign": self.campaign.name, "output": str(self.campaign.output), "counts": self.counts()}
+        head = {"campaign": self.campaign.name, "output": str(self.campaign.output), "counts": self.counts(),
+                "skipped": self.campaign.skipped}
         if self.ledger is not None:
             head["ledger"] = self.ledger.to_json()
         return head
@@ -58,5 +60,5 @@ def _entry_json(item: Reconciled) -> dict[str, Any]:
 
 def make_plan(campaign: Campaign, ledger_url: str | None = None) -> Plan:
     """The plan for ``campaign`` against its ledger (the output folder's, or the shared one at ``ledger_url``)."""
-    reconciliation, _, where = read_ledger(campaign, ledger_url)
+    reconciliation, _, _, where = read_ledger(campaign, ledger_url)
     return Plan(campaign, reconciliation, where)

@@ -33,22 +33,45 @@ class Progress:
         if interactive is None:
             interactive = not self.quiet and self._isatty()
         self.interactive = interactive
-        if self.interactive and not self.quiet:
+        self._total = total_videos
+        # The bar appears at `start_at` (or the first event), so that a resumed run's first frame already
+        # shows the videos on disk, not 0, and its rate counts only this run's downloads.
+        self._drawn = not (self.interactive and not self.quiet)
+
+    def _show_bar(self, initial: int = 0) -> tqdm | None:
+        if not self._drawn:
+            self._drawn = True
             # tqdm writes through the guard, so its own updates, refreshes and close cannot raise either.
-            self._bar = tqdm(total=total_videos, unit="video", desc="downloaded", file=self._guard,
+            self._bar = tqdm(total=self._total, initial=initial, unit="video", desc="downloaded", file=self._guard,
                              dynamic_ncols=True, leave=True)
+        return self._bar
+
+    def start_at(self, downloaded: int, total: int) -> None:
+        """Show where the run starts: ``downloaded`` of ``total`` videos already on disk (a resumed run)."""
+        self.counts["on_disk"] = downloaded
+        if self.quiet or self.broken:
+            return
+        if not self._drawn:
+            self._total = total
+            self._show_bar(downloaded)
+        elif self._bar is not None:
+            self._bar.reset(total=total)
+            self._bar.update(downloaded)
+        elif downloaded:
+            self._write(f"[{time.monotonic() - self.started:7.1f}s] already on disk: {downloaded}/{total} videos\n")
 
     def event(self, kind: str, job_id: str, detail: str = "") -> None:
         """Record one event (``submitted``, ``generating``, ``downloaded``, ``failed``, ``in_doubt``, ...)."""
         self.counts[kind] += 1
         if self.quiet or self.broken:
             return
-        if self._bar is not None:
+        bar = self._show_bar()
+        if bar is not None:
             if kind == "downloaded":
-                self._bar.update(1)
-            self._bar.set_postfix_str(self._postfix(), refresh=True)
+                bar.update(1)
+            bar.set_postfix_str(self._postfix(), refresh=True)
             if kind in ("failed", "in_doubt", "video_failed"):
-                self._bar.write(f"{kind}: {job_id}{': ' + detail if detail else ''}", file=self._guard)
+                bar.write(f"{kind}: {job_id}{': ' + detail if detail else ''}", file=self._guard)
         else:
             elapsed = time.monotonic() - self.started
             self._write(f"[{elapsed:7.1f}s] {kind:<11} {job_id}{'  ' + detail if detail else ''}\n")
@@ -75,7 +98,7 @@ class Progress:
     def _postfix(self) -> str:
         c = self.counts
         generating = max(0, c["submitted"] + c["resumed"] - c["generated"] - c["failed"])
-        parts = [f"submitted {c['submitted']}", f"generating {generating}"]
+        parts = [f"submitted {c['submitted']}", f"generating {generating}", f"generated {c['generated']}"]
         for key in ("failed", "in_doubt", "video_failed"):
             if c[key]:
                 parts.append(f"{key.replace('_', ' ')} {c[key]}")

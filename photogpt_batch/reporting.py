@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shlex
+from collections.abc import Sequence
 from typing import IO, Any
 
 import click
@@ -10,7 +11,7 @@ import click
 from .engine import RunSummary
 from .jobs import Campaign
 from .jsonstream import write_json
-from .ledger import Reconciled
+from .ledger import JobRecord, Reconciled, VideoState
 from .status import StatusReport
 
 
@@ -23,6 +24,7 @@ def summary_json(campaign: Campaign, summary: RunSummary) -> dict[str, Any]:
         "interrupted": summary.interrupted,
         "aborted": summary.aborted,
         "jobs": summary.jobs,
+        "skipped": campaign.skipped,
         "succeeded": summary.succeeded,
         "videos": {"expected": summary.videos_expected, "downloaded": summary.videos_downloaded},
         "failed": [{"job": j, "error": e} for j, e in summary.failed],
@@ -35,17 +37,16 @@ def summary_json(campaign: Campaign, summary: RunSummary) -> dict[str, Any]:
     }
 
 
-def print_summary(campaign: Campaign, summary: RunSummary, spec: str, output: str | None = None,
-                  ledger: str | None = None) -> None:
-    """The closing report of a run, with the command to resume when there is more to do (``output`` and
-    ``ledger``: the ``--output`` and ``--ledger`` the run was given, repeated in that command; the ledger URL
-    without its password)."""
+def print_summary(campaign: Campaign, summary: RunSummary, resume: Sequence[str]) -> None:
+    """The closing report of a run, with the command to resume when there is more to do (``resume``: its
+    words, quoted here for the shell)."""
     def echo(text: str = "") -> None:
         click.echo(text, err=True)  # the report goes to stderr, beside progress
 
-    echo(f"{campaign.name}: {summary.succeeded}/{summary.jobs} jobs done, "
-         f"{summary.videos_downloaded}/{summary.videos_expected} videos in {campaign.output}"
-         + (f", {summary.credits:g} credits" if summary.credits is not None else ""))
+    echo(f"{campaign.name}: {summary.succeeded}/{summary.jobs} jobs generated, "
+         f"{summary.videos_downloaded}/{summary.videos_expected} videos downloaded to {campaign.output}"
+         + (f", {summary.credits:g} credits" if summary.credits is not None else "")
+         + (f"; {len(campaign.skipped)} jobs skipped (--only)" if campaign.skipped else ""))
     for job, error in summary.failed:
         echo(f"  failed     {job}: {error}")
     for video, error in summary.video_failures:
@@ -59,15 +60,7 @@ def print_summary(campaign: Campaign, summary: RunSummary, spec: str, output: st
     if summary.manifest_error:
         echo(f"  manifest.jsonl not written: {summary.manifest_error} (the ledger keeps every video; "
              "a rerun writes it)")
-    command = "photogpt-batch run " + shlex.quote(spec)
-    if output is not None:
-        command += f" --output {shlex.quote(output)}"
-    if ledger is not None:
-        from .ledger import has_password, redact
-
-        command += f" --ledger {shlex.quote(redact(ledger))}"
-        if has_password(ledger):
-            command += " (with the password in PGPASSWORD or ~/.pgpass)"
+    command = shlex.join(resume)
     if summary.aborted:
         echo(f"stopped: {summary.aborted}. Everything sent is recorded; once that is fixed, resume with: {command}")
     elif summary.interrupted:
@@ -77,17 +70,23 @@ def print_summary(campaign: Campaign, summary: RunSummary, spec: str, output: st
              f"Resume with: {command}")
 
 
-def _status_entry(item: Reconciled) -> dict[str, Any]:
+def _videos_json(record: JobRecord) -> list[dict[str, Any]]:
+    return [{"n": v.n, "videoId": v.video_id, "state": str(v.state), "path": v.path, "bytes": v.bytes,
+             "sha256": v.sha256, "error": v.error} for v in record.videos]
+
+
+def _status_entry(item: Reconciled, report: StatusReport) -> dict[str, Any]:
     record = item.record
     entry: dict[str, Any] = {"id": item.job_id, "state": str(item.disposition)}
     if item.planned is not None:
         entry["model"] = item.planned.model
     if record is not None:
+        version, earlier = report.history.get(item.job_id, (1, []))
         entry.update({
             "ledgerState": str(record.state), "jobId": record.remote_id, "attempts": record.attempts,
-            "error": record.error, "credits": record.credits,
-            "videos": [{"n": v.n, "videoId": v.video_id, "state": str(v.state), "path": v.path,
-                        "bytes": v.bytes, "sha256": v.sha256, "error": v.error} for v in record.videos],
+            "error": record.error, "credits": record.credits, "version": version, "videos": _videos_json(record),
+            "earlierVersions": [{"version": k, "jobId": r.remote_id, "ledgerState": str(r.state),
+                                 "credits": r.credits, "videos": _videos_json(r)} for k, r in earlier],
         })
     return entry
 
@@ -98,6 +97,7 @@ def _status_head(report: StatusReport) -> dict[str, Any]:
         "output": str(report.campaign.output),
         "complete": report.complete,
         "counts": {str(k): v for k, v in report.reconciliation.counts.items()},
+        "skipped": report.campaign.skipped,
         "videos": report.video_counts,
         **({"ledger": report.ledger.to_json()} if report.ledger else {}),
         "jobs": [],
@@ -105,15 +105,16 @@ def _status_head(report: StatusReport) -> dict[str, Any]:
 
 
 def status_json(report: StatusReport) -> dict[str, Any]:
-    """A status report as JSON: counts per state, and per job its remote id, files and errors."""
+    """A status report as JSON: counts per state, and per job its remote id, version, files, errors and
+    earlier versions (``earlierVersions``: each with its version number, remote id and files)."""
     items = (*report.reconciliation.jobs, *report.reconciliation.orphaned)
-    return {**_status_head(report), "jobs": [_status_entry(item) for item in items]}
+    return {**_status_head(report), "jobs": [_status_entry(item, report) for item in items]}
 
 
 def write_status_json(stream: IO[str], report: StatusReport) -> None:
     """`status_json`, indented, streamed one job at a time (what ``status --json`` prints)."""
     items = (*report.reconciliation.jobs, *report.reconciliation.orphaned)
-    write_json(stream, _status_head(report), "jobs", (_status_entry(item) for item in items))
+    write_json(stream, _status_head(report), "jobs", (_status_entry(item, report) for item in items))
 
 
 def print_status(report: StatusReport) -> None:
@@ -131,8 +132,15 @@ def print_status(report: StatusReport) -> None:
             if record.error:
                 line += f"  error: {record.error}"
         click.echo(line)
+        version, earlier = report.history.get(item.job_id, (1, []))
+        for k, old in reversed(earlier):  # newest first, under the current version
+            kept = " ".join(v.path for v in old.videos if v.path and v.state == VideoState.DOWNLOADED)
+            click.echo(f"{'':<9} {'':<{width}}  v{k} (earlier; current is v{version})  {old.remote_id or '-'}"
+                       f"  {kept or 'no files'}")
     counts = ", ".join(f"{v} {k}" for k, v in report.reconciliation.counts.items())
     videos = ", ".join(f"{v} {k}" for k, v in sorted(report.video_counts.items()))
-    where = f"; {report.ledger.describe()}" if report.ledger is not None else ""
-    click.echo(f"{report.campaign.name}: {counts or 'no jobs'}; videos: {videos or 'none'}; "
-               f"output {report.campaign.output}{where}")
+    skipped = f"; {len(report.campaign.skipped)} skipped (--only)" if report.campaign.skipped else ""
+    click.echo(f"{report.campaign.name}: {counts or 'no jobs'}; videos: {videos or 'none'}{skipped}; "
+               f"output {report.campaign.output}")
+    if report.ledger is not None:  # on stderr, like the notes: stdout keeps the format scripts read
+        click.echo(report.ledger.describe(), err=True)

@@ -12,13 +12,17 @@ import os
 import signal
 import sqlite3
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from yarl import URL
+
+from . import campaign_index
 from .client import DEFAULT_BASE_URL, ApiError, AuthError, PhotoGPTClient, check_base_url
 from .engine import Engine, EngineOptions, RunSummary, ledger_write_failure
 from .jobs import Campaign
-from .ledger import Ledger, LedgerError, LedgerUnavailable
+from .ledger import Ledger, LedgerError, LedgerUnavailable, SqliteLedger
+from .network import Network
 from .ownership import SANDBOX_JOBS, FolderClaimed, claim_folder, endpoint_of
 from .progress import Progress
 
@@ -42,18 +46,46 @@ class RunConfig:
     #: The shared ledger's postgresql:// URL (`ledger.ledger_url` reads ``--ledger`` or the environment);
     #: ``None``: the output folder's own SQLite ledger.
     ledger_url: str | None = None
+    #: Start the campaign from scratch even though another folder on this machine holds its paid jobs.
+    fresh: bool = False
+    # With ``sandbox``: models it should accept though it does not know them, {model id: option group}.
+    sandbox_accepts: dict[str, str] = field(default_factory=dict)
 
+    def endpoint(self) -> str:
+        """What the ledger records for this run's API (see `ownership.endpoint_of`)."""
+        return endpoint_of(None if self.sandbox else self.base_url or os.environ.get(BASE_URL_ENV), self.sandbox)
+
+
+def _refuse_a_fresh_start(campaign: Campaign, ledger: Ledger, endpoint: str) -> None:
+    """Raise `ConfigError` when this run would submit ``campaign`` from scratch into an empty folder while
+    another folder on this machine holds its paid jobs (the campaign run from elsewhere, by mistake)."""
+    if ledger.anything_sent():
+        return
+    elsewhere = campaign_index.paid_elsewhere(campaign.name, endpoint, campaign.output)
+    if elsewhere is not None and not isinstance(ledger, SqliteLedger):
+        raise ConfigError(
+            f"campaign {campaign.name!r} has paid jobs in {elsewhere} on this machine, and the shared ledger "
+            f"{ledger.location} has none of them: this run would pay for every job again. Copy that folder's ledger "
+            f"there first: photogpt-batch ledger push SPEC --output {elsewhere}; to start over on purpose, add "
+            "--fresh. Nothing was sent")
+    if elsewhere is not None:
+        raise ConfigError(
+            f"campaign {campaign.name!r} already has paid jobs in {elsewhere}, and {campaign.output} has none: "
+            f"this run would pay for every job again. To go on with it there, use --output {elsewhere} (or run "
+            "from where its spec's output points there); to start over on purpose, add --fresh. Nothing was sent")
 
 
 
 @contextlib.contextmanager
-def _api_endpoint(config: RunConfig, output: Path) -> Iterator[tuple[str, str]]:
-    """(base URL, key) for the run; with ``sandbox``, a sandbox serving for the duration of the block."""
+def _api_endpoint(config: RunConfig, output: Path) -> Iterator[tuple[str, str, Network]]:
+    """(base URL, key, proxies and CA certificates) for the run; with ``sandbox``, a sandbox serving for the
+    duration of the block, reached directly (it is in this process: no proxy stands between)."""
     if config.sandbox:
         from .sandbox import SandboxConfig, SandboxThread
 
-        with SandboxThread(SandboxConfig.quick(state_file=output / SANDBOX_JOBS)) as sandbox:
-            yield sandbox.base_url, "sandbox-key"
+        with SandboxThread(SandboxConfig.quick(state_file=output / SANDBOX_JOBS,
+                                                   accept_models=dict(config.sandbox_accepts))) as sandbox:
+            yield sandbox.base_url, "sandbox-key", Network.direct()
         return
     key = (config.api_key or os.environ.get(API_KEY_ENV, "")).strip()
     if not key:
@@ -66,7 +98,12 @@ def _api_endpoint(config: RunConfig, output: Path) -> Iterator[tuple[str, str]]:
         check_base_url(base_url)
     except ValueError as exc:
         raise ConfigError(f"{BASE_URL_ENV}: {exc}") from exc
-    yield base_url, key
+    try:
+        network = Network.from_environment()
+        network.check_api(URL(base_url))
+    except ValueError as exc:  # a proxy or CA setting that cannot work
+        raise ConfigError(f"{exc}; nothing was sent") from exc
+    yield base_url, key, network
 
 
 def run_campaign(campaign: Campaign, config: RunConfig | None = None, progress: Progress | None = None,
@@ -85,17 +122,21 @@ def run_campaign(campaign: Campaign, config: RunConfig | None = None, progress: 
     except OSError as exc:
         raise ConfigError(f"cannot use the output folder {output}: {exc.strerror or exc}") from exc
     try:
-        with _api_endpoint(config, output) as (base_url, key):
-            return asyncio.run(_run(campaign, ledger, base_url, key, config, progress, install_signal_handlers))
+        if not config.fresh:
+            _refuse_a_fresh_start(campaign, ledger, config.endpoint())
+        with _api_endpoint(config, output) as (base_url, key, network):
+            return asyncio.run(_run(campaign, ledger, base_url, key, network, config, progress,
+                                    install_signal_handlers))
     finally:
         ledger.close()
 
 
-async def _run(campaign: Campaign, ledger: Ledger, base_url: str, key: str, config: RunConfig,
+async def _run(campaign: Campaign, ledger: Ledger, base_url: str, key: str, network: Network, config: RunConfig,
                progress: Progress | None, install_signal_handlers: bool) -> RunSummary:
     options = config.engine or EngineOptions()
     try:
-        async with PhotoGPTClient(base_url, key, requests_per_second=config.requests_per_second) as client:
+        async with PhotoGPTClient(base_url, key, requests_per_second=config.requests_per_second,
+                                  network=network) as client:
             try:
                 await client.ping()
             except AuthError as exc:
@@ -108,6 +149,8 @@ async def _run(campaign: Campaign, ledger: Ledger, base_url: str, key: str, conf
                                        endpoint_of(None if config.sandbox else base_url, config.sandbox))
             except FolderClaimed as exc:
                 raise ConfigError(str(exc)) from exc
+            campaign_index.remember(campaign.name, endpoint_of(None if config.sandbox else base_url, config.sandbox),
+                                    campaign.output)
             engine = Engine(campaign, ledger, client, campaign.output, options, progress)
             for note in (getattr(ledger, "warning", None), warning):  # a stale shared lock taken over
                 if note:

@@ -120,7 +120,8 @@ def campaign_schema(registry: Registry) -> dict[str, Any]:
             "version": {"const": 1, "description": "The spec format version; only 1 exists."},
             "campaign": {"type": "string", "pattern": f"^{CAMPAIGN_SLUG.pattern}$",
                          "description": "A slug; names the output folder and the ledger."},
-            "output": {"type": "string", "description": "Output folder; default out/<campaign>."},
+            "output": {"type": "string", "description": "Output folder, relative to this file's folder; default "
+                                                         "out/<campaign>."},
             "defaults": {"type": "object", "properties": fields, "additionalProperties": False,
                          "description": "Merged under every job: the job wins, mappings merge, lists replace."},
             "vars": {"type": "object",
@@ -128,7 +129,24 @@ def campaign_schema(registry: Registry) -> dict[str, Any]:
                      "description": "Values for {name} placeholders."},
             "jobs": {"type": "array", "minItems": 1, "items": job},
         },
+        # A job needs a prompt and a model of its own unless `defaults` gives them (a matrix over `model` gives
+        # a model too): said here so that an editor marks the job, as `validate` does.
+        "allOf": [
+            {"if": _defaults_give("prompt"), "else": _every_job({"required": ["prompt"]})},
+            {"if": _defaults_give("model"), "else": _every_job({
+                "if": {"required": ["matrix"], "properties": {"matrix": {"required": ["model"]}}},
+                "else": {"required": ["model"]},
+            })},
+        ],
     }
+
+
+def _defaults_give(key: str) -> dict[str, Any]:
+    return {"required": ["defaults"], "properties": {"defaults": {"required": [key]}}}
+
+
+def _every_job(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"properties": {"jobs": {"items": schema}}}
 
 
 def render(schema: dict[str, Any]) -> str:

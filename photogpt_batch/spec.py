@@ -10,6 +10,7 @@ tag, and aliases that expand into a huge document) becomes a `Diagnostic`, never
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Set as AbstractSet
 from pathlib import Path
@@ -45,6 +46,15 @@ MAX_PLAIN_DEPTH = 100
 #: round-trip parser refuses it), the YAML 1.1 line breaks NEL, LS and PS (libyaml breaks lines there, YAML 1.2
 #: does not) and a byte order mark after the start (libyaml skips it between tokens).
 _PARSERS_DISAGREE = re.compile("[\t\x85\u2028\u2029\ufeff]")
+
+
+def spec_relative(spec_path: Path, value: str) -> Path:
+    """A path written in the spec at ``spec_path``, as an absolute path: relative ones start at the spec's
+    folder (as in Docker Compose), whatever the working directory; ``~/`` is the user's home.
+
+    ``..`` is resolved in the text, as Compose does, so the folder printed is the folder meant."""
+    written = Path(os.path.expanduser(value) if value.startswith("~") else value)
+    return Path(os.path.normpath(spec_path.absolute().parent / written))
 
 
 def _yaml() -> YAML:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
 from .jobs import Campaign
-from .ledger import Disposition, Ledger, LedgerError, LockHolder, Reconciliation
+from .ledger import Disposition, JobRecord, Ledger, LedgerError, LockHolder, Reconciliation
+from .versions import numbered
 
 
 class StatusError(Exception):
@@ -40,7 +42,11 @@ class StatusReport:
     campaign: Campaign
     reconciliation: Reconciliation
     video_counts: dict[str, int]
-    ledger: LedgerWhere | None = field(default=None)
+    #: Per job with more than one version: its current version's number and its earlier versions, oldest
+    #: first, as (version, record); their files are kept in ``<job-id>/v<k>/`` (see `versions`).
+    history: dict[str, tuple[int, list[tuple[int, JobRecord]]]] = field(default_factory=dict)
+    #: Where the ledger is and who holds its lock.
+    ledger: LedgerWhere | None = None
 
     @property
     def complete(self) -> bool:
@@ -48,10 +54,18 @@ class StatusReport:
         return all(item.disposition == Disposition.DONE for item in self.reconciliation.jobs)
 
 
-def read_ledger(campaign: Campaign, ledger_url: str | None = None
-                ) -> tuple[Reconciliation, dict[str, int], LedgerWhere]:
+def compare_with_ledger(campaign: Campaign, ledger_url: str | None = None) -> tuple[Reconciliation, dict[str, int]]:
     """The campaign's jobs against its ledger (the output folder's, or the shared one at ``ledger_url``; an
-    empty ledger if it never ran), the video counts, and where the ledger is and who holds its lock."""
+    empty ledger if it never ran), and their videos per state. Jobs that ``--only`` left out
+    (``campaign.skipped``) are neither compared nor orphans."""
+    reconciliation, videos, _, _ = read_ledger(campaign, ledger_url)
+    return reconciliation, videos
+
+
+def read_ledger(campaign: Campaign, ledger_url: str | None = None, history: bool = False
+                ) -> tuple[Reconciliation, dict[str, int], list[JobRecord], LedgerWhere]:
+    """`compare_with_ledger`, with ``history`` every earlier version of a job (from the same read), and where the
+    ledger is and who holds its lock."""
     try:
         ledger = Ledger.open_for_reading(campaign.output, url=ledger_url, campaign=campaign.name)
     except LedgerError as exc:
@@ -60,19 +74,35 @@ def read_ledger(campaign: Campaign, ledger_url: str | None = None
         raise StatusError(f"cannot read the ledger in {campaign.output}: {exc.strerror or exc}") from exc
     try:
         with ledger:
+            reconciliation = ledger.reconcile(campaign.jobs)
+            earlier = ledger.replaced() if history else []
             where = LedgerWhere(ledger.location, ledger_url is not None, ledger.lock_holder())
-            return ledger.reconcile(campaign.jobs), ledger.counts()["videos"], where
-    except LedgerError as exc:
+    except LedgerError as exc:  # the shared ledger went away while being read
         raise StatusError(str(exc)) from exc
-
-
-def compare_with_ledger(campaign: Campaign, ledger_url: str | None = None) -> tuple[Reconciliation, dict[str, int]]:
-    """The campaign's jobs against its ledger (an empty ledger if it never ran), and the video counts."""
-    reconciliation, videos, _ = read_ledger(campaign, ledger_url)
-    return reconciliation, videos
+    if campaign.skipped:
+        skipped = set(campaign.skipped)
+        reconciliation = Reconciliation(reconciliation.jobs,
+                                        [item for item in reconciliation.orphaned if item.job_id not in skipped])
+    videos = Counter(str(v.state) for item in (*reconciliation.jobs, *reconciliation.orphaned)
+                     if item.record is not None for v in item.record.videos)
+    return reconciliation, dict(videos), earlier, where
 
 
 def read_status(campaign: Campaign, ledger_url: str | None = None) -> StatusReport:
-    """The status report of ``campaign``."""
-    reconciliation, videos, where = read_ledger(campaign, ledger_url)
-    return StatusReport(campaign, reconciliation, videos, where)
+    """The status report of ``campaign`` (its ledger: the output folder's, or the shared one at ``ledger_url``)."""
+    reconciliation, videos, earlier, where = read_ledger(campaign, ledger_url, history=True)
+    return StatusReport(campaign, reconciliation, videos, _history(reconciliation, earlier), where)
+
+
+def _history(reconciliation: Reconciliation, earlier: list[JobRecord]
+             ) -> dict[str, tuple[int, list[tuple[int, JobRecord]]]]:
+    """The version history of the reconciled jobs that have earlier versions."""
+    shown = {item.job_id: item.record for item in (*reconciliation.jobs, *reconciliation.orphaned)}
+    earlier = [r for r in earlier if r.job_id in shown]
+    current = [r for r in (shown[job_id] for job_id in {r.job_id for r in earlier}) if r is not None]
+    numbers = numbered([*earlier, *current])
+    history: dict[str, tuple[int, list[tuple[int, JobRecord]]]] = {
+        r.job_id: (numbers[r.rowid], []) for r in current}
+    for record in earlier:
+        history.setdefault(record.job_id, (0, []))[1].append((numbers[record.rowid], record))
+    return history

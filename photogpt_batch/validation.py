@@ -26,7 +26,7 @@ from .expand import ExpandedJob, iter_expand, walk_position
 from .jobs import Campaign, PlannedJob, canonical_json, content_hash
 from .models import JsonPath, Model, Problem
 from .plugins import Registry, get_registry
-from .spec import load_document, load_plain, node_position, read_text
+from .spec import load_document, load_plain, node_position, read_text, spec_relative
 
 
 @dataclass(frozen=True)
@@ -372,7 +372,7 @@ def validate_expansion(jobs: Iterable[ExpandedJob], file: str, registry: Registr
             continue
         body = dict(result.body)
         body["prompt"] = data["prompt"]
-        planned.append(PlannedJob(job.id, model.id, body, result.content_hash(body), result.warnings))
+        planned.append(PlannedJob(job.id, model.id, body, result.content_hash(body), result.warnings, job.axes))
     diagnostics = [Diagnostic(file, line, col, _with_jobs(message, ids), severity, hint)  # type: ignore[arg-type]
                    for (line, col, message, severity, hint), ids in found.items()]
     return planned, diagnostics
@@ -435,5 +435,5 @@ def _campaign(path: Path, doc: dict[Any, Any], registry: Registry) -> Campaign:
     if any(d.severity == "error" for d in diagnostics):
         raise SpecError(diagnostics)
     assert expansion.campaign is not None  # no errors means the campaign slug was valid
-    output = Path(expansion.output) if expansion.output else Path("out") / expansion.campaign
+    output = spec_relative(path, expansion.output or f"out/{expansion.campaign}")
     return Campaign(expansion.campaign, output, path, planned, diagnostics)

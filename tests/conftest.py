@@ -4,12 +4,33 @@ from __future__ import annotations
 
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
 
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 ServeApp = Callable[..., Awaitable[TestServer]]
+
+
+@pytest.fixture(autouse=True)
+def state_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Every test (and every process it starts) keeps this machine's index of campaigns in a folder of its
+    own, never in the real home. A patch of its own: a test's ``monkeypatch.undo()`` does not lift it."""
+    folder = tmp_path_factory.mktemp("state")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XDG_STATE_HOME", str(folder))
+        yield folder
+# The suite talks only to 127.0.0.1: a proxy set for this machine would stand between the tests and their
+# servers. The tests of proxies set the variables they need themselves.
+NETWORK_VARIABLES = ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY",
+                     "no_proxy", "NO_PROXY", "SSL_CERT_FILE", "SSL_CERT_DIR")
+
+
+@pytest.fixture(autouse=True)
+def no_proxy_from_the_machine(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in NETWORK_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
 
 
 @pytest.fixture

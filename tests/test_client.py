@@ -475,6 +475,27 @@ async def test_connection_refused_after_all_attempts_is_a_transport_error(client
         await api.submit({"modelID": "veo-3.1", "prompt": "x"})
 
 
+async def test_a_retry_warning_names_the_request_once(client_for, refused_port, caplog) -> None:
+    port, _ = refused_port
+    api = await client_for(f"http://127.0.0.1:{port}/api", retry=RetryPolicy(attempts=2, base=0.01))
+
+    with caplog.at_level("WARNING", logger="photogpt_batch.client"), pytest.raises(TransportError):
+        await api.ping()
+    (line,) = [r.getMessage() for r in caplog.records]
+    assert line.startswith("GET /api/ping: could not connect: ") and line.count("GET /api/ping") == 1
+
+
+async def test_a_retry_warning_for_a_server_message_still_names_the_request(serve, client_for, caplog) -> None:
+    app, _ = app_with(("GET", "/api/ping", answers(
+        lambda: web.json_response({"status": "NOK", "message": "busy"}, status=503),
+        lambda: web.json_response({"message": "pong!", "status": "OK"}))))
+    api = await client_for(await serve(app))
+
+    with caplog.at_level("WARNING", logger="photogpt_batch.client"):
+        await api.ping()
+    assert [r.getMessage().split(";")[0] for r in caplog.records] == ["GET /api/ping: busy (HTTP 503)"]
+
+
 # ---- the key stays with the API -------------------------------------------------------------------------
 
 

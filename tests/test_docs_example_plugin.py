@@ -105,3 +105,11 @@ def test_the_example_packages_own_tests_pass(site: Path, source: Path) -> None:
                              str(source), "tests"], env=env, cwd=source, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.count(" PASSED") == 3, result.stdout
+
+
+def test_the_tutorials_campaign_rehearses_end_to_end_on_the_sandbox(site: Path, tmp_path: Path) -> None:
+    spec = tmp_path / "spec.yaml"
+    shutil.copy(EXAMPLE / "spec.yaml", spec)
+    result = photogpt(site, tmp_path, "run", str(spec), "--sandbox", "--accept-model", "acme-motion-1:acme", "--json")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert (tmp_path / "out" / "acme-demo" / "spin" / "1.mp4").stat().st_size > 0

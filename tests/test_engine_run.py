@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import io
+import shutil
 import sqlite3
 from pathlib import Path
 
 import pytest
-from engine_helpers import check_outputs, fast_sandbox, load, posts, run_config, write_campaign
+from engine_helpers import check_outputs, fast_sandbox, load, manifest, posts, run_config, write_campaign
 
 from photogpt_batch.ledger import LEDGER_DIR, LEDGER_FILE, Ledger
 from photogpt_batch.planning import make_plan
@@ -66,6 +67,89 @@ def test_changed_job_is_resubmitted_and_others_left_alone(tmp_path: Path, sandbo
     assert [v.current for v in versions] == [False, True]
     assert versions[0].remote_id != versions[1].remote_id
     check_outputs(tmp_path / "out", 2)
+
+
+def test_a_changed_job_keeps_the_earlier_versions_videos(tmp_path: Path, sandbox: SandboxThread) -> None:
+    spec = write_campaign(tmp_path, jobs=1, num_videos=2)
+    output = tmp_path / "out"
+    run_campaign(load(spec), run_config(sandbox))
+    first = {n: (output / "clip-1" / f"{n}.mp4").read_bytes() for n in (1, 2)}
+    spec.write_text(spec.read_text().replace("duration: 3", "duration: 4"))
+    assert run_campaign(load(spec), run_config(sandbox)).complete
+    spec.write_text(spec.read_text().replace("duration: 4", "duration: 5"))
+    assert run_campaign(load(spec), run_config(sandbox)).complete
+
+    # The paid version 1 is kept, byte for byte, in its own folder; so is version 2; version 3 is in place.
+    assert {n: (output / "clip-1" / "v1" / f"{n}.mp4").read_bytes() for n in (1, 2)} == first
+    assert sorted(p.relative_to(output).as_posix() for p in (output / "clip-1").rglob("*")) == [
+        "clip-1/1.mp4", "clip-1/2.mp4", "clip-1/v1", "clip-1/v1/1.mp4", "clip-1/v1/2.mp4",
+        "clip-1/v2", "clip-1/v2/1.mp4", "clip-1/v2/2.mp4"]
+    rows = [(e["path"], e["version"], e["current"]) for e in manifest(output)]
+    assert sorted(rows) == [("clip-1/1.mp4", 3, True), ("clip-1/2.mp4", 3, True),
+                            ("clip-1/v1/1.mp4", 1, False), ("clip-1/v1/2.mp4", 1, False),
+                            ("clip-1/v2/1.mp4", 2, False), ("clip-1/v2/2.mp4", 2, False)]
+    check_outputs(output, 2)
+    with Ledger.open_for_reading(output) as ledger:
+        assert [v.path for r in ledger.versions("clip-1") for v in r.videos] == [
+            "clip-1/v1/1.mp4", "clip-1/v1/2.mp4", "clip-1/v2/1.mp4", "clip-1/v2/2.mp4", "clip-1/1.mp4", "clip-1/2.mp4"]
+
+
+def test_going_back_to_an_earlier_content_puts_its_videos_back_in_place(tmp_path: Path,
+                                                                       sandbox: SandboxThread) -> None:
+    spec = write_campaign(tmp_path, jobs=1)
+    output = tmp_path / "out"
+    original = spec.read_text()
+    run_campaign(load(spec), run_config(sandbox))
+    first = (output / "clip-1" / "1.mp4").read_bytes()
+    spec.write_text(original.replace("duration: 3", "duration: 4"))
+    run_campaign(load(spec), run_config(sandbox))
+    second = (output / "clip-1" / "1.mp4").read_bytes()
+    spec.write_text(original)
+
+    assert run_campaign(load(spec), run_config(sandbox)).complete
+
+    assert posts(sandbox) == 2  # version 1 is done: nothing is paid again
+    assert (output / "clip-1" / "1.mp4").read_bytes() == first
+    assert (output / "clip-1" / "v2" / "1.mp4").read_bytes() == second
+    assert not (output / "clip-1" / "v1").exists()  # emptied by the move back, and removed
+    check_outputs(output, 1)
+
+
+def test_an_earlier_version_whose_file_an_older_release_replaced_is_not_taken_for_it(
+        tmp_path: Path, sandbox: SandboxThread) -> None:
+    spec = write_campaign(tmp_path, jobs=1)
+    output = tmp_path / "out"
+    original = spec.read_text()
+    run_campaign(load(spec), run_config(sandbox))
+    spec.write_text(original.replace("duration: 3", "duration: 4"))
+    run_campaign(load(spec), run_config(sandbox))
+    # As an older release left it: both versions record clip-1/1.mp4, which holds the current one's video.
+    shutil.rmtree(output / "clip-1" / "v1")
+    with sqlite3.connect(output / LEDGER_DIR / LEDGER_FILE) as db:
+        db.execute("UPDATE videos SET path = 'clip-1/1.mp4'")
+    current = (output / "clip-1" / "1.mp4").read_bytes()
+
+    assert run_campaign(load(spec), run_config(sandbox)).complete
+
+    assert (output / "clip-1" / "1.mp4").read_bytes() == current
+    assert not (output / "clip-1" / "v1").exists()
+    with Ledger.open_for_reading(output) as ledger:
+        assert [str(v.state) for r in ledger.versions("clip-1") for v in r.videos] == ["pending", "downloaded"]
+
+
+def test_an_earlier_versions_video_that_cannot_be_moved_is_kept_and_the_new_one_fails(
+        tmp_path: Path, sandbox: SandboxThread) -> None:
+    spec = write_campaign(tmp_path, jobs=1)
+    output = tmp_path / "out"
+    run_campaign(load(spec), run_config(sandbox))
+    paid = (output / "clip-1" / "1.mp4").read_bytes()
+    (output / "clip-1" / "v1").write_text("a file where the v1 folder would go")
+    spec.write_text(spec.read_text().replace("duration: 3", "duration: 4"))
+
+    summary = run_campaign(load(spec), run_config(sandbox))
+
+    assert not summary.complete and summary.video_failures
+    assert (output / "clip-1" / "1.mp4").read_bytes() == paid
 
 
 def test_job_removed_from_the_spec_is_orphaned_not_deleted(tmp_path: Path, sandbox: SandboxThread) -> None:
@@ -227,17 +311,6 @@ def test_a_partial_file_another_version_left_is_not_resumed_when_the_spec_goes_b
 
     assert summary.complete
     check_outputs(output, 1)  # the whole file is version A's video: no byte of B's .part in it
-
-
-def test_the_resume_command_repeats_the_output_folder_it_was_given(tmp_path: Path, capsys) -> None:
-    from photogpt_batch.engine import RunSummary
-    from photogpt_batch.reporting import print_summary
-
-    campaign = load(write_campaign(tmp_path, jobs=1))
-    print_summary(campaign, RunSummary(jobs=1, interrupted=True), "t.yaml", "other place")
-    assert "Resume with: photogpt-batch run t.yaml --output 'other place'" in capsys.readouterr().err
-    print_summary(campaign, RunSummary(jobs=1, interrupted=True), "t.yaml")
-    assert capsys.readouterr().err.rstrip().endswith("Resume with: photogpt-batch run t.yaml")
 
 
 def test_a_folder_rehearsed_on_the_sandbox_is_refused_for_a_real_run_and_back(tmp_path: Path,

@@ -131,8 +131,9 @@ def test_run_refuses_an_id_that_names_the_manifest_before_sending_anything(tmp_p
 # --- plan -----------------------------------------------------------------------------------------------
 
 
-def test_plan_lists_every_job_as_new_with_its_model_and_videos() -> None:
-    result = invoke("plan", str(GOOD))
+def test_plan_lists_every_job_as_new_with_its_model_and_videos(tmp_path: Path) -> None:
+    # --output: a folder of this test's own (the spec's own is out/demo at the repository's top)
+    result = invoke("plan", str(GOOD), "--output", "out/demo")
     assert result.exit_code == 0
     rows = [line.split() for line in result.stdout.splitlines()[:-1]]
     assert rows == [
@@ -141,15 +142,15 @@ def test_plan_lists_every_job_as_new_with_its_model_and_videos() -> None:
         ["new", "social-9x16", "grok-imagine-1.5", "1", "video"],
         ["new", "social-1x1", "grok-imagine-1.5", "1", "video"],
     ]
-    assert result.stdout.splitlines()[-1] == ("demo: 4 jobs (4 new); output out/demo; "
-                                              "ledger out/demo/.photogpt-batch/ledger.sqlite3")
+    assert result.stdout.splitlines()[-1] == f"demo: 4 jobs (4 new); output {tmp_path / 'out' / 'demo'}"
 
 
-def test_plan_json_has_every_job_with_id_model_state_request_and_content_hash() -> None:
-    result = invoke("plan", "--json", str(GOOD))
+def test_plan_json_has_every_job_with_id_model_state_request_and_content_hash(tmp_path: Path) -> None:
+    result = invoke("plan", "--json", str(GOOD), "--output", "out/demo")
     assert result.exit_code == 0
     plan = json.loads(result.stdout)
-    assert (plan["campaign"], plan["output"], plan["counts"], plan["orphaned"]) == ("demo", "out/demo", {"new": 4}, [])
+    assert (plan["campaign"], plan["output"], plan["counts"], plan["orphaned"]) == (
+        "demo", str(tmp_path / "out" / "demo"), {"new": 4}, [])
     assert [job["id"] for job in plan["jobs"]] == ["hero", "first-frame", "social-9x16", "social-1x1"]
     for job in plan["jobs"]:
         assert {"id", "model", "state", "request", "contentHash", "warnings"} <= set(job)

@@ -329,3 +329,22 @@ def test_third_party_plugin_cannot_take_over_a_builtin_model(tmp_path: Path) -> 
     plugins = {m["id"]: m["plugin"] for m in json.loads(result.stdout)}
     assert plugins["veo-3.1"] == "veo"
     assert "plugin 'acme_shadow' registers model 'veo-3.1', already registered by 'veo'" in result.stderr
+
+
+@pytest.mark.slow
+def test_a_new_plugins_campaign_runs_end_to_end_on_a_sandbox_told_to_accept_its_model(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    install(site, ["acme_good"])
+    spec = write(tmp_path, """\
+        version: 1
+        campaign: acme
+        jobs:
+          - {id: a, model: acme-1, prompt: p, options: {style: pastel}}
+        """)
+    refused = photogpt(site, "run", str(spec), "--sandbox", "--output", str(tmp_path / "refused"), cwd=tmp_path)
+    assert refused.returncode == 1 and "'acme-1' is not a known model" in refused.stdout + refused.stderr
+
+    result = photogpt(site, "run", str(spec), "--sandbox", "--accept-model", "acme-1:acme", "--output",
+                      str(tmp_path / "out"), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "out" / "a" / "1.mp4").stat().st_size > 0

@@ -116,3 +116,35 @@ def test_schema_generation_does_not_change_the_models(builtin: Registry) -> None
     before = {m: copy.deepcopy(dict(builtin.models[m].options)) for m in builtin.ids()}
     schemas.generate(builtin)
     assert {m: dict(builtin.models[m].options) for m in builtin.ids()} == before
+
+
+def test_editor_schema_marks_a_job_without_a_prompt_when_defaults_give_none(
+        campaign_validator: Draft7Validator) -> None:
+    doc = {"version": 1, "campaign": "x", "defaults": {"model": "veo-3.1"},
+           "jobs": [{"id": "a"}, {"id": "b", "prompt": "p"}]}
+    errors = list(campaign_validator.iter_errors(doc))
+    assert [(list(e.absolute_path), e.message) for e in errors] == [(["jobs", 0], "'prompt' is a required property")]
+    own = {"id": "b", "prompt": "p", "model": "veo-3.1"}
+    assert campaign_validator.is_valid({"version": 1, "campaign": "x", "jobs": [own]})
+    del doc["defaults"]
+    assert not campaign_validator.is_valid(doc)
+
+
+def test_editor_schema_takes_a_prompt_from_defaults(campaign_validator: Draft7Validator) -> None:
+    doc = {"version": 1, "campaign": "x", "defaults": {"model": "veo-3.1", "prompt": "p"}, "jobs": [{"id": "a"}]}
+    assert [e.message for e in campaign_validator.iter_errors(doc)] == []
+
+
+@pytest.mark.parametrize(("defaults", "job", "valid"), [
+    ({}, {"id": "a", "prompt": "p"}, False),
+    ({"model": "veo-3.1"}, {"id": "a", "prompt": "p"}, True),
+    ({}, {"id": "a", "prompt": "p", "model": "veo-3.1"}, True),
+    ({}, {"id": "a-{model}", "prompt": "p", "matrix": {"model": ["veo-3.1"]}}, True),
+    ({}, {"id": "a-{n}", "prompt": "p", "matrix": {"n": [1, 2]}}, False),
+])
+def test_editor_schema_marks_a_job_without_a_model(campaign_validator: Draft7Validator, defaults: dict[str, Any],
+                                                   job: dict[str, Any], valid: bool) -> None:
+    doc = {"version": 1, "campaign": "x", "defaults": defaults, "jobs": [job]}
+    errors = list(campaign_validator.iter_errors(doc))
+    assert [(list(e.absolute_path), e.message) for e in errors] == \
+        ([] if valid else [(["jobs", 0], "'model' is a required property")])

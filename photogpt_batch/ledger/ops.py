@@ -221,6 +221,30 @@ class SetMeta(Op):
         return []
 
 
+@dataclass(frozen=True)
+class MoveVideo(Op):
+    """Record that downloaded video ``n`` of job row ``row`` now lives at ``path`` (relative to the output
+    folder): an earlier version's file moved to its own folder so the new version's never replaces it."""
+
+    row: int
+    n: int
+    path: str
+
+    def __post_init__(self) -> None:
+        if not self.path or PurePath(self.path).is_absolute() or ".." in PurePath(self.path).parts:
+            raise ValueError("a video's path must be relative to (and inside) the output folder")
+
+    def apply(self, conn: Tx, now: float) -> list[EventRow]:
+        """Update the path of a downloaded video; event ``moved`` with the new path."""
+        state = conn.video_state(self.row, self.n)
+        if state != VideoState.DOWNLOADED:
+            raise IllegalTransition(f"video {self.n} of job row {self.row} is {state}, not downloaded: "
+                                    "it has no file to move")
+        conn.execute("UPDATE videos SET path = ?, updated_at = ? WHERE job = ? AND n = ?",
+                     (self.path, now, self.row, self.n))
+        return [(now, self.row, self.n, VideoState.DOWNLOADED, "moved", self.path)]
+
+
 class Barrier(Op):
     """Changes nothing: `Ledger.flush` queues one and waits for its (group) commit."""
 

@@ -182,6 +182,7 @@ class PostgresLedger(Ledger):
     _scope = "jobs.campaign = ? AND "
     _meta_scope = "campaign = ? AND "
     _insert_scope = ("campaign, ", "?, ")
+    _same_campaign = " AND e.campaign = jobs.campaign"
 
     def __init__(self, url: str, campaign: str, write_conn: Any | None, read_conn: Any,
                  generation: int | None = None, run_id: str | None = None) -> None:

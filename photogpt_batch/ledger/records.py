@@ -63,8 +63,9 @@ class Event(NamedTuple):
     """One recorded transition (``n`` is set for a video's).
 
     Besides states, ``to_state`` can be ``replaced`` (this version stopped being current: the spec's
-    content changed; ``detail`` is the new content hash) or ``current`` (an earlier version became current
-    again because the spec went back to its content).
+    content changed; ``detail`` is the new content hash), ``current`` (an earlier version became current
+    again because the spec went back to its content) or, for a video, ``moved`` (its file was moved to
+    ``detail``, so that another version's file never replaces it).
     """
 
     at: float

@@ -9,6 +9,7 @@ import click
 
 from .config import FAULT_KINDS, LOST_POST_MODES, Faults, SandboxConfig
 from .runner import serve_forever
+from .validation import parse_accepted_model
 
 
 class _FiniteRange(click.FloatRange):
@@ -63,6 +64,25 @@ def _nth_triggers(
         triggers[kind] = triggers.get(kind, ()) + ordinals
     return triggers
 
+
+def accepted_models(values: tuple[str, ...]) -> dict[str, str]:
+    """``--accept-model ID:GROUP`` values as {model id: option group}; click.BadParameter for a bad one."""
+    accepted: dict[str, str] = {}
+    for value in values:
+        try:
+            model, group = parse_accepted_model(value)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc)) from None
+        accepted[model] = group
+    return accepted
+
+
+def _accepted_models(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> dict[str, str]:
+    return accepted_models(values)
+
+
+ACCEPT_MODEL_HELP = ("Accept a model the sandbox does not know, checking only the request's envelope and its "
+                     "options.GROUP (repeatable): rehearse a new plugin's campaign end to end.")
 
 _RATE = _FiniteRange(0.0, 1.0)
 
@@ -155,6 +175,8 @@ _RATE = _FiniteRange(0.0, 1.0)
     metavar="KIND=N[,N...]",
     help=f"Fire a fault on exactly the Nth event of its kind (repeatable). Kinds: {', '.join(FAULT_KINDS)}.",
 )
+@click.option("--accept-model", "accept_models", multiple=True, callback=_accepted_models, metavar="ID:GROUP",
+              help=ACCEPT_MODEL_HELP)
 def sandbox_command(**opts: Any) -> None:
     """Serve a local, faithful fake of the PhotoGPT video API (and a signed-URL file host) until Ctrl-C."""
     faults = Faults(
@@ -177,6 +199,7 @@ def sandbox_command(**opts: Any) -> None:
     cfg.seed = opts["seed"]
     cfg.api_key = opts["api_key"]
     cfg.faults = faults
+    cfg.accept_models = opts["accept_models"]
     overrides = {
         "generation_seconds": opts["generation_seconds"],
         "queue_seconds": opts["queue_seconds"],

@@ -180,6 +180,8 @@ class SandboxConfig:
     ``clock`` returns Unix time in seconds; the default is ``time.time``.
     ``state_file``, when set, keeps the jobs across restarts: each job is appended to it as it is created and
     the file is read back on start (download preparations and signed URLs are not kept: clients ask again).
+    ``accept_models`` maps model ids the sandbox does not know to their option group: their requests are
+    checked for the envelope and ``options.<group>`` only (a plugin author's rehearsal of a new model).
     """
 
     seed: int = 0
@@ -195,6 +197,7 @@ class SandboxConfig:
     clock: Callable[[], float] = time.time
     url_secret: bytes | None = None
     state_file: Path | None = None
+    accept_models: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         gen = self.generation_seconds

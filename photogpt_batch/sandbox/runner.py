@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import ssl
 import sys
 import threading
 from collections.abc import Iterator
@@ -62,9 +63,14 @@ class SandboxThread:
     """
 
     def __init__(
-        self, config: SandboxConfig | None = None, host: str = "127.0.0.1", port: int = 0, file_port: int = 0
+        self,
+        config: SandboxConfig | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        file_port: int = 0,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
-        self.sandbox = Sandbox(config, host=host, port=port, file_port=file_port)
+        self.sandbox = Sandbox(config, host=host, port=port, file_port=file_port, ssl_context=ssl_context)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._stopped: asyncio.Event | None = None
@@ -156,6 +162,8 @@ async def _serve(cfg: SandboxConfig, host: str, port: int, file_port: int, out: 
             file=out,
             flush=True,
         )
+        for model, group in sorted(cfg.accept_models.items()):
+            print(f"Accepting model {model} (options.{group}; its options are not checked)", file=out, flush=True)
         await stop.wait()
 
 

@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import json
 import secrets
+import ssl
 from collections.abc import Awaitable, Callable
 from email.utils import formatdate
 from http import HTTPStatus
@@ -88,7 +89,8 @@ class Sandbox:
     """A local, faithful fake of the PhotoGPT video API: an API origin and a file origin on 127.0.0.1.
 
     Use ``async with Sandbox(cfg) as sb`` or ``await sb.start()`` / ``await sb.stop()``. Port 0 picks a free
-    port.
+    port. With ``ssl_context`` the API origin serves HTTPS (``base_url`` is ``https://``); the file origin stays
+    plain HTTP, as a CDN's signed URLs may be.
     """
 
     def __init__(
@@ -97,8 +99,10 @@ class Sandbox:
         host: str = "127.0.0.1",
         port: int = 0,
         file_port: int = 0,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self.config = config if config is not None else SandboxConfig()
+        self.ssl_context = ssl_context
         self.host = host
         self.port = port
         self.file_port = file_port
@@ -122,7 +126,7 @@ class Sandbox:
         await api_runner.setup()
         await file_runner.setup()
         try:
-            await web.TCPSite(api_runner, self.host, self.port).start()
+            await web.TCPSite(api_runner, self.host, self.port, ssl_context=self.ssl_context).start()
             await web.TCPSite(file_runner, self.host, self.file_port).start()
         except BaseException:
             await api_runner.cleanup()
@@ -158,8 +162,9 @@ class Sandbox:
 
     @property
     def base_url(self) -> str:
-        """The API base URL, ``http://HOST:PORT/api``."""
-        return f"http://{self._url_host}:{self.port}{API_PREFIX}"
+        """The API base URL, ``http://HOST:PORT/api`` (``https://`` with an ``ssl_context``)."""
+        scheme = "https" if self.ssl_context is not None else "http"
+        return f"{scheme}://{self._url_host}:{self.port}{API_PREFIX}"
 
     @property
     def files_url(self) -> str:
@@ -307,7 +312,7 @@ class Sandbox:
         except ValueError as exc:
             raise ApiError(400, f"the request body is not valid JSON: {exc}", "invalid json") from None
         try:
-            generation = validate_generation(body)
+            generation = validate_generation(body, self.config.accept_models)
         except RequestInvalid as exc:
             raise ApiError(400, exc.message, f"invalid field {exc.field}") from None
         job = self.world.create_job(body, generation)

@@ -48,9 +48,14 @@ CREDITS_PER_SECOND: dict[str, int] = {
 }
 
 
+#: The rate of a model the sandbox was told to accept (``--accept-model``): it has no price of its own.
+ACCEPTED_CREDITS_PER_SECOND = 1
+
+
 def credits_for(generation: Generation) -> int:
     """Credits of a job: rate of the model x billed seconds x numVideos (a failed job is refunded to 0)."""
-    return CREDITS_PER_SECOND[generation.model_id] * generation.seconds * generation.num_videos
+    rate = CREDITS_PER_SECOND.get(generation.model_id, ACCEPTED_CREDITS_PER_SECOND)
+    return rate * generation.seconds * generation.num_videos
 
 
 def rfc3339(timestamp: float) -> str:

@@ -2,11 +2,13 @@
 
 This module deliberately shares nothing with the client's validation: the sandbox is the other side of the
 wire, and a double that reused the code under test could not catch its mistakes. Where the guide is silent,
-the project's policy (the sandbox README section) decides.
+the project's policy (docs/sandbox.md, "Policy where the guide is silent") decides.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -55,6 +57,26 @@ DEFAULT_SECONDS: dict[str, int] = {
     "kling-motion-pro": 10,
     "grok-imagine-1.5": 8,
 }
+
+
+# What an accepted model (--accept-model) bills per job when its options give no duration.
+ACCEPTED_DEFAULT_SECONDS = 8
+#: An option group's name, as a JSON key that reads well in ``options.<group>``.
+GROUP_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+def parse_accepted_model(text: str) -> tuple[str, str]:
+    """``ID:GROUP`` (``acme-video-1:acme``) as (model id, option group); ValueError saying what is wrong."""
+    model, sep, group = text.rpartition(":")
+    model, group = model.strip(), group.strip()
+    if not sep or not model or not group:
+        raise ValueError(f"expected ID:GROUP (a model id and its option group, e.g. acme-video-1:acme), got {text!r}")
+    if not GROUP_NAME.match(group):
+        raise ValueError(f"option group {group!r} must be lower-case letters, digits and _ (as in options.veo)")
+    if model in MODEL_GROUPS:
+        raise ValueError(f"{model} is a model the sandbox knows (option group {MODEL_GROUPS[model]}): "
+                         "--accept-model is for models it does not know")
+    return model, group
 
 
 class RequestInvalid(Exception):
@@ -167,8 +189,13 @@ def _no_unknown(
 # ---- the request ----------------------------------------------------------------------------------------
 
 
-def validate_generation(body: Any) -> Generation:
-    """Check a decoded ``POST /videos/generation`` body; raise RequestInvalid on the first problem."""
+def validate_generation(body: Any, accepted: Mapping[str, str] | None = None) -> Generation:
+    """Check a decoded ``POST /videos/generation`` body; raise RequestInvalid on the first problem.
+
+    ``accepted`` maps model ids the guide does not know to their option group (``--accept-model ID:GROUP``):
+    such a model's request is checked for its envelope and its option group only, not its options' values,
+    so a new plugin's campaign can be rehearsed before the real API knows what it sends.
+    """
     if not isinstance(body, dict):
         raise RequestInvalid("body", f"the request body must be a JSON object, got {_show(body)}")
     _no_unknown("", body, TOP_LEVEL_FIELDS)
@@ -176,11 +203,12 @@ def validate_generation(body: Any) -> Generation:
     if "modelID" not in body:
         raise RequestInvalid("modelID", "modelID is required")
     model = _need_str("modelID", body["modelID"])
-    if model not in MODEL_GROUPS:
+    extra = accepted or {}
+    if model not in MODEL_GROUPS and model not in extra:
         raise RequestInvalid(
-            "modelID", f"modelID {model!r} is not a known model; known: {', '.join(MODEL_GROUPS)}"
+            "modelID", f"modelID {model!r} is not a known model; known: {', '.join([*MODEL_GROUPS, *extra])}"
         )
-    group = MODEL_GROUPS[model]
+    group = MODEL_GROUPS.get(model) or extra[model]
 
     if "prompt" not in body:
         raise RequestInvalid("prompt", "prompt is required")
@@ -194,28 +222,37 @@ def validate_generation(body: Any) -> Generation:
             raise RequestInvalid("numVideos", f"numVideos must be at least 1, got {num_videos}")
 
     images = _reference_images(body.get("referenceImages", []))
-    videos = _reference_videos(model, body.get("referenceVideos", []))
+    videos = _reference_videos(model, body.get("referenceVideos", []), model in extra)
     elements = _element_ids(body.get("elementIDs", []))
 
     options: dict[str, Any] = {}
     if "options" in body:
         wrapper = _need_object("options", body["options"])
-        if list(wrapper) != [group]:
-            others = [k for k in wrapper if k != group]
-            if others:
-                bad = f"options.{others[0]}"
-                raise RequestInvalid(bad, f"{bad} is not accepted by {model}: send only options.{group}")
-            raise RequestInvalid("options", f"options must hold exactly one group, options.{group}")
-        options = _need_object(f"options.{group}", wrapper[group])
+        others = [k for k in wrapper if k != group]
+        if others:
+            bad = f"options.{others[0]}"
+            raise RequestInvalid(bad, f"{bad} is not accepted by {model}: send only options.{group}")
+        # The guide lists options among the optional fields: an empty object is the same as none.
+        options = _need_object(f"options.{group}", wrapper[group]) if group in wrapper else {}
 
     roles = [image["role"] for image in images]
     for role in ("first_frame", "last_frame"):
         if roles.count(role) > 1:
             raise RequestInvalid("referenceImages", f"referenceImages may hold at most one {role} image")
 
+    if model in extra:
+        return Generation(model, num_videos, _accepted_seconds(options), False, None)
     check = _FAMILY_CHECKS[group]
     seconds, resolution, last_frame = check(model, options, roles, len(videos), len(elements))
     return Generation(model, num_videos, seconds, last_frame, resolution)
+
+
+def _accepted_seconds(options: dict[str, Any]) -> int:
+    """Billed seconds of an accepted model's job: its ``duration`` when that is a positive integer, else 8."""
+    duration = options.get("duration")
+    if isinstance(duration, int) and not isinstance(duration, bool) and duration > 0:
+        return duration
+    return ACCEPTED_DEFAULT_SECONDS
 
 
 def _reference_images(value: Any) -> list[dict[str, Any]]:
@@ -232,9 +269,9 @@ def _reference_images(value: Any) -> list[dict[str, Any]]:
     return items
 
 
-def _reference_videos(model: str, value: Any) -> list[dict[str, Any]]:
+def _reference_videos(model: str, value: Any, accepted: bool = False) -> list[dict[str, Any]]:
     items = _need_list("referenceVideos", value)
-    if items and model not in TAKES_REFERENCE_VIDEOS:
+    if items and model not in TAKES_REFERENCE_VIDEOS and not accepted:
         raise RequestInvalid(
             "referenceVideos",
             f"referenceVideos are not accepted by {model}; only by "

@@ -64,7 +64,8 @@ async def test_transitions_versions_events_and_meta_per_campaign(pg_url: str, tm
         beta.register([planned("a")])
     with Ledger.open_for_reading(tmp_path, url=pg_url, campaign="alpha") as reader:
         assert reader.counts()["jobs"] == {"planned": 1, "in_doubt": 1}
-        assert [e["jobId"] for e in reader.manifest_entries()] == []  # the downloaded version is not current
+        # the downloaded version is no longer current: listed as version 1, not current
+        assert [(e["jobId"], e["version"], e["current"]) for e in reader.manifest_entries()] == [("remote-a", 1, False)]
 
 
 def test_migrates_from_empty_and_from_every_earlier_version(pg_cluster: Cluster) -> None:

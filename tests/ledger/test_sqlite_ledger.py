@@ -33,9 +33,11 @@ from photogpt_batch.ledger import (
     LedgerCorrupt,
     LedgerLocked,
     LedgerTooNew,
+    MoveVideo,
     ReadOnlyLedger,
     UnknownRecord,
     VideoState,
+    VideoTransition,
     ledger_path,
 )
 
@@ -628,8 +630,28 @@ async def test_counts_and_manifest_entries_come_from_current_versions(ledger: Le
             "path": "a/1.mp4",
             "bytes": 5,
             "sha256": "ff" * 32,
+            "version": 1,
+            "current": True,
         }
     ]
+
+
+async def test_an_earlier_versions_files_stay_in_the_manifest_marked_not_current_and_can_move(
+        ledger: Ledger) -> None:
+    first = ledger.register([planned("a")])["a"]
+    ledger.commit(JobTransition(first, JobState.SUBMITTING), JobTransition(first, JobState.SUBMITTED, remote_id="j1"),
+                  JobTransition(first, JobState.SUCCEEDED, video_ids=("v1",)),
+                  VideoTransition(first, 1, VideoState.PREPARING), VideoTransition(first, 1, VideoState.READY, url="u"),
+                  VideoTransition(first, 1, VideoState.DOWNLOADED, path="a/1.mp4", bytes=5, sha256="ff" * 32))
+    second = ledger.register([planned("a", "another prompt")])["a"]
+    assert [r.rowid for r in ledger.replaced()] == [first]
+
+    ledger.commit(MoveVideo(first, 1, "a/v1/1.mp4"))
+
+    assert [(e["path"], e["version"], e["current"]) for e in ledger.manifest_entries()] == [("a/v1/1.mp4", 1, False)]
+    assert ledger.events(first)[-1][2:] == (1, "downloaded", "moved", "a/v1/1.mp4")
+    with pytest.raises(UnknownRecord):
+        ledger.commit(MoveVideo(second, 1, "a/1.mp4"))  # planned: no video, no file
 
 
 async def test_a_writer_cancelled_before_its_commit_ran_still_commits_and_frees_the_ledger(output: Path) -> None:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import re
+from dataclasses import fields
+from pathlib import Path
+
 import aiohttp
 from sandbox_helpers import MINIMAL, Api
 
-from photogpt_batch.sandbox import canonical_json
+from photogpt_batch.sandbox import Counters, canonical_json
 
 
 async def test_requests_are_counted_per_route_pattern(api: Api) -> None:
@@ -81,3 +85,13 @@ async def test_admin_requests_are_not_counted(api: Api, session: aiohttp.ClientS
     async with session.get(api.sandbox.base_url.removesuffix("/api") + "/_sandbox/counters") as response:
         await response.read()
     assert api.sandbox.counters.requests == {}
+
+
+async def test_the_docs_name_every_counter_as_its_json_does(api: Api, session: aiohttp.ClientSession) -> None:
+    page = (Path(__file__).parents[2] / "docs" / "sandbox.md").read_text(encoding="utf-8")
+    section = page.split("## Counters", 1)[1].split("\n## ", 1)[0]
+    rows = dict(re.findall(r"^\| `(\w+)` \| `(\w+)` \|", section, flags=re.MULTILINE))
+    async with session.get(api.sandbox.base_url.removesuffix("/api") + "/_sandbox/counters") as response:
+        served = await response.json()
+    assert set(rows) == set(served)  # the JSON names, as GET /_sandbox/counters answers them
+    assert set(rows.values()) == {f.name for f in fields(Counters)}  # and the Python attribute beside each

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from sandbox_helpers import Api
 
-from photogpt_batch.sandbox.validation import RequestInvalid, validate_generation
+from photogpt_batch.sandbox.validation import MODEL_GROUPS, RequestInvalid, validate_generation
 
 
 def body(model: str = "veo-3.1", **fields: Any) -> dict[str, Any]:
@@ -43,7 +43,6 @@ BAD: list[tuple[str, Any, str]] = [
     ("numVideos-string", body(numVideos="2"), "numVideos"),
     ("numVideos-null", body(numVideos=None), "numVideos"),
     ("options-list", body(options=[]), "options"),
-    ("options-empty", body(options={}), "options"),
     ("options-wrong-group", body(options={"seedance": {}}), "options.seedance"),
     ("options-two-groups", body(options={"veo": {}, "grok": {}}), "options.grok"),
     ("options-group-not-object", body(options={"veo": 8}), "options.veo"),
@@ -193,6 +192,9 @@ GOOD: list[tuple[str, dict[str, Any]]] = [
         | {"numVideos": 1},
     ),
     ("veo-fast-minimal", body("veo-3.1-fast")),
+    # The guide lists options among the optional fields: absent and empty are the same.
+    *[(f"{model}-options-empty", body(model, options={})) for model in MODEL_GROUPS],
+    *[(f"{model}-no-options", body(model)) for model in MODEL_GROUPS],
     ("veo-seed-aspect", opts("veo-3.1-fast", "veo", seed=42, aspectRatio="9:16", duration=4)),
     (
         "veo-reference-image-8s",

@@ -1,0 +1,100 @@
+"""Earlier versions of a job keep their files: a paid video is never overwritten.
+
+A job's *version* is its content: the first is version 1, and each change of the spec that changes the
+request makes the next (going back to an earlier content makes that version current again). The current
+version's videos are ``<job-id>/<n>.mp4``, where a reader expects them; each earlier version's are
+``<job-id>/v<k>/<n>.mp4``. `settle` moves files to where their version says before a run downloads anything,
+and records each move in the ledger, so the new version's download never lands on a paid file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+from collections.abc import Iterable
+from pathlib import Path
+
+from .durable import check_owned_dir, describe, fsync_dir
+from .ledger import JobRecord, Ledger, MoveVideo, VideoState, VideoTransition
+
+
+def current_path(job_id: str, n: int) -> str:
+    """Where the current version's video ``n`` lives, relative to the output folder."""
+    return f"{job_id}/{n}.mp4"
+
+
+def earlier_path(job_id: str, version: int, n: int) -> str:
+    """Where video ``n`` of earlier version ``version`` lives, relative to the output folder."""
+    return f"{job_id}/v{version}/{n}.mp4"
+
+
+def numbered(records: Iterable[JobRecord]) -> dict[int, int]:
+    """Each job row's version: 1 for a job's first recorded content, then in the order recorded."""
+    seen: dict[str, int] = {}
+    numbers = {}
+    for record in sorted(records, key=lambda r: r.rowid):
+        seen[record.job_id] = numbers[record.rowid] = seen.get(record.job_id, 0) + 1
+    return numbers
+
+
+def settle(ledger: Ledger, output: Path, current: Iterable[JobRecord]) -> tuple[dict[str, int], list[str]]:
+    """Move the files of ``current``'s jobs where their versions say (earlier versions out of the way first,
+    then a current version that was an earlier one back in place), recording each move.
+
+    Returns the current version number of each job that has more than one, and warnings for files that could
+    not be moved (such a file stays where it is and the new version's download there fails, not overwrites)."""
+    by_id = {r.job_id: r for r in current}
+    earlier = [r for r in ledger.replaced() if r.job_id in by_id]
+    if not earlier:
+        return {}, []
+    changed = {job_id: by_id[job_id] for job_id in {r.job_id for r in earlier}}
+    numbers = numbered([*earlier, *changed.values()])
+    warnings: list[str] = []
+    # A path that a current version recorded as its own download and an earlier one still names: a release
+    # before versions were kept replaced the earlier file there. It is gone; the ledger says so (pending:
+    # fetched again, free, should the spec go back to that content).
+    taken = {v.path for r in changed.values() for v in r.videos if v.state == VideoState.DOWNLOADED}
+    lost = [VideoTransition(r.rowid, v.n, VideoState.PENDING) for r in earlier for v in r.videos
+            if v.state == VideoState.DOWNLOADED and v.path in taken]
+    if lost:
+        ledger.commit(*lost)
+        earlier = [r for r in ledger.replaced() if r.job_id in by_id]
+    moves = [(r, v, earlier_path(r.job_id, numbers[r.rowid], v.n)) for r in earlier for v in r.videos]
+    moves += [(r, v, current_path(r.job_id, v.n)) for r in changed.values() for v in r.videos]
+    for record, video, wanted in moves:
+        if video.state != VideoState.DOWNLOADED or not video.path or video.path == wanted:
+            continue
+        try:
+            if _move(output, video.path, wanted, video.bytes):
+                ledger.commit(MoveVideo(record.rowid, video.n, wanted))
+        except OSError as exc:
+            warnings.append(f"warning: cannot move {video.path} to {wanted} ({describe(exc)}); it stays where "
+                            "it is")
+    return {job_id: numbers[r.rowid] for job_id, r in changed.items()}, warnings
+
+
+def _move(output: Path, src_rel: str, dst_rel: str, size: int | None) -> bool:
+    """Move a recorded file inside ``output``; returns whether the ledger should now record ``dst_rel``.
+
+    A file already at ``dst_rel`` with the recorded size and none at ``src_rel`` is an earlier move that a
+    crash kept from being recorded. A missing file is left to the run (it is fetched again if current)."""
+    src, dst = output / src_rel, output / dst_rel
+    src_there, dst_there = os.path.lexists(src), os.path.lexists(dst)
+    if dst_there:
+        if not src_there and dst.lstat().st_size == size:
+            return True
+        raise FileExistsError(errno.EEXIST, "another file is in the way", str(dst))
+    if not src_there:
+        return False
+    check_owned_dir(output / dst_rel.split("/")[0])  # the job folder: never written through a link
+    if not check_owned_dir(dst.parent):
+        dst.parent.mkdir()
+        fsync_dir(dst.parent.parent)
+    os.rename(src, dst)
+    fsync_dir(dst.parent)
+    fsync_dir(src.parent)
+    if src.parent != output / src_rel.split("/")[0]:  # a v<k>/ folder left empty by a version put back
+        with contextlib.suppress(OSError):
+            src.parent.rmdir()
+    return True
