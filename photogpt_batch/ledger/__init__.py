@@ -21,7 +21,8 @@ Every transition is checked against `JOB_TRANSITIONS` / `VIDEO_TRANSITIONS`; an 
 
 The package: `states` (state machines), `records`, `ops` (writes as values), `migrations` (both stores'),
 `writer` (group commit), `base` (`Ledger`, the interface), `sqlite` / `sqlite_file` (the folder's store),
-`postgres` / `pg_lock` (the shared store and its run lock), `stores` (choosing one from ``--ledger``),
+`postgres` / `pg_connect` / `pg_lock` / `pg_admin` (the shared store, its connections and migrations, its run
+lock, the ``ledger`` commands' lock handling), `stores` (choosing one from ``--ledger``),
 `transfer` (``ledger push`` / ``pull``), `folder` (checks of a folder against its ledger).
 """
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from . import pg_lock
 from .base import LockHolder
-from .postgres import connect, schema_version
+from .pg_connect import connect, schema_version
 
 
 def list_locks(url: str) -> list[LockHolder]:

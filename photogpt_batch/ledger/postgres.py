@@ -7,7 +7,9 @@ Group commit here: unlike SQLite, every statement is a round trip to the server,
 the lock's fencing check, the ops, the events, COMMIT) runs in one dedicated thread on the write connection,
 and the event loop only waits for its future. psycopg's async connection would also keep the loop free, but
 a batch of a thousand transitions would then be thousands of loop wake-ups; one thread hand-off per batch is
-what SQLite's store does, and it keeps the transitions' SQL (shared with SQLite) synchronous.
+what SQLite's store does, and it keeps the transitions' SQL (shared with SQLite) synchronous. In that thread
+a batch is two round trips however many transitions it holds (see `PgTx`). Connecting, migrating and the
+messages for a server that cannot be used are in `pg_connect`.
 
 Each caller resumes only once its batch is committed; a batch the server did not confirm (the connection
 dropped, the server restarted, this runner lost its lock) fails as a whole with `LedgerUnavailable`, and the
@@ -18,8 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
-import logging
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -29,38 +29,15 @@ from typing import Any
 
 from . import pg_lock
 from .base import JOB_COLUMNS, VIDEO_COLUMNS, Ledger, LockHolder
-from .errors import LedgerError, LedgerTooNew, LedgerUnavailable, LedgerUnusable, ReadOnlyLedger, UnknownRecord
+from .errors import LedgerError, LedgerUnavailable, LedgerUnusable, ReadOnlyLedger, UnknownRecord
 from .folder import check_manifest_known
-from .migrations import PG_MIGRATIONS, PG_SCHEMA, PG_SCHEMA_VERSION
+from .migrations import PG_SCHEMA_VERSION
 from .ops import Op, apply_ops, select_job_row, select_video_state
+from .pg_connect import connect, first_line, load_psycopg, migrate, pg_sql, rollback_quietly, schema_version, unusable
 from .records import JobRecord, VideoRecord
 from .states import JOB_STATES, VIDEO_STATES, JobState, VideoState
 from .stores import redact, scrub
 from .writer import Pending, fail_all, resolve
-
-#: Serialises migrations of one database (a transaction-scoped advisory lock: safe behind PgBouncer).
-_MIGRATION_LOCK = 0x50474254
-
-
-def _psycopg() -> Any:
-    try:
-        import psycopg
-    except ImportError:
-        raise LedgerUnusable("a postgresql:// ledger needs psycopg: pip install 'photogpt-batch[postgres]'") from None
-    # psycopg logs what it ignores while tearing down a lost connection ("error ignored terminating <Pipeline>"):
-    # with no handler configured, Python would print it on the user's terminal beside the real message, which we
-    # raise ourselves. An application that configures logging still sees it.
-    logging.getLogger("psycopg").addHandler(_SILENT)
-    return psycopg
-
-
-_SILENT = logging.NullHandler()
-
-
-@functools.lru_cache(maxsize=256)
-def _pg(sql: str) -> str:
-    """The shared SQL's ``?`` placeholders as psycopg's ``%s`` (no statement of ours has a literal ? or %)."""
-    return sql.replace("?", "%s")
 
 
 class _SlowPath(Exception):
@@ -93,7 +70,7 @@ class PgTx:
         if self.queue is not None:
             self.queue.append((sql, params))
             return None
-        return self.conn.execute(_pg(sql), params)
+        return self.conn.execute(pg_sql(sql), params)
 
     def executemany(self, sql: str, params: Any) -> Any:
         """One statement per parameter tuple (pipelined by psycopg)."""
@@ -109,7 +86,7 @@ class PgTx:
                 self.queue.extend((sql, row) for row in rows)
             return None
         cursor = self.conn.cursor()
-        cursor.executemany(_pg(sql), params)
+        cursor.executemany(pg_sql(sql), params)
         return cursor
 
     def set_meta(self, key: str, value: str) -> None:
@@ -167,7 +144,7 @@ class PgTx:
         """Send the queued writes (inside the caller's pipeline)."""
         queue, self.queue = self.queue or [], None
         for sql, params in queue:
-            self.conn.execute(_pg(sql), params)
+            self.conn.execute(pg_sql(sql), params)
 
     def restart(self) -> None:
         """Roll back and begin again (checking the lock again)."""
@@ -215,7 +192,7 @@ class PostgresLedger(Ledger):
             migrate(wconn, url)
             try:
                 generation, run_id, warning = pg_lock.acquire(wconn, campaign, f"{redact(url)}")
-            except _psycopg().Error as exc:
+            except load_psycopg().Error as exc:
                 raise unusable(url, exc) from exc
             try:
                 rconn = connect(url)
@@ -299,7 +276,7 @@ class PostgresLedger(Ledger):
                 yield PgTx(conn, self.campaign, self._fence)
                 conn.execute("COMMIT")
             except BaseException:
-                _rollback(conn)
+                rollback_quietly(conn)
                 raise
             self.commits += 1
 
@@ -313,7 +290,7 @@ class PostgresLedger(Ledger):
         First the fast path (`PgTx`: states read up front, writes in one pipeline); if any op fails (an illegal
         transition, a constraint), the transaction is rolled back and the batch applied again one op at a time,
         each in a savepoint, so that only the failing op is dropped."""
-        psycopg = _psycopg()
+        psycopg = load_psycopg()
         if psycopg.Pipeline.is_supported() and self._generation is not None:
             try:
                 return self._fast_batch(ops)
@@ -324,7 +301,7 @@ class PostgresLedger(Ledger):
 
     def _fast_batch(self, ops: Sequence[tuple[Op, float]]) -> list[Exception | None]:
         """The batch in two pipelines (see `PgTx`); raises `_SlowPath` (rolled back) if any op fails."""
-        psycopg = _psycopg()
+        psycopg = load_psycopg()
         conn = self._writer_conn()
         assert self._generation is not None
         rows = sorted({row for op, _ in ops if isinstance(row := getattr(op, "row", None), int)})
@@ -340,10 +317,10 @@ class PostgresLedger(Ledger):
                     tx.send_queued()
                     conn.execute("COMMIT")
             except psycopg.IntegrityError as exc:
-                _rollback(conn)
+                rollback_quietly(conn)
                 raise _SlowPath from exc
             except BaseException:
-                _rollback(conn)
+                rollback_quietly(conn)
                 raise
             self.commits += 1
         return results
@@ -372,12 +349,12 @@ class PostgresLedger(Ledger):
     @contextlib.contextmanager
     def _unavailable_on_error(self) -> Iterator[None]:
         """A failure of the server or the connection becomes `LedgerUnavailable`: the run stops cleanly."""
-        psycopg = _psycopg()
+        psycopg = load_psycopg()
         try:
             yield
         except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
             raise LedgerUnavailable(f"the shared ledger {redact(self.url)} cannot be reached "
-                                    f"({scrub(_first_line(exc), self.url)})"
+                                    f"({scrub(first_line(exc), self.url)})"
                                     "; once it is back, run again to resume") from exc
 
     @contextlib.contextmanager
@@ -389,7 +366,7 @@ class PostgresLedger(Ledger):
                     self._rconn = connect(self.url)
                 except LedgerUnusable as exc:
                     raise LedgerUnavailable(f"the shared ledger {redact(self.url)} cannot be reached "
-                                            f"({scrub(_first_line(exc.__cause__ or exc), self.url)}); once it is "
+                                            f"({scrub(first_line(exc.__cause__ or exc), self.url)}); once it is "
                                             "back, run again to resume") from exc
             yield self._rconn
 
@@ -407,114 +384,17 @@ class PostgresLedger(Ledger):
 
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with self._reading() as conn:
-            return conn.execute(_pg(sql), params).fetchall()
+            return conn.execute(pg_sql(sql), params).fetchall()
 
     @contextlib.contextmanager
     def _snapshot(self) -> Iterator[Any]:
         with self._reading() as conn:
             conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
             try:
-                yield lambda sql, params=(): conn.execute(_pg(sql), params).fetchall()
+                yield lambda sql, params=(): conn.execute(pg_sql(sql), params).fetchall()
             finally:
-                _rollback(conn)
-
-
-# ---- connecting and migrating ----------------------------------------------------------------------------
-def connect(url: str) -> Any:
-    """An autocommit connection to the shared ledger (``url`` given to libpq as a conninfo: ``PG*`` variables
-    and ``~/.pgpass`` apply), its search path on the ledger's schema. Raises `LedgerUnusable`."""
-    psycopg = _psycopg()
-    try:
-        conn = psycopg.connect(url, autocommit=True, connect_timeout=10, application_name="photogpt-batch")
-    except psycopg.Error as exc:
-        raise unusable(url, exc) from exc
-    try:
-        conn.execute(f"SET search_path TO {PG_SCHEMA}")
-        # A transaction left idle by a paused or stuck runner must not hold the lock row (and so a takeover)
-        # for longer than the lock's own timeout; ours last milliseconds. A lock wait outlasts that, so a second
-        # runner gets an answer rather than an error while the server ends a paused runner's transaction.
-        idle = min(30.0, pg_lock.lock_timeout() / 2)
-        conn.execute(f"SET idle_in_transaction_session_timeout = {int(idle * 1000)}")
-        conn.execute(f"SET lock_timeout = {int((idle + 10) * 1000)}")
-    except psycopg.Error as exc:
-        conn.close()
-        raise unusable(url, exc) from exc
-    return conn
-
-
-def unusable(url: str, exc: Exception) -> LedgerError:
-    """The message for a failure to open the shared ledger at ``url``, without its password."""
-    text = scrub(_first_line(exc), url)
-    where = redact(url)
-    lower = text.lower()
-    if "password authentication failed" in lower or "no password supplied" in lower:
-        return LedgerUnusable(f"the shared ledger {where} refused the login ({text}): check the user, and the "
-                              "password in PGPASSWORD or ~/.pgpass")
-    if "permission denied" in lower:
-        return LedgerUnusable(f"the shared ledger {where}: {text}. The role needs the right to create the "
-                              f"ledger's schema and tables the first time (GRANT CREATE ON DATABASE ...), and to "
-                              f"read and write them ({PG_SCHEMA}.*) afterwards")
-    if "does not exist" in lower and "database" in lower:
-        return LedgerUnusable(f"the shared ledger {where}: {text}; create the database first")
-    if "lock timeout" in lower:
-        return LedgerUnusable(f"the shared ledger {where}: another run is in the middle of a write on this "
-                              "campaign's lock; try again in a moment")
-    return LedgerUnusable(f"cannot reach the shared ledger {where} ({text}): check the URL, that the server runs "
-                          "and accepts connections from this machine")
+                rollback_quietly(conn)
 
 
 def _slow_path() -> None:
     raise _SlowPath
-
-
-def _first_line(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-
-
-def _rollback(conn: Any) -> None:
-    with contextlib.suppress(Exception):
-        if not conn.broken and conn.info.transaction_status != 0:  # 0: idle, no transaction open
-            conn.execute("ROLLBACK")
-
-
-def schema_version(conn: Any, url: str) -> int | None:
-    """The shared ledger's schema version, ``None`` when its tables were never created."""
-    psycopg = _psycopg()
-    try:
-        found = conn.execute("SELECT to_regclass(%s)", (f"{PG_SCHEMA}.schema_version",)).fetchone()[0]
-        if found is None:
-            return None
-        rows = conn.execute("SELECT version FROM schema_version").fetchall()
-    except psycopg.Error as exc:
-        raise unusable(url, exc) from exc
-    if len(rows) != 1:
-        raise LedgerError(f"the shared ledger {redact(url)} is damaged (its schema_version table has "
-                          f"{len(rows)} rows); it was left untouched")
-    return rows[0][0]
-
-
-def migrate(conn: Any, url: str, target: int = PG_SCHEMA_VERSION) -> None:
-    """Create the ledger's schema, or bring it to ``target``, one transaction per step (refusing a newer one)."""
-    psycopg = _psycopg()
-    version = schema_version(conn, url)
-    if version is not None and version > PG_SCHEMA_VERSION:
-        raise LedgerTooNew(redact(url), version, PG_SCHEMA_VERSION)
-    if version == target:
-        return
-    try:
-        with conn.transaction():
-            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
-            conn.execute(f"CREATE SCHEMA IF NOT EXISTS {PG_SCHEMA}")
-            conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-            conn.execute("INSERT INTO schema_version (version) SELECT 0 WHERE NOT EXISTS (SELECT FROM schema_version)")
-        while True:
-            with conn.transaction():
-                conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
-                (step,) = conn.execute("SELECT version FROM schema_version").fetchone()
-                if step >= target:
-                    break
-                for statement in PG_MIGRATIONS[step]:
-                    conn.execute(statement)
-                conn.execute("UPDATE schema_version SET version = %s", (step + 1,))
-    except psycopg.Error as exc:
-        raise unusable(url, exc) from exc
