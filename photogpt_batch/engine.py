@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import manifest, versions
+from . import lastframe, manifest, versions
 from .client import (
     ApiError,
     AuthError,
@@ -138,6 +138,7 @@ class Engine:
         self._jobs = {job.id: job for job in campaign.jobs}
         self._manifest = manifest.Appender(output)
         self._versions: dict[str, int] = {}  # the current version of each job that has had more than one
+        self._last_frame_urls: dict[int, list[str]] = {}  # per job row: the images its success listed
 
     def stop(self) -> None:
         """Stop (Ctrl-C): nothing new is sent, polling and downloads stop, and a POST already on the wire
@@ -203,7 +204,7 @@ class Engine:
     def _write_manifest(self) -> str | None:
         """Rewrite ``manifest.jsonl`` from the ledger; returns why it could not be (the run still reports)."""
         try:
-            manifest.rewrite(self.output, self.ledger.manifest_entries())
+            manifest.rewrite(self.output, lastframe.annotate(self.output, self.ledger.manifest_entries()))
         except OSError as exc:
             return describe(exc)
         return None
@@ -436,6 +437,7 @@ class Engine:
             # Not waited for: the downloads that follow need only the ids, and their own transitions queue
             # behind this one. A crash before it commits means polling the job once more on the next run.
             await self.ledger.mark_succeeded(key, video_ids, _credits(result), durable=False)
+            self._last_frame_urls[key] = lastframe.image_urls(result)
             self.progress.event("generated", job.id, f"{len(videos)} video(s)")
             await self.gate.recover()
             return JobState.SUCCEEDED, video_ids
@@ -454,6 +456,31 @@ class Engine:
             record = record._replace(state=JobState.SUCCEEDED, videos=pending_videos(row, fresh, time.time()))
         videos = [v for v in record.videos if v.state != VideoState.DOWNLOADED]
         await asyncio.gather(*(self._download(job, record, v) for v in videos))
+        if lastframe.asks_for_last_frame(job.body) and not self.stopping:
+            await self._fetch_last_frames(job, row)
+
+    async def _fetch_last_frames(self, job: PlannedJob, row: int) -> None:
+        """Save the job's last frames beside its downloaded videos (see `lastframe`); a failure is a warning."""
+        record = self.ledger.record(row)
+        missing = [(i, v.path) for i, v in enumerate(record.videos)
+                   if v.state == VideoState.DOWNLOADED and v.path and not lastframe.present(self.output, v.path)]
+        if not missing or not record.remote_id:
+            return
+        urls = self._last_frame_urls.pop(row, None)
+        try:
+            if urls is None:  # a later run, or a video fetched again: the job's result lists them afresh
+                urls = lastframe.image_urls(await self.client.get_job(record.remote_id))
+            for index, path in missing:
+                if index < len(urls):
+                    async with self.downloads:
+                        await fetch_file(self.client.session, urls[index], self.output / lastframe.beside(path),
+                                         read_timeout=self.options.read_timeout)
+            if not urls:
+                self.progress.note(f"warning: {job.id}: asked for its last frame, but the server returned none")
+        except AuthError as exc:
+            raise RunAborted(f"the API refused the key: {exc.message}") from exc
+        except (ApiError, FetchError, OSError) as exc:
+            self.progress.note(f"warning: {job.id}: last frame not saved ({exc}); the next run tries again")
 
     async def _download(self, job: PlannedJob, record: JobRecord, video: VideoRecord) -> None:
         """Prepare, fetch and record one video; gives up (video failed) after bounded attempts."""
@@ -520,6 +547,7 @@ class Engine:
                 last_error = f"cannot write {rel}: {describe(exc)}"
                 break
             await self.ledger.mark_video_downloaded(record.rowid, video.n, rel, result.bytes, result.sha256)
+            lastframe.discard_stale(dest)
             if folder_existed:  # a new folder has nothing set aside in it: no listing on the common path
                 _drop_copies_set_aside(dest, result.bytes, result.sha256)
             self._manifest.append({

@@ -100,6 +100,7 @@ def _status_head(report: StatusReport) -> dict[str, Any]:
         "skipped": report.campaign.skipped,
         "videos": report.video_counts,
         **({"ledger": report.ledger.to_json()} if report.ledger else {}),
+        "picks": report.picks,
         "jobs": [],
     }
 
@@ -137,6 +138,9 @@ def print_status(report: StatusReport) -> None:
             kept = " ".join(v.path for v in old.videos if v.path and v.state == VideoState.DOWNLOADED)
             click.echo(f"{'':<9} {'':<{width}}  v{k} (earlier; current is v{version})  {old.remote_id or '-'}"
                        f"  {kept or 'no files'}")
+    if report.picks is not None:  # recorded from the review page (review --picks)
+        picked = ", ".join(p["job"] for p in report.picks["jobs"]) or "none"
+        click.echo(f"picked ({report.picks.get('recordedAt') or 'recorded'}): {picked}")
     counts = ", ".join(f"{v} {k}" for k, v in report.reconciliation.counts.items())
     videos = ", ".join(f"{v} {k}" for k, v in sorted(report.video_counts.items()))
     skipped = f"; {len(report.campaign.skipped)} skipped (--only)" if report.campaign.skipped else ""

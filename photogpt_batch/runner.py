@@ -174,9 +174,21 @@ async def _run(campaign: Campaign, ledger: Ledger, base_url: str, key: str, netw
             finally:
                 for sig in handled:
                     loop.remove_signal_handler(sig)
+            _write_review_page(campaign, ledger, engine.progress)
             return summary
     finally:
         await ledger.aclose()
+
+
+def _write_review_page(campaign: Campaign, ledger: Ledger, progress: Progress) -> None:
+    """Rewrite ``<output>/index.html`` (the review page) from the run's ledger. The page is a view of what
+    the run did: failing to write it is a warning, never a failed run."""
+    from .review import GalleryError, write_gallery
+
+    try:
+        write_gallery(campaign, ledger)
+    except GalleryError as exc:
+        progress.note(f"warning: the review page was not written: {exc}")
 
 
 def _on_signal(engine: Engine, loop: asyncio.AbstractEventLoop, sig: signal.Signals,

@@ -47,6 +47,8 @@ class StatusReport:
     history: dict[str, tuple[int, list[tuple[int, JobRecord]]]] = field(default_factory=dict)
     #: Where the ledger is and who holds its lock.
     ledger: LedgerWhere | None = None
+    #: The picks recorded from the review page (`review.recorded_picks`), or None.
+    picks: dict[str, Any] | None = None
 
     @property
     def complete(self) -> bool:
@@ -91,7 +93,20 @@ def read_ledger(campaign: Campaign, ledger_url: str | None = None, history: bool
 def read_status(campaign: Campaign, ledger_url: str | None = None) -> StatusReport:
     """The status report of ``campaign`` (its ledger: the output folder's, or the shared one at ``ledger_url``)."""
     reconciliation, videos, earlier, where = read_ledger(campaign, ledger_url, history=True)
-    return StatusReport(campaign, reconciliation, videos, _history(reconciliation, earlier), where)
+    return StatusReport(campaign, reconciliation, videos, _history(reconciliation, earlier),
+                        picks=read_picks(campaign, ledger_url), ledger=where)
+
+
+def read_picks(campaign: Campaign, ledger_url: str | None = None) -> dict[str, Any] | None:
+    """The picks recorded in the campaign's ledger (see `review.picks`), or None."""
+    from .review.picks import recorded_picks
+
+    try:
+        with Ledger.open_for_reading(campaign.output, url=ledger_url, campaign=campaign.name) as ledger:
+            return recorded_picks(ledger)
+    except (LedgerError, OSError) as exc:
+        raise StatusError(f"cannot read the ledger in {campaign.output}: {exc}") from exc
+
 
 
 def _history(reconciliation: Reconciliation, earlier: list[JobRecord]

@@ -15,6 +15,7 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
+from . import lastframe
 from .durable import check_owned_dir, describe, fsync_dir
 from .ledger import JobRecord, Ledger, MoveVideo, VideoState, VideoTransition
 
@@ -92,6 +93,7 @@ def _move(output: Path, src_rel: str, dst_rel: str, size: int | None) -> bool:
         dst.parent.mkdir()
         fsync_dir(dst.parent.parent)
     os.rename(src, dst)
+    lastframe.move_along(src, dst)
     fsync_dir(dst.parent)
     fsync_dir(src.parent)
     if src.parent != output / src_rel.split("/")[0]:  # a v<k>/ folder left empty by a version put back

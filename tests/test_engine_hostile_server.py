@@ -108,7 +108,8 @@ def test_server_ids_with_path_traversal_cannot_write_outside_the_output(tmp_path
     assert summary.complete
     files = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file()
                    and ".photogpt-batch" not in p.parts)
-    assert files == ["work/out/clip-1/1.mp4", "work/out/clip-1/2.mp4", "work/out/manifest.jsonl", "work/t.yaml"]
+    assert files == ["work/out/clip-1/1.mp4", "work/out/clip-1/2.mp4", "work/out/index.html", "work/out/manifest.jsonl",
+                     "work/t.yaml"]
     # Ids travel as one escaped path segment each: the traversal never reached the server's router as path.
     assert all("/../" not in p for p in hostile.paths)
 

@@ -124,6 +124,8 @@ _RATE = _FiniteRange(0.0, 1.0)
     "--prepare-seconds", type=_FiniteRange(min=0), default=None, help="Download preparation time."
 )
 @click.option("--video-bytes", type=click.IntRange(min=0), default=None, help="Size of every video file.")
+@click.option("--plain-videos", is_flag=True,
+              help="Serve one shipped 1 s clip for every video instead of drawing each request into its own.")
 @click.option(
     "--url-ttl", type=_FiniteRange(min=0), default=None, help="Lifetime of signed file URLs (s)."
 )
@@ -199,6 +201,7 @@ def sandbox_command(**opts: Any) -> None:
     cfg.seed = opts["seed"]
     cfg.api_key = opts["api_key"]
     cfg.faults = faults
+    cfg.render_videos = not opts["plain_videos"]
     cfg.accept_models = opts["accept_models"]
     overrides = {
         "generation_seconds": opts["generation_seconds"],

@@ -176,7 +176,10 @@ class SandboxConfig:
     ``seed``); a job is ``created`` for ``created_seconds``, ``queued`` for ``queue_seconds``, ``running``
     for its generation time, then ``success`` or ``failed``. ``prepare_seconds`` is how long a download
     preparation takes.
-    ``video_bytes`` is the size of every video file (never below the size of the embedded clip).
+    ``video_bytes`` is the size of every video file (never below the size of its clip: padding fills the rest).
+    ``render_videos`` draws each request into its videos (`picture`: ratio, duration, model, prompt), and the
+    last frames are those videos' last pictures; off, every video is the same shipped 1 s clip and last frames
+    are plain colours (benchmarks use that: the sandbox's CPU then stays out of the tool's measurements).
     ``clock`` returns Unix time in seconds; the default is ``time.time``.
     ``state_file``, when set, keeps the jobs across restarts: each job is appended to it as it is created and
     the file is read back on start (download preparations and signed URLs are not kept: clients ask again).
@@ -191,6 +194,7 @@ class SandboxConfig:
     created_seconds: float = 0.0
     prepare_seconds: float = 0.3
     video_bytes: int = 200_000
+    render_videos: bool = True
     url_ttl_seconds: float = 600.0
     jobs_page_size: int = 50
     faults: Faults = field(default_factory=Faults)

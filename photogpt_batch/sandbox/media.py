@@ -1,8 +1,9 @@
 """Real media for the sandbox: playable MP4 videos of any size, PNG last frames, HLS playlists.
 
-Every video is the same tiny H.264 clip (``clip.mp4``: 1 s, 128x72, made once with ffmpeg and shipped in the
-package) followed by two boxes that players skip: a ``uuid`` box holding the video id, so every video's bytes
-and hash differ, and a ``free`` box of zeros that pads the file to the configured size. Appending after
+A video is an H.264 clip (the one `picture.render` draws for the job's request, or with rendering off the
+shipped ``clip.mp4``: 1 s, 128x72) followed by two boxes that players skip: a ``uuid`` box holding the video
+id, so every video's bytes and hash differ, and a ``free`` box of zeros that pads the file to the configured
+size. Appending after
 ``mdat`` leaves the clip's chunk offsets valid, and the padding is generated while streaming, so a 1 GiB
 file costs a few kilobytes of memory.
 """
@@ -43,8 +44,8 @@ def _free_header(size: int) -> bytes:
 class VideoFile:
     """The bytes of one video, generated on demand: ``length`` bytes, served by ranges with flat memory."""
 
-    def __init__(self, video_id: str, target_bytes: int) -> None:
-        clip = base_clip()
+    def __init__(self, video_id: str, target_bytes: int, clip: bytes | None = None) -> None:
+        clip = base_clip() if clip is None else clip
         tag = f"photogpt-sandbox video {video_id}".encode()
         head = clip + _box(b"uuid", SANDBOX_UUID + tag)
         gap = target_bytes - len(head)

@@ -20,6 +20,7 @@ from .config import ROUTED_FAULT_KINDS, Faults, SandboxConfig
 from .counters import Counters, canonical_json
 from .faults import FaultPlan
 from .media import VideoFile, make_playlist, make_png
+from .picture import picture_for, render, requested_seconds
 from .state import (
     ODD_CASE,
     Job,
@@ -535,20 +536,38 @@ class Sandbox:
             return denied
         name = request.match_info["name"]
         stem, _, ext = name.rpartition(".")
-        if ext == "png" and self.world.visible_image(stem) is not None:
-            return self._serve_png(request, stem)
-        if ext == "mp4" and self.world.visible_video(stem) is not None:
-            return await self._serve_video(request, stem)
+        image = self.world.visible_image(stem) if ext == "png" else None
+        if image is not None:
+            return await self._serve_png(request, stem, *image)
+        video = self.world.visible_video(stem) if ext == "mp4" else None
+        if video is not None:
+            return await self._serve_video(request, stem, *video)
         return _file_error(404, "NoSuchKey", "The specified key does not exist.")
 
-    def _serve_png(self, request: web.Request, image_id: str) -> web.StreamResponse:
-        data = make_png(image_id)
+    async def _rendered(self, job: Job, index: int) -> tuple[bytes, bytes] | None:
+        """(clip, last frame) of video ``index`` of ``job``, drawn from its request; None when rendering is
+        off. Encoding takes tens of milliseconds: it runs in a thread, so other requests are not held up."""
+        if not self.config.render_videos:
+            return None
+        try:
+            generation = validate_generation(job.body)
+            seconds, resolution = generation.seconds, generation.resolution
+        except RequestInvalid:
+            # Accepted under other rules (a job read back from an older state file): draw what the body says.
+            seconds, resolution = requested_seconds(job.body), job.output_resolution
+        picture = picture_for(job.body, seconds, resolution, index + 1, len(job.video_ids))
+        return await asyncio.to_thread(render, picture)
+
+    async def _serve_png(self, request: web.Request, image_id: str, job: Job, index: int) -> web.StreamResponse:
+        rendered = await self._rendered(job, index)
+        data = rendered[1] if rendered is not None else make_png(image_id)
         if request.method != "HEAD":
             self.counters.bytes_served += len(data)
         return web.Response(body=data, content_type="image/png")
 
-    async def _serve_video(self, request: web.Request, video_id: str) -> web.StreamResponse:
-        video = VideoFile(video_id, self.config.video_bytes)
+    async def _serve_video(self, request: web.Request, video_id: str, job: Job, index: int) -> web.StreamResponse:
+        rendered = await self._rendered(job, index)
+        video = VideoFile(video_id, self.config.video_bytes, rendered[0] if rendered is not None else None)
         length = video.length
         try:
             span = parse_range(request.headers.get("Range"), length)

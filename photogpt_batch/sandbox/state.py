@@ -155,7 +155,7 @@ class World:
         self.plan = plan
         self.jobs: dict[str, Job] = {}
         self.videos: dict[str, tuple[Job, int]] = {}
-        self.images: dict[str, Job] = {}
+        self.images: dict[str, tuple[Job, int]] = {}
         self.downloads: dict[str, Download] = {}
         # Jobs in creation order with their (non-decreasing) creation times, for ranged listings by bisection.
         self._order: list[Job] = []
@@ -181,8 +181,8 @@ class World:
     def _add(self, job: Job) -> None:
         for index, video_id in enumerate(job.video_ids):
             self.videos[video_id] = (job, index)
-        for image_id in job.image_ids:
-            self.images[image_id] = job
+        for index, image_id in enumerate(job.image_ids):
+            self.images[image_id] = (job, index)
         self.jobs[job.job_id] = job
         self._order.append(job)
         self._created.append(job.created_at)
@@ -222,7 +222,9 @@ class World:
         )
         if not fails:
             job.video_ids = [f"vid_{secrets.token_hex(8)}" for _ in range(generation.num_videos)]
-            job.image_ids = [f"img_{secrets.token_hex(8)}"] if generation.return_last_frame else []
+            # One last frame per video: each video has its own last picture.
+            job.image_ids = ([f"img_{secrets.token_hex(8)}" for _ in range(generation.num_videos)]
+                             if generation.return_last_frame else [])
         self._add(job)
         if cfg.state_file is not None:
             # O_NOFOLLOW: the file sits in the user's output folder, where a planted link must not redirect it.
@@ -239,10 +241,10 @@ class World:
             return None
         return found
 
-    def visible_image(self, image_id: str) -> Job | None:
-        """The image's job, if the job has succeeded by now."""
-        job = self.images.get(image_id)
-        return job if job is not None and job.succeeded(self.now()) else None
+    def visible_image(self, image_id: str) -> tuple[Job, int] | None:
+        """The image's job and the index of the video whose last frame it is, if the job has succeeded by now."""
+        found = self.images.get(image_id)
+        return found if found is not None and found[0].succeeded(self.now()) else None
 
     def jobs_between(self, start: float, end: float, after: int, limit: int) -> tuple[list[Job], bool]:
         """Jobs created in ``[start, end]`` with ordinal > ``after``, oldest first; True if more follow."""

@@ -71,10 +71,11 @@ async def test_num_videos_gives_that_many_videos(api: Api) -> None:
     assert len(ids) == 3 and len(set(ids)) == 3
 
 
-async def test_return_last_frame_adds_one_png_image(api: Api, session: aiohttp.ClientSession) -> None:
-    body = {"modelID": "seedance-2.0", "prompt": "p", "options": {"seedance": {"returnLastFrame": True}}}
+async def test_return_last_frame_adds_one_png_image_per_video(api: Api, session: aiohttp.ClientSession) -> None:
+    body = {"modelID": "seedance-2.0", "prompt": "p", "numVideos": 2,
+            "options": {"seedance": {"returnLastFrame": True}}}
     job = await api.wait_job(await api.submit(body))
-    assert len(job["images"]) == 1
+    assert len(job["images"]) == 2
     async with session.get(job["images"][0]["url"]) as response:
         assert response.status == 200
         assert (await response.read()).startswith(b"\x89PNG\r\n\x1a\n")

@@ -1,0 +1,145 @@
+"""What the review page shows, as plain JSON-ready data: the campaign's jobs, their axes, states and files."""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections import Counter
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from ..jobs import Campaign, PlannedJob
+from ..lastframe import beside, present
+from ..ledger import Disposition, JobRecord, JobState, Ledger, VideoState
+from .picks import recorded_picks
+
+#: The axis every campaign has: the job's model. Matrix keys follow, in the order the spec first uses them.
+MODEL_AXIS = "model"
+#: The value of an axis for a job whose matrix does not have it (a job without a matrix, another entry's key).
+NO_VALUE = "—"
+
+#: What each disposition is called on a tile.
+STATE_LABELS = {
+    Disposition.NEW: "not submitted",
+    Disposition.CHANGED: "changed since it ran",
+    Disposition.IN_FLIGHT: "in flight",
+    Disposition.DONE: "done",
+    Disposition.FAILED: "failed",
+    Disposition.IN_DOUBT: "in doubt",
+}
+
+
+def campaign_axes(jobs: list[PlannedJob]) -> list[str]:
+    """``model`` then every matrix key of the jobs, in first-seen order."""
+    axes = [MODEL_AXIS]
+    for job in jobs:
+        for name, _ in job.axes:
+            if name not in axes:
+                axes.append(name)
+    return axes
+
+
+def _safe_relative(path: str | None) -> str | None:
+    """A ledger path usable as a relative link from the output folder (never absolute, never ``..``)."""
+    if not path:
+        return None
+    pure = PurePosixPath(path)
+    if pure.is_absolute() or ".." in pure.parts:
+        return None
+    return pure.as_posix()
+
+
+def _is_file(output: Path, rel: str) -> bool:
+    try:
+        return stat.S_ISREG(os.stat(output / rel).st_mode)
+    except OSError:
+        return False
+
+
+def _options(body: dict[str, Any]) -> dict[str, Any]:
+    """What the tile lists under the prompt: the model's options (flat, as the spec writes them) and the
+    request's other fields (how many videos, references, elements)."""
+    shown: dict[str, Any] = {}
+    groups = body.get("options")
+    if isinstance(groups, dict):
+        for group in groups.values():
+            if isinstance(group, dict):
+                shown.update(group)
+    for key in ("numVideos", "elementIDs"):
+        if key in body:
+            shown[key] = body[key]
+    for key in ("referenceImages", "referenceVideos"):
+        references = body.get(key)
+        if isinstance(references, list):
+            # "first_frame https://..." per reference: easier to read on a tile than the request's objects.
+            shown[key] = [f"{r.get('role', '')} {r.get('url', '')}".strip() if isinstance(r, dict) else r
+                          for r in references]
+    return shown
+
+
+def _videos(output: Path, record: JobRecord) -> list[dict[str, Any]]:
+    videos = []
+    for video in record.videos:
+        rel = _safe_relative(video.path) if video.state == VideoState.DOWNLOADED else None
+        on_disk = rel is not None and _is_file(output, rel)
+        state = str(video.state) if rel is None or on_disk else "missing"
+        videos.append({
+            "n": video.n,
+            "state": state,
+            "src": rel if on_disk else None,
+            "lastFrame": beside(rel) if on_disk and rel and present(output, rel) else None,
+            "error": video.error,
+        })
+    return videos
+
+
+def _job(output: Path, planned: PlannedJob, disposition: Disposition, record: JobRecord | None) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "id": planned.id,
+        "model": planned.model,
+        "axes": {MODEL_AXIS: planned.model, **dict(planned.axes)},
+        "prompt": planned.body.get("prompt", ""),
+        "options": _options(planned.body),
+        "state": str(disposition),
+        "stateLabel": STATE_LABELS.get(disposition, str(disposition)),
+        "ledgerState": None,
+        "error": None,
+        "credits": None,
+        "videos": [],
+    }
+    if record is not None:
+        entry.update({
+            "ledgerState": str(record.state),
+            "error": record.error if record.state in (JobState.FAILED, JobState.IN_DOUBT) else None,
+            "credits": record.credits,
+            "videos": _videos(output, record),
+        })
+        if disposition == Disposition.CHANGED and entry["videos"]:
+            entry["stateLabel"] = "changed since it ran: the videos shown are from the earlier request"
+    return entry
+
+
+def gallery_data(campaign: Campaign, ledger: Ledger) -> dict[str, Any]:
+    """Everything the page shows about ``campaign``, from its ``ledger`` and the files in its output folder."""
+    output = campaign.output
+    reconciliation = ledger.reconcile(campaign.jobs)
+    jobs = [_job(output, item.planned, item.disposition, item.record)
+            for item in reconciliation.jobs if item.planned is not None]
+    axes = campaign_axes(campaign.jobs)
+    for job in jobs:
+        for axis in axes:
+            job["axes"].setdefault(axis, NO_VALUE)
+    credits = [j["credits"] for j in jobs if j["credits"] is not None]
+    return {
+        "format": 1,
+        "campaign": campaign.name,
+        "axes": axes,
+        "jobs": jobs,
+        "totals": {
+            "jobs": len(jobs),
+            "videos": sum(1 for j in jobs for v in j["videos"] if v["src"]),
+            "credits": sum(credits) if credits else None,
+            "states": dict(Counter(j["state"] for j in jobs)),
+        },
+        "picks": recorded_picks(ledger),
+    }
