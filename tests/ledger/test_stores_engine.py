@@ -1,5 +1,6 @@
 """The engine's end-to-end, fault, kill -9 and resume tests that matter most, on both stores: the output
-folder's SQLite ledger and the shared PostgreSQL one (a database of its own per test)."""
+folder's SQLite ledger and the shared PostgreSQL one (a database of its own per test). The kill -9 and Ctrl-C
+tests run here on the shared store; their SQLite twins are tests/test_engine_process.py's."""
 
 from __future__ import annotations
 
@@ -31,6 +32,12 @@ def ledger_url(request: pytest.FixtureRequest) -> str | None:
         return None
     cluster: Cluster = request.getfixturevalue("pg_cluster")
     return cluster.url(cluster.new_database())
+
+
+@pytest.fixture
+def shared_url(pg_cluster: Cluster) -> str:
+    """The shared store only: for the tests whose SQLite twin is in tests/test_engine_process.py already."""
+    return pg_cluster.url(pg_cluster.new_database())
 
 
 def config(sandbox: SandboxThread, url: str | None, **engine: object):  # type: ignore[no-untyped-def]
@@ -83,12 +90,12 @@ def test_a_lost_post_response_is_in_doubt_and_resubmitted_only_when_asked(tmp_pa
 
 
 def test_sigkill_at_random_moments_then_resume_loses_nothing_and_pays_once(tmp_path: Path,
-                                                                          ledger_url: str | None) -> None:
+                                                                          shared_url: str) -> None:
     rng = random.Random(99)
     jobs = 16
     spec = write_campaign(tmp_path, jobs=jobs)
     with SandboxThread(fast_sandbox(generation_seconds=(0.05, 0.4))) as sandbox:
-        env = env_for(sandbox, ledger_url)
+        env = env_for(sandbox, shared_url)
         for _ in range(3):
             proc = subprocess.Popen([sys.executable, "-m", "photogpt_batch", "run", str(spec), *FAST_FLAGS],
                                     env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -96,12 +103,12 @@ def test_sigkill_at_random_moments_then_resume_loses_nothing_and_pays_once(tmp_p
             wait_until(lambda p=proc, t=target: p.poll() is not None or sum(sandbox.counters.requests.values()) >= t)
             proc.send_signal(signal.SIGKILL)
             proc.wait(timeout=10)
-            if ledger_url:  # the killed run's lock is left behind: break it, as the user would
-                assert cli(["ledger", "unlock", str(spec), "--yes"], env).returncode == 0
+            # the killed run's lock is left behind: break it, as the user would
+            assert cli(["ledger", "unlock", str(spec), "--yes"], env).returncode == 0
         final = cli(["run", str(spec), *FAST_FLAGS, "--resubmit-in-doubt"], env)
         assert final.returncode == 0, final.stderr
         check_outputs(tmp_path / "out", jobs)
-        with reader(tmp_path / "out", ledger_url) as ledger:
+        with reader(tmp_path / "out", shared_url) as ledger:
             assert all(r.state == JobState.SUCCEEDED for r in ledger.jobs())
             doubted = sum(1 for r in ledger.jobs() for e in ledger.events(r.rowid) if e.to_state == "in_doubt")
         duplicates = sum(n - 1 for n in sandbox.counters.duplicate_payloads().values())
@@ -109,11 +116,11 @@ def test_sigkill_at_random_moments_then_resume_loses_nothing_and_pays_once(tmp_p
 
 
 def test_ctrl_c_exits_130_and_the_resume_command_repeats_the_ledger_without_its_password(
-        tmp_path: Path, ledger_url: str | None) -> None:
+        tmp_path: Path, shared_url: str) -> None:
     spec = write_campaign(tmp_path, jobs=8)
     with SandboxThread(fast_sandbox(generation_seconds=(1.0, 2.0))) as sandbox:
         env = env_for(sandbox, None)
-        flags = ["--ledger", ledger_url] if ledger_url else []
+        flags = ["--ledger", shared_url]
         proc = subprocess.Popen([sys.executable, "-m", "photogpt_batch", "run", str(spec), "--concurrency", "4",
                                  "--rate", "1000", "--quiet", *flags], env=env, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True)
@@ -123,12 +130,9 @@ def test_ctrl_c_exits_130_and_the_resume_command_repeats_the_ledger_without_its_
         assert proc.returncode == 130, stderr
         assert "Resume with: photogpt-batch run" in stderr and "Traceback" not in stderr
         assert PASSWORD not in stderr
-        if ledger_url:
-            assert f"--ledger {ledger_url.replace(':' + PASSWORD, '')}" in stderr
-            assert "PGPASSWORD or ~/.pgpass" in stderr
-        else:
-            assert "--ledger" not in stderr
-        with reader(tmp_path / "out", ledger_url) as ledger:
+        assert f"--ledger {shared_url.replace(':' + PASSWORD, '')}" in stderr
+        assert "PGPASSWORD or ~/.pgpass" in stderr
+        with reader(tmp_path / "out", shared_url) as ledger:
             assert len([r for r in ledger.jobs() if r.remote_id]) == posts(sandbox)
         final = cli(["run", str(spec), *FAST_FLAGS, *flags], env)
         assert final.returncode == 0, final.stderr
