@@ -5,6 +5,10 @@
 The hand-written script runs twice: bare, and with ``--durable`` (a ledger, sha256 and fsync done the plain
 way), which is what the work the CPU target counts costs on the machine without photogpt-batch's engine.
     python bench/bench_engine.py --jobs 20 --generation 0.1,0.3 --vendor-jobs 1 --vendor-poll 0.2 --json
+    python bench/bench_engine.py --ledger postgresql://user@localhost/db --no-baseline --vendor-jobs 0
+
+``--ledger URL`` runs photogpt-batch on the shared PostgreSQL ledger at URL (a campaign of its own per run, so
+repeats never resume each other) instead of the output folder's SQLite ledger.
 
 Each contender gets a fresh sandbox process with the same seed (so the same drawn generation times), runs as a
 child process of its own, and is measured alone: wall time, CPU (user + sys) and peak RSS from ``wait4``, API
@@ -25,6 +29,7 @@ import shutil
 import statistics
 import sys
 import tempfile
+import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -112,17 +117,18 @@ def run_tool(args: argparse.Namespace, jobs: int, tmp: Path, name: str = "photog
     with SandboxProc(cfg) as sb:
         out = tmp / f"{name}-out"
         spec = tmp / f"{name}.yaml"
-        ids = [job_id for job_id, _ in write_campaign(spec, jobs, "bench-engine", out)]
+        campaign = f"bench-engine-{uuid.uuid4().hex[:8]}" if args.ledger else "bench-engine"
+        ids = [job_id for job_id, _ in write_campaign(spec, jobs, campaign, out)]
         tool = args.tool.split() if args.tool else cli_argv()
         argv = [*tool, "run", str(spec), "--concurrency", str(args.concurrency), "--downloads", str(args.downloads),
-                "--rate", str(args.rate), "--quiet", "--json"]
+                "--rate", str(args.rate), "--quiet", "--json", *(["--ledger", args.ledger] if args.ledger else [])]
         if args.profile:
             argv = [sys.executable, "-m", "cProfile", "-o", args.profile, "-m", "photogpt_batch", *argv[1:]]
         sb.reset_counters()
         measured = run_measured(argv, env=tool_env(sb.api), cwd=tmp)
         counters = sb.counters()
         server_jobs = sb.jobs()
-        check = verify_output(out, ids, server_jobs, args.video_bytes)
+        check = verify_output(out, ids, server_jobs, args.video_bytes, ledger_url=args.ledger, campaign=campaign)
         sb.stop()
         sandbox_cpu = sb.usage.ru_utime + sb.usage.ru_stime if sb.usage else 0.0
     best = ideal(server_jobs, args.concurrency, args.prepare)
@@ -254,6 +260,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tool", metavar="COMMAND", help="how to start photogpt-batch (default: the installed "
                         "script), e.g. to compare a patched build")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    parser.add_argument("--ledger", metavar="URL", help="run photogpt-batch on this shared PostgreSQL ledger")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     tmp = Path(tempfile.mkdtemp(prefix="bench-engine-"))

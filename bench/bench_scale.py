@@ -99,10 +99,13 @@ async def _job_path(ledger: Any, row: int, index: int) -> None:
     await ledger.mark_video_downloaded(row, 1, f"t{index:06d}/1.mp4", 200_000, f"{index:064x}")
 
 
-async def _transitions(output: Path, jobs: int, concurrency: int) -> float:
+async def _transitions(output: Path, jobs: int, concurrency: int, url: str | None = None) -> float:
+    import uuid
+
     from photogpt_batch.ledger import Ledger
 
-    ledger = Ledger.open_for_run(output)
+    # On a shared ledger, a campaign of its own per measurement: nothing recorded earlier is in the way.
+    ledger = Ledger.open_for_run(output, url=url, campaign=f"bench-scale-{uuid.uuid4().hex[:8]}")
     try:
         rows = ledger.register(planned_jobs(jobs))
         gate = asyncio.Semaphore(concurrency)
@@ -124,6 +127,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--transition-jobs", type=int, default=2000,
                         help="jobs taken through the awaited path (6 transitions each) with 64 callers")
     parser.add_argument("--no-spec-layer", action="store_true", help="skip bench_specs.py")
+    parser.add_argument("--ledger", metavar="URL", help="also measure the awaited transitions on this shared "
+                        "PostgreSQL ledger")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     sys.path.insert(0, str(BENCH))
@@ -147,6 +152,10 @@ def main(argv: list[str] | None = None) -> int:
         sequential_jobs = max(1, args.transition_jobs // 8)
         seq = asyncio.run(_transitions(tmp / "seq", sequential_jobs, 1))
         conc = asyncio.run(_transitions(tmp / "conc", args.transition_jobs, 64))
+        shared = None
+        if args.ledger:
+            shared = (asyncio.run(_transitions(tmp / "pg-seq", sequential_jobs, 1, args.ledger)),
+                      asyncio.run(_transitions(tmp / "pg-conc", args.transition_jobs, 64, args.ledger)))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     jobs = built["jobs"]
@@ -155,6 +164,15 @@ def main(argv: list[str] | None = None) -> int:
         "one caller": 6 * sequential_jobs / seq,
         "64 callers": 6 * args.transition_jobs / conc,
     }
+    shared_rows = []
+    if shared is not None:
+        rates["PostgreSQL, one caller"] = 6 * sequential_jobs / shared[0]
+        rates["PostgreSQL, 64 callers"] = 6 * args.transition_jobs / shared[1]
+        shared_rows = [
+            ["shared PostgreSQL ledger (--ledger), one caller", f"{6 * sequential_jobs:,}", fmt(shared[0]),
+             f"{rates['PostgreSQL, one caller']:,.0f}"],
+            ["shared PostgreSQL ledger (--ledger), 64 concurrent callers", f"{6 * args.transition_jobs:,}",
+             fmt(shared[1]), f"{rates['PostgreSQL, 64 callers']:,.0f}"]]
     body = "\n".join([
         "Spec layer (bench_specs.py):", "", spec_table, "",
         md_table([f"on a ledger of {jobs:,} done jobs ({ledger_mb:,.0f} MB)", "wall s", "CPU s", "peak RSS MB",
@@ -170,6 +188,7 @@ def main(argv: list[str] | None = None) -> int:
              fmt(seq), f"{rates['one caller']:,.0f}"],
             ["`await ledger.mark_…`, 64 concurrent callers (group commit, as the engine)",
              f"{6 * args.transition_jobs:,}", fmt(conc), f"{rates['64 callers']:,.0f}"],
+            *shared_rows,
         ]),
         "",
         f"Building it: load the spec {fmt(built['load'])} s, register {jobs:,} jobs {fmt(built['register'])} s.",

@@ -400,13 +400,15 @@ class Verification:
 
 
 def verify_output(output: Path, ids: Sequence[str], sandbox_jobs: list[dict[str, Any]], video_bytes: int,
-                  videos_per_job: int = 1) -> Verification:
-    """Check a campaign's output folder: see `Verification`."""
+                  videos_per_job: int = 1, ledger_url: str | None = None, campaign: str | None = None
+                  ) -> Verification:
+    """Check a campaign's output folder (its ledger: the folder's, or the shared one at ``ledger_url``): see
+    `Verification`."""
     from photogpt_batch.ledger import Ledger
 
     result = Verification(jobs=len(ids), videos_expected=len(ids) * videos_per_job)
     remote = {j["jobId"]: j for j in sandbox_jobs}
-    with Ledger.open_for_reading(output) as ledger:
+    with Ledger.open_for_reading(output, url=ledger_url, campaign=campaign) as ledger:
         records = {r.job_id: r for r in ledger.jobs()}
     manifest: dict[str, dict[str, Any]] = {}
     manifest_path = output / "manifest.jsonl"

@@ -25,6 +25,7 @@ from .diagnostics import Diagnostic, SpecError
 from .durable import describe
 from .jobs import Campaign
 from .jsonstream import needs_ascii
+from .ledger_cli import ledger_group, ledger_option, redact_argv, resolve_ledger
 from .plugins import build_registry, get_registry, make_plugin_manager
 from .spec import schemas
 from .spec.load import load_campaign
@@ -220,14 +221,16 @@ def validate(specs: tuple[str, ...], as_json: bool) -> None:
 
 @cli.command(epilog=_epilog("used by run; plan sends nothing", _EXIT_PLAN))
 @_spec_and_output
+@ledger_option
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON, with every request body.")
-def plan(spec: str, output: str | None, only: tuple[str, ...], as_json: bool) -> None:
+def plan(spec: str, output: str | None, only: tuple[str, ...], ledger: str | None, as_json: bool) -> None:
     """Show what `run` would do: each job's id, model, state against the ledger and request. Sends nothing."""
     from .campaign_index import paid_elsewhere
     from .planning import make_plan
 
     campaign = load_or_exit(spec, as_json, output, only)
-    the_plan = _read_ledger_or_exit(make_plan, campaign, as_json)
+    url = resolve_ledger(ledger, as_json)
+    the_plan = _read_ledger_or_exit(lambda c: make_plan(c, url), campaign, as_json)
     if as_json:
         the_plan.write_json(sys.stdout)  # streamed: 100,000 request bodies need not sit in memory twice
         return
@@ -243,6 +246,8 @@ def plan(spec: str, output: str | None, only: tuple[str, ...], as_json: bool) ->
         click.echo(f"{'orphaned':<9} {orphan:<{width}}  (in the ledger, no longer in the spec; nothing is deleted)")
     counts = ", ".join(f"{n} {state}" for state, n in the_plan.counts().items())
     click.echo(f"{campaign.name}: {len(campaign.jobs)} jobs ({counts}){_skipped(campaign)}; output {campaign.output}")
+    if the_plan.ledger is not None:  # on stderr, like the notes: stdout keeps the format scripts read
+        click.echo(the_plan.ledger.describe(), err=True)
     if set(the_plan.counts()) == {"new"} and (elsewhere := paid_elsewhere(campaign.name, None, campaign.output)):
         click.echo(f"note: campaign {campaign.name!r} already has paid jobs in {elsewhere}: `run` would start over "
                    "here, paying again (it refuses without --fresh); --output points it there", err=True)
@@ -326,12 +331,12 @@ def schema(out: str, check: bool, all_plugins: bool) -> None:
               "about to pay for and asks first).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress output; only the summary.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@ledger_option
 @click.pass_context
 def run(ctx: click.Context, spec: str, output: str | None, only: tuple[str, ...], concurrency: int,
         download_concurrency: int, requests_per_second: float, sandbox: bool, accept_models: tuple[str, ...],
         retry_failed: bool, resubmit_in_doubt: bool, no_verify: bool, fresh: bool, max_credits: float | None,
-        yes: bool, quiet: bool,
-        as_json: bool) -> None:
+        yes: bool, quiet: bool, as_json: bool, ledger: str | None) -> None:
     """Make the output folder match the spec: submit what is missing, resume what is in flight, download.
 
     Safe to rerun at any time: finished work is left alone and nothing paid for is sent twice. On a terminal
@@ -345,6 +350,7 @@ def run(ctx: click.Context, spec: str, output: str | None, only: tuple[str, ...]
     if accept_models and not sandbox:
         raise click.UsageError("--accept-model applies to the local sandbox: add --sandbox")
     campaign = load_or_exit(spec, as_json, output, only)
+    url = resolve_ledger(ledger, as_json)
     options = EngineOptions(concurrency=concurrency, download_concurrency=download_concurrency,
                             retry_failed=retry_failed, resubmit_in_doubt=resubmit_in_doubt, verify_files=not no_verify,
                             max_credits=max_credits, confirm=None if yes or not _interactive() else _ask_to_pay)
@@ -357,7 +363,7 @@ def run(ctx: click.Context, spec: str, output: str | None, only: tuple[str, ...]
     logging.getLogger("photogpt_batch").propagate = False
     try:
         summary = run_campaign(campaign, RunConfig(sandbox=sandbox, requests_per_second=requests_per_second,
-                                                   engine=options, fresh=fresh,
+                                                   engine=options, fresh=fresh, ledger_url=url,
                                                    sandbox_accepts=_sandbox_accepts(accept_models)),
                                progress)
     except ConfigError as exc:
@@ -369,6 +375,12 @@ def run(ctx: click.Context, spec: str, output: str | None, only: tuple[str, ...]
             _emit_json(summary_json(campaign, summary))
         else:
             print_summary(campaign, summary, resume_command(ctx))
+            if ledger is not None and not summary.complete:
+                from .ledger import has_password
+
+                if has_password(ledger):
+                    click.echo("(the resume command shows --ledger without its password: PGPASSWORD or ~/.pgpass "
+                               "must supply it)", err=True)
     except BrokenPipeError:
         # Nobody reads the report any more (`... 2>&1 | head -1`): the exit code still tells how it went.
         _silence_broken_streams()
@@ -411,8 +423,9 @@ def _ask_to_pay(preview: SpendPreview) -> bool:
 @click.option("--refresh", is_flag=True,
               help="First ask the API (GET /jobs) for the credits of finished jobs that lack them, and record them.")
 @click.option("--sandbox", is_flag=True, help="With --refresh: ask the campaign's local sandbox (as run --sandbox).")
+@ledger_option
 @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
-def status(spec: str, output: str | None, only: tuple[str, ...], refresh: bool, sandbox: bool,
+def status(spec: str, output: str | None, only: tuple[str, ...], refresh: bool, sandbox: bool, ledger: str | None,
            as_json: bool) -> None:
     """The ledger's view: counts per state, and per job its remote ids, files, credits, earlier versions and
     errors; credits per model and the campaign's total."""
@@ -420,16 +433,17 @@ def status(spec: str, output: str | None, only: tuple[str, ...], refresh: bool, 
     from .status import read_status
 
     campaign = load_or_exit(spec, as_json, output, only)
+    url = resolve_ledger(ledger, as_json)
     if refresh:
         from .runner import ConfigError, RunConfig, refresh_credits
 
         try:
-            found = refresh_credits(campaign, RunConfig(sandbox=sandbox))
+            found = refresh_credits(campaign, RunConfig(sandbox=sandbox, ledger_url=url))
         except ConfigError as exc:
             _fail_usage(str(exc), as_json)
         if not as_json:
             click.echo(f"credits recorded for {found} job{'s' * (found != 1)}", err=True)
-    report = _read_ledger_or_exit(read_status, campaign, as_json)
+    report = _read_ledger_or_exit(lambda c: read_status(c, url), campaign, as_json)
     if as_json:
         write_status_json(sys.stdout, report)
     else:
@@ -459,7 +473,8 @@ def resume_command(ctx: click.Context) -> list[str]:
                 words += [param.opts[0]] if value else []
             else:
                 for item in value if param.multiple and isinstance(value, tuple) else (value,):
-                    words += [param.opts[0], str(item)]
+                    # A --ledger URL's password is never printed: PGPASSWORD or ~/.pgpass must supply it.
+                    words += [param.opts[0], redact_argv(["--ledger", str(item)])[1] if name == "ledger" else str(item)]
     return words
 
 
@@ -525,6 +540,9 @@ def doctor(spec: str | None, sandbox: bool, as_json: bool) -> None:
     sys.exit(EXIT_OK if healthy(checks) else EXIT_FAILED)
 
 
+cli.add_command(ledger_group)
+
+
 def _silence_broken_streams() -> None:
     """Point stdout and stderr at /dev/null, so that flushing them at exit does not fail on a closed pipe."""
     devnull = os.open(os.devnull, os.O_WRONLY)
@@ -547,7 +565,8 @@ def main() -> None:
     except (click.exceptions.Abort, KeyboardInterrupt):
         # No click context here (interrupted before or outside the run): the words as typed, less the one-time
         # decisions that `resume_command` leaves out too.
-        again = shlex.join(["photogpt-batch", *(word for word in sys.argv[1:] if word != "-y"
+        again = shlex.join(["photogpt-batch", *(word for word in redact_argv(sys.argv[1:])  # no --ledger password
+                                                if word != "-y"
                                                 and word.lstrip("-").replace("-", "_") not in NOT_REPEATED_ON_RESUME)])
         click.echo(f"interrupted; everything recorded so far is kept. Resume with: {again}", err=True)
         sys.exit(EXIT_INTERRUPTED)

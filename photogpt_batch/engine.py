@@ -425,7 +425,7 @@ class Engine:
                     return
                 task = asyncio.create_task(self._submit(job, record))
                 self._submits.add(task)
-                task.add_done_callback(self._submits.discard)
+                task.add_done_callback(self._submit_done)
                 remote_id = await asyncio.shield(task)
                 if remote_id is None:
                     return
@@ -442,6 +442,13 @@ class Engine:
             fresh = ()
         if state == JobState.SUCCEEDED:
             await self._download_all(job, record.rowid, fresh)
+
+    def _submit_done(self, task: asyncio.Task[Any]) -> None:
+        """Forget a finished submission, retrieving its exception: the job flow awaiting it through a shield may
+        have been cancelled (the run is ending), and asyncio would print the error as "never retrieved"."""
+        self._submits.discard(task)
+        if not task.cancelled():
+            task.exception()
 
     async def _submit(self, job: PlannedJob, record: JobRecord) -> str | None:
         """Record the intent, POST, record the jobId. Returns it, or None when the job did not get one.
@@ -813,7 +820,9 @@ def effective_budget(flag: float | None, spec: float | None) -> float | None:
 
 
 def ledger_write_failure(exc: sqlite3.Error) -> str:
-    """What to tell the user when the ledger cannot commit (``exc``: SQLite's error)."""
+    """What to tell the user when the ledger cannot commit (``exc``: SQLite's error, or the shared ledger's)."""
+    if isinstance(exc, LedgerError):  # the shared ledger: its message says what happened and what to do
+        return str(exc)
     return f"the ledger cannot be written ({exc}): free some space, or fix the folder"
 
 

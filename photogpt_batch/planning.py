@@ -12,7 +12,7 @@ from .jsonstream import write_json
 from .ledger import Disposition, Reconciled, Reconciliation
 from .plugins import get_registry
 from .pricing import Estimate, PriceBook, estimate_all, learn_prices
-from .status import compare_with_ledger, open_ledger
+from .status import LedgerWhere, open_ledger, read_ledger
 
 #: The dispositions `run` pays for (without --retry-failed or --resubmit-in-doubt).
 TO_PAY = (Disposition.NEW, Disposition.CHANGED)
@@ -28,6 +28,8 @@ class Plan:
     prices: PriceBook | None = None
     #: Per changed job id, its fields that differ from the version the ledger holds.
     diffs: dict[str, list[Change]] = field(default_factory=dict)
+    #: Where the ledger is and who holds its lock.
+    ledger: LedgerWhere | None = None
 
     @property
     def orphaned(self) -> list[str]:
@@ -52,15 +54,20 @@ class Plan:
         return estimate_all(book, bodies)
 
     def to_json(self) -> dict[str, Any]:
-        """The plan as JSON: campaign, output, counts, skipped ids (left out by ``--only``), the estimate
-        (``{credits, priced, unknown}``), jobs (id, model, state, contentHash, request, remote id when known,
-        warnings, estimatedCredits, and for a changed job its diff) and orphaned ids."""
+        """The plan as JSON: campaign, output, counts, skipped ids (left out by ``--only``), ledger (location,
+        shared, lock holder), the estimate (``{credits, priced, unknown}``), jobs (id, model, state, contentHash,
+        request, remote id when known, warnings, estimatedCredits, and for a changed job its diff) and orphaned
+        ids."""
         return {**self._head(), "jobs": [self._entry_json(item) for item in self.reconciliation.jobs],
                 "orphaned": self.orphaned}
 
     def _head(self) -> dict[str, Any]:
-        return {"campaign": self.campaign.name, "output": str(self.campaign.output), "counts": self.counts(),
-                "skipped": self.campaign.skipped, "estimate": self.estimate().to_json()}
+        head = {"campaign": self.campaign.name, "output": str(self.campaign.output), "counts": self.counts(),
+                "skipped": self.campaign.skipped}
+        if self.ledger is not None:
+            head["ledger"] = self.ledger.to_json()
+        head["estimate"] = self.estimate().to_json()
+        return head
 
     def write_json(self, stream: IO[str]) -> None:
         """What ``plan --json`` prints (`to_json`, indented), streamed one job at a time."""
@@ -80,14 +87,15 @@ class Plan:
         return entry
 
 
-def make_plan(campaign: Campaign, other_ledgers: bool = True) -> Plan:
-    """The plan for ``campaign`` against the ledger in its output folder, with the diff of each changed job
-    and prices learned from this campaign's ledger (and, with ``other_ledgers``, the others on this machine)."""
-    reconciliation, _ = compare_with_ledger(campaign)
+def make_plan(campaign: Campaign, ledger_url: str | None = None, other_ledgers: bool = True) -> Plan:
+    """The plan for ``campaign`` against its ledger (the output folder's, or the shared one at ``ledger_url``),
+    with the diff of each changed job and prices learned from this campaign's ledger (and, with
+    ``other_ledgers``, the other ledgers on this machine)."""
+    reconciliation, _, _, where = read_ledger(campaign, ledger_url)
     diffs: dict[str, list[Change]] = {}
-    with open_ledger(campaign) as ledger:
+    with open_ledger(campaign, ledger_url) as ledger:
         for item in reconciliation.jobs:
             if item.disposition == Disposition.CHANGED and item.record is not None and item.planned is not None:
                 diffs[item.job_id] = body_diff(ledger.body(item.record.rowid), item.planned.body)
         prices = learn_prices(ledger, get_registry(), campaign.output, others=other_ledgers)
-    return Plan(campaign, reconciliation, prices, diffs)
+    return Plan(campaign, reconciliation, prices, diffs, where)

@@ -140,6 +140,7 @@ def _status_head(report: StatusReport) -> dict[str, Any]:
         "counts": {str(k): v for k, v in report.reconciliation.counts.items()},
         "skipped": report.campaign.skipped,
         "videos": report.video_counts,
+        **({"ledger": report.ledger.to_json()} if report.ledger else {}),
         "picks": report.picks,
         "credits": _credits_json(report),
         "jobs": [],
@@ -203,3 +204,5 @@ def print_status(report: StatusReport) -> None:
     click.echo(f"credits: {format_credits(credits)} in total over {priced} job{'s' * (priced != 1)} (all versions, "
                "all runs)" + (f"; {pending} sent job{'s' * (pending != 1)} without credits yet (status --refresh "
                               "asks the API)" if pending else ""))
+    if report.ledger is not None:  # on stderr, like the notes: stdout keeps the format scripts read
+        click.echo(report.ledger.describe(), err=True)

@@ -22,7 +22,7 @@ from .client import DEFAULT_BASE_URL, ApiError, AuthError, PhotoGPTClient, check
 from .credits import collect_credits, lacking_credits
 from .engine import Engine, EngineOptions, RunSummary, ledger_write_failure
 from .jobs import Campaign
-from .ledger import Ledger, LedgerError
+from .ledger import Ledger, LedgerError, LedgerUnavailable, SqliteLedger
 from .network import Network
 from .ownership import SANDBOX_JOBS, FolderClaimed, claim_folder, endpoint_of
 from .progress import Progress
@@ -44,6 +44,9 @@ class RunConfig:
     sandbox: bool = False  # start a local sandbox in-process and use it (no key needed)
     requests_per_second: float = 10.0
     engine: EngineOptions | None = None
+    #: The shared ledger's postgresql:// URL (`ledger.ledger_url` reads ``--ledger`` or the environment);
+    #: ``None``: the output folder's own SQLite ledger.
+    ledger_url: str | None = None
     #: Start the campaign from scratch even though another folder on this machine holds its paid jobs.
     fresh: bool = False
     # With ``sandbox``: models it should accept though it does not know them, {model id: option group}.
@@ -60,6 +63,12 @@ def _refuse_a_fresh_start(campaign: Campaign, ledger: Ledger, endpoint: str) -> 
     if ledger.anything_sent():
         return
     elsewhere = campaign_index.paid_elsewhere(campaign.name, endpoint, campaign.output)
+    if elsewhere is not None and not isinstance(ledger, SqliteLedger):
+        raise ConfigError(
+            f"campaign {campaign.name!r} has paid jobs in {elsewhere} on this machine, and the shared ledger "
+            f"{ledger.location} has none of them: this run would pay for every job again. Copy that folder's ledger "
+            f"there first: photogpt-batch ledger push SPEC --output {elsewhere}; to start over on purpose, add "
+            "--fresh. Nothing was sent")
     if elsewhere is not None:
         raise ConfigError(
             f"campaign {campaign.name!r} already has paid jobs in {elsewhere}, and {campaign.output} has none: "
@@ -98,10 +107,12 @@ def _api_endpoint(config: RunConfig, output: Path) -> Iterator[tuple[str, str, N
     yield base_url, key, network
 
 
-def _open_for_run(output: Path) -> Ledger:
-    """The ledger of ``output``, opened (and locked) for writing; `ConfigError` when it cannot be."""
+def _open_for_run(campaign: Campaign, config: RunConfig) -> Ledger:
+    """The campaign's ledger (its output folder's, or the shared one at ``config.ledger_url``), opened (and
+    locked) for writing; `ConfigError` when it cannot be."""
+    output = campaign.output
     try:
-        return Ledger.open_for_run(output)
+        return Ledger.open_for_run(output, url=config.ledger_url, campaign=campaign.name)
     except LedgerError as exc:
         raise ConfigError(str(exc)) from exc
     except OSError as exc:
@@ -133,7 +144,7 @@ def run_campaign(campaign: Campaign, config: RunConfig | None = None, progress: 
     """
     config = config or RunConfig()
     output = campaign.output
-    ledger = _open_for_run(output)
+    ledger = _open_for_run(campaign, config)
     try:
         if not config.fresh:
             _refuse_a_fresh_start(campaign, ledger, config.endpoint())
@@ -158,8 +169,9 @@ async def _run(campaign: Campaign, ledger: Ledger, base_url: str, key: str, netw
             campaign_index.remember(campaign.name, endpoint_of(None if config.sandbox else base_url, config.sandbox),
                                     campaign.output)
             engine = Engine(campaign, ledger, client, campaign.output, options, progress)
-            if warning:
-                engine.progress.note(warning)
+            for note in (getattr(ledger, "warning", None), warning):  # a stale shared lock taken over
+                if note:
+                    engine.progress.note(note)
             loop = asyncio.get_running_loop()
             handled = []
             if install_signal_handlers:
@@ -171,6 +183,8 @@ async def _run(campaign: Campaign, ledger: Ledger, base_url: str, key: str, netw
                         handled.append(sig)
             try:
                 summary = await engine.run()
+            except LedgerUnavailable as exc:  # the shared ledger went away, or this run lost its lock
+                raise ConfigError(f"{exc}; nothing more was sent, and what was recorded is kept") from exc
             except sqlite3.Error as exc:  # in preparing the run: only reads were sent
                 raise ConfigError(f"{ledger_write_failure(exc)}, and run again; nothing was sent, and what was "
                                   "recorded is kept") from exc
@@ -197,7 +211,7 @@ def refresh_credits(campaign: Campaign, config: RunConfig | None = None) -> int:
     record them (``status --refresh``); returns how many were recorded. Sends no job. Raises `ConfigError`
     when the ledger or the API cannot be used (a run holds the folder, no key)."""
     config = config or RunConfig()
-    ledger = _open_for_run(campaign.output)
+    ledger = _open_for_run(campaign, config)
     try:
         if not lacking_credits(ledger):
             return 0

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .jobs import Campaign
-from .ledger import Disposition, JobRecord, JobState, Ledger, LedgerError, Reconciliation
+from .ledger import Disposition, JobRecord, JobState, Ledger, LedgerError, LockHolder, Reconciliation
 from .versions import numbered
 
 
@@ -33,7 +33,27 @@ class CreditTotals:
 
 
 class StatusError(Exception):
-    """The ledger cannot be read (corrupt, foreign, or from a newer version)."""
+    """The ledger cannot be read (corrupt, foreign, unreachable, or from a newer version)."""
+
+
+@dataclass
+class LedgerWhere:
+    """Where a campaign's ledger is (its file, or the shared database without password) and who holds its lock."""
+
+    location: str
+    shared: bool
+    lock: LockHolder | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """As JSON: ``location``, ``shared``, ``lock`` (the holder, or null)."""
+        return {"location": self.location, "shared": self.shared,
+                "lock": self.lock.to_json() if self.lock else None}
+
+    def describe(self) -> str:
+        """One line for text output."""
+        kind = "shared ledger" if self.shared else "ledger"
+        held = f"; locked by {self.lock.describe()}" if self.lock else ""
+        return f"{kind} {self.location}{held}"
 
 
 @dataclass
@@ -46,6 +66,8 @@ class StatusReport:
     #: Per job with more than one version: its current version's number and its earlier versions, oldest
     #: first, as (version, record); their files are kept in ``<job-id>/v<k>/`` (see `versions`).
     history: dict[str, tuple[int, list[tuple[int, JobRecord]]]] = field(default_factory=dict)
+    #: Where the ledger is and who holds its lock.
+    ledger: LedgerWhere | None = None
     #: The picks recorded from the review page (`review.recorded_picks`), or None.
     picks: dict[str, Any] | None = None
     #: The campaign's credits per model and in total, over every version of every job (`CreditTotals`).
@@ -57,57 +79,65 @@ class StatusReport:
         return all(item.disposition == Disposition.DONE for item in self.reconciliation.jobs)
 
 
-def open_ledger(campaign: Campaign) -> Ledger:
-    """The ledger of ``campaign``'s output folder, opened for reading; `StatusError` if it cannot be read."""
+def open_ledger(campaign: Campaign, ledger_url: str | None = None) -> Ledger:
+    """The ledger of ``campaign`` (its output folder's, or the shared one at ``ledger_url``), opened for
+    reading; `StatusError` if it cannot be read."""
     try:
-        return Ledger.open_for_reading(campaign.output)
+        return Ledger.open_for_reading(campaign.output, url=ledger_url, campaign=campaign.name)
     except LedgerError as exc:
         raise StatusError(str(exc)) from exc
     except OSError as exc:
         raise StatusError(f"cannot read the ledger in {campaign.output}: {exc.strerror or exc}") from exc
 
 
-def compare_with_ledger(campaign: Campaign) -> tuple[Reconciliation, dict[str, int]]:
-    """The campaign's jobs against the ledger in its output folder (an empty ledger if it never ran), and
-    their videos per state. Jobs that ``--only`` left out (``campaign.skipped``) are neither compared nor
-    orphans."""
-    reconciliation, videos, _ = _compare(campaign)
+def compare_with_ledger(campaign: Campaign, ledger_url: str | None = None) -> tuple[Reconciliation, dict[str, int]]:
+    """The campaign's jobs against its ledger (the output folder's, or the shared one at ``ledger_url``; an
+    empty ledger if it never ran), and their videos per state. Jobs that ``--only`` left out
+    (``campaign.skipped``) are neither compared nor orphans."""
+    reconciliation, videos, _, _ = read_ledger(campaign, ledger_url)
     return reconciliation, videos
 
 
-def _compare(campaign: Campaign, history: bool = False, totals: CreditTotals | None = None
-             ) -> tuple[Reconciliation, dict[str, int], list[JobRecord]]:
-    """`compare_with_ledger`, and with ``history`` every earlier version of a job (from the same read); with
-    ``totals``, every version's credits are added to it (the whole campaign's, ``--only`` or not)."""
-    with open_ledger(campaign) as ledger:
-        reconciliation = ledger.reconcile(campaign.jobs)
-        earlier = ledger.replaced() if history else []
-        if totals is not None:
-            for record in [*ledger.jobs(), *(earlier if history else ledger.replaced())]:
-                totals.add(record)
+def read_ledger(campaign: Campaign, ledger_url: str | None = None, history: bool = False,
+                totals: CreditTotals | None = None
+                ) -> tuple[Reconciliation, dict[str, int], list[JobRecord], LedgerWhere]:
+    """`compare_with_ledger`, with ``history`` every earlier version of a job (from the same read), and where the
+    ledger is and who holds its lock; with ``totals``, every version's credits are added to it (the whole
+    campaign's, ``--only`` or not)."""
+    ledger = open_ledger(campaign, ledger_url)
+    try:
+        with ledger:
+            reconciliation = ledger.reconcile(campaign.jobs)
+            earlier = ledger.replaced() if history else []
+            if totals is not None:
+                for record in [*ledger.jobs(), *(earlier if history else ledger.replaced())]:
+                    totals.add(record)
+            where = LedgerWhere(ledger.location, ledger_url is not None, ledger.lock_holder())
+    except LedgerError as exc:  # the shared ledger went away while being read
+        raise StatusError(str(exc)) from exc
     if campaign.skipped:
         skipped = set(campaign.skipped)
         reconciliation = Reconciliation(reconciliation.jobs,
                                         [item for item in reconciliation.orphaned if item.job_id not in skipped])
     videos = Counter(str(v.state) for item in (*reconciliation.jobs, *reconciliation.orphaned)
                      if item.record is not None for v in item.record.videos)
-    return reconciliation, dict(videos), earlier
+    return reconciliation, dict(videos), earlier, where
 
 
-def read_status(campaign: Campaign) -> StatusReport:
-    """The status report of ``campaign``."""
+def read_status(campaign: Campaign, ledger_url: str | None = None) -> StatusReport:
+    """The status report of ``campaign`` (its ledger: the output folder's, or the shared one at ``ledger_url``)."""
     totals = CreditTotals()
-    reconciliation, videos, earlier = _compare(campaign, history=True, totals=totals)
-    return StatusReport(campaign, reconciliation, videos, _history(reconciliation, earlier), read_picks(campaign),
-                        totals)
+    reconciliation, videos, earlier, where = read_ledger(campaign, ledger_url, history=True, totals=totals)
+    return StatusReport(campaign, reconciliation, videos, _history(reconciliation, earlier),
+                        picks=read_picks(campaign, ledger_url), ledger=where, credits=totals)
 
 
-def read_picks(campaign: Campaign) -> dict[str, Any] | None:
+def read_picks(campaign: Campaign, ledger_url: str | None = None) -> dict[str, Any] | None:
     """The picks recorded in the campaign's ledger (see `review.picks`), or None."""
     from .review.picks import recorded_picks
 
     try:
-        with Ledger.open_for_reading(campaign.output) as ledger:
+        with Ledger.open_for_reading(campaign.output, url=ledger_url, campaign=campaign.name) as ledger:
             return recorded_picks(ledger)
     except (LedgerError, OSError) as exc:
         raise StatusError(f"cannot read the ledger in {campaign.output}: {exc}") from exc

@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 from engine_helpers import check_outputs, fast_sandbox, load, manifest, posts, run_config, write_campaign
 
-from photogpt_batch import ledger as ledger_module
 from photogpt_batch.ledger import (
     LEDGER_DIR,
     LEDGER_FILE,
@@ -22,6 +21,7 @@ from photogpt_batch.ledger import (
     VideoState,
     VideoTransition,
 )
+from photogpt_batch.ledger import sqlite_file as ledger_module
 from photogpt_batch.runner import ConfigError, run_campaign
 from photogpt_batch.sandbox import SandboxThread
 
@@ -236,7 +236,7 @@ def test_a_read_only_ledger_is_refused_before_anything_is_sent(tmp_path: Path, s
 ])
 def test_sqlite_failures_on_open_say_what_to_do(tmp_path: Path, message: str, kind: type, says: str) -> None:
     # The read-only case itself is tested above only when not root (root writes read-only files).
-    error = ledger_module._unusable(tmp_path, sqlite3.OperationalError(message))
+    error = ledger_module.unusable(tmp_path, sqlite3.OperationalError(message))
     assert isinstance(error, kind) and says in str(error)
 
 
@@ -296,7 +296,7 @@ def test_a_hand_edited_manifest_line_does_not_stop_a_run(tmp_path: Path, sandbox
 
 def test_a_ledger_that_fills_up_mid_run_stops_the_run_cleanly_and_nothing_is_paid_twice(
         tmp_path: Path, sandbox: SandboxThread, monkeypatch: pytest.MonkeyPatch) -> None:
-    configure = ledger_module._configure_for_writing
+    configure = ledger_module.configure_for_writing
 
     def room_for_little(conn: sqlite3.Connection, path: Path) -> None:
         configure(conn, path)
@@ -307,7 +307,7 @@ def test_a_ledger_that_fills_up_mid_run_stops_the_run_cleanly_and_nothing_is_pai
     spec = write_campaign(tmp_path, jobs=40)
     with Ledger.open_for_run(tmp_path / "out") as ledger:
         ledger.register(load(spec).jobs)  # so the room runs out in mid-run, not while the jobs are recorded
-    monkeypatch.setattr(ledger_module, "_configure_for_writing", room_for_little)
+    monkeypatch.setattr(ledger_module, "configure_for_writing", room_for_little)
     summary = run_campaign(load(spec), run_config(sandbox))
     assert summary.aborted is not None and "the ledger cannot be written" in summary.aborted
     assert "full" in summary.aborted and not summary.complete

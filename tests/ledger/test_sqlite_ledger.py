@@ -41,7 +41,7 @@ from photogpt_batch.ledger import (
     ledger_path,
 )
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 def planned(job_id: str, prompt: str = "a cat on a skateboard", n: int = 1) -> PlannedJob:

@@ -1,0 +1,102 @@
+"""The ledger: a campaign's single source of truth, in the output folder (SQLite) or shared (PostgreSQL).
+
+Every step of the pipeline is a state transition recorded here *before* the action that depends on it:
+the intent to submit before the POST, the jobId as soon as it arrives, a file only once it is complete and
+renamed into place. A crash, a Ctrl-C or a rerun therefore resumes from what the ledger says, and a job is
+never paid for twice without the user deciding so (``in_doubt``).
+
+Jobs are rows keyed by an integer ``rowid``; a spec job id can have several *versions* (one per content
+hash) of which exactly one is ``current``: when a job's content changes in the spec, `Ledger.register`
+records a new version and keeps the old one, with its remote job and files, for the record.
+
+Writes come in two flavours:
+
+* ``await ledger.mark_...(...)``: group commit (`writer`): concurrent callers' transitions are committed
+  together, each caller resuming once its transition is durable.
+* ``ledger.commit(op, ...)``, `Ledger.register`, `Ledger.recover_interrupted`: synchronous, for start-up
+  work and for tests.
+
+Every transition is checked against `JOB_TRANSITIONS` / `VIDEO_TRANSITIONS`; an illegal one raises
+`IllegalTransition` and changes nothing (other transitions in the same batch still commit).
+
+The package: `states` (state machines), `records`, `ops` (writes as values), `migrations` (both stores'),
+`writer` (group commit), `base` (`Ledger`, the interface), `sqlite` / `sqlite_file` (the folder's store),
+`postgres` / `pg_connect` / `pg_lock` / `pg_admin` (the shared store, its connections and migrations, its run
+lock, the ``ledger`` commands' lock handling), `stores` (choosing one from ``--ledger``),
+`transfer` (``ledger push`` / ``pull``), `folder` (checks of a folder against its ledger).
+"""
+
+from __future__ import annotations
+
+from .base import Ledger, LockHolder
+from .errors import (
+    IllegalTransition,
+    LedgerCorrupt,
+    LedgerError,
+    LedgerLocked,
+    LedgerTooNew,
+    LedgerUnavailable,
+    LedgerUnusable,
+    LockLost,
+    ReadOnlyLedger,
+    UnknownRecord,
+)
+from .migrations import APPLICATION_ID, MIGRATIONS, PG_MIGRATIONS, PG_SCHEMA_VERSION, SCHEMA_VERSION
+from .ops import JobTransition, MoveVideo, Op, SetCredits, SetMeta, VideoTransition
+from .records import Event, JobRecord, Reconciled, Reconciliation, VideoRecord, disposition, pending_videos
+from .sqlite import SqliteLedger
+from .sqlite_file import LEDGER_DIR, LEDGER_FILE, LOCK_FILE, ledger_path
+from .states import JOB_TRANSITIONS, VIDEO_TRANSITIONS, Disposition, JobState, VideoState
+from .stores import LEDGER_ENV, LedgerUrlError, has_password, ledger_url, redact, where_and_holder
+from .writer import LAZY_COMMIT_DELAY, MAX_BATCH
+
+__all__ = [
+    "APPLICATION_ID",
+    "JOB_TRANSITIONS",
+    "LAZY_COMMIT_DELAY",
+    "LEDGER_DIR",
+    "LEDGER_ENV",
+    "LEDGER_FILE",
+    "LOCK_FILE",
+    "MAX_BATCH",
+    "MIGRATIONS",
+    "PG_MIGRATIONS",
+    "PG_SCHEMA_VERSION",
+    "SCHEMA_VERSION",
+    "VIDEO_TRANSITIONS",
+    "Disposition",
+    "Event",
+    "IllegalTransition",
+    "JobRecord",
+    "JobState",
+    "JobTransition",
+    "Ledger",
+    "LedgerCorrupt",
+    "LedgerError",
+    "LedgerLocked",
+    "LedgerTooNew",
+    "LedgerUnavailable",
+    "LedgerUnusable",
+    "LedgerUrlError",
+    "LockHolder",
+    "LockLost",
+    "MoveVideo",
+    "Op",
+    "ReadOnlyLedger",
+    "Reconciled",
+    "Reconciliation",
+    "SetCredits",
+    "SetMeta",
+    "SqliteLedger",
+    "UnknownRecord",
+    "VideoRecord",
+    "VideoState",
+    "VideoTransition",
+    "disposition",
+    "has_password",
+    "ledger_path",
+    "ledger_url",
+    "pending_videos",
+    "redact",
+    "where_and_holder",
+]

@@ -1,0 +1,174 @@
+"""The shared ledger's run lock: one row per campaign in ``locks``, not a session advisory lock (those leak
+behind PgBouncer's transaction pooling, where a session is not a client).
+
+The row names its holder (host, pid, user, a run id), since when, and its last heartbeat, refreshed every few
+seconds by a thread of the holder. A heartbeat older than the timeout (``PHOTOGPT_BATCH_LOCK_TIMEOUT``
+seconds, default 120; measured on the server's clock, so clocks of machines do not matter) is stale and may be
+taken over, with a warning.
+
+**Fencing:** every holder gets a new ``generation``; every write of a runner checks it in the same transaction
+(`fence`). A runner that lost its lock (paused, cut off, taken over, broken with ``ledger unlock``) can record
+nothing more, and the engine sends nothing it could not record first.
+"""
+
+from __future__ import annotations
+
+import getpass
+import logging
+import os
+import socket
+import threading
+import uuid
+from typing import Any
+
+from .base import LockHolder
+from .errors import LedgerLocked, LockLost
+
+log = logging.getLogger("photogpt_batch.ledger")
+
+LOCK_TIMEOUT_ENV = "PHOTOGPT_BATCH_LOCK_TIMEOUT"
+DEFAULT_LOCK_TIMEOUT = 120.0
+_HOLDER_COLUMNS = ("campaign, host, pid, user_name, run_id, extract(epoch FROM since)::float8,"
+                   " extract(epoch FROM now() - heartbeat)::float8")
+
+
+def lock_timeout() -> float:
+    """Seconds without a heartbeat after which a lock is stale (``$PHOTOGPT_BATCH_LOCK_TIMEOUT``, else 120)."""
+    try:
+        value = float(os.environ.get(LOCK_TIMEOUT_ENV, DEFAULT_LOCK_TIMEOUT))
+    except ValueError:
+        return DEFAULT_LOCK_TIMEOUT
+    return value if value > 0 else DEFAULT_LOCK_TIMEOUT
+
+
+def heartbeat_interval(timeout: float) -> float:
+    """How often the holder refreshes its heartbeat: a few times per timeout, at most every 5 s."""
+    return max(0.1, min(5.0, timeout / 4))
+
+
+def _holder(row: Any, timeout: float) -> LockHolder:
+    campaign, host, pid, user, run_id, since, age = row
+    return LockHolder(campaign, host, pid, user, run_id, since, age, stale=age is not None and age > timeout)
+
+
+def acquire(conn: Any, campaign: str, where: str) -> tuple[int, str, str | None]:
+    """Take ``campaign``'s lock on ``conn`` (autocommit); returns (generation, run id, warning when a stale lock
+    was taken over). Raises `LedgerLocked` naming the holder when it is alive."""
+    timeout = lock_timeout()
+    run_id = uuid.uuid4().hex[:12]
+    with conn.transaction():
+        conn.execute("INSERT INTO locks (campaign) VALUES (%s) ON CONFLICT DO NOTHING", (campaign,))
+        row = conn.execute(f"SELECT {_HOLDER_COLUMNS} FROM locks WHERE campaign = %s FOR UPDATE",
+                           (campaign,)).fetchone()
+        holder = _holder(row, timeout)
+        warning = None
+        if holder.host is not None:
+            if not holder.stale:
+                raise LedgerLocked(where, holder.pid, (
+                    f"campaign {campaign!r} is being run by {holder.describe()} (ledger {where}): wait for that "
+                    "run to finish. If it is gone, its lock goes stale after "
+                    f"{timeout:.0f} s without a heartbeat, or break it now with: photogpt-batch ledger unlock SPEC"))
+            warning = (f"warning: took over the stale lock of campaign {campaign!r}, held by {holder.describe()}; "
+                       "that run can record (and so send) nothing more")
+        generation = conn.execute(
+            "UPDATE locks SET generation = generation + 1, host = %s, pid = %s, user_name = %s, run_id = %s,"
+            " since = now(), heartbeat = now() WHERE campaign = %s RETURNING generation",
+            (socket.gethostname(), os.getpid(), _user(), run_id, campaign)).fetchone()[0]
+    return generation, run_id, warning
+
+
+FENCE = "UPDATE locks SET heartbeat = now() WHERE campaign = %s AND generation = %s"
+
+
+def fence(conn: Any, campaign: str, generation: int) -> None:
+    """Inside a write transaction: check this runner still holds the lock (and refresh its heartbeat). The row
+    stays locked until the transaction ends, so a takeover waits for it, then sees what it wrote."""
+    check_fence(conn.execute(FENCE, (campaign, generation)).rowcount, campaign)
+
+
+def check_fence(rowcount: int, campaign: str) -> None:
+    """Raise `LockLost` unless the `FENCE` statement found this runner's generation."""
+    if rowcount != 1:
+        raise LockLost(f"this run lost the lock of campaign {campaign!r} to another (it was paused or cut off for "
+                       "longer than the lock's timeout, or the lock was broken): it records, and so sends, nothing "
+                       "more")
+
+
+def release(conn: Any, campaign: str, generation: int) -> None:
+    """Give the lock back, if it is still ours."""
+    conn.execute("UPDATE locks SET host = NULL, pid = NULL, user_name = NULL, run_id = NULL, since = NULL,"
+                 " heartbeat = NULL WHERE campaign = %s AND generation = %s", (campaign, generation))
+
+
+def holder(conn: Any, campaign: str) -> LockHolder | None:
+    """Who holds ``campaign``'s lock, or ``None``."""
+    row = conn.execute(f"SELECT {_HOLDER_COLUMNS} FROM locks WHERE campaign = %s AND host IS NOT NULL",
+                       (campaign,)).fetchone()
+    return _holder(row, lock_timeout()) if row else None
+
+
+def holders(conn: Any) -> list[LockHolder]:
+    """Every campaign's lock that is held, by campaign."""
+    rows = conn.execute(f"SELECT {_HOLDER_COLUMNS} FROM locks WHERE host IS NOT NULL ORDER BY campaign").fetchall()
+    timeout = lock_timeout()
+    return [_holder(row, timeout) for row in rows]
+
+
+def break_lock(conn: Any, campaign: str) -> LockHolder | None:
+    """Break ``campaign``'s lock (``ledger unlock``); returns who held it. The generation moves on, so the old
+    holder, if it still runs, records (and sends) nothing more."""
+    with conn.transaction():
+        found = conn.execute(f"SELECT {_HOLDER_COLUMNS} FROM locks WHERE campaign = %s AND host IS NOT NULL"
+                             " FOR UPDATE", (campaign,)).fetchone()
+        if found is None:
+            return None
+        conn.execute("UPDATE locks SET generation = generation + 1, host = NULL, pid = NULL, user_name = NULL,"
+                     " run_id = NULL, since = NULL, heartbeat = NULL WHERE campaign = %s", (campaign,))
+    return _holder(found, lock_timeout())
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return str(os.getuid())
+
+
+class Heartbeat(threading.Thread):
+    """Refreshes the lock's heartbeat every few seconds on a connection of its own; stops when the lock is lost
+    (and says so once: the writes fail from then on, by `fence`)."""
+
+    def __init__(self, connect: Any, campaign: str, generation: int, interval: float) -> None:
+        super().__init__(name="ledger-heartbeat", daemon=True)
+        self._connect = connect
+        self._campaign = campaign
+        self._generation = generation
+        self._interval = interval
+        self._stopping = threading.Event()
+        self.lost = False
+
+    def run(self) -> None:
+        conn = None
+        while not self._stopping.wait(self._interval):
+            try:
+                if conn is None or conn.closed:
+                    conn = self._connect()
+                if conn.execute("UPDATE locks SET heartbeat = now() WHERE campaign = %s AND generation = %s",
+                                (self._campaign, self._generation)).rowcount != 1:
+                    self.lost = True
+                    log.warning("this run lost the lock of campaign %r to another run: it records, and so sends, "
+                                "nothing more", self._campaign)
+                    break
+            except Exception as exc:  # the server is away: the writes will say so; keep trying
+                log.info("ledger heartbeat failed: %s", exc)
+                if conn is not None:
+                    conn.close()
+                conn = None
+        if conn is not None:
+            conn.close()
+
+    def stop(self) -> None:
+        """Stop refreshing (the run is over) and wait for the thread."""
+        self._stopping.set()
+        if self.is_alive():
+            self.join(timeout=10)

@@ -1,0 +1,400 @@
+"""The PostgreSQL store: many campaigns' ledgers in one shared database, keyed by campaign slug.
+
+The tables live in their own schema (`PG_SCHEMA`), beside whatever else the database holds. A runner holds
+three connections: one for writes, one for reads, and its lock's heartbeat (`pg_lock`).
+
+Group commit here: unlike SQLite, every statement is a round trip to the server, so the whole batch (BEGIN,
+the lock's fencing check, the ops, the events, COMMIT) runs in one dedicated thread on the write connection,
+and the event loop only waits for its future. psycopg's async connection would also keep the loop free, but
+a batch of a thousand transitions would then be thousands of loop wake-ups; one thread hand-off per batch is
+what SQLite's store does, and it keeps the transitions' SQL (shared with SQLite) synchronous. In that thread
+a batch is two round trips however many transitions it holds (see `PgTx`). Connecting, migrating and the
+messages for a server that cannot be used are in `pg_connect`.
+
+Each caller resumes only once its batch is committed; a batch the server did not confirm (the connection
+dropped, the server restarted, this runner lost its lock) fails as a whole with `LedgerUnavailable`, and the
+engine stops, sending nothing it could not record.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from . import pg_lock
+from .base import JOB_COLUMNS, VIDEO_COLUMNS, Ledger, LockHolder
+from .errors import LedgerError, LedgerUnavailable, LedgerUnusable, ReadOnlyLedger, UnknownRecord
+from .folder import check_manifest_known
+from .migrations import PG_SCHEMA_VERSION
+from .ops import Op, apply_ops, select_job_row, select_video_state
+from .pg_connect import connect, first_line, load_psycopg, migrate, pg_sql, rollback_quietly, schema_version, unusable
+from .records import JobRecord, VideoRecord
+from .states import JOB_STATES, VIDEO_STATES, JobState, VideoState
+from .stores import redact, scrub
+from .writer import Pending, fail_all, resolve
+
+
+class _SlowPath(Exception):
+    """The batch's fast path met an op that fails: start over, one op at a time (`PostgresLedger._batch`)."""
+
+
+class PgTx:
+    """A psycopg connection in a transaction, as a `Tx`.
+
+    In a group commit (`fast`), a statement is a round trip and the writer thread waits for each (and then
+    for the GIL): so the batch's job and video states are read in two queries up front (`prefetch`), ops
+    check them there (`job_row`, `video_state`, kept current by `moved`), and their writes are queued and sent
+    with the COMMIT (`send_queued`). BEGIN, the fencing check and those reads go in one pipeline, the writes and
+    COMMIT in a second: a batch is two round trips, however many transitions it holds (it was ~2 per transition).
+    """
+
+    __slots__ = ("_reads", "campaign", "conn", "fence", "jobs", "queue", "videos")
+
+    def __init__(self, conn: Any, campaign: str, fence: Callable[[], None]) -> None:
+        self.conn = conn
+        self.campaign = campaign
+        self.fence = fence
+        self.queue: list[tuple[str, Sequence[Any]]] | None = None  # writes deferred to `flush`
+        self.jobs: dict[int, tuple[JobState, str]] = {}
+        self.videos: dict[tuple[int, int], VideoState] = {}
+        self._reads: tuple[Any, Any] = (None, None)
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        """One statement (queued, in the fast path: only writes go through here then)."""
+        if self.queue is not None:
+            self.queue.append((sql, params))
+            return None
+        return self.conn.execute(pg_sql(sql), params)
+
+    def executemany(self, sql: str, params: Any) -> Any:
+        """One statement per parameter tuple (pipelined by psycopg)."""
+        if self.queue is not None:
+            rows = [tuple(p) for p in params]
+            head, marks = sql.rsplit(" VALUES ", 1) if " VALUES (" in sql else (sql, "")
+            if marks and len(rows) > 1 and len(rows) * len(rows[0]) < 30000:
+                # One multi-row INSERT instead of a statement per row: the writes are sent in a pipeline anyway,
+                # but each statement costs the writer thread (and so the event loop, through the GIL) CPU.
+                self.queue.append((f"{head} VALUES {', '.join([marks] * len(rows))}",
+                                   [value for row in rows for value in row]))
+            else:
+                self.queue.extend((sql, row) for row in rows)
+            return None
+        cursor = self.conn.cursor()
+        cursor.executemany(pg_sql(sql), params)
+        return cursor
+
+    def set_meta(self, key: str, value: str) -> None:
+        """Upsert this campaign's ``meta`` row."""
+        self.execute("INSERT INTO meta (campaign, key, value) VALUES (?, ?, ?) ON CONFLICT (campaign, key)"
+                     " DO UPDATE SET value = excluded.value", (self.campaign, key, value))
+
+    def job_row(self, row: int) -> tuple[JobState, str]:
+        """From the prefetched states in the fast path, else from the database."""
+        if self.queue is None:
+            return select_job_row(self, row)
+        found = self.jobs.get(row)
+        if found is None:
+            raise UnknownRecord(f"no job row {row} in the ledger")
+        return found
+
+    def video_state(self, row: int, n: int) -> VideoState:
+        """From the prefetched states in the fast path, else from the database."""
+        if self.queue is None:
+            return select_video_state(self, row, n)
+        found = self.videos.get((row, n))
+        if found is None:
+            raise UnknownRecord(f"no video {n} of job row {row} in the ledger")
+        return found
+
+    def moved(self, row: int, n: int | None, to: str, created: int = 0) -> None:
+        """Keep the prefetched states current for the batch's later ops."""
+        if self.queue is None:
+            return
+        if n is None:
+            self.jobs[row] = (JOB_STATES[to], self.jobs[row][1])
+            for k in range(1, created + 1):
+                self.videos[(row, k)] = VideoState.PENDING
+        else:
+            self.videos[(row, n)] = VIDEO_STATES[to]
+
+    def prefetch(self, rows: list[int], generation: int) -> Any:
+        """Queue (in a pipeline) BEGIN, the fencing check and the reads of every named job's and video's state;
+        returns the fencing cursor. `prefetched` takes the results once the pipeline has synced."""
+        self.conn.execute("BEGIN")
+        fenced = self.conn.execute(pg_lock.FENCE, (self.campaign, generation))
+        self._reads = (self.conn.execute("SELECT id, state, job_id FROM jobs WHERE campaign = %s AND id = ANY(%s)",
+                                         (self.campaign, rows)),
+                       self.conn.execute("SELECT job, n, state FROM videos WHERE job = ANY(%s)", (rows,)))
+        return fenced
+
+    def prefetched(self) -> None:
+        """Keep the prefetched states; from now on writes are queued."""
+        jobs, videos = self._reads
+        self.jobs = {r: (JOB_STATES[state], job_id) for r, state, job_id in jobs.fetchall()}
+        self.videos = {(r, n): VIDEO_STATES[state] for r, n, state in videos.fetchall()}
+        self.queue = []
+
+    def send_queued(self) -> None:
+        """Send the queued writes (inside the caller's pipeline)."""
+        queue, self.queue = self.queue or [], None
+        for sql, params in queue:
+            self.conn.execute(pg_sql(sql), params)
+
+    def restart(self) -> None:
+        """Roll back and begin again (checking the lock again)."""
+        self.conn.execute("ROLLBACK")
+        self.conn.execute("BEGIN")
+        self.fence()
+
+
+class PostgresLedger(Ledger):
+    """One campaign's ledger in a shared PostgreSQL database."""
+
+    _scope = "jobs.campaign = ? AND "
+    _meta_scope = "campaign = ? AND "
+    _insert_scope = ("campaign, ", "?, ")
+    _same_campaign = " AND e.campaign = jobs.campaign"
+
+    def __init__(self, url: str, campaign: str, write_conn: Any | None, read_conn: Any,
+                 generation: int | None = None, run_id: str | None = None) -> None:
+        self.url = url
+        self.campaign = campaign
+        self.location = f"{redact(url)} (campaign {campaign})"
+        self._scope_params = (campaign,)
+        self._wconn = write_conn
+        self._rconn = read_conn
+        self._generation = generation
+        self.run_id = run_id
+        self.warning: str | None = None  # a stale lock taken over: for the run to show
+        self._write_mutex = threading.Lock()
+        self._read_mutex = threading.Lock()
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="ledger-writer") if write_conn else None
+        self._heartbeat: pg_lock.Heartbeat | None = None
+        self._closed = False
+        self._init_writer()
+
+    # ---- opening and closing ----------------------------------------------------------------------------
+
+    @classmethod
+    def open_for_run(cls, output: Path, *, url: str | None = None, campaign: str | None = None,
+                     check_folder: bool = True) -> PostgresLedger:
+        """Connect, migrate, take the campaign's lock and (``check_folder``) check the folder's manifest against
+        the ledger."""
+        assert url and campaign
+        wconn = connect(url)
+        try:
+            migrate(wconn, url)
+            try:
+                generation, run_id, warning = pg_lock.acquire(wconn, campaign, f"{redact(url)}")
+            except load_psycopg().Error as exc:
+                raise unusable(url, exc) from exc
+            try:
+                rconn = connect(url)
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    pg_lock.release(wconn, campaign, generation)
+                raise
+        except BaseException:
+            wconn.close()
+            raise
+        ledger = cls(url, campaign, wconn, rconn, generation, run_id)
+        ledger.warning = warning
+        try:
+            if check_folder:
+                check_manifest_known(Path(output), ledger.location, ledger.remote_ids)
+            timeout = pg_lock.lock_timeout()
+            ledger._heartbeat = pg_lock.Heartbeat(lambda: connect(url), campaign, generation,
+                                                  pg_lock.heartbeat_interval(timeout))
+            ledger._heartbeat.start()
+        except BaseException:
+            ledger.close()
+            raise
+        return ledger
+
+    @classmethod
+    def open_for_reading(cls, output: Path, *, url: str | None = None, campaign: str | None = None) -> Ledger:
+        """Connect for reading; a database without the ledger's tables reads as an empty ledger."""
+        assert url and campaign
+        conn = connect(url)
+        try:
+            version = schema_version(conn, url)
+            if version is None:
+                conn.close()
+                empty = Ledger.in_memory()
+                empty.location = f"{redact(url)} (campaign {campaign})"
+                return empty
+            if version != PG_SCHEMA_VERSION:
+                migrate(conn, url)
+        except BaseException:
+            conn.close()
+            raise
+        return cls(url, campaign, None, conn)
+
+    @property
+    def lock_lost(self) -> bool:
+        """Whether the heartbeat found the lock taken by another run."""
+        return self._heartbeat is not None and self._heartbeat.lost
+
+    def _release(self) -> None:
+        if self._heartbeat is not None:
+            self._heartbeat.stop()
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+        with self._write_mutex:
+            if self._wconn is not None:
+                with contextlib.suppress(Exception):  # the server is away: the lock goes stale by itself
+                    if self._generation is not None and not self._wconn.broken:
+                        pg_lock.release(self._wconn, self.campaign, self._generation)
+                self._wconn.close()
+        with self._read_mutex:
+            self._rconn.close()
+
+    def lock_holder(self) -> LockHolder | None:
+        """Who holds this campaign's run lock now."""
+        with self._reading() as conn:
+            return pg_lock.holder(conn, self.campaign)
+
+    # ---- transactions -----------------------------------------------------------------------------------
+
+    def _fence(self) -> None:
+        if self._generation is not None:
+            pg_lock.fence(self._wconn, self.campaign, self._generation)
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[PgTx]:
+        conn = self._writer_conn()
+        with self._write_mutex, self._unavailable_on_error():
+            conn.execute("BEGIN")
+            try:
+                self._fence()
+                yield PgTx(conn, self.campaign, self._fence)
+                conn.execute("COMMIT")
+            except BaseException:
+                rollback_quietly(conn)
+                raise
+            self.commits += 1
+
+    def _run_batch(self, ops: Sequence[Op]) -> list[Exception | None]:
+        now = time.time()
+        return self._batch([(op, now) for op in ops])
+
+    def _batch(self, ops: Sequence[tuple[Op, float]]) -> list[Exception | None]:
+        """Apply ``ops`` in one transaction, checking the lock, and commit it; in the calling thread.
+
+        First the fast path (`PgTx`: states read up front, writes in one pipeline); if any op fails (an illegal
+        transition, a constraint), the transaction is rolled back and the batch applied again one op at a time,
+        each in a savepoint, so that only the failing op is dropped."""
+        psycopg = load_psycopg()
+        if psycopg.Pipeline.is_supported() and self._generation is not None:
+            try:
+                return self._fast_batch(ops)
+            except _SlowPath:
+                pass
+        with self._transaction() as tx:
+            return apply_ops(tx, ops, psycopg.IntegrityError, tx.restart)
+
+    def _fast_batch(self, ops: Sequence[tuple[Op, float]]) -> list[Exception | None]:
+        """The batch in two pipelines (see `PgTx`); raises `_SlowPath` (rolled back) if any op fails."""
+        psycopg = load_psycopg()
+        conn = self._writer_conn()
+        assert self._generation is not None
+        rows = sorted({row for op, _ in ops if isinstance(row := getattr(op, "row", None), int)})
+        tx = PgTx(conn, self.campaign, self._fence)
+        with self._write_mutex, self._unavailable_on_error():
+            try:
+                with conn.pipeline() as pipeline:
+                    fenced = tx.prefetch(rows, self._generation)
+                    pipeline.sync()
+                    pg_lock.check_fence(fenced.rowcount, self.campaign)
+                    tx.prefetched()
+                    results = apply_ops(tx, ops, psycopg.IntegrityError, _slow_path)
+                    tx.send_queued()
+                    conn.execute("COMMIT")
+            except psycopg.IntegrityError as exc:
+                rollback_quietly(conn)
+                raise _SlowPath from exc
+            except BaseException:
+                rollback_quietly(conn)
+                raise
+            self.commits += 1
+        return results
+
+    async def _commit_batch(self, batch: list[Pending]) -> None:
+        """Run the whole transaction in the writer thread; ops whose caller was cancelled are applied all the
+        same (a jobId that arrived must be recorded)."""
+        assert self._executor is not None
+        loop = asyncio.get_running_loop()
+        try:
+            # Shielded: the thread runs the transaction to its end even if this task is cancelled.
+            results = await asyncio.shield(loop.run_in_executor(
+                self._executor, self._batch, [(op, at) for op, _, at in batch]))
+        except Exception as exc:
+            fail_all(batch, exc)
+            return
+        resolve(batch, results)
+
+    def _writer_conn(self) -> Any:
+        if self._closed:
+            raise LedgerError("the ledger is closed")
+        if self._wconn is None:
+            raise ReadOnlyLedger("this ledger was opened for reading; open it with Ledger.open_for_run to write")
+        return self._wconn
+
+    @contextlib.contextmanager
+    def _unavailable_on_error(self) -> Iterator[None]:
+        """A failure of the server or the connection becomes `LedgerUnavailable`: the run stops cleanly."""
+        psycopg = load_psycopg()
+        try:
+            yield
+        except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+            raise LedgerUnavailable(f"the shared ledger {redact(self.url)} cannot be reached "
+                                    f"({scrub(first_line(exc), self.url)})"
+                                    "; once it is back, run again to resume") from exc
+
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[Any]:
+        """The read connection, reconnected once if it was lost (reads are safe to repeat)."""
+        with self._read_mutex, self._unavailable_on_error():
+            if self._rconn.closed or self._rconn.broken:
+                try:
+                    self._rconn = connect(self.url)
+                except LedgerUnusable as exc:
+                    raise LedgerUnavailable(f"the shared ledger {redact(self.url)} cannot be reached "
+                                            f"({scrub(first_line(exc.__cause__ or exc), self.url)}); once it is "
+                                            "back, run again to resume") from exc
+            yield self._rconn
+
+    def _select_jobs(self, where: str, params: Sequence[Any] = ()) -> list[JobRecord]:
+        """Jobs matching ``where`` with their videos, in ONE statement (each video row as a JSON array): one
+        round trip where SQLite's two-query snapshot would be four (the engine reads a job this way on the
+        event loop, once per job)."""
+        rows = self._query(
+            f"SELECT {JOB_COLUMNS}, (SELECT json_agg(json_build_array({VIDEO_COLUMNS}) ORDER BY v.n) FROM videos v"
+            f" WHERE v.job = jobs.id) FROM jobs WHERE {self._scope}{where} ORDER BY jobs.id",
+            (*self._scope_params, *params))
+        return [JobRecord(*r[:4], JOB_STATES[r[4]], bool(r[5]), *r[6:-1],  # type: ignore[call-arg, misc]
+                          videos=tuple(VideoRecord(v[0], v[1], v[2], VIDEO_STATES[v[3]], *v[4:]) for v in r[-1] or ()))
+                for r in rows]
+
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        with self._reading() as conn:
+            return conn.execute(pg_sql(sql), params).fetchall()
+
+    @contextlib.contextmanager
+    def _snapshot(self) -> Iterator[Any]:
+        with self._reading() as conn:
+            conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            try:
+                yield lambda sql, params=(): conn.execute(pg_sql(sql), params).fetchall()
+            finally:
+                rollback_quietly(conn)
+
+
+def _slow_path() -> None:
+    raise _SlowPath

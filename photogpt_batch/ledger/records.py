@@ -1,0 +1,121 @@
+"""What the ledger returns: job, video and event records, and the spec compared with the ledger."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import NamedTuple
+
+from ..jobs import PlannedJob
+from .states import Disposition, JobState, VideoState
+
+
+# Records are NamedTuples: immutable like frozen dataclasses, and several times cheaper to build, which
+# matters when a read returns 100,000 of them.
+class VideoRecord(NamedTuple):
+    """One video of a job version (job row ``job``), as recorded."""
+
+    job: int
+    n: int
+    video_id: str | None
+    state: VideoState
+    url: str | None
+    path: str | None
+    bytes: int | None
+    sha256: str | None
+    error: str | None
+    updated_at: float
+
+
+def pending_videos(row: int, video_ids: Sequence[str], at: float) -> tuple[VideoRecord, ...]:
+    """The videos a success records for job row ``row``: the server's ids in order, numbered from 1, pending."""
+    return tuple(VideoRecord(row, n, video_id, VideoState.PENDING, None, None, None, None, None, at)
+                 for n, video_id in enumerate(video_ids, 1))
+
+
+class JobRecord(NamedTuple):
+    """One version of a job, as recorded (its request body is read separately: `Ledger.body`)."""
+
+    rowid: int
+    job_id: str
+    model: str
+    content_hash: str
+    state: JobState
+    current: bool
+    remote_id: str | None
+    error: str | None
+    err: str | None
+    credits: float | None
+    attempts: int
+    submitted_at: float | None
+    created_at: float
+    updated_at: float
+    videos: tuple[VideoRecord, ...] = ()
+
+    @property
+    def all_downloaded(self) -> bool:
+        """Succeeded and every video downloaded."""
+        return self.state is JobState.SUCCEEDED and all(v.state is VideoState.DOWNLOADED for v in self.videos)
+
+
+class Event(NamedTuple):
+    """One recorded transition (``n`` is set for a video's).
+
+    Besides states, ``to_state`` can be ``replaced`` (this version stopped being current: the spec's
+    content changed; ``detail`` is the new content hash), ``current`` (an earlier version became current
+    again because the spec went back to its content) or, for a video, ``moved`` (its file was moved to
+    ``detail``, so that another version's file never replaces it).
+    """
+
+    at: float
+    job: int
+    n: int | None
+    from_state: str | None
+    to_state: str
+    detail: str | None
+
+
+class Reconciled(NamedTuple):
+    """A job of the spec (or an orphan of the ledger) and what the ledger says about it."""
+
+    job_id: str
+    disposition: Disposition
+    planned: PlannedJob | None
+    record: JobRecord | None
+
+
+@dataclass(frozen=True)
+class Reconciliation:
+    """The spec compared with the ledger: spec jobs in spec order, then ledger jobs the spec dropped."""
+
+    jobs: list[Reconciled]
+    orphaned: list[Reconciled]
+
+    @property
+    def counts(self) -> dict[Disposition, int]:
+        """How many jobs in each disposition (orphans included)."""
+        return dict(Counter(item.disposition for item in (*self.jobs, *self.orphaned)))
+
+
+def disposition(planned: PlannedJob, record: JobRecord | None) -> Disposition:
+    """What a spec job's current ledger version means for ``plan`` and ``run``."""
+    if record is None:
+        return Disposition.NEW
+    if record.content_hash != planned.content_hash:
+        return Disposition.CHANGED
+    match record.state:
+        case JobState.PLANNED:
+            return Disposition.NEW
+        case JobState.SUBMITTING | JobState.SUBMITTED:
+            return Disposition.IN_FLIGHT
+        case JobState.IN_DOUBT:
+            return Disposition.IN_DOUBT
+        case JobState.FAILED:
+            return Disposition.FAILED
+    states = {video.state for video in record.videos}
+    if VideoState.FAILED in states:
+        return Disposition.FAILED
+    return Disposition.IN_FLIGHT if states - {VideoState.DOWNLOADED} else Disposition.DONE
+
+

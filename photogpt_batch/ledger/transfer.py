@@ -1,0 +1,96 @@
+"""Moving a campaign between an output folder's SQLite ledger and the shared PostgreSQL ledger (``ledger push``
+and ``ledger pull``): every job version, video, event, credit and meta fact, with its times.
+
+A campaign's content is compared as a whole, with row ids replaced by their order (ids differ between stores):
+copying onto a ledger that already holds the same content changes nothing, and onto one that holds other
+content of that campaign is refused, so nothing recorded is ever overwritten or merged by guess.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from .base import Ledger
+from .errors import LedgerError
+from .sqlite import SqliteLedger
+from .sqlite_file import ledger_path
+
+_JOB_FIELDS = ("job_id, content_hash, model, body, state, remote_id, error, err, credits, current, created_at,"
+               " updated_at, attempts, submitted_at")
+_VIDEO_FIELDS = "n, video_id, state, url, path, bytes, sha256, error, created_at, updated_at"
+
+
+def dump(ledger: Ledger) -> dict[str, Any]:
+    """The campaign's whole content, store-independent: jobs in order, each with its videos and events (job
+    references as positions), and its meta facts."""
+    scope, sp = ledger._scope, ledger._scope_params
+    with ledger._snapshot() as query:
+        jobs = query(f"SELECT id, {_JOB_FIELDS} FROM jobs WHERE {scope}TRUE ORDER BY id", sp)
+        videos = query(f"SELECT v.job, {', '.join('v.' + c.strip() for c in _VIDEO_FIELDS.split(','))} FROM videos v"
+                       f" JOIN jobs ON jobs.id = v.job WHERE {scope}TRUE ORDER BY v.job, v.n", sp)
+        events = query("SELECT e.job, e.at, e.n, e.from_state, e.to_state, e.detail FROM events e JOIN jobs"
+                       f" ON jobs.id = e.job WHERE {scope}TRUE ORDER BY e.id", sp)
+        meta = query(f"SELECT key, value FROM meta WHERE {ledger._meta_scope}TRUE ORDER BY key", sp)
+    position = {row[0]: k for k, row in enumerate(jobs)}
+    return {
+        "jobs": [list(row[1:]) for row in jobs],
+        "videos": [[position[row[0]], *row[1:]] for row in videos],
+        "events": [[position[row[0]], *row[1:]] for row in events],
+        "meta": {key: value for key, value in meta},
+    }
+
+
+def load(ledger: Ledger, content: dict[str, Any]) -> None:
+    """Write ``content`` (a `dump`) into ``ledger``, which holds nothing of this campaign: one transaction."""
+    column, value = ledger._insert_scope
+    sp = ledger._scope_params
+    with ledger._transaction() as tx:
+        rows = []
+        for job in content["jobs"]:
+            marks = ", ".join("?" * len(job))
+            rows.append(tx.execute(f"INSERT INTO jobs ({column}{_JOB_FIELDS}) VALUES ({value}{marks}) RETURNING id",
+                                   (*sp, *job)).fetchone()[0])
+        if content["videos"]:
+            tx.executemany(f"INSERT INTO videos (job, {_VIDEO_FIELDS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                           [(rows[v[0]], *v[1:]) for v in content["videos"]])
+        if content["events"]:
+            tx.executemany("INSERT INTO events (job, at, n, from_state, to_state, detail) VALUES (?, ?, ?, ?, ?, ?)",
+                           [(rows[e[0]], *e[1:]) for e in content["events"]])
+        for key, fact in content["meta"].items():
+            tx.set_meta(key, fact)
+
+
+def _copy(source: Ledger, target: Ledger, what: str) -> str:
+    content = dump(source)
+    present = dump(target)
+    counts = f"{len(content['jobs'])} job version(s), {len(content['videos'])} video(s), {len(content['events'])} " \
+             "event(s)"
+    if present == content:
+        return f"{what}: already there, nothing changed ({counts})"
+    if present["jobs"] or present["meta"]:
+        raise LedgerError(f"{target.location} already holds this campaign with other content "
+                          f"({len(present['jobs'])} job version(s)); nothing was copied. Copying would mix two "
+                          "histories: choose another campaign name, or use that ledger as it is")
+    load(target, content)
+    return f"{what}: copied {counts}"
+
+
+def push(output: Path, url: str, campaign: str) -> str:
+    """Copy the folder's ledger of ``campaign`` into the shared ledger at ``url``, holding both locks."""
+    if not ledger_path(output).exists():
+        raise LedgerError(f"{output} has no ledger to push ({ledger_path(output)} is missing)")
+    from .postgres import PostgresLedger
+
+    with SqliteLedger.open_for_run(output) as source, \
+            PostgresLedger.open_for_run(output, url=url, campaign=campaign, check_folder=False) as target:
+        return _copy(source, target, f"pushed {source.location} to {target.location}")
+
+
+def pull(output: Path, url: str, campaign: str) -> str:
+    """Copy ``campaign`` from the shared ledger at ``url`` into the folder's own ledger, holding both locks."""
+    from .postgres import PostgresLedger
+
+    with PostgresLedger.open_for_run(output, url=url, campaign=campaign, check_folder=False) as source, \
+            SqliteLedger.open_for_run(output, check_folder=False) as target:
+        return _copy(source, target, f"pulled {source.location} into {target.location}")
