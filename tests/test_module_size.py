@@ -39,3 +39,14 @@ def test_the_sandbox_keeps_its_public_api() -> None:
     from photogpt_batch.sandbox.server import Sandbox
 
     assert sandbox.Sandbox is Sandbox and all(hasattr(sandbox, name) for name in sandbox.__all__)
+
+
+def test_every_package_is_listed_for_the_wheel() -> None:
+    """pyproject.toml names the packages one by one: a package left out installs in development (editable)
+    but is missing from the wheel users get."""
+    import tomllib
+
+    listed = set(tomllib.loads((PACKAGE.parent / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {".".join(("photogpt_batch", *init.parent.relative_to(PACKAGE).parts))
+             for init in PACKAGE.rglob("__init__.py")}
+    assert found - listed == set(), "add these to [tool.setuptools] packages in pyproject.toml"
