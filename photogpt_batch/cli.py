@@ -487,21 +487,24 @@ _EXIT_REVIEW = ("  0    the page is written\n"
 @click.option("--picks", "picks_file", type=click.Path(dir_okay=False),
               help="Record the picks exported from the page (a JSON file) in the ledger, then write the page.")
 @click.option("--open", "open_page", is_flag=True, help="Open the page in the web browser.")
-def review(spec: str, output: str | None, only: tuple[str, ...], picks_file: str | None, open_page: bool) -> None:
+@ledger_option
+def review(spec: str, output: str | None, only: tuple[str, ...], picks_file: str | None, open_page: bool,
+           ledger: str | None) -> None:
     """Write <output>/index.html: the campaign's videos laid out by its matrix, to compare and pick."""
     from .review import GalleryError, PicksError, record_picks, write_gallery
 
     campaign = load_or_exit(spec, False, output, only)
+    url = resolve_ledger(ledger)
     if picks_file is not None:
         try:
-            recorded = record_picks(campaign, Path(picks_file))
+            recorded = record_picks(campaign, Path(picks_file), url)
         except PicksError as exc:
             _fail_usage(str(exc), False)
         for job_id in recorded.unknown:
             click.echo(f"warning: {picks_file}: no job {job_id!r} in {spec}; not recorded", err=True)
         click.echo(f"{campaign.name}: {len(recorded.jobs)} picked job(s) recorded in the ledger", err=True)
     try:
-        page = write_gallery(campaign)
+        page = write_gallery(campaign, ledger_url=url)
     except GalleryError as exc:
         _fail_usage(str(exc), False)
     click.echo(str(page))
@@ -518,14 +521,16 @@ _EXIT_DOCTOR = "  0    no check failed (warnings pass)\n  1    some check failed
 @click.argument("spec", required=False, type=click.Path(dir_okay=True))
 @click.option("--sandbox", is_flag=True, help="Check against a local sandbox started in-process (no key needed).")
 @click.option("--json", "as_json", is_flag=True, help="Print the checks as JSON.")
-def doctor(spec: str | None, sandbox: bool, as_json: bool) -> None:
+@ledger_option
+def doctor(spec: str | None, sandbox: bool, as_json: bool, ledger: str | None) -> None:
     """Check what a run depends on: the key, the API and its version, the clock, the base URL, the proxy and
     certificates, the plugins and, given SPEC, its ledger and the free disk in its output folder. Each check
     says ok, warn or fail, and what to do. Sends one request (GET /ping)."""
     from .doctor import diagnose, healthy
 
     campaign = load_or_exit(spec, as_json) if spec is not None else None
-    checks = diagnose(campaign, sandbox=sandbox)
+    url = resolve_ledger(ledger, as_json)
+    checks = diagnose(campaign, sandbox=sandbox, ledger_url=url)
     if as_json:
         _emit_json({"ok": healthy(checks), "checks": [c.to_json() for c in checks]})
     else:

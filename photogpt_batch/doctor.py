@@ -4,7 +4,8 @@
 (``GET /ping``: reachable, the key, the ``API-Version`` header, the clock against the server's ``Date``), the
 plugins and their warnings, and, for a campaign, its ledger and the free disk in its output folder. It sends
 one request (the ping) and writes nothing but what opening a ledger for a run writes (its lock file; an
-older ledger is upgraded as any command would).
+older ledger is upgraded as any command would). A shared ledger (``ledger_url``) is only read: where it is,
+whether it answers, and who holds the campaign's run lock.
 
 A verdict is ``ok``, ``warn`` (works, but look) or ``fail`` (a run would not work, or not well); `healthy` is
 true when nothing failed.
@@ -73,9 +74,10 @@ def healthy(checks: list[Check]) -> bool:
 
 
 def diagnose(campaign: Campaign | None = None, *, sandbox: bool = False, environ: Mapping[str, str] | None = None,
-             registry: Registry | None = None) -> list[Check]:
+             registry: Registry | None = None, ledger_url: str | None = None) -> list[Check]:
     """Check the configuration in ``environ`` (default ``os.environ``), the API it points at (or, with
-    ``sandbox``, an in-process sandbox), the plugins, and ``campaign``'s ledger and disk when one is given."""
+    ``sandbox``, an in-process sandbox), the plugins, and ``campaign``'s ledger (the output folder's, or the
+    shared one at ``ledger_url``) and disk when one is given."""
     env = os.environ if environ is None else environ
     checks: list[Check] = []
     with _endpoint(env, sandbox) as (base_url, key):
@@ -85,7 +87,8 @@ def diagnose(campaign: Campaign | None = None, *, sandbox: bool = False, environ
             checks.extend(_check_api(base, key, network, sandbox))
     checks.extend(_check_plugins(registry or get_registry()))
     if campaign is not None:
-        checks.append(check_ledger(campaign.output))
+        checks.append(check_ledger(campaign.output) if ledger_url is None
+                      else check_shared_ledger(campaign.output, ledger_url, campaign.name))
         checks.append(_check_disk(campaign.output, sum(job.num_videos for job in campaign.jobs)))
     return checks
 
@@ -287,6 +290,28 @@ def check_ledger(output: Path) -> Check:
     with Ledger.open_for_reading(output) as ledger:
         jobs = len(ledger.jobs())
     return Check("ledger", "ok", f"{path}: opens for a run, {jobs} job version{'s' * (jobs != 1)} recorded, not locked")
+
+
+def check_shared_ledger(output: Path, url: str, campaign: str) -> Check:
+    """The shared ledger at ``url`` for ``campaign``: where it is (the URL without its password), whether it can
+    be read, and who holds the campaign's run lock. Only reads: taking the lock of a shared campaign to probe it
+    could stop a colleague's run from starting."""
+    from .ledger import LedgerError, redact, where_and_holder
+
+    try:
+        where, holder = where_and_holder(output, url, campaign)
+    except LedgerError as exc:  # its message names the URL without the password and says what to do
+        return Check("ledger", "fail", str(exc), "fix --ledger / $PHOTOGPT_BATCH_LEDGER (the password belongs in "
+                     "PGPASSWORD or ~/.pgpass), or check that the server runs and accepts this machine")
+    except OSError as exc:
+        return Check("ledger", "fail", f"cannot read the shared ledger {redact(url)}: {exc.strerror or exc}")
+    if holder is None:
+        return Check("ledger", "ok", f"{where}: readable, not locked")
+    if holder.stale:
+        return Check("ledger", "warn", f"{where}: locked by {holder.describe()}",
+                     "a run takes a stale lock over by itself; `photogpt-batch ledger unlock SPEC` breaks it now")
+    return Check("ledger", "warn", f"{where}: in use by a run ({holder.describe()})",
+                 "wait for that run to finish (or stop it) before starting another")
 
 
 def _check_disk(output: Path, videos: int) -> Check:

@@ -9,8 +9,9 @@ budget must hold, so the estimate errs high); a class nobody has paid for is unk
 
 History comes from any store that can list its job records with their bodies and credits (`ledger_history`
 reads it through `Ledger.jobs`, `Ledger.replaced` and `Ledger.body`, the read interface every ledger has), so
-the campaign's own ledger, the other ledgers on this machine (`machine_history`) and a shared ledger all feed
-the same `PriceBook`.
+the campaign's own ledger, the other ledgers on this machine (`machine_history`) and the other campaigns of a
+shared ledger (`store_history`, one query through `Ledger.paid_by_other_campaigns`) all feed the same
+`PriceBook`.
 """
 
 from __future__ import annotations
@@ -173,11 +174,22 @@ def machine_history(exclude: Path | None = None, index: Path | None = None) -> I
             log.info("cannot read the ledger in %s for prices: %s", folder, exc)
 
 
+def store_history(ledger: Ledger) -> list[Paid]:
+    """What the other campaigns in ``ledger``'s store paid (a shared ledger holds many; a folder's, none). A
+    store that cannot answer gives nothing: prices are a help, not a reason to stop."""
+    try:
+        return [Paid(body, credits) for body, credits in ledger.paid_by_other_campaigns()]
+    except LedgerError as exc:
+        log.info("cannot read the other campaigns' prices in %s: %s", ledger.location, exc)
+        return []
+
+
 def learn_prices(ledger: Ledger, rules: PriceRules, output: Path | None = None,
                  others: bool = True) -> PriceBook:
     """A price book from ``ledger`` (the campaign's own) and, with ``others``, every other ledger on this
-    machine."""
+    machine and the other campaigns of a shared ledger."""
     book = PriceBook(rules).learn_all(ledger_history(ledger))
     if others:
         book.learn_all(machine_history(exclude=output))
+        book.learn_all(store_history(ledger))
     return book

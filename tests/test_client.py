@@ -582,12 +582,12 @@ async def test_list_jobs_refuses_a_repeated_page_token(serve, client_for) -> Non
 
 
 def test_the_server_clock_offset_comes_from_the_date_header() -> None:
-    from photogpt_batch.client import _clock_offset
+    from photogpt_batch.client.envelope import clock_offset
 
     now = 1_800_000_000.25
-    assert _clock_offset("Fri, 15 Jan 2027 08:00:00 GMT", now) == pytest.approx(0.25)  # whole seconds, truncated
-    assert _clock_offset(None, now) is None
-    assert _clock_offset("not a date", now) is None
+    assert clock_offset("Fri, 15 Jan 2027 08:00:00 GMT", now) == pytest.approx(0.25)  # whole seconds, truncated
+    assert clock_offset(None, now) is None
+    assert clock_offset("not a date", now) is None
 
 
 async def test_ping_measures_how_far_the_servers_clock_is_from_ours() -> None:

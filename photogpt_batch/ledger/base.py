@@ -315,6 +315,11 @@ class Ledger(GroupCommit):
         return bool(self._query(f"SELECT 1 FROM jobs WHERE {self._scope}(attempts > 0 OR remote_id IS NOT NULL)"
                                 " LIMIT 1", self._scope_params))
 
+    def paid_by_other_campaigns(self) -> list[tuple[dict[str, Any], float]]:
+        """(request body, credits) of every succeeded job version with known credits of every OTHER campaign
+        this store holds: prices to learn from. A folder's ledger holds one campaign, so none here."""
+        return []
+
     def meta(self, key: str) -> str | None:
         """A fact recorded about the campaign's folder (`set_meta`), or ``None``."""
         found = self._query(f"SELECT value FROM meta WHERE {self._meta_scope}key = ?", (*self._scope_params, key))

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -381,6 +382,13 @@ class PostgresLedger(Ledger):
         return [JobRecord(*r[:4], JOB_STATES[r[4]], bool(r[5]), *r[6:-1],  # type: ignore[call-arg, misc]
                           videos=tuple(VideoRecord(v[0], v[1], v[2], VIDEO_STATES[v[3]], *v[4:]) for v in r[-1] or ()))
                 for r in rows]
+
+    def paid_by_other_campaigns(self) -> list[tuple[dict[str, Any], float]]:
+        """What the other campaigns of the shared ledger paid, in ONE statement over the jobs of every campaign
+        (two columns, no videos): the succeeded versions, current or replaced, whose credits are known."""
+        rows = self._query("SELECT body, credits FROM jobs WHERE campaign <> ? AND state = ? AND credits IS NOT NULL",
+                           (self.campaign, JobState.SUCCEEDED.value))
+        return [(json.loads(body), float(credits)) for body, credits in rows]
 
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with self._reading() as conn:

@@ -23,7 +23,7 @@ from typing import Any
 
 from ..durable import describe, open_owned
 from ..jobs import Campaign
-from ..ledger import Ledger, LedgerError
+from ..ledger import Ledger, LedgerError, redact
 from .data import gallery_data
 
 PAGE = "index.html"
@@ -88,14 +88,16 @@ def write_page(output: Path, page: str) -> Path:
     return path
 
 
-def write_gallery(campaign: Campaign, ledger: Ledger | None = None) -> Path:
+def write_gallery(campaign: Campaign, ledger: Ledger | None = None, ledger_url: str | None = None) -> Path:
     """Write the review page of ``campaign`` into its output folder; returns its path.
 
-    ``ledger``: an open ledger of the folder (a run's own); by default the folder's ledger is opened for
-    reading (a folder that never ran shows every job as not submitted). Raises `GalleryError`."""
+    ``ledger``: an open ledger of the campaign (a run's own); by default its ledger is opened for reading: the
+    folder's, or with ``ledger_url`` the shared one (a campaign that never ran shows every job as not
+    submitted). Raises `GalleryError`."""
+    where = campaign.output if ledger_url is None else redact(ledger_url)
     try:
         if ledger is None:
-            with Ledger.open_for_reading(campaign.output) as reader:
+            with Ledger.open_for_reading(campaign.output, url=ledger_url, campaign=campaign.name) as reader:
                 owner = reader.meta("campaign")
                 if owner is not None and owner != campaign.name:
                     # Its jobs would be matched to this spec's by id: another campaign's videos under these names.
@@ -106,6 +108,6 @@ def write_gallery(campaign: Campaign, ledger: Ledger | None = None) -> Path:
             data = gallery_data(campaign, ledger)
         return write_page(campaign.output, render_page(data))
     except (LedgerError, sqlite3.Error) as exc:
-        raise GalleryError(f"cannot read the ledger in {campaign.output}: {exc}") from exc
+        raise GalleryError(f"cannot read the ledger in {where}: {exc}") from exc
     except OSError as exc:
         raise GalleryError(f"cannot write {campaign.output / PAGE}: {describe(exc)}") from exc

@@ -7,7 +7,8 @@ The page exports ``<campaign>-picks.json``::
 
 ``review SPEC --picks FILE`` records them under the ledger's ``picks`` key (its key/value ``meta``, no table
 of its own) as ``{"recordedAt": ..., "jobs": [{"job": ..., "pickedAt": ...}]}``, replacing earlier picks;
-``status --json`` shows them.
+``status --json`` shows them. With ``--ledger`` (or ``$PHOTOGPT_BATCH_LEDGER``) the picks go to the shared
+ledger, under the campaign's own meta.
 """
 
 from __future__ import annotations
@@ -72,17 +73,22 @@ def read_picks_file(path: Path, campaign: str) -> list[dict[str, Any]]:
     return picks
 
 
-def record_picks(campaign: Campaign, path: Path) -> RecordedPicks:
-    """Record the picks in ``path`` in the ledger of ``campaign`` (replacing earlier ones). Ids of jobs the
-    spec does not have are left out and returned. Raises `PicksError`; nothing is recorded then."""
+def record_picks(campaign: Campaign, path: Path, ledger_url: str | None = None) -> RecordedPicks:
+    """Record the picks in ``path`` in the ledger of ``campaign`` (its output folder's, or the shared one at
+    ``ledger_url``), replacing earlier ones. Ids of jobs the spec does not have are left out and returned.
+    Raises `PicksError`; nothing is recorded then."""
     picks = read_picks_file(path, campaign.name)
     known = {job.id for job in campaign.jobs}
     kept = [p for p in picks if p["job"] in known]
     unknown = [p["job"] for p in picks if p["job"] not in known]
-    if not ledger_path(campaign.output).exists():
+    if ledger_url is None and not ledger_path(campaign.output).exists():
         raise PicksError(f"{campaign.output} has no ledger: run the campaign before recording picks")
     try:
-        with Ledger.open_for_run(campaign.output) as ledger:
+        with Ledger.open_for_run(campaign.output, url=ledger_url, campaign=campaign.name) as ledger:
+            if ledger_url is not None and not ledger.jobs():
+                # The shared ledger has every campaign's tables: a campaign never run there has nothing to pick.
+                raise PicksError(f"campaign {campaign.name!r} has no jobs in {ledger.location}: run it before "
+                                 "recording picks")
             owner = ledger.meta("campaign")
             if owner is not None and owner != campaign.name:
                 raise PicksError(f"{campaign.output} belongs to campaign {owner!r}, not {campaign.name!r}")
