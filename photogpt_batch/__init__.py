@@ -34,7 +34,7 @@ _EXPORTS = {
     "select_jobs": ".selection",
     "SelectionError": ".selection",
     "refresh_credits": ".runner",
-    "SpendPreview": ".budget",
+    "SpendPreview": ".spend.budget",
     "Model": ".models",
     "Problem": ".models",
     "IMAGE_ROLES": ".models",
@@ -64,7 +64,6 @@ __all__ = [  # the names of `_EXPORTS` (a test checks)
 ]
 
 if TYPE_CHECKING:  # what type checkers and editors see; at run time `__getattr__` imports on first use
-    from .budget import SpendPreview
     from .diagnostics import SpecError
     from .engine import EngineOptions
     from .hookspecs import hookimpl
@@ -72,6 +71,7 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time `__getattr_
     from .planning import make_plan
     from .runner import ConfigError, RunConfig, refresh_credits, run_campaign
     from .selection import SelectionError, select_jobs
+    from .spend.budget import SpendPreview
     from .status import StatusError, read_status
     from .validation import load_campaign
 

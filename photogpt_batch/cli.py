@@ -31,8 +31,8 @@ from .selection import SelectionError, select_jobs
 from .validation import load_campaign
 
 if TYPE_CHECKING:
-    from .budget import SpendPreview
-    from .pricing import Estimate
+    from .spend.budget import SpendPreview
+    from .spend.pricing import Estimate
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 T = TypeVar("T")

@@ -19,8 +19,8 @@ from yarl import URL
 
 from . import campaign_index
 from .client import DEFAULT_BASE_URL, ApiError, AuthError, PhotoGPTClient, check_base_url
-from .credits import collect_credits, lacking_credits
 from .engine import Engine, EngineOptions, RunSummary, ledger_write_failure
+from .engine.credits import collect_credits, lacking_credits
 from .jobs import Campaign
 from .ledger import Ledger, LedgerError, LedgerUnavailable, SqliteLedger
 from .network import Network

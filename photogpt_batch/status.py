@@ -6,9 +6,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from .engine.versions import numbered
 from .jobs import Campaign
 from .ledger import Disposition, JobRecord, JobState, Ledger, LedgerError, LockHolder, Reconciliation
-from .versions import numbered
 
 
 @dataclass

@@ -26,7 +26,7 @@ from typing import Any, BinaryIO
 
 import aiohttp
 
-from .durable import LinkRefused, fsync_dir, open_owned
+from ..durable import LinkRefused, fsync_dir, open_owned
 
 #: Statuses from the file host that mean "this signed URL is no longer good": ask ``/download`` again.
 EXPIRED_STATUSES = frozenset({403, 404, 410})

@@ -1,0 +1,40 @@
+"""The engine: makes an output folder match a campaign, through one client and one ledger.
+
+`pipeline` runs it (`Engine.run`): each job goes through the `submit` stage, the poll stage (`generation`, over
+the shared `poller`) and the `download` stage (`fetch` streams files, `lastframe` saves last frames, `versions`
+keeps earlier versions' files), within the limits of `gate`; `spending` asks before paying and keeps the budget
+(the figures themselves are in `photogpt_batch.spend`), `credits` learns what jobs cost, `reconcile` settles
+submissions left in doubt, and `summary` says what the run achieved. Every stage shares one `RunContext`.
+
+The names below are imported on first use, so that ``status`` and ``review``, which read a few of the engine's
+file rules (`versions`, `lastframe`), do not import the client and its HTTP stack.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+_EXPORTS = {
+    "Engine": ".pipeline",
+    "EngineOptions": ".context",
+    "RunAborted": ".context",
+    "RunSummary": ".summary",
+    "ledger_write_failure": ".pipeline",
+    "summarise": ".summary",
+}
+__all__ = ["Engine", "EngineOptions", "RunAborted", "RunSummary", "ledger_write_failure", "summarise"]
+
+if TYPE_CHECKING:
+    from .context import EngineOptions, RunAborted
+    from .pipeline import Engine, ledger_write_failure
+    from .summary import RunSummary, summarise
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
