@@ -29,8 +29,8 @@ _EXPORTS = {
     "RunConfig": ".runner",
     "EngineOptions": ".engine",
     "SpecError": ".diagnostics",
-    "ConfigError": ".runner",
-    "StatusError": ".status",
+    "ConfigError": ".errors",
+    "StatusError": ".errors",
     "select_jobs": ".selection",
     "SelectionError": ".selection",
     "refresh_credits": ".runner",
@@ -66,13 +66,14 @@ __all__ = [  # the names of `_EXPORTS` (a test checks)
 if TYPE_CHECKING:  # what type checkers and editors see; at run time `__getattr__` imports on first use
     from .diagnostics import SpecError
     from .engine import EngineOptions
+    from .errors import ConfigError, StatusError
     from .hookspecs import hookimpl
     from .models import IMAGE_ROLES, VIDEO_ROLES, Model, Problem
     from .planning import make_plan
-    from .runner import ConfigError, RunConfig, refresh_credits, run_campaign
+    from .runner import RunConfig, refresh_credits, run_campaign
     from .selection import SelectionError, select_jobs
     from .spend.budget import SpendPreview
-    from .status import StatusError, read_status
+    from .status import read_status
     from .validation import load_campaign
 
 

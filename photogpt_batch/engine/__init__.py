@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 _EXPORTS = {
     "Engine": ".pipeline",
     "EngineOptions": ".context",
-    "RunAborted": ".context",
+    "RunAborted": "..errors",
     "RunSummary": ".summary",
     "ledger_write_failure": ".pipeline",
     "summarise": ".summary",
@@ -26,7 +26,8 @@ _EXPORTS = {
 __all__ = ["Engine", "EngineOptions", "RunAborted", "RunSummary", "ledger_write_failure", "summarise"]
 
 if TYPE_CHECKING:
-    from .context import EngineOptions, RunAborted
+    from ..errors import RunAborted
+    from .context import EngineOptions
     from .pipeline import Engine, ledger_write_failure
     from .summary import RunSummary, summarise
 

@@ -10,13 +10,10 @@ from pathlib import Path
 from typing import NoReturn
 
 from ..client import AuthError, PhotoGPTClient
+from ..errors import RunAborted
 from ..ledger import Ledger
 from ..progress import Progress
 from ..spend.budget import SpendPreview
-
-
-class RunAborted(Exception):
-    """The run cannot go on (a 401: the key is bad). Nothing more is sent; the ledger holds what was done."""
 
 
 def key_refused(exc: AuthError) -> NoReturn:

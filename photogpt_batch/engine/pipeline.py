@@ -21,12 +21,13 @@ from pathlib import Path
 from typing import Any
 
 from ..client import PhotoGPTClient
+from ..errors import RunAborted
 from ..jobs import Campaign, PlannedJob
 from ..ledger import JobRecord, JobState, JobTransition, Ledger, LedgerError, Op, VideoState, VideoTransition
 from ..progress import Progress
 from ..spend.budget import effective_budget
 from . import versions
-from .context import EngineOptions, RunAborted, RunContext
+from .context import EngineOptions, RunContext
 from .credits import collect_credits, lacking_credits
 from .download import Downloads
 from .gate import Gate

@@ -17,10 +17,11 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from ..errors import BatchError
 from .pricing import Estimate
 
 
-class BudgetReached(Exception):
+class BudgetReached(BatchError):
     """The next submission would pass the budget: nothing more is submitted in this run."""
 
 
