@@ -48,6 +48,8 @@ class SpecError(UsageError):
 
     def __init__(self, diagnostics: list[Diagnostic]):
         self.diagnostics = diagnostics
+        #: The spec as the user named it, for the command line's summary line (None: not known).
+        self.source: str | None = None
         errors = [d for d in diagnostics if d.severity == "error"]
         super().__init__(errors[0].format() if errors else "invalid spec")
 

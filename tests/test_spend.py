@@ -340,7 +340,7 @@ def _states(output: Path) -> dict[str, int]:
 
 
 def test_the_resume_command_repeats_the_budget_but_not_yes() -> None:
-    from photogpt_batch.cli import resume_command, run
+    from photogpt_batch.cli.run import resume_command, run
 
     for yes in ("--yes", "-y"):
         with run.make_context("run", ["t.yaml", "--max-credits", "500", yes]) as ctx:
