@@ -28,6 +28,8 @@ _EXPORTS = {
     "read_status": ".status",
     "RunConfig": ".runner",
     "EngineOptions": ".engine",
+    "BatchError": ".errors",
+    "UsageError": ".errors",
     "SpecError": ".diagnostics",
     "ConfigError": ".errors",
     "StatusError": ".errors",
@@ -45,6 +47,7 @@ _EXPORTS = {
 __all__ = [  # the names of `_EXPORTS` (a test checks)
     "IMAGE_ROLES",
     "VIDEO_ROLES",
+    "BatchError",
     "ConfigError",
     "EngineOptions",
     "Model",
@@ -54,6 +57,7 @@ __all__ = [  # the names of `_EXPORTS` (a test checks)
     "SpecError",
     "SpendPreview",
     "StatusError",
+    "UsageError",
     "hookimpl",
     "load_campaign",
     "make_plan",
@@ -66,7 +70,7 @@ __all__ = [  # the names of `_EXPORTS` (a test checks)
 if TYPE_CHECKING:  # what type checkers and editors see; at run time `__getattr__` imports on first use
     from .diagnostics import SpecError
     from .engine import EngineOptions
-    from .errors import ConfigError, StatusError
+    from .errors import BatchError, ConfigError, StatusError, UsageError
     from .hookspecs import hookimpl
     from .models import IMAGE_ROLES, VIDEO_ROLES, Model, Problem
     from .planning import make_plan
