@@ -15,8 +15,9 @@ and plugins use `Model`, `Problem` and `hookimpl`. Every name is imported on fir
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from .lazy import lazy_exports
 
 __version__ = "0.1.0"
 
@@ -28,13 +29,15 @@ _EXPORTS = {
     "read_status": ".status",
     "RunConfig": ".runner",
     "EngineOptions": ".engine",
+    "BatchError": ".errors",
+    "UsageError": ".errors",
     "SpecError": ".diagnostics",
-    "ConfigError": ".runner",
-    "StatusError": ".status",
+    "ConfigError": ".errors",
+    "StatusError": ".errors",
     "select_jobs": ".spec.selection",
     "SelectionError": ".spec.selection",
     "refresh_credits": ".runner",
-    "SpendPreview": ".budget",
+    "SpendPreview": ".spend.budget",
     "Model": ".models",
     "Problem": ".models",
     "IMAGE_ROLES": ".models",
@@ -45,6 +48,7 @@ _EXPORTS = {
 __all__ = [  # the names of `_EXPORTS` (a test checks)
     "IMAGE_ROLES",
     "VIDEO_ROLES",
+    "BatchError",
     "ConfigError",
     "EngineOptions",
     "Model",
@@ -54,6 +58,7 @@ __all__ = [  # the names of `_EXPORTS` (a test checks)
     "SpecError",
     "SpendPreview",
     "StatusError",
+    "UsageError",
     "hookimpl",
     "load_campaign",
     "make_plan",
@@ -64,25 +69,20 @@ __all__ = [  # the names of `_EXPORTS` (a test checks)
 ]
 
 if TYPE_CHECKING:  # what type checkers and editors see; at run time `__getattr__` imports on first use
-    from .budget import SpendPreview
     from .diagnostics import SpecError
     from .engine import EngineOptions
+    from .errors import BatchError, ConfigError, StatusError, UsageError
     from .hookspecs import hookimpl
     from .models import IMAGE_ROLES, VIDEO_ROLES, Model, Problem
     from .planning import make_plan
-    from .runner import ConfigError, RunConfig, refresh_credits, run_campaign
+    from .runner import RunConfig, refresh_credits, run_campaign
     from .spec.load import load_campaign
     from .spec.selection import SelectionError, select_jobs
-    from .status import StatusError, read_status
+    from .spend.budget import SpendPreview
+    from .status import read_status
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module, __name__), name)
-    globals()[name] = value  # later lookups skip this function
-    return value
+__getattr__ = lazy_exports(__name__, _EXPORTS, globals())
 
 
 def __dir__() -> list[str]:

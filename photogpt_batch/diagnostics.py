@@ -6,7 +6,9 @@ import difflib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
+
+from .errors import UsageError
 
 Severity = Literal["error", "warning"]
 
@@ -41,13 +43,19 @@ class Diagnostic:
         }
 
 
-class SpecError(Exception):
+class SpecError(UsageError):
     """A spec that cannot be used; carries every diagnostic found (errors and warnings)."""
 
     def __init__(self, diagnostics: list[Diagnostic]):
         self.diagnostics = diagnostics
+        #: The spec as the user named it, for the command line's summary line (None: not known).
+        self.source: str | None = None
         errors = [d for d in diagnostics if d.severity == "error"]
         super().__init__(errors[0].format() if errors else "invalid spec")
+
+    def to_json(self) -> dict[str, Any]:
+        """What ``--json`` prints: every diagnostic."""
+        return {"ok": False, "diagnostics": [d.to_json() for d in self.diagnostics]}
 
 
 def sort_diagnostics(diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:

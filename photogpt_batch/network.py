@@ -32,6 +32,8 @@ from dataclasses import dataclass, field
 import aiohttp
 from yarl import URL
 
+from .errors import UsageError
+
 #: Each URL scheme's proxy variables, in the order they are looked up (lower case first, as requests does).
 PROXY_VARIABLES: dict[str, tuple[str, ...]] = {
     "https": ("https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"),
@@ -41,7 +43,7 @@ NO_PROXY_VARIABLES = ("no_proxy", "NO_PROXY")
 CA_FILE_VARIABLE, CA_DIR_VARIABLE = "SSL_CERT_FILE", "SSL_CERT_DIR"
 
 
-class NetworkSettingError(ValueError):
+class NetworkSettingError(UsageError, ValueError):
     """A proxy or CA variable that cannot work; ``variable`` names it."""
 
     def __init__(self, variable: str, message: str) -> None:

@@ -20,6 +20,7 @@ from pathlib import Path
 from yarl import URL
 
 from .client import DEFAULT_BASE_URL
+from .errors import UsageError
 from .ledger import LEDGER_DIR, Ledger
 
 #: The recorded API of jobs made by ``run --sandbox`` (its jobs live in ``sandbox-jobs.jsonl``).
@@ -31,7 +32,7 @@ DEFAULT = "default"
 SANDBOX_JOBS = Path(LEDGER_DIR) / "sandbox-jobs.jsonl"
 
 
-class FolderClaimed(Exception):
+class FolderClaimed(UsageError):
     """The folder's jobs belong to another campaign, or live on another kind of API."""
 
 

@@ -11,7 +11,7 @@ from .jobs import Campaign
 from .jsonstream import write_json
 from .ledger import Disposition, Reconciled, Reconciliation
 from .plugins import get_registry
-from .pricing import Estimate, PriceBook, estimate_all, learn_prices
+from .spend.pricing import Estimate, PriceBook, estimate_all, learn_prices
 from .status import LedgerWhere, open_ledger, read_ledger
 
 #: The dispositions `run` pays for (without --retry-failed or --resubmit-in-doubt).

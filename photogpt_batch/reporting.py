@@ -12,7 +12,7 @@ from .engine import RunSummary
 from .jobs import Campaign
 from .jsonstream import write_json
 from .ledger import JobRecord, Reconciled, VideoState
-from .pricing import format_credits
+from .spend.pricing import format_credits
 from .status import StatusReport
 
 

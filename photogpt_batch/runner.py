@@ -19,8 +19,9 @@ from yarl import URL
 
 from . import campaign_index
 from .client import DEFAULT_BASE_URL, ApiError, AuthError, PhotoGPTClient, check_base_url
-from .credits import collect_credits, lacking_credits
 from .engine import Engine, EngineOptions, RunSummary, ledger_write_failure
+from .engine.credits import collect_credits, lacking_credits
+from .errors import ConfigError as ConfigError  # re-exported: callers catch it from here too
 from .jobs import Campaign
 from .ledger import Ledger, LedgerError, LedgerUnavailable, SqliteLedger
 from .network import Network
@@ -29,10 +30,6 @@ from .progress import Progress
 
 API_KEY_ENV = "PHOTOGPT_API_KEY"
 BASE_URL_ENV = "PHOTOGPT_BASE_URL"
-
-
-class ConfigError(Exception):
-    """The run cannot start (nothing was sent): a missing key, a locked or unreadable ledger, ..."""
 
 
 @dataclass

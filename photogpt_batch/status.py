@@ -6,9 +6,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from .engine.versions import numbered
+from .errors import StatusError as StatusError  # re-exported: callers catch it from here too
 from .jobs import Campaign
 from .ledger import Disposition, JobRecord, JobState, Ledger, LedgerError, LockHolder, Reconciliation
-from .versions import numbered
 
 
 @dataclass
@@ -30,10 +31,6 @@ class CreditTotals:
         """(credits, jobs priced, sent jobs without credits yet) over every model."""
         rows = self.per_model.values()
         return sum(r[0] for r in rows), sum(r[1] for r in rows), sum(r[2] for r in rows)
-
-
-class StatusError(Exception):
-    """The ledger cannot be read (corrupt, foreign, unreachable, or from a newer version)."""
 
 
 @dataclass

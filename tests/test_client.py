@@ -31,7 +31,7 @@ from photogpt_batch.client import (
     ServerError,
     TransportError,
 )
-from photogpt_batch.fetch import fetch_file
+from photogpt_batch.engine.fetch import fetch_file
 from photogpt_batch.retry import RetryPolicy, parse_retry_after
 
 KEY = "sk-test-7f3a9c-SECRET"

@@ -13,11 +13,6 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "photogpt_batch"
 MAX_LINES = 450
-#: Modules known to be over the limit, each with its reason. Remove a line when its module is split.
-KNOWN_LONG = {
-    "photogpt_batch/engine.py": "becomes the engine/ package (issue 15, item 1, engine part)",
-    "photogpt_batch/cli.py": "one command per function; its error handling moves to the error tree (issue 15, item 2)",
-}
 
 
 def module_names() -> list[str]:
@@ -74,12 +69,11 @@ def test_an_import_cycle_fails_the_isolation_check(tmp_path: Path) -> None:
     assert "--- cyclic.a:" in errors and "--- cyclic.b:" in errors and "partially initialized" in errors
 
 
-def test_no_module_is_over_450_lines_but_the_known_few() -> None:
+def test_no_module_is_over_450_lines() -> None:
     modules = [*PACKAGE.rglob("*.py"), *(ROOT / "plugins").rglob("*.py")]
     long = {str(path.relative_to(ROOT)): n for path in sorted(modules)
             if (n := len(path.read_text(encoding="utf-8").splitlines())) > MAX_LINES}
-    assert set(long) - set(KNOWN_LONG) == set(), f"split these modules (at most {MAX_LINES} lines): {long}"
-    assert set(KNOWN_LONG) - set(long) == set(), "these are short now: remove them from KNOWN_LONG"
+    assert long == {}, f"split these modules into modules with one job each (at most {MAX_LINES} lines)"
 
 
 def test_every_sub_package_is_installed() -> None:

@@ -16,8 +16,10 @@
 
 from __future__ import annotations
 
+from ..errors import BatchError
 
-class ApiError(Exception):
+
+class ApiError(BatchError):
     """An API call failed. ``status`` is the HTTP status (``None`` when no answer came), ``message`` is
     what to show the user, ``err`` is the server's detail (kept in the ledger)."""
 

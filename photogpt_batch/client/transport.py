@@ -132,7 +132,7 @@ class Transport:
 
     @property
     def session(self) -> aiohttp.ClientSession:
-        """The shared session (for `photogpt_batch.fetch.fetch_file`); it carries no Authorization header."""
+        """The shared session (for `photogpt_batch.engine.fetch.fetch_file`); it carries no Authorization header."""
         if self._session is None:
             raise RuntimeError("PhotoGPTClient is not open: use 'async with PhotoGPTClient(...) as api'")
         return self._session

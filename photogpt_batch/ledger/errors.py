@@ -5,8 +5,10 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+from ..errors import EXIT_FAILED, UsageError
 
-class LedgerError(Exception):
+
+class LedgerError(UsageError):
     """Something is wrong with the ledger or with what was asked of it."""
 
 
@@ -53,9 +55,13 @@ class LedgerTooNew(LedgerError):
 class IllegalTransition(LedgerError):
     """A transition the state machine does not allow; nothing was changed."""
 
+    exit_code = EXIT_FAILED  # a bug, not a user's mistake
+
 
 class UnknownRecord(LedgerError):
     """A transition names a job row or video that is not in the ledger."""
+
+    exit_code = EXIT_FAILED  # a bug, not a user's mistake
 
 
 class ReadOnlyLedger(LedgerError):

@@ -8,8 +8,8 @@ from collections import Counter
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from ..engine.lastframe import beside, present
 from ..jobs import Campaign, PlannedJob
-from ..lastframe import beside, present
 from ..ledger import Disposition, JobRecord, JobState, Ledger, VideoState
 from .picks import recorded_picks
 

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ..durable import describe, open_owned
+from ..errors import UsageError
 from ..jobs import Campaign
 from ..ledger import Ledger, LedgerError, redact
 from .data import gallery_data
@@ -31,8 +32,8 @@ _MARKER = re.compile(r"\{\{(TITLE|CSP|STYLE|SCRIPT|DATA)\}\}")
 _JSON_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
 
 
-class GalleryError(Exception):
-    """The page cannot be written (an unreadable ledger, a folder that cannot be written)."""
+class GalleryError(UsageError):
+    """The page cannot be written (an unreadable ledger, a folder that cannot be written); exit 2."""
 
 
 @cache

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..errors import UsageError
 from ..jobs import Campaign
 from ..ledger import Ledger, LedgerError, ledger_path
 
@@ -28,9 +29,9 @@ FILE_FORMAT = "photogpt-batch-picks"
 MAX_FILE_BYTES = 64 << 20
 
 
-class PicksError(Exception):
+class PicksError(UsageError):
     """A picks file that cannot be recorded (unreadable, malformed, another campaign's) or a ledger that
-    cannot take it; nothing was recorded."""
+    cannot take it; nothing was recorded (exit 2)."""
 
 
 @dataclass(frozen=True)

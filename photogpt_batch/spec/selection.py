@@ -13,11 +13,12 @@ import difflib
 from collections.abc import Sequence
 from fnmatch import fnmatchcase
 
+from ..errors import UsageError
 from ..jobs import Campaign, PlannedJob
 
 
-class SelectionError(ValueError):
-    """A pattern matches no job of the campaign (the message suggests what might have been meant)."""
+class SelectionError(UsageError, ValueError):
+    """A pattern matches no job of the campaign (the message suggests what might have been meant); exit 2."""
 
 
 def _axes(job: PlannedJob) -> dict[str, str]:

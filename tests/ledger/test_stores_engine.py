@@ -1,6 +1,6 @@
 """The engine's end-to-end, fault, kill -9 and resume tests that matter most, on both stores: the output
 folder's SQLite ledger and the shared PostgreSQL one (a database of its own per test). The kill -9 and Ctrl-C
-tests run here on the shared store; their SQLite twins are tests/test_engine_process.py's."""
+tests run here on the shared store; their SQLite twins are tests/engine/test_engine_process.py's."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ def ledger_url(request: pytest.FixtureRequest) -> str | None:
 
 @pytest.fixture
 def shared_url(pg_cluster: Cluster) -> str:
-    """The shared store only: for the tests whose SQLite twin is in tests/test_engine_process.py already."""
+    """The shared store only: for the tests whose SQLite twin is in tests/engine/test_engine_process.py already."""
     return pg_cluster.url(pg_cluster.new_database())
 
 

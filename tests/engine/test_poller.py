@@ -10,7 +10,7 @@ import pytest
 from engine_helpers import fast_sandbox
 
 from photogpt_batch.client import PhotoGPTClient
-from photogpt_batch.poller import JobPoller, normalise_status
+from photogpt_batch.engine.poller import JobPoller, normalise_status
 from photogpt_batch.sandbox import Faults, Sandbox
 
 BODY = {"modelID": "grok-imagine-1.5", "prompt": "p", "options": {"grok": {"duration": 2}}}
@@ -72,7 +72,7 @@ async def test_an_unknown_status_is_treated_as_not_finished_and_logged_once(capl
 
     poller = JobPoller(Api(), min_interval=0.01, first_interval=0.01)
     task = asyncio.create_task(poller.run())
-    with caplog.at_level(logging.WARNING, logger="photogpt_batch.poller"):
+    with caplog.at_level(logging.WARNING, logger="photogpt_batch.engine.poller"):
         result = await asyncio.wait_for(poller.watch("j1"), timeout=10)
     task.cancel()
     assert result["status"] == "success" and Api.calls == 4

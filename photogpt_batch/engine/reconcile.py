@@ -16,8 +16,8 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from .client import ApiError, PhotoGPTClient
-from .ledger import JobRecord, JobState, JobTransition, Ledger
+from ..client import ApiError, PhotoGPTClient
+from ..ledger import JobRecord, JobState, JobTransition, Ledger
 from .poller import MAX_LIST_WINDOW, parse_time
 
 log = logging.getLogger(__name__)

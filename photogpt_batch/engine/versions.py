@@ -15,9 +15,9 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
+from ..durable import check_owned_dir, describe, fsync_dir
+from ..ledger import JobRecord, Ledger, MoveVideo, VideoState, VideoTransition
 from . import lastframe
-from .durable import check_owned_dir, describe, fsync_dir
-from .ledger import JobRecord, Ledger, MoveVideo, VideoState, VideoTransition
 
 
 def current_path(job_id: str, n: int) -> str:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from engine_helpers import check_outputs, fast_sandbox, load, run_config, write_campaign
 
-from photogpt_batch.cli import resume_command, run
+from photogpt_batch.cli.run import resume_command, run
 from photogpt_batch.engine import RunSummary
 from photogpt_batch.progress import Progress
 from photogpt_batch.reporting import print_summary

@@ -22,16 +22,15 @@ from engine_helpers import fast_sandbox, load, run_config, wait_until, write_cam
 
 from photogpt_batch import campaign_index
 from photogpt_batch.bodydiff import body_diff
-from photogpt_batch.budget import BudgetGate, BudgetReached
 from photogpt_batch.cli import cli
-from photogpt_batch.credits import fetch_credits
-from photogpt_batch.engine import effective_budget
+from photogpt_batch.engine.credits import fetch_credits
 from photogpt_batch.ledger import Ledger, ledger_path
 from photogpt_batch.planning import make_plan
 from photogpt_batch.plugins import get_registry
-from photogpt_batch.pricing import PriceBook, ledger_history, machine_history, price_class
 from photogpt_batch.runner import run_campaign
 from photogpt_batch.sandbox import Faults, SandboxThread
+from photogpt_batch.spend.budget import BudgetGate, BudgetReached, effective_budget
+from photogpt_batch.spend.pricing import PriceBook, ledger_history, machine_history, price_class
 
 PER_VIDEO = 6  # grok-imagine-1.5 at duration 3: 2 credits/s x 3 s
 
@@ -341,7 +340,7 @@ def _states(output: Path) -> dict[str, int]:
 
 
 def test_the_resume_command_repeats_the_budget_but_not_yes() -> None:
-    from photogpt_batch.cli import resume_command, run
+    from photogpt_batch.cli.run import resume_command, run
 
     for yes in ("--yes", "-y"):
         with run.make_context("run", ["t.yaml", "--max-credits", "500", yes]) as ctx:

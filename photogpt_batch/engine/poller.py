@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from .client import ApiError, AuthError, BadRequest, NotFound
+from ..client import ApiError, AuthError, BadRequest, NotFound
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from photogpt_batch.gate import Gate
+from photogpt_batch.engine.gate import Gate
 
 
 async def test_at_most_limit_holders_and_first_come_first_served() -> None:

@@ -17,10 +17,11 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from ..errors import BatchError
 from .pricing import Estimate
 
 
-class BudgetReached(Exception):
+class BudgetReached(BatchError):
     """The next submission would pass the budget: nothing more is submitted in this run."""
 
 
@@ -129,3 +130,9 @@ class SpendPreview:
         extra = "".join(f", {n} {what}" for n, what in ((self.retried, "retried"),
                                                            (self.resubmitted, "resubmitted")) if n)
         return f"{self.new} new, {self.changed} changed{extra} · {self.estimate.describe()}"
+
+
+def effective_budget(flag: float | None, spec: float | None) -> float | None:
+    """The budget that applies: the lower of ``--max-credits`` and the spec's ``budget.credits``."""
+    given = [value for value in (flag, spec) if value is not None]
+    return min(given) if given else None

@@ -26,7 +26,8 @@ from typing import Any, BinaryIO
 
 import aiohttp
 
-from .durable import LinkRefused, fsync_dir, open_owned
+from ..durable import LinkRefused, fsync_dir, open_owned
+from ..errors import BatchError
 
 #: Statuses from the file host that mean "this signed URL is no longer good": ask ``/download`` again.
 EXPIRED_STATUSES = frozenset({403, 404, 410})
@@ -34,7 +35,7 @@ EXPIRED_STATUSES = frozenset({403, 404, 410})
 _CONTENT_RANGE = re.compile(r"^\s*bytes\s+(?:(\d+)-(\d+)|\*)\s*/\s*(\d+|\*)\s*$", re.IGNORECASE)
 
 
-class FetchError(Exception):
+class FetchError(BatchError):
     """A download failed. ``status`` is the file host's HTTP status when there was an answer."""
 
     def __init__(self, message: str, *, status: int | None = None) -> None:

@@ -268,7 +268,7 @@ def test_no_request_to_the_file_origin_carries_the_key(tmp_path: Path, sandbox: 
 
 
 def test_sandbox_quick_preset_runs_the_demo_spec(tmp_path: Path) -> None:
-    demo = load(Path(__file__).parent.parent / "specs" / "demo.yaml")
+    demo = load(Path(__file__).parents[2] / "specs" / "demo.yaml")
     demo.output = tmp_path / "demo"
     with SandboxThread(SandboxConfig.quick()) as sandbox:
         summary = run_campaign(demo, run_config(sandbox))

@@ -1,17 +1,19 @@
 """The ``--ledger`` option of plan, run and status, and the ``ledger`` command group: the shared ledger's locks,
-and moving a campaign between a folder's ledger and the shared one. Registered from `cli`; imports the ledger
-only when a command runs (``validate`` must stay light)."""
+and moving a campaign between a folder's ledger and the shared one. Imports the ledger only when a command runs
+(``validate`` must stay light). A `LedgerError` is a usage error: reported, exit 2 (see `errors`)."""
 
 from __future__ import annotations
 
 import json
 import sys
 from collections.abc import Callable
-from typing import Any, NoReturn
+from typing import Any
 
 import click
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+from ..errors import UsageError
+from .common import json_option, load_or_exit
+
 _LEDGER_HELP = ("The shared ledger: a postgresql:// URL (libpq's PG* variables and ~/.pgpass apply; default "
                 "$PHOTOGPT_BATCH_LEDGER, else the output folder's own ledger). Put the password in PGPASSWORD or "
                 "~/.pgpass rather than here.")
@@ -22,26 +24,17 @@ def ledger_option(command: Callable[..., Any]) -> Callable[..., Any]:
     return click.option("--ledger", "ledger", metavar="URL", default=None, help=_LEDGER_HELP)(command)
 
 
-def _fail(message: str, as_json: bool = False) -> NoReturn:
-    click.echo(f"error: {message}", err=True)
-    if as_json:
-        sys.stdout.write(json.dumps({"ok": False, "error": message}, indent=2) + "\n")
-    sys.exit(EXIT_USAGE)
+def resolve_ledger(option: str | None) -> str | None:
+    """The shared ledger's URL from ``--ledger`` or the environment (``None``: the folder's); `LedgerUrlError`
+    (exit 2) if bad."""
+    from ..ledger import ledger_url
 
-
-def resolve_ledger(option: str | None, as_json: bool = False) -> str | None:
-    """The shared ledger's URL from ``--ledger`` or the environment (``None``: the folder's); exit 2 if bad."""
-    from .ledger import LedgerUrlError, ledger_url
-
-    try:
-        return ledger_url(option)
-    except LedgerUrlError as exc:
-        _fail(str(exc), as_json)
+    return ledger_url(option)
 
 
 def redact_argv(argv: list[str]) -> list[str]:
     """The command line with any ``--ledger`` URL's password removed (to repeat it in a message)."""
-    from .ledger import redact
+    from ..ledger import redact
 
     out, after_ledger = [], False
     for arg in argv:
@@ -55,10 +48,10 @@ def redact_argv(argv: list[str]) -> list[str]:
     return out
 
 
-def _shared_url(option: str | None, as_json: bool = False) -> str:
-    url = resolve_ledger(option, as_json)
+def _shared_url(option: str | None) -> str:
+    url = resolve_ledger(option)
     if url is None:
-        _fail("no shared ledger: give --ledger postgresql://... or set PHOTOGPT_BATCH_LEDGER", as_json)
+        raise UsageError("no shared ledger: give --ledger postgresql://... or set PHOTOGPT_BATCH_LEDGER")
     return url
 
 
@@ -69,16 +62,12 @@ def ledger_group() -> None:
 
 @ledger_group.command("locks")
 @ledger_option
-@click.option("--json", "as_json", is_flag=True, help="Print the locks as JSON.")
+@json_option("Print the locks as JSON.")
 def locks(ledger: str | None, as_json: bool) -> None:
     """List the campaigns whose run lock is held, with the holder and since when."""
-    from .ledger import LedgerError, pg_admin
+    from ..ledger import pg_admin
 
-    url = _shared_url(ledger, as_json)
-    try:
-        held = pg_admin.list_locks(url)
-    except LedgerError as exc:
-        _fail(str(exc), as_json)
+    held = pg_admin.list_locks(_shared_url(ledger))
     if as_json:
         click.echo(json.dumps([h.to_json() for h in held], indent=2))
         return
@@ -94,41 +83,34 @@ def locks(ledger: str | None, as_json: bool) -> None:
 @click.option("--yes", "-y", is_flag=True, help="Do not ask (needed when not on a terminal).")
 def unlock(spec: str, ledger: str | None, yes: bool) -> None:
     """Break the run lock of SPEC's campaign (its holder, if it still runs, records and sends nothing more)."""
-    from .cli import load_or_exit
-    from .ledger import LedgerError, pg_admin
+    from ..ledger import pg_admin
 
     campaign = load_or_exit(spec)
     url = _shared_url(ledger)
-    try:
-        holder = pg_admin.lock_holder(url, campaign.name)
-        if holder is None:
-            click.echo(f"campaign {campaign.name!r} is not locked")
-            return
-        if not yes:
-            if not sys.stdin.isatty():
-                _fail(f"campaign {campaign.name!r} is locked by {holder.describe()}; to break the lock without a "
-                      "terminal to ask on, add --yes")
-            if not click.confirm(f"campaign {campaign.name!r} is locked by {holder.describe()}. Break the lock? "
-                                 "(make sure that run is gone)", default=False):
-                _fail("left locked")
-        broken = pg_admin.break_lock(url, campaign.name)
-    except LedgerError as exc:
-        _fail(str(exc))
+    holder = pg_admin.lock_holder(url, campaign.name)
+    if holder is None:
+        click.echo(f"campaign {campaign.name!r} is not locked")
+        return
+    if not yes:
+        if not sys.stdin.isatty():
+            raise UsageError(f"campaign {campaign.name!r} is locked by {holder.describe()}; to break the lock "
+                             "without a terminal to ask on, add --yes")
+        if not click.confirm(f"campaign {campaign.name!r} is locked by {holder.describe()}. Break the lock? "
+                             "(make sure that run is gone)", default=False):
+            raise UsageError("left locked")
+    broken = pg_admin.break_lock(url, campaign.name)
     click.echo(f"unlocked campaign {campaign.name!r}" + (f" (held by {broken.describe()})" if broken else ""))
 
 
 def _transfer(direction: str, spec: str, output: str | None, ledger: str | None) -> None:
-    from .cli import load_or_exit
-    from .ledger import LedgerError, transfer
+    from ..ledger import transfer
 
     campaign = load_or_exit(spec, output=output)
     url = _shared_url(ledger)
     try:
         moved = (transfer.push if direction == "push" else transfer.pull)(campaign.output, url, campaign.name)
-    except LedgerError as exc:
-        _fail(str(exc))
     except OSError as exc:
-        _fail(f"cannot use the output folder {campaign.output}: {exc.strerror or exc}")
+        raise UsageError(f"cannot use the output folder {campaign.output}: {exc.strerror or exc}") from exc
     click.echo(moved)
 
 

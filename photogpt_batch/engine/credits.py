@@ -14,8 +14,8 @@ import sqlite3
 import time
 from typing import Any, Protocol
 
-from .client import ApiError
-from .ledger import JobRecord, JobState, Ledger
+from ..client import ApiError
+from ..ledger import JobRecord, JobState, Ledger
 from .poller import MAX_LIST_WINDOW
 from .reconcile import CLOCK_MARGIN
 

@@ -14,8 +14,8 @@ from aiohttp import web
 from hypothesis import given
 from hypothesis import strategies as st
 
-from photogpt_batch import fetch
-from photogpt_batch.fetch import (
+from photogpt_batch.engine import fetch
+from photogpt_batch.engine.fetch import (
     FetchError,
     IncompleteDownload,
     SizeMismatch,
@@ -282,7 +282,7 @@ def test_safe_component_keeps_different_ids_apart(a: str, b: str) -> None:
 
 
 async def test_the_sink_writes_and_hashes_in_order_across_many_blocks(tmp_path: Path) -> None:
-    from photogpt_batch.fetch import _Sink
+    from photogpt_batch.engine.fetch import _Sink
 
     pieces = [os.urandom(n) for n in (1, 70_000, 3, 250_000, 1 << 16, 5)] * 7
     digest = hashlib.sha256()

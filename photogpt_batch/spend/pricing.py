@@ -23,9 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol
 
-from . import campaign_index
-from .jobs import canonical_json
-from .ledger import JobRecord, JobState, Ledger, LedgerError
+from .. import campaign_index
+from ..jobs import canonical_json
+from ..ledger import JobRecord, JobState, Ledger, LedgerError
 
 log = logging.getLogger(__name__)
 

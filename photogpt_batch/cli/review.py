@@ -1,0 +1,39 @@
+"""``review``: write the campaign's review page, and record the picks exported from it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from .common import load_or_exit, spec_and_output
+from .ledger import ledger_option, resolve_ledger
+
+_EXIT_REVIEW = ("  0    the page is written\n"
+                "  2    bad spec or usage, an unreadable ledger, a page that cannot be written, a refused picks file")
+
+
+@click.command(epilog=f"\b\nExit codes:\n{_EXIT_REVIEW}")
+@spec_and_output
+@click.option("--picks", "picks_file", type=click.Path(dir_okay=False),
+              help="Record the picks exported from the page (a JSON file) in the ledger, then write the page.")
+@click.option("--open", "open_page", is_flag=True, help="Open the page in the web browser.")
+@ledger_option
+def review(spec: str, output: str | None, only: tuple[str, ...], picks_file: str | None, open_page: bool,
+           ledger: str | None) -> None:
+    """Write <output>/index.html: the campaign's videos laid out by its matrix, to compare and pick."""
+    from ..review import record_picks, write_gallery
+
+    campaign = load_or_exit(spec, False, output, only)
+    url = resolve_ledger(ledger)
+    if picks_file is not None:
+        recorded = record_picks(campaign, Path(picks_file), url)
+        for job_id in recorded.unknown:
+            click.echo(f"warning: {picks_file}: no job {job_id!r} in {spec}; not recorded", err=True)
+        click.echo(f"{campaign.name}: {len(recorded.jobs)} picked job(s) recorded in the ledger", err=True)
+    page = write_gallery(campaign, ledger_url=url)
+    click.echo(str(page))
+    if open_page:
+        import webbrowser
+
+        webbrowser.open(page.resolve().as_uri())

@@ -1,0 +1,241 @@
+"""The download stage: prepare each generated video (create-download, then poll until ready), stream it to its
+place, record it, and keep ``manifest.jsonl`` beside the videos; with the stage's own state (the download slots,
+the learned preparation time, the last frames a success listed)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import glob
+import stat
+import time
+from pathlib import Path
+
+from .. import manifest
+from ..client import ApiError, AuthError, Conflict
+from ..durable import check_owned_dir, describe
+from ..jobs import PlannedJob
+from ..ledger import JobRecord, JobState, VideoRecord, VideoState, pending_videos
+from . import lastframe, versions
+from .context import RunContext, key_refused
+from .fetch import FetchError, IncompleteDownload, UrlExpired, fetch_file, hash_file, part_path
+
+#: What a file moved aside is called: ``<n>.mp4.untrusted-<ns>``.
+ASIDE_MARK = ".untrusted-"
+
+
+class Downloads:
+    """Fetches a run's videos (and their last frames) into the output folder, recorded in the ledger."""
+
+    def __init__(self, ctx: RunContext):
+        self.ctx = ctx
+        self.output = ctx.output
+        self.slots = asyncio.Semaphore(ctx.options.download_concurrency)
+        self._prepare_estimate = ctx.options.prepare_first_estimate  # learned as downloads complete
+        self._manifest = manifest.Appender(ctx.output)
+        #: The current version of each job that has had more than one (set by `versions.settle`).
+        self.versions: dict[str, int] = {}
+        #: Per job row: the images its success listed (see `lastframe`).
+        self.last_frame_urls: dict[int, list[str]] = {}
+
+    async def download_all(self, job: PlannedJob, row: int, fresh: tuple[str, ...] = ()) -> None:
+        """Download the job's videos not yet on disk. ``fresh``: the video ids of a success just queued for the
+        ledger, whose rows the ledger's readers may not see yet."""
+        record = self.ctx.ledger.record(row)
+        if fresh:
+            record = record._replace(state=JobState.SUCCEEDED, videos=pending_videos(row, fresh, time.time()))
+        videos = [v for v in record.videos if v.state != VideoState.DOWNLOADED]
+        await asyncio.gather(*(self._download(job, record, v) for v in videos))
+        if lastframe.asks_for_last_frame(job.body) and not self.ctx.stopping:
+            await self._fetch_last_frames(job, row)
+
+    async def _fetch_last_frames(self, job: PlannedJob, row: int) -> None:
+        """Save the job's last frames beside its downloaded videos (see `lastframe`); a failure is a warning."""
+        ctx = self.ctx
+        record = ctx.ledger.record(row)
+        missing = [(i, v.path) for i, v in enumerate(record.videos)
+                   if v.state == VideoState.DOWNLOADED and v.path and not lastframe.present(self.output, v.path)]
+        if not missing or not record.remote_id:
+            return
+        urls = self.last_frame_urls.pop(row, None)
+        try:
+            if urls is None:  # a later run, or a video fetched again: the job's result lists them afresh
+                urls = lastframe.image_urls(await ctx.client.get_job(record.remote_id))
+            for index, path in missing:
+                if index < len(urls):
+                    async with self.slots:
+                        await fetch_file(ctx.client.session, urls[index], self.output / lastframe.beside(path),
+                                         read_timeout=ctx.options.read_timeout)
+            if not urls:
+                ctx.progress.note(f"warning: {job.id}: asked for its last frame, but the server returned none")
+        except AuthError as exc:
+            key_refused(exc)
+        except (ApiError, FetchError, OSError) as exc:
+            ctx.progress.note(f"warning: {job.id}: last frame not saved ({exc}); the next run tries again")
+
+    async def _download(self, job: PlannedJob, record: JobRecord, video: VideoRecord) -> None:
+        """Prepare, fetch and record one video; gives up (video failed) after bounded attempts."""
+        ctx = self.ctx
+        ledger, options = ctx.ledger, ctx.options
+        # Paths come from the spec's validated job id and our own counter, never from server ids.
+        rel = versions.current_path(job.id, video.n)
+        dest = self.output / rel
+        state = video.state
+        url = video.url if state == VideoState.READY else None
+        if ctx.stopping:
+            return
+        part = part_path(dest)
+        try:
+            # A job folder that is a link (or a file) is refused: writing through it could land anywhere.
+            folder_existed = check_owned_dir(dest.parent)
+            if state == VideoState.PENDING or (part.exists() and len(ledger.versions(job.id)) > 1):
+                # A .part from another version of this job (or another remote job) is not a prefix of this
+                # file. A resumed download can meet one too: the spec went back to an earlier version whose
+                # download was cut, after a later version wrote its own .part. Nothing tells whose bytes it
+                # holds, so with other versions about it starts over (a download costs nothing).
+                part.unlink(missing_ok=True)
+            self._set_aside_untrusted(job, dest)
+        except OSError as exc:
+            # Local trouble (permissions, a link, a full disk) fails this video, not the run; the next
+            # run tries it again.
+            await self._video_failed(job, record, video, f"cannot write {rel}: {describe(exc)}")
+            return
+        last_error = "download failed"
+        for attempt in range(options.download_attempts):
+            try:
+                if url is None:
+                    # Bookkeeping that nothing waits on (a crash only means asking create-download again):
+                    # it rides with the next group commit instead of costing one of its own.
+                    if state != VideoState.PREPARING:
+                        await ledger.mark_video_preparing(record.rowid, video.n, durable=False)
+                        state = VideoState.PREPARING
+                    url = await self._prepare(video)
+                    if url is None:
+                        last_error = "the server could not prepare the download"
+                        break
+                    await ledger.mark_video_ready(record.rowid, video.n, url, durable=False)
+                    state = VideoState.READY
+                # The slot covers only moving bytes: the server's preparation and our retry pauses hold none.
+                async with self.slots:
+                    if ctx.stopping:
+                        return
+                    result = await fetch_file(ctx.client.session, url, dest, read_timeout=options.read_timeout)
+            except UrlExpired:
+                url, last_error = None, "the file URL expired"
+                continue
+            except IncompleteDownload as exc:
+                last_error = str(exc)  # the .part is kept: the next attempt resumes it with Range
+                await asyncio.sleep(min(2.0, 0.1 * 2**attempt))
+                continue
+            except FetchError as exc:
+                url, last_error = None, str(exc)
+                continue
+            except AuthError as exc:
+                key_refused(exc)
+            except ApiError as exc:
+                last_error = str(exc)
+                await asyncio.sleep(min(5.0, 0.2 * 2**attempt))
+                continue
+            except OSError as exc:  # our disk, not the network (fetch_file wraps those): retrying will not help
+                last_error = f"cannot write {rel}: {describe(exc)}"
+                break
+            await ledger.mark_video_downloaded(record.rowid, video.n, rel, result.bytes, result.sha256)
+            lastframe.discard_stale(dest)
+            if folder_existed:  # a new folder has nothing set aside in it: no listing on the common path
+                _drop_copies_set_aside(dest, result.bytes, result.sha256)
+            self._manifest.append({
+                "job": job.id, "model": job.model, "jobId": record.remote_id, "videoId": video.video_id,
+                "path": rel, "bytes": result.bytes, "sha256": result.sha256,
+                "version": self.versions.get(job.id, 1), "current": True,
+            })
+            ctx.progress.event("downloaded", job.id, rel)
+            return
+        await self._video_failed(job, record, video, last_error)
+
+    async def _video_failed(self, job: PlannedJob, record: JobRecord, video: VideoRecord, error: str) -> None:
+        await self.ctx.ledger.mark_video_failed(record.rowid, video.n, error)
+        self.ctx.progress.event("video_failed", job.id, error)
+
+    async def _prepare(self, video: VideoRecord) -> str | None:
+        """create-download, then poll /download until ready; returns the file URL (None: gave up)."""
+        client = self.ctx.client
+        video_id = video.video_id or ""
+        for _ in range(self.ctx.options.prepare_attempts):
+            await client.create_download(video_id)
+            started = time.monotonic()
+            # The first look comes when the file is likely ready, so a typical download costs one poll.
+            await asyncio.sleep(self._prepare_estimate)
+            first_look = True
+            while True:
+                try:
+                    state = await client.get_download(video_id)
+                except Conflict:
+                    break  # not prepared (any more): ask again
+                status = state.get("status")
+                if status == "ready":
+                    # Ready at the first look says only that the estimate is long enough: shrink it slowly.
+                    # A miss says how long it really took: jump just past that.
+                    if first_look:
+                        self._prepare_estimate = max(0.05, 0.995 * self._prepare_estimate)
+                    else:
+                        self._prepare_estimate = min(10.0, 1.2 * (time.monotonic() - started))
+                    return str(state["url"])
+                if status == "error":
+                    break
+                first_look = False
+                await asyncio.sleep(max(0.1, self._prepare_estimate / 3))
+        return None
+
+    def _set_aside_untrusted(self, job: PlannedJob, dest: Path) -> None:
+        """A file at the destination that no version of this job recorded is moved aside, never
+        trusted or lost. One that an earlier version recorded is a paid video that `versions.settle` could
+        not move out of the way: it is kept, and this download fails (raises `FileExistsError`)."""
+        if not dest.exists():
+            return
+        rel = dest.relative_to(self.output).as_posix()
+        ours = any(v.path == rel and v.state == VideoState.DOWNLOADED
+                   for r in self.ctx.ledger.versions(job.id) if not r.current for v in r.videos)
+        if ours:
+            raise FileExistsError(errno.EEXIST, "an earlier version's video is there and could not be moved to "
+                                  "its v<k>/ folder; move it yourself and rerun", str(dest))
+        aside = dest.with_name(f"{dest.name}{ASIDE_MARK}{time.time_ns()}")
+        dest.rename(aside)
+        self.ctx.progress.note(f"warning: moved a file the ledger does not vouch for aside: {aside}")
+
+    def file_intact(self, video: VideoRecord) -> bool:
+        """A downloaded file is trusted only if it is there with the recorded size (and hash)."""
+        if not video.path:
+            return False
+        path = self.output / video.path
+        try:
+            found = path.lstat()  # a link in the file's place is not the file we wrote
+        except OSError:
+            return False
+        if not stat.S_ISREG(found.st_mode) or found.st_size != video.bytes:
+            return False
+        try:
+            return not self.ctx.options.verify_files or hash_file(path).hexdigest() == video.sha256
+        except OSError:  # unreadable: fetched again, and the file there is set aside, not trusted
+            return False
+
+    def close(self) -> str | None:
+        """Close the appended manifest and rewrite ``manifest.jsonl`` from the ledger; returns why it could not
+        be written (the run still reports)."""
+        self._manifest.close()
+        try:
+            manifest.rewrite(self.output, lastframe.annotate(self.output, self.ctx.ledger.manifest_entries()))
+        except OSError as exc:
+            return describe(exc)
+        return None
+
+
+def _drop_copies_set_aside(dest: Path, size: int, sha256: str) -> None:
+    """Delete the files set aside beside ``dest`` that hold exactly what was just downloaded to it: each was
+    this very video, renamed into place by a run that crashed before recording it. This run or an earlier one
+    set it aside (a run killed after setting a file aside leaves it for the next to judge). Anything else set
+    aside is kept: it is not ours to delete."""
+    with contextlib.suppress(OSError):  # tidying only: a file that cannot be checked is kept
+        for aside in dest.parent.glob(glob.escape(dest.name) + ASIDE_MARK + "*"):
+            if aside.lstat().st_size == size and hash_file(aside).hexdigest() == sha256:
+                aside.unlink()

@@ -1,0 +1,279 @@
+"""The async pipeline: submit → poll → prepare download → download, within limits, recorded step by step.
+
+Jobs flow independently: each job is one task, so a slow or failed job never holds up the rest. Three limits
+apply: `Gate` bounds the jobs generating on the server (``--concurrency``), a semaphore bounds downloads, and
+the client's rate limiter bounds requests per second. Every transition is durable in the ledger before the
+action that depends on it (the intent before the POST, the jobId as soon as it arrives, a file only once it
+is complete and fsynced), which is what makes a rerun after anything safe.
+
+The stages live beside this module: `submit`, `generation` (the poll stage), `download`, and `spending` (the
+question before paying, the budget, the credits); `summary` says what a run achieved.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import sqlite3
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from ..client import PhotoGPTClient
+from ..errors import RunAborted
+from ..jobs import Campaign, PlannedJob
+from ..ledger import JobRecord, JobState, JobTransition, Ledger, LedgerError, Op, VideoState, VideoTransition
+from ..progress import Progress
+from ..spend.budget import effective_budget
+from . import versions
+from .context import EngineOptions, RunContext
+from .credits import collect_credits, lacking_credits
+from .download import Downloads
+from .gate import Gate
+from .generation import PollStage
+from .reconcile import settle
+from .spending import RunSpend
+from .submit import submit
+from .summary import RunSummary, summarise
+
+
+class Engine:
+    """Makes an output folder match a campaign, through one client and one ledger."""
+
+    def __init__(self, campaign: Campaign, ledger: Ledger, client: PhotoGPTClient, output: Path,
+                 options: EngineOptions | None = None, progress: Progress | None = None):
+        self.campaign = campaign
+        self.ledger = ledger
+        self.client = client
+        self.output = output
+        self.options = options or EngineOptions()
+        self.progress = progress or Progress(0, quiet=True)
+        self.ctx = RunContext(ledger, client, output, self.options, self.progress)
+        self.gate = Gate(self.options.concurrency)
+        self.spend = RunSpend(self.ctx, campaign)
+        self.downloads = Downloads(self.ctx)
+        self.polling = PollStage(self.ctx, client, self.spend, self.gate, self.downloads)
+        self._submits: set[asyncio.Task[Any]] = set()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._jobs = {job.id: job for job in campaign.jobs}
+
+    @property
+    def stopping(self) -> bool:
+        """The run is stopping (Ctrl-C, a refused key, a failing ledger): nothing new is sent."""
+        return self.ctx.stopping
+
+    def stop(self) -> None:
+        """Stop (Ctrl-C): nothing new is sent, polling and downloads stop, and a POST already on the wire
+        is waited for so that its jobId (or its doubt) is recorded. A rerun picks everything up."""
+        if self.ctx.stopping:
+            return
+        self.ctx.stop()
+        for task in self._tasks:
+            task.cancel()
+
+    @property
+    def submissions_in_flight(self) -> int:
+        """POSTs sent (or about to be) whose answer has not been recorded yet."""
+        return sum(not task.done() for task in self._submits)
+
+    def abort(self) -> None:
+        """Stop now (a second Ctrl-C): `stop`, and stop waiting for POSTs on the wire as well. A job whose
+        POST is cut off stays "submitting" in the ledger, which the next run treats as in doubt, exactly as
+        after a crash; a jobId that did arrive is recorded all the same."""
+        self.stop()
+        for task in self._submits:
+            task.cancel()
+
+    async def run(self) -> RunSummary:
+        """Run the campaign to completion (or until `stop`); returns the summary."""
+        limit = effective_budget(self.options.max_credits, self.campaign.budget_credits)
+        if self.options.confirm is not None or limit is not None:  # prices are for the question and budgets
+            self.spend.learn_prices()
+        # Asked before the ledger records anything of this run: a "no" leaves the folder exactly as it was
+        # (the changed jobs still changed, with their earlier versions' files in place).
+        preview = self.spend.preview() if self.options.confirm is not None else None
+        asked = preview is not None and preview.jobs > 0
+        if asked:
+            assert self.options.confirm is not None and preview is not None
+            try:
+                answer = self.options.confirm(preview)
+            except KeyboardInterrupt:  # Ctrl-C at the question: nothing was sent
+                self.ctx.stopping = True
+                answer = False
+            if not answer:
+                summary = self.summary()
+                summary.preview, summary.declined, summary.interrupted = preview, not self.stopping, self.stopping
+                return summary
+        records = await self._prepare_ledger()
+        if limit is not None:
+            # Credits an earlier run could not learn are asked for first: a recorded figure beats an estimate.
+            if lacking_credits(self.ledger):
+                await collect_credits(self.ledger, self.client)
+            self.spend.open_budget(limit)
+        poller = asyncio.create_task(self.polling.poller.run(), name="poller")
+        credit_watch = (asyncio.create_task(self.spend.watch_credits(), name="credits")
+                        if self.spend.budget else None)
+        self._tasks = [asyncio.create_task(self._job_flow(self._jobs[r.job_id], r), name=f"job:{r.job_id}")
+                       for r in records]
+        aborted = None
+        try:
+            await self._gather(self._tasks)
+        except RunAborted as exc:
+            # The key was refused mid-run: send nothing more (not even the credits listing), record the
+            # rest and report what stands.
+            aborted = str(exc)
+            self.stop()
+        except sqlite3.Error as exc:
+            # The ledger cannot record (a full disk): nothing may be sent that it could not record. Every
+            # transition is recorded before what depends on it, so what it holds is consistent.
+            aborted = f"{ledger_write_failure(exc)}; nothing more was sent"
+            self.stop()
+        finally:
+            for task in (poller, credit_watch):
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
+            # A POST in flight when we stop still gets its outcome recorded.
+            if self._submits:
+                await asyncio.gather(*self._submits, return_exceptions=True)
+            if not self.stopping:
+                # Credits are the API's only cost figure and come only from ``GET /jobs``: see `collect_credits`.
+                await collect_credits(self.ledger, self.client)
+            with contextlib.suppress(sqlite3.Error):  # already reported: the ledger is failing to commit
+                await self.ledger.flush()
+            manifest_error = self.downloads.close()
+        summary = self.summary()
+        summary.interrupted = self.stopping and aborted is None
+        summary.aborted = aborted
+        summary.manifest_error = manifest_error
+        summary.preview = preview if asked else None
+        return summary
+
+    async def _prepare_ledger(self) -> list[JobRecord]:
+        """Record the spec in the ledger and decide what each job needs; returns the records to work on."""
+        self.ledger.recover_interrupted()
+        self.ledger.register(self.campaign.jobs)
+        current = self._current()
+        if not self.options.resubmit_in_doubt:
+            settled = await settle(self.ledger, self.client, current.values(), self.options.in_doubt_settle_seconds)
+            for job_id in settled:
+                self.progress.note(f"{job_id}: GET /jobs shows its earlier submission never reached the server; "
+                                   "sending it again")
+            if settled:
+                current = self._current()
+        # Before anything is downloaded: earlier versions' files move out of the way of the current one's.
+        self.downloads.versions, warnings = versions.settle(self.ledger, self.output, current.values())
+        for warning in warnings:
+            self.progress.note(warning)
+        if self.downloads.versions:
+            current = self._current()
+        reset: list[Op] = []
+        work = []
+        for job in self.campaign.jobs:
+            record = current[job.id]
+            state = record.state
+            if (state == JobState.FAILED and self.options.retry_failed) or (
+                state == JobState.IN_DOUBT and self.options.resubmit_in_doubt
+            ):
+                reset.append(JobTransition(record.rowid, JobState.PLANNED))
+            elif state == JobState.SUCCEEDED:
+                for video in record.videos:
+                    if video.state == VideoState.FAILED or (
+                        video.state == VideoState.DOWNLOADED and not self.downloads.file_intact(video)
+                    ):
+                        # A download costs nothing: failed or damaged videos are fetched again on every run.
+                        reset.append(VideoTransition(record.rowid, video.n, VideoState.PENDING))
+            elif state not in (JobState.PLANNED, JobState.SUBMITTED):
+                continue
+            work.append(record.rowid)
+        if reset:
+            self.ledger.commit(*reset)
+            current = self._current()
+        self._show_start(current.values())
+        by_row = {r.rowid: r for r in current.values()}
+        return [by_row[row] for row in work]
+
+    def _current(self) -> dict[str, JobRecord]:
+        """The ledger's current record of each of the campaign's jobs."""
+        return {r.job_id: r for r in self.ledger.jobs() if r.job_id in self._jobs}
+
+    def _show_start(self, records: Iterable[JobRecord]) -> None:
+        """Start the progress at the videos already on disk, out of all the campaign's (as the summary counts
+        them: a generated job's own videos, else the number asked for)."""
+        downloaded = total = 0
+        for record in records:
+            if record.state == JobState.SUCCEEDED:
+                total += len(record.videos)
+                downloaded += sum(v.state == VideoState.DOWNLOADED for v in record.videos)
+            else:
+                total += self._jobs[record.job_id].num_videos
+        self.progress.start_at(downloaded, total)
+
+    async def _gather(self, tasks: list[asyncio.Task[Any]]) -> None:
+        pending = set(tasks)
+        try:
+            while pending:
+                done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_EXCEPTION)
+                # Every exception is retrieved (asyncio would print the others as "never retrieved"); the
+                # first one ends the run.
+                errors = [task.exception() for task in done if not task.cancelled()]
+                first = next((exc for exc in errors if exc is not None), None)
+                if first is not None:
+                    raise first
+        finally:
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.gather(*pending, return_exceptions=True)
+
+    async def _job_flow(self, job: PlannedJob, record: JobRecord) -> None:
+        """One job, start to end: submit it (if planned) or resume watching it, then download its videos."""
+        state = record.state
+        if state == JobState.PLANNED:
+            if self.stopping:
+                return
+            async with self.gate.slot():
+                if self.stopping:
+                    return
+                task = asyncio.create_task(submit(self.ctx, self.spend, self.gate, job, record))
+                self._submits.add(task)
+                task.add_done_callback(self._submit_done)
+                remote_id = await asyncio.shield(task)
+                if remote_id is None:
+                    return
+                state, fresh = await self.polling.await_generation(job, record.rowid, remote_id,
+                                                                   dt.datetime.now(dt.UTC))
+        elif state == JobState.SUBMITTED and record.remote_id:
+            self.gate.enter()
+            self.progress.event("resumed", job.id, record.remote_id)
+            submitted = dt.datetime.fromtimestamp(record.submitted_at, dt.UTC) if record.submitted_at else None
+            try:
+                state, fresh = await self.polling.await_generation(job, record.rowid, record.remote_id, submitted)
+            finally:
+                await self.gate.leave()
+        else:
+            fresh = ()
+        if state == JobState.SUCCEEDED:
+            await self.downloads.download_all(job, record.rowid, fresh)
+
+    def _submit_done(self, task: asyncio.Task[Any]) -> None:
+        """Forget a finished submission, retrieving its exception: the job flow awaiting it through a shield may
+        have been cancelled (the run is ending), and asyncio would print the error as "never retrieved"."""
+        self._submits.discard(task)
+        if not task.cancelled():
+            task.exception()
+
+    def summary(self) -> RunSummary:
+        """The summary of the campaign's current jobs, from the ledger, with this run's spend and budget."""
+        summary = summarise(self.ledger, self.campaign, sent=self.spend.sent)
+        self.spend.fill(summary)
+        return summary
+
+
+def ledger_write_failure(exc: sqlite3.Error) -> str:
+    """What to tell the user when the ledger cannot commit (``exc``: SQLite's error, or the shared ledger's)."""
+    if isinstance(exc, LedgerError):  # the shared ledger: its message says what happened and what to do
+        return str(exc)
+    return f"the ledger cannot be written ({exc}): free some space, or fix the folder"

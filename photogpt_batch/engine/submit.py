@@ -1,0 +1,82 @@
+"""The submit stage: record the intent, POST the job, record its jobId (or why it has none)."""
+
+from __future__ import annotations
+
+from ..client import (
+    ApiError,
+    AuthError,
+    BadRequest,
+    NotFound,
+    OutcomeUnknown,
+    RateLimited,
+    TransportError,
+)
+from ..jobs import PlannedJob
+from ..ledger import JobRecord
+from ..spend.budget import BudgetReached
+from .context import RunContext, key_refused
+from .gate import Gate
+from .spending import RunSpend
+
+
+class _NotSending(Exception):
+    """Raised from just before a POST would go out, when the run is stopping: the POST is not sent."""
+
+
+async def submit(ctx: RunContext, spend: RunSpend, gate: Gate, job: PlannedJob, record: JobRecord) -> str | None:
+    """Record the intent, POST, record the jobId. Returns it, or None when the job did not get one.
+
+    The intent is recorded once the rate limiter lets the POST through, just before it goes out: a
+    crash while waiting for the limiter then leaves the job planned (provably unsent), not in doubt."""
+    intent = False
+    ledger, row = ctx.ledger, record.rowid
+
+    async def record_intent() -> None:
+        nonlocal intent
+        if ctx.stopping:  # Ctrl-C came while waiting: nothing has been sent yet
+            raise _NotSending
+        if not intent:
+            await spend.reserve(job, record)
+            await ledger.mark_submitting(row)
+            spend.sent.add(row)
+            intent = True
+        if ctx.stopping:  # Ctrl-C came while recording: nothing has been sent yet
+            raise _NotSending
+
+    try:
+        remote_id = await ctx.client.submit(job.body, stop=ctx.stop_event, before_send=record_intent)
+    except BudgetReached:
+        spend.not_submitted_by_budget += 1
+        return None
+    except _NotSending:
+        if intent:
+            await ledger.mark_unsent(row)
+        await spend.release(row)
+        return None
+    except AuthError as exc:
+        await ledger.mark_unsent(row)
+        await spend.release(row)
+        key_refused(exc)
+    except OutcomeUnknown as exc:
+        await ledger.mark_in_doubt(row, exc.message)
+        ctx.progress.event("in_doubt", job.id, exc.message)
+        return None
+    except (BadRequest, NotFound) as exc:
+        await ctx.job_failed(row, job.id, exc.message, exc.err)
+        await spend.release(row)  # refused: no job was created, nothing is billed
+        return None
+    except (RateLimited, TransportError) as exc:
+        # Provably not sent (the client resends a POST only in these cases and gave up): no job exists.
+        if isinstance(exc, RateLimited):
+            gate.back_off()
+        await ledger.mark_unsent(row)
+        await spend.release(row)
+        ctx.progress.event("not_sent", job.id, str(exc))
+        return None
+    except ApiError as exc:
+        await ledger.mark_in_doubt(row, str(exc))
+        ctx.progress.event("in_doubt", job.id, str(exc))
+        return None
+    await ledger.mark_submitted(row, remote_id)
+    ctx.progress.event("submitted", job.id, remote_id)
+    return remote_id

@@ -1,0 +1,102 @@
+"""What a run achieved (`RunSummary`), computed from the ledger, for the closing report and the exit code."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from ..jobs import Campaign
+from ..ledger import JobState, Ledger, VideoState
+from ..spend.budget import SpendPreview
+
+
+@dataclass
+class RunSummary:
+    """What a run achieved, for the closing report and the exit code."""
+
+    jobs: int = 0
+    succeeded: int = 0
+    videos_expected: int = 0
+    videos_downloaded: int = 0
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    video_failures: list[tuple[str, str]] = field(default_factory=list)
+    in_doubt: list[str] = field(default_factory=list)
+    not_submitted: list[str] = field(default_factory=list)
+    in_flight: list[str] = field(default_factory=list)
+    #: The campaign's total credits: every version of every job, every run (None: none known yet).
+    credits: float | None = None
+    #: How many jobs (versions) that total covers, and how many sent jobs still lack their credits.
+    credits_jobs: int = 0
+    credits_pending: int = 0
+    #: This run's spend: credits of the jobs this run submitted, and how many of them lack credits still.
+    run_credits: float = 0.0
+    run_credits_pending: int = 0
+    #: The budget (credits) when one applies, what it stands at, and how many jobs it kept from submission.
+    budget: float | None = None
+    budget_committed: float = 0.0
+    budget_not_submitted: int = 0
+    #: What the run would have paid for, when it asked first (None: no question was asked).
+    preview: SpendPreview | None = None
+    #: The user answered "no" to the question before paying: nothing was sent.
+    declined: bool = False
+    interrupted: bool = False
+    #: Why the run stopped on its own before the end (the API refused the key mid-run), else None.
+    aborted: str | None = None
+    #: Why ``manifest.jsonl`` could not be written at the end (the ledger still holds every video), else None.
+    manifest_error: str | None = None
+
+    @property
+    def complete(self) -> bool:
+        """Every job succeeded and every video is on disk."""
+        return (not self.failed and not self.video_failures and not self.in_doubt and not self.not_submitted
+                and not self.in_flight and self.videos_downloaded == self.videos_expected and not self.interrupted
+                and self.aborted is None and self.manifest_error is None and not self.declined)
+
+    @property
+    def budget_reached(self) -> bool:
+        """The budget kept jobs from being submitted."""
+        return self.budget_not_submitted > 0
+
+
+def summarise(ledger: Ledger, campaign: Campaign, sent: Iterable[int] = ()) -> RunSummary:
+    """What the ledger says about a campaign's jobs: done, failed (with reasons), in doubt; the campaign's
+    credits (every version, every run: what it paid) and those of the rows in ``sent`` (this run's)."""
+    summary = RunSummary(jobs=len(campaign.jobs))
+    this_run = set(sent)
+    total = 0.0
+    for version in [*ledger.jobs(), *ledger.replaced()]:
+        if version.credits is not None:
+            total += version.credits
+            summary.credits_jobs += 1
+            if version.rowid in this_run:
+                summary.run_credits += version.credits
+        elif version.remote_id or version.state == JobState.IN_DOUBT:
+            summary.credits_pending += 1
+            summary.run_credits_pending += version.rowid in this_run
+    summary.credits = total if summary.credits_jobs else None
+    for item in ledger.reconcile(campaign.jobs).jobs:
+        record = item.record
+        expected = item.planned.num_videos if item.planned else 0
+        if record is None or record.content_hash != (item.planned.content_hash if item.planned else None):
+            summary.not_submitted.append(item.job_id)
+            summary.videos_expected += expected
+            continue
+        if record.state == JobState.SUCCEEDED:
+            summary.succeeded += 1
+            summary.videos_expected += len(record.videos)
+            for video in record.videos:
+                if video.state == VideoState.DOWNLOADED:
+                    summary.videos_downloaded += 1
+                elif video.state == VideoState.FAILED:
+                    summary.video_failures.append((f"{item.job_id}/{video.n}", video.error or "download failed"))
+            continue
+        summary.videos_expected += expected
+        if record.state == JobState.FAILED:
+            summary.failed.append((item.job_id, record.error or "failed"))
+        elif record.state == JobState.IN_DOUBT:
+            summary.in_doubt.append(item.job_id)
+        elif record.state == JobState.PLANNED:
+            summary.not_submitted.append(item.job_id)
+        else:
+            summary.in_flight.append(item.job_id)
+    return summary
