@@ -158,15 +158,14 @@ async def _run(campaign: Campaign, ledger: Ledger, base_url: str, key: str, netw
     try:
         async with _answering_client(base_url, key, network, config, "; nothing was sent") as client:
             # Only now that the API has answered: a mistyped URL must not hold the folder to itself.
+            endpoint = endpoint_of(None if config.sandbox else base_url, config.sandbox)
             try:
-                warning = claim_folder(ledger, campaign.output, campaign.name,
-                                       endpoint_of(None if config.sandbox else base_url, config.sandbox))
+                warning = claim_folder(ledger, campaign.output, campaign.name, endpoint)
             except FolderClaimed as exc:
                 raise ConfigError(str(exc)) from exc
-            campaign_index.remember(campaign.name, endpoint_of(None if config.sandbox else base_url, config.sandbox),
-                                    campaign.output)
+            campaign_index.remember(campaign.name, endpoint, campaign.output)
             engine = Engine(campaign, ledger, client, campaign.output, options, progress)
-            for note in (getattr(ledger, "warning", None), warning):  # a stale shared lock taken over
+            for note in (ledger.warning, warning):  # a stale shared lock taken over; a folder's move
                 if note:
                     engine.progress.note(note)
             loop = asyncio.get_running_loop()

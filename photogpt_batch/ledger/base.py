@@ -73,6 +73,8 @@ class Ledger(GroupCommit):
 
     #: Where the ledger is, for messages: the SQLite file, or the database URL without its password.
     location: str
+    #: A note for the run to show once it starts (the shared store: a stale lock it took over), or None.
+    warning: str | None = None
     _scope: str = ""
     _scope_params: tuple[Any, ...] = ()
     _meta_scope: str = ""

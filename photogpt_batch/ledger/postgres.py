@@ -172,7 +172,6 @@ class PostgresLedger(Ledger):
         self._rconn = read_conn
         self._generation = generation
         self.run_id = run_id
-        self.warning: str | None = None  # a stale lock taken over: for the run to show
         self._write_mutex = threading.Lock()
         self._read_mutex = threading.Lock()
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="ledger-writer") if write_conn else None
