@@ -12,7 +12,7 @@ from .jsonstream import write_json
 from .ledger import Disposition, Reconciled, Reconciliation
 from .plugins import get_registry
 from .spend.pricing import Estimate, PriceBook, estimate_all, learn_prices
-from .status import LedgerWhere, open_ledger, read_ledger
+from .status import LedgerWhere, open_ledger, reconcile_ledger
 
 #: The dispositions `run` pays for (without --retry-failed or --resubmit-in-doubt).
 TO_PAY = (Disposition.NEW, Disposition.CHANGED)
@@ -91,9 +91,9 @@ def make_plan(campaign: Campaign, ledger_url: str | None = None, other_ledgers: 
     """The plan for ``campaign`` against its ledger (the output folder's, or the shared one at ``ledger_url``),
     with the diff of each changed job and prices learned from this campaign's ledger (and, with
     ``other_ledgers``, the other ledgers on this machine)."""
-    reconciliation, _, _, where = read_ledger(campaign, ledger_url)
     diffs: dict[str, list[Change]] = {}
     with open_ledger(campaign, ledger_url) as ledger:
+        reconciliation, _, _, where = reconcile_ledger(campaign, ledger, ledger_url is not None)
         for item in reconciliation.jobs:
             if item.disposition == Disposition.CHANGED and item.record is not None and item.planned is not None:
                 diffs[item.job_id] = body_diff(ledger.body(item.record.rowid), item.planned.body)

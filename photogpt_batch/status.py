@@ -101,15 +101,22 @@ def read_ledger(campaign: Campaign, ledger_url: str | None = None, history: bool
     """`compare_with_ledger`, with ``history`` every earlier version of a job (from the same read), and where the
     ledger is and who holds its lock; with ``totals``, every version's credits are added to it (the whole
     campaign's, ``--only`` or not)."""
-    ledger = open_ledger(campaign, ledger_url)
+    with open_ledger(campaign, ledger_url) as ledger:
+        return reconcile_ledger(campaign, ledger, ledger_url is not None, history, totals)
+
+
+def reconcile_ledger(campaign: Campaign, ledger: Ledger, shared: bool, history: bool = False,
+                     totals: CreditTotals | None = None
+                     ) -> tuple[Reconciliation, dict[str, int], list[JobRecord], LedgerWhere]:
+    """`read_ledger` on a ledger already open (``shared``: the PostgreSQL one), so a caller that reads more
+    from it opens it once."""
     try:
-        with ledger:
-            reconciliation = ledger.reconcile(campaign.jobs)
-            earlier = ledger.replaced() if history else []
-            if totals is not None:
-                for record in [*ledger.jobs(), *(earlier if history else ledger.replaced())]:
-                    totals.add(record)
-            where = LedgerWhere(ledger.location, ledger_url is not None, ledger.lock_holder())
+        reconciliation = ledger.reconcile(campaign.jobs)
+        earlier = ledger.replaced() if history else []
+        if totals is not None:
+            for record in [*ledger.jobs(), *(earlier if history else ledger.replaced())]:
+                totals.add(record)
+        where = LedgerWhere(ledger.location, shared, ledger.lock_holder())
     except LedgerError as exc:  # the shared ledger went away while being read
         raise StatusError(str(exc)) from exc
     if campaign.skipped:
@@ -123,21 +130,18 @@ def read_ledger(campaign: Campaign, ledger_url: str | None = None, history: bool
 
 def read_status(campaign: Campaign, ledger_url: str | None = None) -> StatusReport:
     """The status report of ``campaign`` (its ledger: the output folder's, or the shared one at ``ledger_url``)."""
-    totals = CreditTotals()
-    reconciliation, videos, earlier, where = read_ledger(campaign, ledger_url, history=True, totals=totals)
-    return StatusReport(campaign, reconciliation, videos, _history(reconciliation, earlier),
-                        picks=read_picks(campaign, ledger_url), ledger=where, credits=totals)
-
-
-def read_picks(campaign: Campaign, ledger_url: str | None = None) -> dict[str, Any] | None:
-    """The picks recorded in the campaign's ledger (see `review.picks`), or None."""
     from .review.picks import recorded_picks
 
-    try:
-        with Ledger.open_for_reading(campaign.output, url=ledger_url, campaign=campaign.name) as ledger:
-            return recorded_picks(ledger)
-    except (LedgerError, OSError) as exc:
-        raise StatusError(f"cannot read the ledger in {campaign.output}: {exc}") from exc
+    totals = CreditTotals()
+    with open_ledger(campaign, ledger_url) as ledger:
+        reconciliation, videos, earlier, where = reconcile_ledger(campaign, ledger, ledger_url is not None,
+                                                                  history=True, totals=totals)
+        try:
+            picks = recorded_picks(ledger)
+        except LedgerError as exc:
+            raise StatusError(f"cannot read the ledger in {campaign.output}: {exc}") from exc
+    return StatusReport(campaign, reconciliation, videos, _history(reconciliation, earlier),
+                        picks=picks, ledger=where, credits=totals)
 
 
 def _history(reconciliation: Reconciliation, earlier: list[JobRecord]
