@@ -28,7 +28,7 @@ from ..progress import Progress
 from ..spend.budget import effective_budget
 from . import versions
 from .context import EngineOptions, RunContext
-from .credits import collect_credits, lacking_credits
+from .credits import collect_credits
 from .download import Downloads
 from .gate import Gate
 from .generation import PollStage
@@ -108,8 +108,8 @@ class Engine:
         records = await self._prepare_ledger()
         if limit is not None:
             # Credits an earlier run could not learn are asked for first: a recorded figure beats an estimate.
-            if lacking_credits(self.ledger):
-                await collect_credits(self.ledger, self.client)
+            # (With none lacking, collect_credits sends nothing.)
+            await collect_credits(self.ledger, self.client)
             self.spend.open_budget(limit)
         poller = asyncio.create_task(self.polling.poller.run(), name="poller")
         credit_watch = (asyncio.create_task(self.spend.watch_credits(), name="credits")
