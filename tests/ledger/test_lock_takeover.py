@@ -4,7 +4,10 @@ alive, and a lock's staleness is judged by its holder's own timeout, never by a 
 
 from __future__ import annotations
 
+import json
 import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -96,3 +99,17 @@ def test_a_lock_is_stale_by_its_holders_own_timeout_not_a_newcomers(tmp_path: Pa
             short.close()
         with Ledger.open_for_reading(tmp_path, url=url, campaign="t") as ledger:
             assert [r.state for r in ledger.jobs()] == [JobState.SUCCEEDED]
+
+
+def test_the_takeover_torture_loses_nothing_and_every_woken_run_sends_nothing(pg_cluster: Cluster) -> None:
+    """bench/torture.py's takeover loop, tiny: runs frozen and taken over, then woken, on the shared ledger."""
+    bench = Path(__file__).resolve().parents[2] / "bench" / "torture.py"
+    proc = subprocess.run([sys.executable, str(bench), "takeover-loop", "--ledger",
+                           pg_cluster.url(pg_cluster.new_database()), "--jobs", "8", "--takeovers", "2",
+                           "--generation", "0.5,1", "--prepare", "0.1", "--min-delay", "0.5", "--max-delay", "1",
+                           "--json"], capture_output=True, text=True, timeout=240, check=False)
+    assert proc.returncode == 0, f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    report = json.loads(proc.stdout)
+    assert report["takeovers"] >= 1 and report["wokenStopped"] == report["takeovers"], report["woken"]
+    assert (report["lost"], report["silentDuplicates"], report["corrupt"], report["manifestProblems"]) == (0, 0, 0, 0)
+    assert report["silentBeforeFlags"] == 0 and report["videosVerified"] == 8
