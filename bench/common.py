@@ -474,23 +474,23 @@ def body_key(body: dict[str, Any]) -> str:
     return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def ledger_states(output: Path) -> dict[str, str]:
-    """Each current job's ledger state."""
+def ledger_states(output: Path, ledger_url: str | None = None, campaign: str | None = None) -> dict[str, str]:
+    """Each current job's ledger state (the folder's ledger, or ``campaign``'s on the shared one at ``ledger_url``)."""
     from photogpt_batch.ledger import Ledger
 
-    if not (output / ".photogpt-batch" / "ledger.sqlite3").exists():
+    if ledger_url is None and not (output / ".photogpt-batch" / "ledger.sqlite3").exists():
         return {}
-    with Ledger.open_for_reading(output) as ledger:
+    with Ledger.open_for_reading(output, url=ledger_url, campaign=campaign) as ledger:
         return {r.job_id: str(r.state) for r in ledger.jobs()}
 
 
-def ledger_progress(output: Path) -> dict[str, int]:
-    """Counts of current job states, and of downloaded videos."""
+def ledger_progress(output: Path, ledger_url: str | None = None, campaign: str | None = None) -> dict[str, int]:
+    """Counts of current job states, and of downloaded videos (which ledger: as `ledger_states`)."""
     from photogpt_batch.ledger import Ledger
 
-    if not (output / ".photogpt-batch" / "ledger.sqlite3").exists():
+    if ledger_url is None and not (output / ".photogpt-batch" / "ledger.sqlite3").exists():
         return {}
-    with Ledger.open_for_reading(output) as ledger:
+    with Ledger.open_for_reading(output, url=ledger_url, campaign=campaign) as ledger:
         counts = ledger.counts()
     return {**counts["jobs"], "videos_downloaded": counts["videos"].get("downloaded", 0)}
 

@@ -4,14 +4,19 @@
     python bench/torture.py soak --jobs 1000                    # 5% 429, 5% 5xx, 2% lost POSTs, 10% truncated
                                                                 # downloads, 3% failed generations
     python bench/torture.py kill-loop --jobs 20 --kills 3 --json  # what the smoke test runs
+    python bench/torture.py takeover-loop --ledger postgresql://... --jobs 100 --takeovers 10
 
 One sandbox process serves the whole experiment, so its state (jobs, payload counts) survives every restart of
 the tool. The tool runs as ``photogpt-batch run`` in a child process each time.
 
 - kill-loop: each run is SIGKILLed after a random delay; a kill is *not needed* (rather than missed) when the run
   ended by itself with nothing left to do, every job done, failed or in doubt; then it is rerun without flags until
-  it stops making progress (jobs whose POST was cut off by a kill stay ``in_doubt``: they are never resubmitted silently);
+  it stops making progress (jobs whose POST was cut off by a kill stay ``in_doubt``: they are never resubmitted
+  silently);
   then once with ``--resubmit-in-doubt``, the user's decision.
+- takeover-loop (the shared ledger at ``--ledger``): each run is frozen (SIGSTOP) after a random delay, often
+  while waiting out a 429's Retry-After; once its lock is stale the next run takes it over, and then the frozen
+  one is woken (SIGCONT): it must stop, sending nothing more. The last run is left to finish; then as kill-loop.
 - soak: one run, then reruns with ``--retry-failed --resubmit-in-doubt`` (what a user does after reading the
   summary) until complete.
 
@@ -27,8 +32,12 @@ from __future__ import annotations
 import argparse
 import random
 import shutil
+import signal
+import subprocess
 import sys
 import tempfile
+import time
+import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -69,6 +78,24 @@ class Experiment:
     runs: list[dict[str, Any]] = field(default_factory=list)
     allowed: Counter[str] = field(default_factory=Counter)
     approved_resubmissions: int = 0
+    ledger_url: str | None = None  # the shared ledger (campaign `name`), else the output folder's
+
+    def env(self) -> dict[str, str]:
+        """The tool's environment: the sandbox, and the shared ledger with a short lock timeout if one is used."""
+        env = tool_env(self.sandbox.api)
+        if self.ledger_url:
+            env.update(PHOTOGPT_BATCH_LEDGER=self.ledger_url, PHOTOGPT_BATCH_LOCK_TIMEOUT=str(LOCK_TIMEOUT))
+        return env
+
+    def argv(self, output: Path, *flags: str) -> list[str]:
+        """``photogpt-batch run`` of this experiment's campaign into ``output``."""
+        tool = self.args.tool.split() if self.args.tool else cli_argv()
+        return [*tool, "run", str(self.spec), "--output", str(output), "--concurrency", str(self.args.concurrency),
+                "--downloads", str(self.args.downloads), "--rate", "1000", "--quiet", "--json", *flags]
+
+    def states(self) -> dict[str, str]:
+        """Each job's ledger state."""
+        return ledger_states(self.output, self.ledger_url, self.name)
 
     def __post_init__(self) -> None:
         self.output = self.tmp / "out"
@@ -79,16 +106,13 @@ class Experiment:
 
     def run(self, *flags: str, kill_after: float | None = None, label: str = "") -> dict[str, Any]:
         """One ``photogpt-batch run``; flags widen what the user allowed to be submitted again."""
-        states = ledger_states(self.output)
+        states = self.states()
         for job_id, state in states.items():
             if (state == "failed" and "--retry-failed" in flags) or (
                     state == "in_doubt" and "--resubmit-in-doubt" in flags):
                 self.allowed[self.bodies[job_id]] += 1
                 self.approved_resubmissions += 1
-        tool = self.args.tool.split() if self.args.tool else cli_argv()
-        argv = [*tool, "run", str(self.spec), "--concurrency", str(self.args.concurrency), "--downloads",
-                str(self.args.downloads), "--rate", "1000", "--quiet", "--json", *flags]
-        measured = run_measured(argv, env=tool_env(self.sandbox.api), cwd=self.tmp, kill_after=kill_after,
+        measured = run_measured(self.argv(self.output, *flags), env=self.env(), cwd=self.tmp, kill_after=kill_after,
                                 timeout=self.args.run_timeout)
         summary = measured.json() if not measured.killed else None
         entry = {
@@ -96,7 +120,7 @@ class Experiment:
             "killed": measured.killed,
             "after": round(measured.wall, 3),
             "exit": measured.returncode,
-            "progress": ledger_progress(self.output),
+            "progress": ledger_progress(self.output, self.ledger_url, self.name),
             "traceback": "Traceback" in measured.stderr,
             "summary": _short(summary),
             "stderr": measured.stderr[-800:] if measured.returncode not in (0, 1, -9) or "Traceback" in
@@ -134,7 +158,8 @@ def settle(exp: Experiment, flags: tuple[str, ...], rounds: int) -> None:
 
 def finish(exp: Experiment) -> dict[str, Any]:
     """Verify the output folder and the sandbox's payload counts."""
-    check = verify_output(exp.output, [job_id for job_id, _ in exp.jobs], exp.sandbox.jobs(), exp.args.video_bytes)
+    check = verify_output(exp.output, [job_id for job_id, _ in exp.jobs], exp.sandbox.jobs(), exp.args.video_bytes,
+                          ledger_url=exp.ledger_url, campaign=exp.name if exp.ledger_url else None)
     counters = exp.sandbox.counters()
     return {
         "verification": check,
@@ -173,7 +198,7 @@ def kill_loop(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         kills_landed = sum(r["killed"] for r in exp.runs)
         settle(exp, (), args.max_resumes)
         before_flag = exp.duplicates()
-        in_doubt_jobs = [j for j, s in ledger_states(exp.output).items() if s == "in_doubt"]
+        in_doubt_jobs = [j for j, s in exp.states().items() if s == "in_doubt"]
         created = payloads_created(sb.jobs())
         in_doubt_existing = sum(1 for j in in_doubt_jobs if created[exp.bodies[j]] >= 1)
         if in_doubt_jobs:
@@ -183,6 +208,74 @@ def kill_loop(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
                    "silentBeforeFlags": before_flag["silent"], "inDoubt": len(in_doubt_jobs),
                    "inDoubtExisting": in_doubt_existing, "runs": exp.runs,
                    "approvedResubmissions": exp.approved_resubmissions})
+    return result
+
+
+#: The takeover loop's lock timeout (seconds): a frozen run's lock is taken over soon after.
+LOCK_TIMEOUT = 1
+#: Its faults: 429s (Retry-After 1 s) on a fifth of the POSTs, so that runs are often frozen waiting one out.
+TAKEOVER_FAULTS = {"rate_limit_rate": 0.2, "rate_limit_routes": ["POST /videos/generation"], "retry_after_seconds": 1}
+
+
+def _wait(predicate: Any, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def takeover_loop(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
+    from photogpt_batch.ledger import pg_admin
+
+    rng = random.Random(args.seed)
+    cfg = sandbox_config(seed=args.seed, generation=args.generation, prepare=args.prepare,
+                         video_bytes=args.video_bytes, faults=TAKEOVER_FAULTS)
+    with SandboxProc(cfg) as sb:
+        # A campaign of its own on the shared database, so that repeats never resume each other.
+        exp = Experiment(args, sb, tmp, f"torture-takeover-{uuid.uuid4().hex[:8]}", ledger_url=args.ledger)
+
+        def holder_pid() -> int | None:
+            try:
+                found = pg_admin.lock_holder(args.ledger, exp.name)
+            except Exception:  # the first run has not created the ledger's tables yet
+                return None
+            return found.pid if found is not None and not found.stale else None
+
+        def launch(k: int) -> subprocess.Popen[str]:
+            return subprocess.Popen(exp.argv(tmp / f"machine-{k % 2}"), env=exp.env(), cwd=tmp, text=True,
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+        woken: list[dict[str, Any]] = []
+        current = launch(0)
+        for k in range(args.takeovers):
+            # The delay counts from when the run holds the lock (starting the tool takes a while).
+            _wait(lambda t=current: holder_pid() == t.pid or t.poll() is not None, 60)  # type: ignore[misc]
+            time.sleep(rng.uniform(args.min_delay, args.max_delay))
+            if current.poll() is not None or holder_pid() != current.pid:
+                break  # it finished (or never got the lock): nothing left to take over
+            current.send_signal(signal.SIGSTOP)
+            _wait(lambda: holder_pid() is None, 30)
+            taker = launch(k + 1)
+            _wait(lambda t=taker: holder_pid() == t.pid or t.poll() is not None, 60)  # type: ignore[misc]
+            current.send_signal(signal.SIGCONT)
+            out, err = current.communicate(timeout=args.run_timeout)
+            said = out + err  # with --json, why it stopped is in the summary on stdout
+            woken.append({"exit": current.returncode, "stopped": current.returncode != 0 and (
+                "lost the lock" in said or "cannot be reached" in said), "traceback": "Traceback" in err})
+            current = taker
+        current.communicate(timeout=args.run_timeout)
+        settle(exp, (), args.max_resumes)
+        before_flag = exp.duplicates()
+        in_doubt_jobs = [j for j, s in exp.states().items() if s == "in_doubt"]
+        if in_doubt_jobs:
+            settle(exp, ("--resubmit-in-doubt",), args.max_resumes)
+        result = finish(exp)
+    result.update({"takeovers": len(woken), "wokenStopped": sum(w["stopped"] for w in woken),
+                   "woken": woken, "silentBeforeFlags": before_flag["silent"], "inDoubt": len(in_doubt_jobs),
+                   "runs": exp.runs, "approvedResubmissions": exp.approved_resubmissions})
+    result["tracebacks"] += sum(w["traceback"] for w in woken)
     return result
 
 
@@ -240,6 +333,14 @@ def render(mode: str, args: argparse.Namespace, result: dict[str, Any]) -> tuple
                     f"{result['inDoubt'] - result['inDoubtExisting']})",
                     "-"]]
         ok = ok and kills_ok and result["silentBeforeFlags"] == 0
+    elif mode == "takeover-loop":
+        checks[1:1] = [["silent duplicates before any flag", result["silentBeforeFlags"],
+                        verdict(result["silentBeforeFlags"] == 0)]]
+        stopped = result["wokenStopped"] == result["takeovers"]
+        checks += [["frozen runs taken over, then woken: stopped (lost the lock)",
+                    f"{result['wokenStopped']}/{result['takeovers']}", verdict(stopped)],
+                   ["jobs in doubt after the takeovers", result["inDoubt"], "-"]]
+        ok = ok and stopped and result["silentBeforeFlags"] == 0
     else:
         faults = ", ".join(f"{k} {v}" for k, v in sorted(result["faults"].items()))
         checks += [["faults fired", faults, "-"]]
@@ -259,9 +360,9 @@ def parse_range(text: str) -> tuple[float, float]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="mode", required=True)
-    for mode in ("kill-loop", "soak"):
+    for mode in ("kill-loop", "takeover-loop", "soak"):
         p = sub.add_parser(mode)
-        p.add_argument("--jobs", type=int, default=300 if mode == "kill-loop" else 1000)
+        p.add_argument("--jobs", type=int, default=1000 if mode == "soak" else 300)
         p.add_argument("--seed", type=int, default=7)
         p.add_argument("--generation", type=parse_range, default=(0.5, 2.0), metavar="MIN,MAX")
         p.add_argument("--prepare", type=float, default=0.3)
@@ -277,18 +378,24 @@ def main(argv: list[str] | None = None) -> int:
             p.add_argument("--kills", type=int, default=20)
             p.add_argument("--min-delay", type=float, default=0.2, help="earliest kill, seconds after the start")
             p.add_argument("--max-delay", type=float, default=1.2, help="latest kill, seconds after the start")
+        elif mode == "takeover-loop":
+            p.add_argument("--ledger", metavar="URL", required=True, help="the shared PostgreSQL ledger to use")
+            p.add_argument("--takeovers", type=int, default=10)
+            p.add_argument("--min-delay", type=float, default=0.5, help="earliest freeze, seconds after the start")
+            p.add_argument("--max-delay", type=float, default=2.0, help="latest freeze, seconds after the start")
         else:
             for kind, rate in SOAK_FAULTS.items():
                 p.add_argument("--" + kind.replace("_", "-"), dest=kind, type=float, default=rate)
     args = parser.parse_args(argv)
     tmp = Path(tempfile.mkdtemp(prefix=f"bench-torture-{args.mode}-"))
     try:
-        result = kill_loop(args, tmp) if args.mode == "kill-loop" else soak(args, tmp)
+        result = {"kill-loop": kill_loop, "takeover-loop": takeover_loop, "soak": soak}[args.mode](args, tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     body, ok = render(args.mode, args, result)
-    title = (f"Torture: kill -9 loop, {args.jobs} jobs, {args.kills} kills" if args.mode == "kill-loop"
-             else f"Torture: fault soak, {args.jobs} jobs")
+    title = {"kill-loop": f"Torture: kill -9 loop, {args.jobs} jobs, {getattr(args, 'kills', 0)} kills",
+             "takeover-loop": f"Torture: lock takeovers of frozen runs, {args.jobs} jobs, shared ledger",
+             "soak": f"Torture: fault soak, {args.jobs} jobs"}[args.mode]
     check = result.pop("verification")
     emit(title, body, {**result, "lost": len(check.lost), "corrupt": len(check.corrupt),
                        "manifestProblems": len(check.manifest_problems), "videosVerified": check.videos_verified,

@@ -24,6 +24,7 @@ from ..client import PhotoGPTClient
 from ..errors import RunAborted
 from ..jobs import Campaign, PlannedJob
 from ..ledger import JobRecord, JobState, JobTransition, Ledger, LedgerError, Op, VideoState, VideoTransition
+from ..ledger.takeover import held_for_user
 from ..progress import Progress
 from ..spend.budget import effective_budget
 from . import versions
@@ -157,7 +158,14 @@ class Engine:
         self.ledger.register(self.campaign.jobs)
         current = self._current()
         if not self.options.resubmit_in_doubt:
-            settled = await settle(self.ledger, self.client, current.values(), self.options.in_doubt_settle_seconds)
+            # A doubt left by a run whose lock was taken over waits for the user while that run may be alive.
+            held = [r for r in current.values() if held_for_user(r)]
+            if held:
+                self.progress.note(f"{len(held)} submission(s) in doubt were left by a run whose lock was taken "
+                                   "over and which may still be alive (paused): they are not checked or sent "
+                                   "again automatically; see the summary")
+            judged = [r for r in current.values() if not held_for_user(r)]
+            settled = await settle(self.ledger, self.client, judged, self.options.in_doubt_settle_seconds)
             for job_id in settled:
                 self.progress.note(f"{job_id}: GET /jobs shows its earlier submission never reached the server; "
                                    "sending it again")

@@ -27,7 +27,8 @@ async def submit(ctx: RunContext, spend: RunSpend, gate: Gate, job: PlannedJob, 
     """Record the intent, POST, record the jobId. Returns it, or None when the job did not get one.
 
     The intent is recorded once the rate limiter lets the POST through, just before it goes out: a
-    crash while waiting for the limiter then leaves the job planned (provably unsent), not in doubt."""
+    crash while waiting for the limiter then leaves the job planned (provably unsent), not in doubt. Every
+    attempt proves the run still holds the campaign's lock right before it goes out (`Ledger.prove_lock`)."""
     intent = False
     ledger, row = ctx.ledger, record.rowid
 
@@ -37,9 +38,14 @@ async def submit(ctx: RunContext, spend: RunSpend, gate: Gate, job: PlannedJob, 
             raise _NotSending
         if not intent:
             await spend.reserve(job, record)
-            await ledger.mark_submitting(row)
+            await ledger.mark_submitting(row)  # a write: fenced, so it proves the lock for the first attempt
             spend.sent.add(row)
             intent = True
+        else:
+            # A later attempt (after a 429's Retry-After, or a connection that failed before sending): the run
+            # may have been frozen past its lock's timeout meanwhile and another run taken over. Prove the lock
+            # again (LockLost otherwise, and nothing is sent); the job's doubt is the new holder's now.
+            await ledger.prove_lock()
         if ctx.stopping:  # Ctrl-C came while recording: nothing has been sent yet
             raise _NotSending
 

@@ -46,6 +46,7 @@ class LockHolder:
     since: float | None  # seconds since the epoch
     heartbeat_age: float | None  # seconds since the holder last showed it is alive
     stale: bool = False
+    timeout: float | None = None  # the holder's own lock timeout: stale past it (shared ledger)
 
     def describe(self) -> str:
         """One line: ``user@host (pid N) since <UTC time>``, and whether it is stale."""
@@ -55,6 +56,8 @@ class LockHolder:
         who = f"{self.user or '?'}@{self.host or '?'} (pid {self.pid or '?'}, run {self.run_id or '?'}) since {when}"
         if self.heartbeat_age is not None:
             who += f", last heartbeat {self.heartbeat_age:.0f} s ago"
+            if self.timeout is not None:
+                who += f" (its timeout: {self.timeout:.0f} s)"
         return who + (" (stale: may be taken over)" if self.stale else "")
 
     def to_json(self) -> dict[str, Any]:
@@ -63,7 +66,8 @@ class LockHolder:
 
         since = dt.datetime.fromtimestamp(self.since, dt.UTC).isoformat() if self.since else None
         return {"campaign": self.campaign, "host": self.host, "pid": self.pid, "user": self.user,
-                "runId": self.run_id, "since": since, "heartbeatAge": self.heartbeat_age, "stale": self.stale}
+                "runId": self.run_id, "since": since, "heartbeatAge": self.heartbeat_age, "stale": self.stale,
+                "timeout": self.timeout}
 
 
 class Ledger(GroupCommit):
@@ -75,6 +79,8 @@ class Ledger(GroupCommit):
     location: str
     #: A note for the run to show once it starts (the shared store: a stale lock it took over), or None.
     warning: str | None = None
+    #: The holder whose stale lock this run took over (the shared store), or None.
+    taken_over: LockHolder | None = None
     _scope: str = ""
     _scope_params: tuple[Any, ...] = ()
     _meta_scope: str = ""
@@ -128,6 +134,15 @@ class Ledger(GroupCommit):
     def lock_holder(self) -> LockHolder | None:
         """Who holds this campaign's run lock now (``None``: nobody, or the store cannot tell)."""
         return None
+
+    async def prove_lock(self) -> None:
+        """Prove, right before a POST goes out, that this run still holds the campaign's lock, as every write
+        does (fencing); raises `LockLost` (a `LedgerUnavailable`) when it does not, and then nothing may be
+        sent. The engine calls it before every attempt of a submission whose intent is already recorded.
+
+        Here (a folder's ledger) the lock is a file lock held by this process for as long as it lives: it
+        cannot be lost, so the proof is that this handle may still write."""
+        self._writer_conn()
 
     _wconn: Any = None
     _closed: bool = False
@@ -233,12 +248,17 @@ class Ledger(GroupCommit):
         """Move jobs left in ``submitting`` by a crash to ``in_doubt``; return their rows.
 
         Called when a run starts: a ``submitting`` job from an earlier process may have been POSTed or not.
+        After a takeover of a stale shared lock, the doubt names the old holder (`takeover.held_for_user`).
         """
         rows = [row for (row,) in self._query(f"SELECT id FROM jobs WHERE {self._scope}state = 'submitting'",
                                               self._scope_params)]
-        self.commit(*(JobTransition(row, JobState.IN_DOUBT,
-                                    error="the run stopped while submitting: the job may or may not have been created")
-                      for row in rows))
+        error, err = "the run stopped while submitting: the job may or may not have been created", None
+        if self.taken_over is not None:
+            # Its holder may only be paused, with these POSTs about to go out: see `takeover`.
+            from .takeover import doubt_error, doubt_marker
+
+            error, err = doubt_error(self.taken_over), doubt_marker(self.taken_over)
+        self.commit(*(JobTransition(row, JobState.IN_DOUBT, error=error, err=err) for row in rows))
         return rows
 
     def set_meta(self, key: str, value: str) -> None:

@@ -142,5 +142,11 @@ PG_MIGRATIONS: tuple[tuple[str, ...], ...] = (
             heartbeat TIMESTAMPTZ
         )""",
     ),
+    # 3: the holder's own lock timeout and heartbeat interval: a lock's staleness is judged by the settings of
+    # the run that holds it, never by a newcomer's (a newcomer with a shorter timeout would cut a live lease).
+    (
+        "ALTER TABLE locks ADD COLUMN timeout_s DOUBLE PRECISION",
+        "ALTER TABLE locks ADD COLUMN heartbeat_s DOUBLE PRECISION",
+    ),
 )
 PG_SCHEMA_VERSION = len(PG_MIGRATIONS)

@@ -4,7 +4,8 @@ behind PgBouncer's transaction pooling, where a session is not a client).
 The row names its holder (host, pid, user, a run id), since when, and its last heartbeat, refreshed every few
 seconds by a thread of the holder. A heartbeat older than the timeout (``PHOTOGPT_BATCH_LOCK_TIMEOUT``
 seconds, default 120; measured on the server's clock, so clocks of machines do not matter) is stale and may be
-taken over, with a warning.
+taken over, with a warning. The timeout is the HOLDER's: it is written into the row with its heartbeat interval,
+and everyone judges the lock by it, so a newcomer with a shorter setting cannot cut a live holder's lease.
 
 **Fencing:** every holder gets a new ``generation``; every write of a runner checks it in the same transaction
 (`fence`). A runner that lost its lock (paused, cut off, taken over, broken with ``ledger unlock``) can record
@@ -29,7 +30,7 @@ log = logging.getLogger("photogpt_batch.ledger")
 LOCK_TIMEOUT_ENV = "PHOTOGPT_BATCH_LOCK_TIMEOUT"
 DEFAULT_LOCK_TIMEOUT = 120.0
 _HOLDER_COLUMNS = ("campaign, host, pid, user_name, run_id, extract(epoch FROM since)::float8,"
-                   " extract(epoch FROM now() - heartbeat)::float8")
+                   " extract(epoch FROM now() - heartbeat)::float8, timeout_s")
 
 
 def lock_timeout() -> float:
@@ -46,35 +47,48 @@ def heartbeat_interval(timeout: float) -> float:
     return max(0.1, min(5.0, timeout / 4))
 
 
-def _holder(row: Any, timeout: float) -> LockHolder:
-    campaign, host, pid, user, run_id, since, age = row
-    return LockHolder(campaign, host, pid, user, run_id, since, age, stale=age is not None and age > timeout)
+def _holder(row: Any) -> LockHolder:
+    """The row as a `LockHolder`, stale by the holder's own timeout. A row written by a version that did not
+    record it is judged by the longer of ours and the default: never shorter than the holder may have assumed."""
+    campaign, host, pid, user, run_id, since, age, timeout = row
+    if timeout is None:
+        timeout = max(lock_timeout(), DEFAULT_LOCK_TIMEOUT)
+    return LockHolder(campaign, host, pid, user, run_id, since, age, stale=age is not None and age > timeout,
+                      timeout=timeout)
 
 
-def acquire(conn: Any, campaign: str, where: str) -> tuple[int, str, str | None]:
-    """Take ``campaign``'s lock on ``conn`` (autocommit); returns (generation, run id, warning when a stale lock
-    was taken over). Raises `LedgerLocked` naming the holder when it is alive."""
+def acquire(conn: Any, campaign: str, where: str) -> tuple[int, str, LockHolder | None]:
+    """Take ``campaign``'s lock on ``conn`` (autocommit), recording this run's timeout and heartbeat interval
+    in the row; returns (generation, run id, the holder whose stale lock was taken over, if one was). Raises
+    `LedgerLocked` naming the holder when it is alive by its own timeout."""
     timeout = lock_timeout()
     run_id = uuid.uuid4().hex[:12]
     with conn.transaction():
         conn.execute("INSERT INTO locks (campaign) VALUES (%s) ON CONFLICT DO NOTHING", (campaign,))
         row = conn.execute(f"SELECT {_HOLDER_COLUMNS} FROM locks WHERE campaign = %s FOR UPDATE",
                            (campaign,)).fetchone()
-        holder = _holder(row, timeout)
-        warning = None
+        holder = _holder(row)
+        taken_over = None
         if holder.host is not None:
             if not holder.stale:
                 raise LedgerLocked(where, holder.pid, (
                     f"campaign {campaign!r} is being run by {holder.describe()} (ledger {where}): wait for that "
-                    "run to finish. If it is gone, its lock goes stale after "
-                    f"{timeout:.0f} s without a heartbeat, or break it now with: photogpt-batch ledger unlock SPEC"))
-            warning = (f"warning: took over the stale lock of campaign {campaign!r}, held by {holder.describe()}; "
-                       "that run can record (and so send) nothing more")
+                    f"run to finish. If it is gone, its lock goes stale after {holder.timeout:.0f} s (its own "
+                    "timeout) without a heartbeat, or break it now with: photogpt-batch ledger unlock SPEC"))
+            taken_over = holder
         generation = conn.execute(
             "UPDATE locks SET generation = generation + 1, host = %s, pid = %s, user_name = %s, run_id = %s,"
-            " since = now(), heartbeat = now() WHERE campaign = %s RETURNING generation",
-            (socket.gethostname(), os.getpid(), _user(), run_id, campaign)).fetchone()[0]
-    return generation, run_id, warning
+            " since = now(), heartbeat = now(), timeout_s = %s, heartbeat_s = %s WHERE campaign = %s"
+            " RETURNING generation",
+            (socket.gethostname(), os.getpid(), _user(), run_id, timeout, heartbeat_interval(timeout),
+             campaign)).fetchone()[0]
+    return generation, run_id, taken_over
+
+
+def takeover_warning(holder: LockHolder) -> str:
+    """What a run says when it took ``holder``'s stale lock over."""
+    return (f"warning: took over the stale lock of campaign {holder.campaign!r}, held by {holder.describe()}; "
+            "that run can record (and so send) nothing more")
 
 
 FENCE = "UPDATE locks SET heartbeat = now() WHERE campaign = %s AND generation = %s"
@@ -97,21 +111,21 @@ def check_fence(rowcount: int, campaign: str) -> None:
 def release(conn: Any, campaign: str, generation: int) -> None:
     """Give the lock back, if it is still ours."""
     conn.execute("UPDATE locks SET host = NULL, pid = NULL, user_name = NULL, run_id = NULL, since = NULL,"
-                 " heartbeat = NULL WHERE campaign = %s AND generation = %s", (campaign, generation))
+                 " heartbeat = NULL, timeout_s = NULL, heartbeat_s = NULL WHERE campaign = %s AND generation = %s",
+                 (campaign, generation))
 
 
 def holder(conn: Any, campaign: str) -> LockHolder | None:
     """Who holds ``campaign``'s lock, or ``None``."""
     row = conn.execute(f"SELECT {_HOLDER_COLUMNS} FROM locks WHERE campaign = %s AND host IS NOT NULL",
                        (campaign,)).fetchone()
-    return _holder(row, lock_timeout()) if row else None
+    return _holder(row) if row else None
 
 
 def holders(conn: Any) -> list[LockHolder]:
     """Every campaign's lock that is held, by campaign."""
     rows = conn.execute(f"SELECT {_HOLDER_COLUMNS} FROM locks WHERE host IS NOT NULL ORDER BY campaign").fetchall()
-    timeout = lock_timeout()
-    return [_holder(row, timeout) for row in rows]
+    return [_holder(row) for row in rows]
 
 
 def break_lock(conn: Any, campaign: str) -> LockHolder | None:
@@ -123,8 +137,9 @@ def break_lock(conn: Any, campaign: str) -> LockHolder | None:
         if found is None:
             return None
         conn.execute("UPDATE locks SET generation = generation + 1, host = NULL, pid = NULL, user_name = NULL,"
-                     " run_id = NULL, since = NULL, heartbeat = NULL WHERE campaign = %s", (campaign,))
-    return _holder(found, lock_timeout())
+                     " run_id = NULL, since = NULL, heartbeat = NULL, timeout_s = NULL, heartbeat_s = NULL"
+                     " WHERE campaign = %s", (campaign,))
+    return _holder(found)
 
 
 def _user() -> str:

@@ -191,7 +191,7 @@ class PostgresLedger(Ledger):
         try:
             migrate(wconn, url)
             try:
-                generation, run_id, warning = pg_lock.acquire(wconn, campaign, f"{redact(url)}")
+                generation, run_id, taken_over = pg_lock.acquire(wconn, campaign, f"{redact(url)}")
             except load_psycopg().Error as exc:
                 raise unusable(url, exc) from exc
             try:
@@ -204,7 +204,8 @@ class PostgresLedger(Ledger):
             wconn.close()
             raise
         ledger = cls(url, campaign, wconn, rconn, generation, run_id)
-        ledger.warning = warning
+        ledger.taken_over = taken_over
+        ledger.warning = pg_lock.takeover_warning(taken_over) if taken_over is not None else None
         try:
             if check_folder:
                 check_manifest_known(Path(output), ledger.location, ledger.remote_ids)
@@ -259,6 +260,19 @@ class PostgresLedger(Ledger):
         """Who holds this campaign's run lock now."""
         with self._reading() as conn:
             return pg_lock.holder(conn, self.campaign)
+
+    async def prove_lock(self) -> None:
+        """The fencing check of every write (and a heartbeat), on its own, in the writer thread: raises
+        `LockLost` when another run took the lock over (this one was frozen past its timeout, say)."""
+        self._writer_conn()
+        assert self._executor is not None and self._generation is not None
+        await asyncio.get_running_loop().run_in_executor(self._executor, self._prove_lock)
+
+    def _prove_lock(self) -> None:
+        conn = self._writer_conn()
+        with self._write_mutex, self._unavailable_on_error():  # the connection is in autocommit
+            pg_lock.check_fence(conn.execute(pg_lock.FENCE, (self.campaign, self._generation)).rowcount,
+                                self.campaign)
 
     # ---- transactions -----------------------------------------------------------------------------------
 
