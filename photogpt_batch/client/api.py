@@ -93,7 +93,7 @@ class PhotoGPTClient(Transport):
         seen_tokens: set[str] = set()
         while True:
             envelope = await self._call("GET", self.url("jobs").with_query(query or None))
-            # NOTES.md shows the page as {"jobs", "nextPageToken"}; accept it inside "result" (the
+            # The API reference shows the page as {"jobs", "nextPageToken"}; accept it inside "result" (the
             # documented envelope) or, failing that, beside "status".
             inner = envelope.get("result")
             page = inner if isinstance(inner, dict) else envelope

@@ -41,7 +41,7 @@ class PollStage:
             await ctx.job_failed(key, job.id, f"the server does not know job {remote_id}", exc.err,
                                  shown="unknown to the server")
             return JobState.FAILED, ()
-        except BadRequest as exc:  # NOTES.md: a 400 fails the job with the server's message
+        except BadRequest as exc:  # the API reference: a 400 fails the job with the server's message
             await ctx.job_failed(key, job.id, exc.message, exc.err)
             return JobState.FAILED, ()
         status = normalise_status(result.get("status"))

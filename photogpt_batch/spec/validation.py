@@ -92,7 +92,7 @@ def _type_name(value: Any) -> str:
     return "null" if value is None else type(value).__name__
 
 
-#: Fields the vendor says the backend computes; NOTES.md: never send them.
+#: Fields the vendor says the backend computes; its API reference: never send them.
 _BACKEND_ONLY: dict[JsonPath, tuple[str, ...]] = {
     ("referenceImages",): ("containsHuman",),
     ("referenceVideos",): ("duration",),
