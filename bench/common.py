@@ -302,9 +302,11 @@ def prompt_for(campaign: str, job_id: str) -> str:
     return f"bench clip {campaign} {job_id}"
 
 
-def write_campaign(path: Path, n: int, campaign: str, output: Path) -> list[tuple[str, dict[str, Any]]]:
-    """Write an n-job, one-video-each campaign; return (job id, request body) per job."""
-    jobs = [(job_id, {"modelID": MODEL, "prompt": prompt_for(campaign, job_id)}) for job_id in job_ids(n)]
+def write_campaign(path: Path, n: int, campaign: str, output: Path, take: int = 0) -> list[tuple[str, dict[str, Any]]]:
+    """Write an n-job, one-video-each campaign; return (job id, request body) per job. ``take`` > 0: every prompt
+    edited (``... take 2``), so each job's content changes."""
+    jobs = [(job_id, {"modelID": MODEL, "prompt": prompt_for(campaign, job_id) + (f" take {take}" if take else "")})
+            for job_id in job_ids(n)]
     lines = ["version: 1", f"campaign: {campaign}", f"output: {json.dumps(str(output))}",
              f"defaults:\n  model: {MODEL}", "jobs:"]
     for job_id, body in jobs:

@@ -5,6 +5,7 @@
                                                                 # downloads, 3% failed generations
     python bench/torture.py kill-loop --jobs 20 --kills 3 --json  # what the smoke test runs
     python bench/torture.py takeover-loop --ledger postgresql://... --jobs 100 --takeovers 10
+    python bench/torture.py edit-loop --jobs 100 --kills 8      # kill -9, then edit every prompt, and again
 
 One sandbox process serves the whole experiment, so its state (jobs, payload counts) survives every restart of
 the tool. The tool runs as ``photogpt-batch run`` in a child process each time.
@@ -17,6 +18,11 @@ the tool. The tool runs as ``photogpt-batch run`` in a child process each time.
 - takeover-loop (the shared ledger at ``--ledger``): each run is frozen (SIGSTOP) after a random delay, often
   while waiting out a 429's Retry-After; once its lock is stale the next run takes it over, and then the frozen
   one is woken (SIGCONT): it must stop, sending nothing more. The last run is left to finish; then as kill-loop.
+- edit-loop: the kill-loop, with every prompt edited after each kill, so the versions a kill left in flight
+  (submitted: paid) are replaced by the spec. Each must still be followed to its end: every job the server ran
+  that the ledger knows has its videos on disk and in the manifest (in ``<job>/v<k>/`` for an earlier version),
+  and none is sent again. Reruns without flags, then with ``--resubmit-in-doubt`` (which closes an earlier
+  version in doubt, unsent).
 - soak: one run, then reruns with ``--retry-failed --resubmit-in-doubt`` (what a user does after reading the
   summary) until complete.
 
@@ -30,6 +36,7 @@ user's flag covered that job (it was ``failed`` with ``--retry-failed``, or ``in
 from __future__ import annotations
 
 import argparse
+import json
 import random
 import shutil
 import signal
@@ -128,6 +135,12 @@ class Experiment:
         }
         self.runs.append(entry)
         return entry
+
+    def edit(self, take: int) -> None:
+        """Edit every prompt of the spec (a new version of each job): the new bodies are allowed once each."""
+        self.jobs = write_campaign(self.spec, self.args.jobs, self.name, self.output, take=take)
+        self.bodies = {job_id: body_key(body) for job_id, body in self.jobs}
+        self.allowed.update(self.bodies.values())
 
     def duplicates(self) -> dict[str, Any]:
         """Payload counts from the sandbox against what the user allowed."""
@@ -276,6 +289,42 @@ def takeover_loop(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
                    "woken": woken, "silentBeforeFlags": before_flag["silent"], "inDoubt": len(in_doubt_jobs),
                    "runs": exp.runs, "approvedResubmissions": exp.approved_resubmissions})
     result["tracebacks"] += sum(w["traceback"] for w in woken)
+def abandoned_versions(output: Path, sandbox_jobs: list[dict[str, Any]]) -> tuple[list[str], int]:
+    """The paid versions left behind: jobs the server ran to success, known to the ledger (any version), whose
+    videos are not all in the manifest; and how many of the server's jobs the ledger does not know (a kill cut
+    off the POST's answer: in doubt, never adopted)."""
+    from photogpt_batch.ledger import Ledger
+
+    with Ledger.open_for_reading(output) as ledger:
+        known = ledger.remote_ids()
+    path = output / "manifest.jsonl"
+    lines = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
+    listed = Counter(json.loads(line).get("jobId") for line in lines)
+    abandoned = [f"server job {j['jobId']}: {listed[j['jobId']]} of {len(j['videoIds'])} videos in the manifest"
+                 for j in sandbox_jobs
+                 if j["jobId"] in known and not j["fails"] and listed[j["jobId"]] < len(j["videoIds"])]
+    return abandoned, sum(j["jobId"] not in known for j in sandbox_jobs)
+
+
+def edit_loop(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
+    rng = random.Random(args.seed)
+    cfg = sandbox_config(seed=args.seed, generation=args.generation, prepare=args.prepare,
+                         video_bytes=args.video_bytes)
+    with SandboxProc(cfg) as sb:
+        exp = Experiment(args, sb, tmp, "torture-edit")
+        for k in range(args.kills):
+            exp.run(kill_after=rng.uniform(args.min_delay, args.max_delay), label=f"kill {k + 1}")
+            exp.edit(k + 1)
+        kills_landed = sum(r["killed"] for r in exp.runs)
+        settle(exp, (), args.max_resumes)
+        before_flag = exp.duplicates()
+        if exp.runs[-1]["exit"] != 0:  # in doubt, current or earlier: the user's decision
+            settle(exp, ("--resubmit-in-doubt",), args.max_resumes)
+        result = finish(exp)
+        abandoned, unknown = abandoned_versions(exp.output, sb.jobs())
+    result.update({"killsLanded": kills_landed, "silentBeforeFlags": before_flag["silent"], "runs": exp.runs,
+                   "approvedResubmissions": exp.approved_resubmissions, "abandoned": abandoned,
+                   "unknownToLedger": unknown, "finalExit": exp.runs[-1]["exit"]})
     return result
 
 
@@ -322,7 +371,20 @@ def render(mode: str, args: argparse.Namespace, result: dict[str, Any]) -> tuple
         ["jobs the sandbox created / bodies in the campaign", f"{dup['created']} / {args.jobs}", "-"],
         ["leftover .part files / files set aside", f"{check.leftover_parts} / {check.set_aside}", "-"],
     ]
-    if mode == "kill-loop":
+    if mode == "edit-loop":
+        checks[1:1] = [["silent duplicates before any flag", result["silentBeforeFlags"],
+                        verdict(result["silentBeforeFlags"] == 0)],
+                       ["paid versions abandoned (ran on the server, known to the ledger, videos not all kept)",
+                        len(result["abandoned"]), verdict(not result["abandoned"])],
+                       ["last run's exit (0: every version, earlier ones included, finished)", result["finalExit"],
+                        verdict(result["finalExit"] == 0)]]
+        checks += [["kills that landed (process still running)", f"{result['killsLanded']}/{args.kills}",
+                    verdict(result["killsLanded"] >= args.kills)],
+                   ["server jobs the ledger never learned (POST answer cut off: in doubt)",
+                    result["unknownToLedger"], "-"]]
+        ok = (ok and not result["abandoned"] and result["finalExit"] == 0 and result["silentBeforeFlags"] == 0
+              and result["killsLanded"] >= args.kills)
+    elif mode == "kill-loop":
         checks[1:1] = [["silent duplicates before any flag", result["silentBeforeFlags"],
                         verdict(result["silentBeforeFlags"] == 0)]]
         kills_ok = result["killsLanded"] >= 1 and result["killsLanded"] + result["killsNotNeeded"] >= args.kills
@@ -344,7 +406,8 @@ def render(mode: str, args: argparse.Namespace, result: dict[str, Any]) -> tuple
     else:
         faults = ", ".join(f"{k} {v}" for k, v in sorted(result["faults"].items()))
         checks += [["faults fired", faults, "-"]]
-    problems = (check.lost + check.corrupt + check.manifest_problems + dup["examples"])[:10]
+    problems = (check.lost + check.corrupt + check.manifest_problems + dup["examples"]
+                + result.get("abandoned", []))[:10]
     stderr = [f"{r['label']}: {r['stderr']}" for r in result["runs"] if r["stderr"]][:3]
     body = "\n".join([runs, "", md_table(["check", "result", "verdict"], checks),
                       *(["", "Problems:", *[f"- {p}" for p in problems]] if problems else []),
@@ -360,9 +423,9 @@ def parse_range(text: str) -> tuple[float, float]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="mode", required=True)
-    for mode in ("kill-loop", "takeover-loop", "soak"):
+    for mode in ("kill-loop", "edit-loop", "takeover-loop", "soak"):
         p = sub.add_parser(mode)
-        p.add_argument("--jobs", type=int, default=1000 if mode == "soak" else 300)
+        p.add_argument("--jobs", type=int, default={"edit-loop": 100, "soak": 1000}.get(mode, 300))
         p.add_argument("--seed", type=int, default=7)
         p.add_argument("--generation", type=parse_range, default=(0.5, 2.0), metavar="MIN,MAX")
         p.add_argument("--prepare", type=float, default=0.3)
@@ -374,8 +437,8 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--tool", metavar="COMMAND", help="how to start photogpt-batch (default: the installed "
                        "script), e.g. to check a patched build")
         p.add_argument("--json", action="store_true")
-        if mode == "kill-loop":
-            p.add_argument("--kills", type=int, default=20)
+        if mode in ("kill-loop", "edit-loop"):
+            p.add_argument("--kills", type=int, default=20 if mode == "kill-loop" else 8)
             p.add_argument("--min-delay", type=float, default=0.2, help="earliest kill, seconds after the start")
             p.add_argument("--max-delay", type=float, default=1.2, help="latest kill, seconds after the start")
         elif mode == "takeover-loop":
@@ -389,11 +452,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     tmp = Path(tempfile.mkdtemp(prefix=f"bench-torture-{args.mode}-"))
     try:
-        result = {"kill-loop": kill_loop, "takeover-loop": takeover_loop, "soak": soak}[args.mode](args, tmp)
+        result = {"kill-loop": kill_loop, "edit-loop": edit_loop, "takeover-loop": takeover_loop,
+                  "soak": soak}[args.mode](args, tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     body, ok = render(args.mode, args, result)
-    title = {"kill-loop": f"Torture: kill -9 loop, {args.jobs} jobs, {getattr(args, 'kills', 0)} kills",
+    kills = getattr(args, "kills", 0)  # the dict's f-strings are all evaluated: not every mode has --kills
+    title = {"kill-loop": f"Torture: kill -9 loop, {args.jobs} jobs, {kills} kills",
+             "edit-loop": f"Torture: kill -9 then edit every prompt, {args.jobs} jobs, {kills} kills",
              "takeover-loop": f"Torture: lock takeovers of frozen runs, {args.jobs} jobs, shared ledger",
              "soak": f"Torture: fault soak, {args.jobs} jobs"}[args.mode]
     check = result.pop("verification")

@@ -9,11 +9,20 @@ from typing import IO, Any
 import click
 
 from .engine import RunSummary
+from .engine.versions import unfinished
 from .jobs import Campaign
 from .jsonstream import write_json
 from .ledger import JobRecord, Reconciled, VideoState
 from .spend.pricing import format_credits
 from .status import StatusReport
+
+#: What an unfinished earlier version's ledger state means, for the run's report and ``status``.
+EARLIER_STATES = {
+    "submitting": "sent, outcome unknown (the next run treats it as in doubt)",
+    "submitted": "sent and paid for; still generating, followed until it ends",
+    "in_doubt": "in doubt: it may exist (and be billed); it is never sent again",
+    "succeeded": "generated; videos still to download into its v<k>/ folder",
+}
 
 
 def summary_json(campaign: Campaign, summary: RunSummary) -> dict[str, Any]:
@@ -32,6 +41,7 @@ def summary_json(campaign: Campaign, summary: RunSummary) -> dict[str, Any]:
         "videoFailures": [{"video": v, "error": e} for v, e in summary.video_failures],
         "inDoubt": summary.in_doubt,
         "inFlight": summary.in_flight,
+        "earlierUnfinished": [{"version": v, "ledgerState": state} for v, state in summary.earlier_unfinished],
         "notSubmitted": summary.not_submitted,
         "credits": summary.credits,
         "spend": {
@@ -94,6 +104,8 @@ def print_summary(campaign: Campaign, summary: RunSummary, resume: Sequence[str]
         echo(f"  not saved  {video}: {error}")
     for job in summary.in_doubt:
         echo(f"  in doubt   {job}: the submission's outcome is unknown; it may exist (and be billed)")
+    for version, state in summary.earlier_unfinished:
+        echo(f"  earlier    {version}: {EARLIER_STATES.get(state, state)}")
     if summary.in_doubt:
         echo("  check the PhotoGPT dashboard, then rerun with --resubmit-in-doubt to submit those jobs again")
     if summary.failed:
@@ -106,9 +118,11 @@ def print_summary(campaign: Campaign, summary: RunSummary, resume: Sequence[str]
         echo(f"stopped: {summary.aborted}. Everything sent is recorded; once that is fixed, resume with: {command}")
     elif summary.interrupted:
         echo(f"interrupted: everything sent is recorded. Resume with: {command}")
-    elif summary.in_flight or (summary.not_submitted and not summary.budget_reached):
-        echo(f"not finished: {len(summary.in_flight)} in flight, {len(summary.not_submitted)} not submitted. "
-             f"Resume with: {command}")
+    elif summary.in_flight or summary.earlier_unfinished or (summary.not_submitted and not summary.budget_reached):
+        earlier = len(summary.earlier_unfinished)
+        echo(f"not finished: {len(summary.in_flight)} in flight, {len(summary.not_submitted)} not submitted"
+             + (f", {earlier} earlier version{'s' * (earlier != 1)} not finished" if earlier else "")
+             + f". Resume with: {command}")
 
 
 def _videos_json(record: JobRecord) -> list[dict[str, Any]]:
@@ -127,7 +141,8 @@ def _status_entry(item: Reconciled, report: StatusReport) -> dict[str, Any]:
             "ledgerState": str(record.state), "jobId": record.remote_id, "attempts": record.attempts,
             "error": record.error, "credits": record.credits, "version": version, "videos": _videos_json(record),
             "earlierVersions": [{"version": k, "jobId": r.remote_id, "ledgerState": str(r.state),
-                                 "credits": r.credits, "videos": _videos_json(r)} for k, r in earlier],
+                                 "finished": not unfinished(r), "credits": r.credits, "videos": _videos_json(r)}
+                                for k, r in earlier],
         })
     return entry
 
@@ -142,6 +157,8 @@ def _status_head(report: StatusReport) -> dict[str, Any]:
         "videos": report.video_counts,
         **({"ledger": report.ledger.to_json()} if report.ledger else {}),
         "picks": report.picks,
+        "earlierUnfinished": [{"job": job_id, "version": k, "ledgerState": str(r.state)}
+                              for job_id, k, r in report.earlier_unfinished],
         "credits": _credits_json(report),
         "jobs": [],
     }
@@ -187,8 +204,9 @@ def print_status(report: StatusReport) -> None:
         version, earlier = report.history.get(item.job_id, (1, []))
         for k, old in reversed(earlier):  # newest first, under the current version
             kept = " ".join(v.path for v in old.videos if v.path and v.state == VideoState.DOWNLOADED)
+            not_done = f"  not finished: {EARLIER_STATES.get(old.state, old.state)}" if unfinished(old) else ""
             click.echo(f"{'':<9} {'':<{width}}  v{k} (earlier; current is v{version})  {old.remote_id or '-'}"
-                       f"  {kept or 'no files'}")
+                       f"  {kept or 'no files'}{not_done}")
     if report.picks is not None:  # recorded from the review page (review --picks)
         picked = ", ".join(p["job"] for p in report.picks["jobs"]) or "none"
         click.echo(f"picked ({report.picks.get('recordedAt') or 'recorded'}): {picked}")
@@ -201,6 +219,11 @@ def print_status(report: StatusReport) -> None:
     credits, priced, pending = report.credits.total
     click.echo(f"{report.campaign.name}: {counts or 'no jobs'}; videos: {videos or 'none'}{skipped}; "
                f"output {report.campaign.output}")
+    unfinished_earlier = report.earlier_unfinished
+    if unfinished_earlier:
+        click.echo(f"earlier versions not finished: {len(unfinished_earlier)} ("
+                   + ", ".join(f"{job_id} v{k} {r.state}" for job_id, k, r in unfinished_earlier)
+                   + "); the next run follows them to their end")
     click.echo(f"credits: {format_credits(credits)} in total over {priced} job{'s' * (priced != 1)} (all versions, "
                "all runs)" + (f"; {pending} sent job{'s' * (pending != 1)} without credits yet (status --refresh "
                               "asks the API)" if pending else ""))

@@ -6,7 +6,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from .engine.versions import numbered
+from .engine.versions import numbered, unfinished
 from .errors import StatusError as StatusError  # re-exported: callers catch it from here too
 from .jobs import Campaign
 from .ledger import Disposition, JobRecord, JobState, Ledger, LedgerError, LockHolder, Reconciliation
@@ -72,8 +72,16 @@ class StatusReport:
 
     @property
     def complete(self) -> bool:
-        """Every job of the spec is done (all its videos downloaded)."""
-        return all(item.disposition == Disposition.DONE for item in self.reconciliation.jobs)
+        """Every job of the spec is done (all its videos downloaded), and no earlier version of one that was
+        sent is unfinished (generating, in doubt, or with videos still to download: a run follows it)."""
+        return (all(item.disposition == Disposition.DONE for item in self.reconciliation.jobs)
+                and not self.earlier_unfinished)
+
+    @property
+    def earlier_unfinished(self) -> list[tuple[str, int, JobRecord]]:
+        """The spec's jobs' earlier versions that are `versions.unfinished`, as (job id, version, record)."""
+        return [(item.job_id, k, record) for item in self.reconciliation.jobs
+                for k, record in self.history.get(item.job_id, (0, []))[1] if unfinished(record)]
 
 
 def open_ledger(campaign: Campaign, ledger_url: str | None = None) -> Ledger:

@@ -68,6 +68,15 @@ def test_kill_loop_loses_nothing_and_submits_nothing_twice() -> None:
     assert report["videosVerified"] == 20 and report["ok"] is True
 
 
+def test_edit_loop_follows_every_paid_version_to_its_end() -> None:
+    # Kills late enough that POSTs are answered: each kill leaves a version submitted (paid), then the spec changes.
+    report = run_script("torture.py", "edit-loop", "--jobs", "12", "--kills", "2", "--generation", "1,2",
+                        "--min-delay", "1.0", "--max-delay", "1.6")
+    assert report["killsLanded"] == 2
+    assert (report["lost"], report["silentDuplicates"], report["corrupt"], report["manifestProblems"]) == (0, 0, 0, 0)
+    assert report["abandoned"] == [] and report["finalExit"] == 0 and report["ok"] is True
+
+
 def test_fault_soak_loses_nothing_and_submits_nothing_twice_silently() -> None:
     report = run_script("torture.py", "soak", "--jobs", "30", "--seed", "1", "--generation", "0.1,0.3",
                         "--prepare", "0.1")

@@ -39,14 +39,16 @@ class Downloads:
         #: Per job row: the images its success listed (see `lastframe`).
         self.last_frame_urls: dict[int, list[str]] = {}
 
-    async def download_all(self, job: PlannedJob, row: int, fresh: tuple[str, ...] = ()) -> None:
+    async def download_all(self, job: PlannedJob, row: int, fresh: tuple[str, ...] = (),
+                           earlier: int | None = None) -> None:
         """Download the job's videos not yet on disk. ``fresh``: the video ids of a success just queued for the
-        ledger, whose rows the ledger's readers may not see yet."""
+        ledger, whose rows the ledger's readers may not see yet. ``earlier``: the version number of a version
+        that is no longer current (its videos go to ``<job-id>/v<k>/``), None for the current one."""
         record = self.ctx.ledger.record(row)
         if fresh:
             record = record._replace(state=JobState.SUCCEEDED, videos=pending_videos(row, fresh, time.time()))
         videos = [v for v in record.videos if v.state != VideoState.DOWNLOADED]
-        await asyncio.gather(*(self._download(job, record, v) for v in videos))
+        await asyncio.gather(*(self._download(job, record, v, earlier) for v in videos))
         if lastframe.asks_for_last_frame(job.body) and not self.ctx.stopping:
             await self._fetch_last_frames(job, row)
 
@@ -74,12 +76,15 @@ class Downloads:
         except (ApiError, FetchError, OSError) as exc:
             ctx.progress.note(f"warning: {job.id}: last frame not saved ({exc}); the next run tries again")
 
-    async def _download(self, job: PlannedJob, record: JobRecord, video: VideoRecord) -> None:
-        """Prepare, fetch and record one video; gives up (video failed) after bounded attempts."""
+    async def _download(self, job: PlannedJob, record: JobRecord, video: VideoRecord,
+                        earlier: int | None = None) -> None:
+        """Prepare, fetch and record one video (of earlier version ``earlier``, if given); gives up (video
+        failed) after bounded attempts."""
         ctx = self.ctx
         ledger, options = ctx.ledger, ctx.options
-        # Paths come from the spec's validated job id and our own counter, never from server ids.
-        rel = versions.current_path(job.id, video.n)
+        # Paths come from the spec's validated job id and our own counters, never from server ids.
+        rel = (versions.current_path(job.id, video.n) if earlier is None
+               else versions.earlier_path(job.id, earlier, video.n))
         dest = self.output / rel
         state = video.state
         url = video.url if state == VideoState.READY else None
@@ -88,6 +93,8 @@ class Downloads:
         part = part_path(dest)
         try:
             # A job folder that is a link (or a file) is refused: writing through it could land anywhere.
+            if earlier is not None:  # the job folder holds v<k>/: it must not be a link either
+                check_owned_dir(self.output / job.id)
             folder_existed = check_owned_dir(dest.parent)
             if state == VideoState.PENDING or (part.exists() and len(ledger.versions(job.id)) > 1):
                 # A .part from another version of this job (or another remote job) is not a prefix of this
@@ -147,7 +154,8 @@ class Downloads:
             self._manifest.append({
                 "job": job.id, "model": job.model, "jobId": record.remote_id, "videoId": video.video_id,
                 "path": rel, "bytes": result.bytes, "sha256": result.sha256,
-                "version": self.versions.get(job.id, 1), "current": True,
+                "version": self.versions.get(job.id, 1) if earlier is None else earlier,
+                "current": earlier is None,
             })
             ctx.progress.event("downloaded", job.id, rel)
             return

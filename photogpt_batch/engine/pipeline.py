@@ -106,7 +106,7 @@ class Engine:
                 summary = self.summary()
                 summary.preview, summary.declined, summary.interrupted = preview, not self.stopping, self.stopping
                 return summary
-        records = await self._prepare_ledger()
+        records, earlier = await self._prepare_ledger()
         if limit is not None:
             # Credits an earlier run could not learn are asked for first: a recorded figure beats an estimate.
             # (With none lacking, collect_credits sends nothing.)
@@ -117,6 +117,8 @@ class Engine:
                         if self.spend.budget else None)
         self._tasks = [asyncio.create_task(self._job_flow(self._jobs[r.job_id], r), name=f"job:{r.job_id}")
                        for r in records]
+        self._tasks += [asyncio.create_task(self._job_flow(job, r, k), name=f"job:{r.job_id}:v{k}")
+                        for job, r, k in earlier]
         aborted = None
         try:
             await self._gather(self._tasks)
@@ -152,8 +154,9 @@ class Engine:
         summary.preview = preview if asked else None
         return summary
 
-    async def _prepare_ledger(self) -> list[JobRecord]:
-        """Record the spec in the ledger and decide what each job needs; returns the records to work on."""
+    async def _prepare_ledger(self) -> tuple[list[JobRecord], list[tuple[PlannedJob, JobRecord, int]]]:
+        """Record the spec in the ledger and decide what each job needs; returns the records to work on, and the
+        earlier versions to follow (see `_prepare_earlier`)."""
         self.ledger.recover_interrupted()
         self.ledger.register(self.campaign.jobs)
         current = self._current()
@@ -177,6 +180,7 @@ class Engine:
             self.progress.note(warning)
         if self.downloads.versions:
             current = self._current()
+        earlier = await self._prepare_earlier(current)
         reset: list[Op] = []
         work = []
         for job in self.campaign.jobs:
@@ -199,24 +203,58 @@ class Engine:
         if reset:
             self.ledger.commit(*reset)
             current = self._current()
-        self._show_start(current.values())
+        self._show_start(current.values(), earlier)
         by_row = {r.rowid: r for r in current.values()}
-        return [by_row[row] for row in work]
+        return [by_row[row] for row in work], earlier
+
+    async def _prepare_earlier(self, current: dict[str, JobRecord]) -> list[tuple[PlannedJob, JobRecord, int]]:
+        """The earlier versions of the campaign's jobs that were sent and are not finished, each as the job it
+        sent (its own recorded request), its record and its version number: a paid version is followed to its
+        end (polled, priced, its videos downloaded into ``<job-id>/v<k>/``) although the spec no longer asks
+        for it.
+
+        An earlier version is never sent again. In doubt, it is settled when ``GET /jobs`` proves it created
+        nothing (so nothing was paid); with ``--resubmit-in-doubt`` (the user has checked the dashboard) it is
+        closed as failed, unsent; otherwise it stays in doubt, and reported. Its failed downloads are tried again,
+        as the current version's are (a download costs nothing)."""
+        ledger = self.ledger
+        followed = versions.unfinished_earlier(current.values(), ledger.replaced())
+        doubts = [r for r, _ in followed if r.state == JobState.IN_DOUBT]
+        ops: list[Op] = []
+        if doubts:
+            for job_id in await settle(ledger, self.client, doubts, self.options.in_doubt_settle_seconds):
+                self.progress.note(f"{job_id}: GET /jobs shows that an earlier version's submission never reached "
+                                   "the server: nothing was paid for it, and it is not sent")
+            if self.options.resubmit_in_doubt:
+                settled = {r.rowid for r in ledger.replaced() if r.state != JobState.IN_DOUBT}
+                ops += [JobTransition(r.rowid, JobState.FAILED, error="in doubt, and the spec has changed since: not "
+                                      "sent again (--resubmit-in-doubt); if it was created, it is on the dashboard")
+                        for r in doubts if r.rowid not in settled]
+        ops += [VideoTransition(r.rowid, v.n, VideoState.PENDING) for r, _ in followed
+                if r.state == JobState.SUCCEEDED for v in r.videos if v.state == VideoState.FAILED]
+        if ops:
+            ledger.commit(*ops)
+        if doubts or ops:
+            followed = versions.unfinished_earlier(current.values(), ledger.replaced())
+        return [(PlannedJob(r.job_id, r.model, ledger.body(r.rowid), r.content_hash), r, k) for r, k in followed
+                if (r.state == JobState.SUBMITTED and r.remote_id) or r.state == JobState.SUCCEEDED]
 
     def _current(self) -> dict[str, JobRecord]:
         """The ledger's current record of each of the campaign's jobs."""
         return {r.job_id: r for r in self.ledger.jobs() if r.job_id in self._jobs}
 
-    def _show_start(self, records: Iterable[JobRecord]) -> None:
+    def _show_start(self, records: Iterable[JobRecord], earlier: Iterable[tuple[PlannedJob, JobRecord, int]]
+                    ) -> None:
         """Start the progress at the videos already on disk, out of all the campaign's (as the summary counts
-        them: a generated job's own videos, else the number asked for)."""
+        them: a generated job's own videos, else the number asked for) and those of the earlier versions it
+        follows."""
         downloaded = total = 0
-        for record in records:
+        for job, record in [*((self._jobs[r.job_id], r) for r in records), *((j, r) for j, r, _ in earlier)]:
             if record.state == JobState.SUCCEEDED:
                 total += len(record.videos)
                 downloaded += sum(v.state == VideoState.DOWNLOADED for v in record.videos)
             else:
-                total += self._jobs[record.job_id].num_videos
+                total += job.num_videos
         self.progress.start_at(downloaded, total)
 
     async def _gather(self, tasks: list[asyncio.Task[Any]]) -> None:
@@ -236,8 +274,9 @@ class Engine:
             if pending:
                 await asyncio.gather(*pending, return_exceptions=True)
 
-    async def _job_flow(self, job: PlannedJob, record: JobRecord) -> None:
-        """One job, start to end: submit it (if planned) or resume watching it, then download its videos."""
+    async def _job_flow(self, job: PlannedJob, record: JobRecord, earlier: int | None = None) -> None:
+        """One job, start to end: submit it (if planned) or resume watching it, then download its videos.
+        ``earlier``: the version number of a version no longer current (never planned: only followed)."""
         state = record.state
         if state == JobState.PLANNED:
             if self.stopping:
@@ -264,7 +303,7 @@ class Engine:
         else:
             fresh = ()
         if state == JobState.SUCCEEDED:
-            await self.downloads.download_all(job, record.rowid, fresh)
+            await self.downloads.download_all(job, record.rowid, fresh, earlier)
 
     def _submit_done(self, task: asyncio.Task[Any]) -> None:
         """Forget a finished submission, retrieving its exception: the job flow awaiting it through a shield may

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from ..jobs import Campaign
 from ..ledger import JobState, Ledger, VideoState
 from ..spend.budget import SpendPreview
+from .versions import unfinished_earlier
 
 
 @dataclass
@@ -23,6 +24,9 @@ class RunSummary:
     in_doubt: list[str] = field(default_factory=list)
     not_submitted: list[str] = field(default_factory=list)
     in_flight: list[str] = field(default_factory=list)
+    #: Earlier versions (no longer the spec's) that were sent and are not finished, as (``<job-id> v<k>``,
+    #: ledger state): each is followed by every run until it is done or failed (see `versions.unfinished`).
+    earlier_unfinished: list[tuple[str, str]] = field(default_factory=list)
     #: The campaign's total credits: every version of every job, every run (None: none known yet).
     credits: float | None = None
     #: How many jobs (versions) that total covers, and how many sent jobs still lack their credits.
@@ -49,7 +53,8 @@ class RunSummary:
     def complete(self) -> bool:
         """Every job succeeded and every video is on disk."""
         return (not self.failed and not self.video_failures and not self.in_doubt and not self.not_submitted
-                and not self.in_flight and self.videos_downloaded == self.videos_expected and not self.interrupted
+                and not self.in_flight and not self.earlier_unfinished
+                and self.videos_downloaded == self.videos_expected and not self.interrupted
                 and self.aborted is None and self.manifest_error is None and not self.declined)
 
     @property
@@ -64,7 +69,8 @@ def summarise(ledger: Ledger, campaign: Campaign, sent: Iterable[int] = ()) -> R
     summary = RunSummary(jobs=len(campaign.jobs))
     this_run = set(sent)
     total = 0.0
-    for version in [*ledger.jobs(), *ledger.replaced()]:
+    current, earlier = ledger.jobs(), ledger.replaced()
+    for version in [*current, *earlier]:
         if version.credits is not None:
             total += version.credits
             summary.credits_jobs += 1
@@ -74,6 +80,9 @@ def summarise(ledger: Ledger, campaign: Campaign, sent: Iterable[int] = ()) -> R
             summary.credits_pending += 1
             summary.run_credits_pending += version.rowid in this_run
     summary.credits = total if summary.credits_jobs else None
+    spec_ids = {job.id for job in campaign.jobs}
+    summary.earlier_unfinished = [(f"{r.job_id} v{k}", str(r.state)) for r, k in
+                                  unfinished_earlier([r for r in current if r.job_id in spec_ids], earlier)]
     for item in ledger.reconcile(campaign.jobs).jobs:
         record = item.record
         expected = item.planned.num_videos if item.planned else 0

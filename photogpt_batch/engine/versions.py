@@ -5,6 +5,9 @@ request makes the next (going back to an earlier content makes that version curr
 version's videos are ``<job-id>/<n>.mp4``, where a reader expects them; each earlier version's are
 ``<job-id>/v<k>/<n>.mp4``. `settle` moves files to where their version says before a run downloads anything,
 and records each move in the ledger, so the new version's download never lands on a paid file.
+
+An earlier version that was sent is still followed to its end (`unfinished_earlier`): a run interrupted after
+its POST, then a change of the spec, must not leave a paid job unpolled and its videos on the server.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from ..durable import check_owned_dir, describe, fsync_dir
-from ..ledger import JobRecord, Ledger, MoveVideo, VideoState, VideoTransition
+from ..ledger import JobRecord, JobState, Ledger, MoveVideo, VideoState, VideoTransition
 from . import lastframe
 
 
@@ -37,6 +40,25 @@ def numbered(records: Iterable[JobRecord]) -> dict[int, int]:
     for record in sorted(records, key=lambda r: r.rowid):
         seen[record.job_id] = numbers[record.rowid] = seen.get(record.job_id, 0) + 1
     return numbers
+
+
+def unfinished(record: JobRecord) -> bool:
+    """Whether a job version that was sent has something still to come: it is being submitted, generating or in
+    doubt, or it succeeded and a video of it is not on disk yet (a failed download is fetched again)."""
+    if record.state in (JobState.SUBMITTING, JobState.SUBMITTED, JobState.IN_DOUBT):
+        return True
+    return record.state == JobState.SUCCEEDED and not record.all_downloaded
+
+
+def unfinished_earlier(current: Iterable[JobRecord], earlier: Iterable[JobRecord]) -> list[tuple[JobRecord, int]]:
+    """The `unfinished` versions among ``earlier`` (versions no longer current) of ``current``'s jobs, each with
+    its version number, oldest first: what a run still follows and ``status`` still reports."""
+    by_id = {r.job_id: r for r in current}
+    mine = [r for r in earlier if r.job_id in by_id]
+    if not any(unfinished(r) for r in mine):
+        return []
+    numbers = numbered([*mine, *(by_id[job_id] for job_id in {r.job_id for r in mine})])
+    return [(r, numbers[r.rowid]) for r in sorted(mine, key=lambda r: r.rowid) if unfinished(r)]
 
 
 def settle(ledger: Ledger, output: Path, current: Iterable[JobRecord]) -> tuple[dict[str, int], list[str]]:

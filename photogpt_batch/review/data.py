@@ -9,8 +9,9 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from ..engine.lastframe import beside, present
+from ..engine.versions import numbered, unfinished
 from ..jobs import Campaign, PlannedJob
-from ..ledger import Disposition, JobRecord, JobState, Ledger, VideoState
+from ..ledger import Disposition, JobRecord, JobState, Ledger, Reconciled, VideoState
 from .picks import recorded_picks
 
 #: The axis every campaign has: the job's model. Matrix keys follow, in the order the spec first uses them.
@@ -93,7 +94,16 @@ def _videos(output: Path, record: JobRecord) -> list[dict[str, Any]]:
     return videos
 
 
-def _job(output: Path, planned: PlannedJob, disposition: Disposition, record: JobRecord | None) -> dict[str, Any]:
+def _earlier(output: Path, versions: list[tuple[int, JobRecord]]) -> list[dict[str, Any]]:
+    """A job's earlier versions (the spec has changed since), oldest first: each one that was sent is followed
+    to its end, so the page shows its state, credits and files (in ``<job-id>/v<k>/``) until then and after."""
+    return [{"version": k, "ledgerState": str(r.state), "finished": not unfinished(r), "credits": r.credits,
+             "error": r.error if r.state in (JobState.FAILED, JobState.IN_DOUBT) else None,
+             "videos": _videos(output, r)} for k, r in versions if r.remote_id or r.state != JobState.PLANNED]
+
+
+def _job(output: Path, planned: PlannedJob, disposition: Disposition, record: JobRecord | None,
+         earlier: list[tuple[int, JobRecord]]) -> dict[str, Any]:
     entry: dict[str, Any] = {
         "id": planned.id,
         "model": planned.model,
@@ -106,6 +116,7 @@ def _job(output: Path, planned: PlannedJob, disposition: Disposition, record: Jo
         "error": None,
         "credits": None,
         "videos": [],
+        "earlierVersions": _earlier(output, earlier),
     }
     if record is not None:
         entry.update({
@@ -119,11 +130,24 @@ def _job(output: Path, planned: PlannedJob, disposition: Disposition, record: Jo
     return entry
 
 
+def _history(items: list[Reconciled], earlier: list[JobRecord]) -> dict[str, list[tuple[int, JobRecord]]]:
+    """Per spec job, its earlier versions with their numbers, oldest first."""
+    current = [item.record for item in items if item.record is not None]
+    numbers = numbered([*earlier, *current])
+    shown = {r.job_id for r in current}
+    history: dict[str, list[tuple[int, JobRecord]]] = {}
+    for record in earlier:
+        if record.job_id in shown:
+            history.setdefault(record.job_id, []).append((numbers[record.rowid], record))
+    return history
+
+
 def gallery_data(campaign: Campaign, ledger: Ledger) -> dict[str, Any]:
     """Everything the page shows about ``campaign``, from its ``ledger`` and the files in its output folder."""
     output = campaign.output
     reconciliation = ledger.reconcile(campaign.jobs)
-    jobs = [_job(output, item.planned, item.disposition, item.record)
+    history = _history(reconciliation.jobs, ledger.replaced())
+    jobs = [_job(output, item.planned, item.disposition, item.record, history.get(item.job_id, []))
             for item in reconciliation.jobs if item.planned is not None]
     axes = campaign_axes(campaign.jobs)
     for job in jobs:

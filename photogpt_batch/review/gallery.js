@@ -219,6 +219,19 @@
     for (const video of job.videos) {
       if (video.error && video.state === "failed") body.append(el("p", "error", "video " + video.n + ": " + video.error));
     }
+    // Earlier versions (the spec changed since) that were sent: paid, so followed to their end and linked here.
+    for (const old of job.earlierVersions || []) {
+      const line = el("p", old.finished ? "earlier" : "earlier unfinished",
+        "v" + old.version + " (earlier request): " + old.ledgerState + (old.finished ? "" : ", not finished") +
+        (old.credits === null ? "" : ", " + old.credits + " credits") + (old.error ? " (" + old.error + ")" : ""));
+      for (const video of old.videos) {
+        if (!video.src) continue;
+        const link = el("a", null, "video " + video.n);
+        link.href = video.src;
+        line.append(" ", link);
+      }
+      body.append(line);
+    }
     tile.append(body);
     tile.addEventListener("mouseenter", () => play(tile));
     tile.addEventListener("mouseleave", () => pause(tile));

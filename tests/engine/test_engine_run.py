@@ -132,9 +132,13 @@ def test_an_earlier_version_whose_file_an_older_release_replaced_is_not_taken_fo
     assert run_campaign(load(spec), run_config(sandbox)).complete
 
     assert (output / "clip-1" / "1.mp4").read_bytes() == current
-    assert not (output / "clip-1" / "v1").exists()
+    # Version 1's video (paid, its file lost) is fetched again, free, into its own folder: never onto 1.mp4.
+    assert (output / "clip-1" / "v1" / "1.mp4").read_bytes() != current
     with Ledger.open_for_reading(output) as ledger:
-        assert [str(v.state) for r in ledger.versions("clip-1") for v in r.videos] == ["pending", "downloaded"]
+        assert [(str(v.state), v.path) for r in ledger.versions("clip-1") for v in r.videos] == [
+            ("downloaded", "clip-1/v1/1.mp4"), ("downloaded", "clip-1/1.mp4")]
+    assert posts(sandbox) == 2
+    check_outputs(output, 1)
 
 
 def test_an_earlier_versions_video_that_cannot_be_moved_is_kept_and_the_new_one_fails(
