@@ -289,6 +289,9 @@ def takeover_loop(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
                    "woken": woken, "silentBeforeFlags": before_flag["silent"], "inDoubt": len(in_doubt_jobs),
                    "runs": exp.runs, "approvedResubmissions": exp.approved_resubmissions})
     result["tracebacks"] += sum(w["traceback"] for w in woken)
+    return result
+
+
 def abandoned_versions(output: Path, sandbox_jobs: list[dict[str, Any]]) -> tuple[list[str], int]:
     """The paid versions left behind: jobs the server ran to success, known to the ledger (any version), whose
     videos are not all in the manifest; and how many of the server's jobs the ledger does not know (a kill cut
