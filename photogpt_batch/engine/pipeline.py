@@ -153,6 +153,9 @@ class Engine:
 
     async def _prepare_ledger(self) -> list[JobRecord]:
         """Record the spec in the ledger and decide what each job needs; returns the records to work on."""
+        # Every event this run records carries its measured server clock offset: a later run, on any machine,
+        # judges an in-doubt submission on the server's clock (see reconcile.py).
+        self.ledger.clock_offset = self.client.server_clock_offset
         self.ledger.recover_interrupted()
         self.ledger.register(self.campaign.jobs)
         current = self._current()
