@@ -4,6 +4,7 @@
     python bench/torture.py soak --jobs 1000                    # 5% 429, 5% 5xx, 2% lost POSTs, 10% truncated
                                                                 # downloads, 3% failed generations
     python bench/torture.py kill-loop --jobs 20 --kills 3 --json  # what the smoke test runs
+    python bench/torture.py kill-loop --jobs 300 --kills 20 --slow-clock 400  # every other run 400 s slow
 
 One sandbox process serves the whole experiment, so its state (jobs, payload counts) survives every restart of
 the tool. The tool runs as ``photogpt-batch run`` in a child process each time.
@@ -11,6 +12,9 @@ the tool. The tool runs as ``photogpt-batch run`` in a child process each time.
 - kill-loop: each run is SIGKILLed after a random delay; then it is rerun without flags until it stops making
   progress (jobs whose POST was cut off by a kill stay ``in_doubt``: they are never resubmitted silently);
   then once with ``--resubmit-in-doubt``, the user's decision.
+- ``--slow-clock SECONDS`` (either mode): every other run of the tool, the first included, runs with its clock that
+  many seconds slow (Debian's libfaketime preloaded; the sandbox keeps the true clock): in-doubt submissions one
+  clock recorded are judged by runs on the other, and must still never be paid twice.
 - soak: one run, then reruns with ``--retry-failed --resubmit-in-doubt`` (what a user does after reading the
   summary) until complete.
 
@@ -24,6 +28,7 @@ user's flag covered that job (it was ``failed`` with ``--retry-failed``, or ``in
 from __future__ import annotations
 
 import argparse
+import glob
 import random
 import shutil
 import sys
@@ -52,6 +57,9 @@ from common import (
     verify_output,
     write_campaign,
 )
+
+#: Debian's libfaketime (``apt-get install faketime``), for ``--slow-clock``.
+LIBFAKETIME = next(iter(sorted(glob.glob("/usr/lib/*/faketime/libfaketime.so.1"))), None)
 
 SOAK_FAULTS = {"rate_limit_rate": 0.05, "server_error_rate": 0.05, "lost_post_rate": 0.02, "truncate_rate": 0.10,
                "fail_rate": 0.03}
@@ -87,11 +95,16 @@ class Experiment:
         tool = self.args.tool.split() if self.args.tool else cli_argv()
         argv = [*tool, "run", str(self.spec), "--concurrency", str(self.args.concurrency), "--downloads",
                 str(self.args.downloads), "--rate", "1000", "--quiet", "--json", *flags]
-        measured = run_measured(argv, env=tool_env(self.sandbox.api), cwd=self.tmp, kill_after=kill_after,
-                                timeout=self.args.run_timeout)
+        env = tool_env(self.sandbox.api)
+        slow = self.args.slow_clock and len(self.runs) % 2 == 0
+        if slow:
+            # Preloaded rather than through the faketime command, which forks: SIGKILL must reach the tool.
+            env.update(LD_PRELOAD=str(LIBFAKETIME), FAKETIME=f"-{self.args.slow_clock:g}s",
+                       FAKETIME_DONT_FAKE_MONOTONIC="1")
+        measured = run_measured(argv, env=env, cwd=self.tmp, kill_after=kill_after, timeout=self.args.run_timeout)
         summary = measured.json() if not measured.killed else None
         entry = {
-            "label": label or ("run " + " ".join(flags)).strip(),
+            "label": (label or ("run " + " ".join(flags)).strip()) + (" (slow clock)" if slow else ""),
             "killed": measured.killed,
             "after": round(measured.wall, 3),
             "exit": measured.returncode,
@@ -253,6 +266,8 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--tool", metavar="COMMAND", help="how to start photogpt-batch (default: the installed "
                        "script), e.g. to check a patched build")
         p.add_argument("--json", action="store_true")
+        p.add_argument("--slow-clock", type=float, default=0.0, metavar="SECONDS",
+                       help="every other run with its clock this many seconds slow (needs libfaketime)")
         if mode == "kill-loop":
             p.add_argument("--kills", type=int, default=20)
             p.add_argument("--min-delay", type=float, default=0.2, help="earliest kill, seconds after the start")
@@ -261,6 +276,8 @@ def main(argv: list[str] | None = None) -> int:
             for kind, rate in SOAK_FAULTS.items():
                 p.add_argument("--" + kind.replace("_", "-"), dest=kind, type=float, default=rate)
     args = parser.parse_args(argv)
+    if args.slow_clock and LIBFAKETIME is None:
+        parser.error("--slow-clock needs libfaketime (apt-get install faketime)")
     tmp = Path(tempfile.mkdtemp(prefix=f"bench-torture-{args.mode}-"))
     try:
         result = kill_loop(args, tmp) if args.mode == "kill-loop" else soak(args, tmp)
