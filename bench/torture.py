@@ -6,6 +6,7 @@
     python bench/torture.py kill-loop --jobs 20 --kills 3 --json  # what the smoke test runs
     python bench/torture.py takeover-loop --ledger postgresql://... --jobs 100 --takeovers 10
     python bench/torture.py edit-loop --jobs 100 --kills 8      # kill -9, then edit every prompt, and again
+    python bench/torture.py kill-loop --jobs 300 --kills 20 --slow-clock 400  # every other run 400 s slow
 
 One sandbox process serves the whole experiment, so its state (jobs, payload counts) survives every restart of
 the tool. The tool runs as ``photogpt-batch run`` in a child process each time.
@@ -23,6 +24,9 @@ the tool. The tool runs as ``photogpt-batch run`` in a child process each time.
   that the ledger knows has its videos on disk and in the manifest (in ``<job>/v<k>/`` for an earlier version),
   and none is sent again. Reruns without flags, then with ``--resubmit-in-doubt`` (which closes an earlier
   version in doubt, unsent).
+- ``--slow-clock SECONDS`` (any mode): every other run of the tool, the first included, runs with its clock that
+  many seconds slow (Debian's libfaketime preloaded; the sandbox keeps the true clock): in-doubt submissions one
+  clock recorded are judged by runs on the other, and must still never be paid twice.
 - soak: one run, then reruns with ``--retry-failed --resubmit-in-doubt`` (what a user does after reading the
   summary) until complete.
 
@@ -36,6 +40,7 @@ user's flag covered that job (it was ``failed`` with ``--retry-failed``, or ``in
 from __future__ import annotations
 
 import argparse
+import glob
 import json
 import random
 import shutil
@@ -69,6 +74,9 @@ from common import (
     verify_output,
     write_campaign,
 )
+
+#: Debian's libfaketime (``apt-get install faketime``), for ``--slow-clock``.
+LIBFAKETIME = next(iter(sorted(glob.glob("/usr/lib/*/faketime/libfaketime.so.1"))), None)
 
 SOAK_FAULTS = {"rate_limit_rate": 0.05, "server_error_rate": 0.05, "lost_post_rate": 0.02, "truncate_rate": 0.10,
                "fail_rate": 0.03}
@@ -119,11 +127,17 @@ class Experiment:
                     state == "in_doubt" and "--resubmit-in-doubt" in flags):
                 self.allowed[self.bodies[job_id]] += 1
                 self.approved_resubmissions += 1
-        measured = run_measured(self.argv(self.output, *flags), env=self.env(), cwd=self.tmp, kill_after=kill_after,
+        env = self.env()
+        slow = self.args.slow_clock and len(self.runs) % 2 == 0
+        if slow:
+            # Preloaded rather than through the faketime command, which forks: SIGKILL must reach the tool.
+            env.update(LD_PRELOAD=str(LIBFAKETIME), FAKETIME=f"-{self.args.slow_clock:g}s",
+                       FAKETIME_DONT_FAKE_MONOTONIC="1")
+        measured = run_measured(self.argv(self.output, *flags), env=env, cwd=self.tmp, kill_after=kill_after,
                                 timeout=self.args.run_timeout)
         summary = measured.json() if not measured.killed else None
         entry = {
-            "label": label or ("run " + " ".join(flags)).strip(),
+            "label": (label or ("run " + " ".join(flags)).strip()) + (" (slow clock)" if slow else ""),
             "killed": measured.killed,
             "after": round(measured.wall, 3),
             "exit": measured.returncode,
@@ -440,6 +454,8 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--tool", metavar="COMMAND", help="how to start photogpt-batch (default: the installed "
                        "script), e.g. to check a patched build")
         p.add_argument("--json", action="store_true")
+        p.add_argument("--slow-clock", type=float, default=0.0, metavar="SECONDS",
+                       help="every other run with its clock this many seconds slow (needs libfaketime)")
         if mode in ("kill-loop", "edit-loop"):
             p.add_argument("--kills", type=int, default=20 if mode == "kill-loop" else 8)
             p.add_argument("--min-delay", type=float, default=0.2, help="earliest kill, seconds after the start")
@@ -453,6 +469,8 @@ def main(argv: list[str] | None = None) -> int:
             for kind, rate in SOAK_FAULTS.items():
                 p.add_argument("--" + kind.replace("_", "-"), dest=kind, type=float, default=rate)
     args = parser.parse_args(argv)
+    if args.slow_clock and LIBFAKETIME is None:
+        parser.error("--slow-clock needs libfaketime (apt-get install faketime)")
     tmp = Path(tempfile.mkdtemp(prefix=f"bench-torture-{args.mode}-"))
     try:
         result = {"kill-loop": kill_loop, "edit-loop": edit_loop, "takeover-loop": takeover_loop,

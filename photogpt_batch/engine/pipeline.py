@@ -157,6 +157,9 @@ class Engine:
     async def _prepare_ledger(self) -> tuple[list[JobRecord], list[tuple[PlannedJob, JobRecord, int]]]:
         """Record the spec in the ledger and decide what each job needs; returns the records to work on, and the
         earlier versions to follow (see `_prepare_earlier`)."""
+        # Every event this run records carries its measured server clock offset: a later run, on any machine,
+        # judges an in-doubt submission on the server's clock (see reconcile.py).
+        self.ledger.clock_offset = self.client.server_clock_offset
         self.ledger.recover_interrupted()
         self.ledger.register(self.campaign.jobs)
         current = self._current()

@@ -22,7 +22,7 @@ from typing import Any, Self
 
 from ..jobs import PlannedJob, canonical_json
 from .errors import UnknownRecord
-from .ops import INSERT_EVENT, EventRow, JobTransition, Op, SetMeta, Tx
+from .ops import INSERT_EVENT, EventRow, JobTransition, Op, SetMeta, Tx, with_offset
 from .records import Event, JobRecord, Reconciled, Reconciliation, VideoRecord, disposition
 from .states import JOB_STATES, VIDEO_STATES, Disposition, JobState
 from .writer import GroupCommit
@@ -81,6 +81,11 @@ class Ledger(GroupCommit):
     warning: str | None = None
     #: The holder whose stale lock this run took over (the shared store), or None.
     taken_over: LockHolder | None = None
+    #: The server's clock minus this machine's, in seconds, as the run measured it (`Engine` sets it from the
+    #: client's ``GET /ping``); recorded with every event, so that a later run, on any machine, can put the
+    #: event's time on the server's clock. None (not measured, or not a run): events record it as unknown,
+    #: and an in-doubt submission whose events have no offset is never settled automatically.
+    clock_offset: float | None = None
     _scope: str = ""
     _scope_params: tuple[Any, ...] = ()
     _meta_scope: str = ""
@@ -234,7 +239,7 @@ class Ledger(GroupCommit):
                         rows[job_id] = row
                         events.append((now, row, None, None, JobState.PLANNED, None))
             if events:
-                tx.executemany(INSERT_EVENT, events)
+                tx.executemany(INSERT_EVENT, with_offset(events, self.clock_offset))
         return rows
 
     def commit(self, *ops: Op) -> None:
@@ -354,8 +359,8 @@ class Ledger(GroupCommit):
 
     def events(self, row: int) -> list[Event]:
         """The audit trail of job version ``row`` (its videos' transitions included), oldest first."""
-        rows = self._query("SELECT at, job, n, from_state, to_state, detail FROM events WHERE job = ? ORDER BY id",
-                           (row,))
+        rows = self._query("SELECT at, job, n, from_state, to_state, detail, clock_offset FROM events WHERE job = ?"
+                           " ORDER BY id", (row,))
         return [Event(*r) for r in rows]
 
     def counts(self) -> dict[str, dict[str, int]]:

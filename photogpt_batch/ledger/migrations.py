@@ -65,6 +65,9 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ),
     # 3: facts about the folder as a whole (which campaign it belongs to, which API its jobs live on).
     ("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",),
+    # 4: each event's recording run's measured server clock offset (server − local seconds; NULL: unknown), so
+    # that an event's time can be put on the server's clock whichever machine recorded it.
+    ("ALTER TABLE events ADD COLUMN clock_offset REAL",),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -148,5 +151,7 @@ PG_MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE locks ADD COLUMN timeout_s DOUBLE PRECISION",
         "ALTER TABLE locks ADD COLUMN heartbeat_s DOUBLE PRECISION",
     ),
+    # 4: as SQLite's 4: each event's recording run's server clock offset (NULL: unknown).
+    ("ALTER TABLE events ADD COLUMN clock_offset DOUBLE PRECISION",),
 )
 PG_SCHEMA_VERSION = len(PG_MIGRATIONS)

@@ -17,9 +17,19 @@ from .errors import IllegalTransition, LedgerError, UnknownRecord
 from .records import pending_videos
 from .states import JOB_TRANSITIONS, VIDEO_TRANSITIONS, JobState, VideoState
 
-#: An audit event as inserted: (at, job row, video n, from_state, to_state, detail).
+#: An audit event as an op returns it: (at, job row, video n, from_state, to_state, detail).
 EventRow = tuple[float, int, int | None, str | None, str, str | None]
-INSERT_EVENT = "INSERT INTO events (at, job, n, from_state, to_state, detail) VALUES (?, ?, ?, ?, ?, ?)"
+#: Its insert, which adds the recording run's server clock offset (`with_offset`).
+INSERT_EVENT = ("INSERT INTO events (at, job, n, from_state, to_state, detail, clock_offset)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)")
+
+
+def with_offset(events: Sequence[EventRow], clock_offset: float | None) -> list[tuple[Any, ...]]:
+    """``events`` as `INSERT_EVENT`'s parameters: each with ``clock_offset``, the server clock minus the
+    recording machine's, as its run measured it (None: unknown). ``at`` is on the recording machine's clock;
+    with the offset, any later run can put it on the server's, which is what settling in-doubt submissions
+    compares with the server's ``createdAt``."""
+    return [(*event, clock_offset) for event in events]
 
 
 class Tx(Protocol):
@@ -275,10 +285,11 @@ def apply_each(conn: Tx, ops: Sequence[tuple[Op, float]], integrity: type[Except
 
 
 def apply_ops(tx: Tx, ops: Sequence[tuple[Op, float]], integrity: type[Exception],
-              restart: Any) -> list[Exception | None]:
-    """Apply each (op, time) in the open transaction of ``tx`` and insert their events, leaving the transaction
-    open; an op that fails is rolled back alone and its error returned in its place. ``restart()`` rolls the
-    transaction back and begins it again (each store knows how; PostgreSQL re-checks its lock)."""
+              restart: Any, clock_offset: float | None = None) -> list[Exception | None]:
+    """Apply each (op, time) in the open transaction of ``tx`` and insert their events (with ``clock_offset``:
+    `with_offset`), leaving the transaction open; an op that fails is rolled back alone and its error returned
+    in its place. ``restart()`` rolls the transaction back and begins it again (each store knows how;
+    PostgreSQL re-checks its lock)."""
     try:
         # Ops are almost always legal: apply the batch straight, with no savepoint per op (two statements saved
         # per transition, a third of the ledger's SQL in a run).
@@ -289,5 +300,5 @@ def apply_ops(tx: Tx, ops: Sequence[tuple[Op, float]], integrity: type[Exception
         # change nothing but the database, so applying them again is safe.
         restart()
         results, events = apply_each(tx, ops, integrity)
-    tx.executemany(INSERT_EVENT, events)
+    tx.executemany(INSERT_EVENT, with_offset(events, clock_offset))
     return results

@@ -311,7 +311,7 @@ class PostgresLedger(Ledger):
             except _SlowPath:
                 pass
         with self._transaction() as tx:
-            return apply_ops(tx, ops, psycopg.IntegrityError, tx.restart)
+            return apply_ops(tx, ops, psycopg.IntegrityError, tx.restart, self.clock_offset)
 
     def _fast_batch(self, ops: Sequence[tuple[Op, float]]) -> list[Exception | None]:
         """The batch in two pipelines (see `PgTx`); raises `_SlowPath` (rolled back) if any op fails."""
@@ -327,7 +327,7 @@ class PostgresLedger(Ledger):
                     pipeline.sync()
                     pg_lock.check_fence(fenced.rowcount, self.campaign)
                     tx.prefetched()
-                    results = apply_ops(tx, ops, psycopg.IntegrityError, _slow_path)
+                    results = apply_ops(tx, ops, psycopg.IntegrityError, _slow_path, self.clock_offset)
                     tx.send_queued()
                     conn.execute("COMMIT")
             except psycopg.IntegrityError as exc:

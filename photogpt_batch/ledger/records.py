@@ -66,6 +66,9 @@ class Event(NamedTuple):
     content changed; ``detail`` is the new content hash), ``current`` (an earlier version became current
     again because the spec went back to its content) or, for a video, ``moved`` (its file was moved to
     ``detail``, so that another version's file never replaces it).
+
+    ``at`` is on the clock of the machine that recorded the event; ``clock_offset`` is the server's clock minus
+    that machine's, as its run measured it (None: unknown, e.g. an event recorded before the ledger kept it).
     """
 
     at: float
@@ -74,6 +77,12 @@ class Event(NamedTuple):
     from_state: str | None
     to_state: str
     detail: str | None
+    clock_offset: float | None = None
+
+    @property
+    def server_at(self) -> float | None:
+        """``at`` on the server's clock, or None when the recording run's offset is unknown."""
+        return None if self.clock_offset is None else self.at + self.clock_offset
 
 
 class Reconciled(NamedTuple):

@@ -284,7 +284,7 @@ class SqliteLedger(Ledger):
         assert self._wtx is not None
         conn.execute("BEGIN IMMEDIATE")
         try:
-            return apply_ops(self._wtx, ops, sqlite3.IntegrityError, self._wtx.restart)
+            return apply_ops(self._wtx, ops, sqlite3.IntegrityError, self._wtx.restart, self.clock_offset)
         except BaseException:
             f.rollback(conn)
             raise

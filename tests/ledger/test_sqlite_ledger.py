@@ -140,7 +140,7 @@ def test_a_version_1_ledger_is_migrated_to_the_latest_with_its_data(output: Path
 
     assert record is not None and (record.state, record.remote_id, record.attempts) == ("submitted", "job_7", 0)
     assert {"attempts", "submitted_at"} <= columns(path, "jobs")
-    assert columns(path, "events") == {"id", "at", "job", "n", "from_state", "to_state", "detail"}
+    assert columns(path, "events") == {"id", "at", "job", "n", "from_state", "to_state", "detail", "clock_offset"}
     assert columns(path, "meta") == {"key", "value"}
     with sqlite3.connect(path) as conn:
         assert conn.execute("SELECT version FROM schema_version").fetchall() == [(SCHEMA_VERSION,)]
@@ -649,7 +649,7 @@ async def test_an_earlier_versions_files_stay_in_the_manifest_marked_not_current
     ledger.commit(MoveVideo(first, 1, "a/v1/1.mp4"))
 
     assert [(e["path"], e["version"], e["current"]) for e in ledger.manifest_entries()] == [("a/v1/1.mp4", 1, False)]
-    assert ledger.events(first)[-1][2:] == (1, "downloaded", "moved", "a/v1/1.mp4")
+    assert ledger.events(first)[-1][2:6] == (1, "downloaded", "moved", "a/v1/1.mp4")
     with pytest.raises(UnknownRecord):
         ledger.commit(MoveVideo(second, 1, "a/1.mp4"))  # planned: no video, no file
 
