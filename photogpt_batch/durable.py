@@ -8,6 +8,7 @@ output folder itself may be a link: that is the user's choice, made outside it.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import stat
@@ -51,6 +52,24 @@ def check_owned_dir(path: Path) -> bool:
         raise LinkRefused(path)
     if not stat.S_ISDIR(mode):
         raise LinkRefused(path, "not a folder")
+    return True
+
+
+def owned_dirs(root: Path, folder: Path, *, create: bool = False) -> bool:
+    """Whether ``folder`` (inside the output folder ``root``) exists, each folder between them checked with
+    `check_owned_dir`: a symbolic link anywhere on the way (a job folder, its ``v<k>/``) raises `LinkRefused`,
+    not only one in the last place. With ``create``, missing folders are made one at a time, never through a
+    link (one planted meanwhile makes ``mkdir`` fail, and the check after it refuses it). ``root`` itself may
+    be a link: that is the user's choice, made outside it."""
+    current = root
+    for part in folder.relative_to(root).parts:
+        current = current / part
+        if not check_owned_dir(current):
+            if not create:
+                return False
+            with contextlib.suppress(FileExistsError):
+                current.mkdir()
+            check_owned_dir(current)
     return True
 
 

@@ -20,8 +20,10 @@ from pathlib import Path
 from yarl import URL
 
 from .client import DEFAULT_BASE_URL
+from .durable import describe
 from .errors import UsageError
-from .ledger import LEDGER_DIR, Ledger
+from .ledger import LEDGER_DIR, Ledger, LedgerError, SqliteLedger
+from .ledger.folder import check_folder_owner, claim_folder_for
 
 #: The recorded API of jobs made by ``run --sandbox`` (its jobs live in ``sandbox-jobs.jsonl``).
 SANDBOX = "sandbox"
@@ -104,6 +106,15 @@ def claim_folder(ledger: Ledger, output: Path, campaign: str, endpoint: str) -> 
             f"{output} belongs to campaign {owner!r}, not {campaign!r}: two campaigns in one folder would overwrite "
             "each other's videos and pay again for each other's jobs. Give this one its own output (or, if the "
             "campaign was renamed, put the old name back)")
+    try:
+        # The folder's own claim: a shared ledger is keyed by campaign, so only the folder can say whose it is.
+        check_folder_owner(output, campaign)
+        if not isinstance(ledger, SqliteLedger):
+            claim_folder_for(output, campaign)
+    except LedgerError as exc:
+        raise FolderClaimed(str(exc)) from exc
+    except OSError as exc:
+        raise FolderClaimed(f"cannot record the campaign that {output} belongs to: {describe(exc)}") from exc
     if recorded != endpoint:
         ledger.set_meta("endpoint", endpoint)
     if owner != campaign:

@@ -24,6 +24,7 @@ from .engine.credits import collect_credits, lacking_credits
 from .errors import ConfigError as ConfigError  # re-exported: callers catch it from here too
 from .jobs import Campaign
 from .ledger import Ledger, LedgerError, LedgerUnavailable, SqliteLedger
+from .ledger.transfer import moved_refusal
 from .network import Network
 from .ownership import SANDBOX_JOBS, FolderClaimed, claim_folder, endpoint_of
 from .progress import Progress
@@ -109,11 +110,16 @@ def _open_for_run(campaign: Campaign, config: RunConfig) -> Ledger:
     locked) for writing; `ConfigError` when it cannot be."""
     output = campaign.output
     try:
-        return Ledger.open_for_run(output, url=config.ledger_url, campaign=campaign.name)
+        ledger = Ledger.open_for_run(output, url=config.ledger_url, campaign=campaign.name)
     except LedgerError as exc:
         raise ConfigError(str(exc)) from exc
     except OSError as exc:
         raise ConfigError(f"cannot use the output folder {output}: {exc.strerror or exc}") from exc
+    refusal = moved_refusal(ledger)  # `ledger push` / `pull` moved the campaign: one campaign, one ledger
+    if refusal is not None:
+        ledger.close()
+        raise ConfigError(refusal)
+    return ledger
 
 
 @contextlib.asynccontextmanager

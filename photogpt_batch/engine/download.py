@@ -14,7 +14,7 @@ from pathlib import Path
 
 from .. import manifest
 from ..client import ApiError, AuthError, Conflict
-from ..durable import check_owned_dir, describe
+from ..durable import describe, owned_dirs
 from ..jobs import PlannedJob
 from ..ledger import JobRecord, JobState, VideoRecord, VideoState, pending_videos
 from . import lastframe, versions
@@ -68,7 +68,7 @@ class Downloads:
                 if index < len(urls):
                     async with self.slots:
                         await fetch_file(ctx.client.session, urls[index], self.output / lastframe.beside(path),
-                                         read_timeout=ctx.options.read_timeout)
+                                         read_timeout=ctx.options.read_timeout, root=self.output)
             if not urls:
                 ctx.progress.note(f"warning: {job.id}: asked for its last frame, but the server returned none")
         except AuthError as exc:
@@ -93,9 +93,7 @@ class Downloads:
         part = part_path(dest)
         try:
             # A job folder that is a link (or a file) is refused: writing through it could land anywhere.
-            if earlier is not None:  # the job folder holds v<k>/: it must not be a link either
-                check_owned_dir(self.output / job.id)
-            folder_existed = check_owned_dir(dest.parent)
+            folder_existed = owned_dirs(self.output, dest.parent)
             if state == VideoState.PENDING or (part.exists() and len(ledger.versions(job.id)) > 1):
                 # A .part from another version of this job (or another remote job) is not a prefix of this
                 # file. A resumed download can meet one too: the spec went back to an earlier version whose
@@ -127,7 +125,8 @@ class Downloads:
                 async with self.slots:
                     if ctx.stopping:
                         return
-                    result = await fetch_file(ctx.client.session, url, dest, read_timeout=options.read_timeout)
+                    result = await fetch_file(ctx.client.session, url, dest, read_timeout=options.read_timeout,
+                                              root=self.output)
             except UrlExpired:
                 url, last_error = None, "the file URL expired"
                 continue
@@ -217,8 +216,10 @@ class Downloads:
             return False
         path = self.output / video.path
         try:
-            found = path.lstat()  # a link in the file's place is not the file we wrote
-        except OSError:
+            # A link in the file's place, or in place of a folder on its way, is not the file we wrote.
+            owned_dirs(self.output, path.parent)
+            found = path.lstat()
+        except OSError:  # LinkRefused included
             return False
         if not stat.S_ISREG(found.st_mode) or found.st_size != video.bytes:
             return False

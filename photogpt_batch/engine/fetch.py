@@ -26,7 +26,7 @@ from typing import Any, BinaryIO
 
 import aiohttp
 
-from ..durable import LinkRefused, fsync_dir, open_owned
+from ..durable import LinkRefused, fsync_dir, open_owned, owned_dirs
 from ..errors import BatchError
 
 #: Statuses from the file host that mean "this signed URL is no longer good": ask ``/download`` again.
@@ -85,6 +85,7 @@ async def fetch_file(
     read_timeout: float,
     connect_timeout: float = 30.0,
     chunk: int = 1 << 20,
+    root: Path | None = None,
 ) -> FetchResult:
     """Download ``url`` to ``dest`` (see the module docstring); return its size and sha256.
 
@@ -93,10 +94,16 @@ async def fetch_file(
 
     Raises `UrlExpired` (403/404/410), `IncompleteDownload` (short body or stall; resumable),
     `SizeMismatch` (length disagreement; ``.part`` removed) or `FetchError` (any other status).
+
+    ``root``: the output folder ``dest`` lies in. Every folder between them is checked (`durable.owned_dirs`)
+    before the ``.part`` is opened and again before the rename: a link anywhere on the way (a job folder or a
+    ``v<k>/`` replaced by a link to elsewhere) raises `LinkRefused`, and nothing is written through it.
     """
     if "Authorization" in session.headers:
         raise ValueError("the session has a default Authorization header: it must not go to file hosts")
-    if not dest.parent.is_dir():  # a stat is cheaper than mkdir's exception on the common path
+    if root is not None:
+        owned_dirs(root, dest.parent, create=True)
+    elif not dest.parent.is_dir():  # a stat is cheaper than mkdir's exception on the common path
         dest.parent.mkdir(parents=True, exist_ok=True)
     part = part_path(dest)
     offset = _part_size(part)
@@ -116,7 +123,7 @@ async def fetch_file(
                     f"the file URL answered HTTP {response.status}: it has expired", status=response.status
                 )
             if response.status == 416 and offset:
-                return await _finish_satisfied_part(response, part, dest, offset, expected_size)
+                return await _finish_satisfied_part(response, part, dest, offset, expected_size, root)
             if response.status == 206 and offset:
                 total = _resumed_total(response, offset)
             elif response.status == 200:
@@ -127,7 +134,7 @@ async def fetch_file(
             if total is not None and expected_size is not None and total != expected_size:
                 raise SizeMismatch(f"the file host declares {total} bytes but {expected_size} were expected")
             expected = total if total is not None else expected_size
-            return await _stream(response, part, dest, offset, expected, chunk)
+            return await _stream(response, part, dest, offset, expected, chunk, root)
     except SizeMismatch:
         part.unlink(missing_ok=True)
         raise
@@ -162,7 +169,8 @@ def _resumed_total(response: aiohttp.ClientResponse, offset: int) -> int | None:
 
 
 async def _finish_satisfied_part(
-    response: aiohttp.ClientResponse, part: Path, dest: Path, offset: int, expected_size: int | None
+    response: aiohttp.ClientResponse, part: Path, dest: Path, offset: int, expected_size: int | None,
+    root: Path | None,
 ) -> FetchResult:
     """416 to ``Range: bytes=N-``: fine if the part already holds the whole file (a crash before rename)."""
     match = _CONTENT_RANGE.match(response.headers.get("Content-Range", ""))
@@ -173,7 +181,7 @@ async def _finish_satisfied_part(
             f"the file host refused to resume at byte {offset}; starting over", received=0, expected=total
         )
     digest = await asyncio.to_thread(hash_file, part)
-    await asyncio.to_thread(_commit_file, part, dest, None)
+    await asyncio.to_thread(_commit_file, part, dest, None, root)
     return FetchResult(offset, digest.hexdigest())
 
 
@@ -254,7 +262,8 @@ class _Sink:
 
 
 async def _stream(
-    response: aiohttp.ClientResponse, part: Path, dest: Path, offset: int, expected: int | None, chunk: int
+    response: aiohttp.ClientResponse, part: Path, dest: Path, offset: int, expected: int | None, chunk: int,
+    root: Path | None,
 ) -> FetchResult:
     """Append the body to ``part`` (after hashing its first ``offset`` bytes), then commit it to ``dest``."""
     digest = await asyncio.to_thread(hash_file, part) if offset else hashlib.sha256()
@@ -285,7 +294,7 @@ async def _stream(
             raise IncompleteDownload(
                 f"the body ended at {received} of {expected} bytes", received=received, expected=expected
             )
-        await asyncio.to_thread(_commit_file, part, dest, out)
+        await asyncio.to_thread(_commit_file, part, dest, out, root)
     return FetchResult(received, digest.hexdigest())
 
 
@@ -303,8 +312,11 @@ def _sync(out: BinaryIO) -> None:
     os.fsync(out.fileno())
 
 
-def _commit_file(part: Path, dest: Path, out: BinaryIO | None) -> None:
-    """Make the part durable, rename it to ``dest`` atomically, and make the rename durable too."""
+def _commit_file(part: Path, dest: Path, out: BinaryIO | None, root: Path | None) -> None:
+    """Make the part durable, rename it to ``dest`` atomically, and make the rename durable too (its folders
+    checked again first: one may have been replaced by a link while the file downloaded)."""
+    if root is not None:
+        owned_dirs(root, dest.parent)
     if out is not None:
         _sync(out)
     else:

@@ -18,7 +18,7 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
-from ..durable import check_owned_dir, describe, fsync_dir
+from ..durable import describe, fsync_dir, owned_dirs
 from ..ledger import JobRecord, JobState, Ledger, MoveVideo, VideoState, VideoTransition
 from . import lastframe
 
@@ -103,6 +103,10 @@ def _move(output: Path, src_rel: str, dst_rel: str, size: int | None) -> bool:
     A file already at ``dst_rel`` with the recorded size and none at ``src_rel`` is an earlier move that a
     crash kept from being recorded. A missing file is left to the run (it is fetched again if current)."""
     src, dst = output / src_rel, output / dst_rel
+    # Every folder on both sides (the job folder, a v<k>/): one that is a link to elsewhere is not ours, and
+    # nothing is moved into, out of or recorded through it.
+    owned_dirs(output, src.parent)
+    owned_dirs(output, dst.parent)
     src_there, dst_there = os.path.lexists(src), os.path.lexists(dst)
     if dst_there:
         if not src_there and dst.lstat().st_size == size:
@@ -110,9 +114,8 @@ def _move(output: Path, src_rel: str, dst_rel: str, size: int | None) -> bool:
         raise FileExistsError(errno.EEXIST, "another file is in the way", str(dst))
     if not src_there:
         return False
-    check_owned_dir(output / dst_rel.split("/")[0])  # the job folder: never written through a link
-    if not check_owned_dir(dst.parent):
-        dst.parent.mkdir()
+    if not owned_dirs(output, dst.parent):
+        owned_dirs(output, dst.parent, create=True)
         fsync_dir(dst.parent.parent)
     os.rename(src, dst)
     lastframe.move_along(src, dst)

@@ -1,15 +1,32 @@
-"""Checks of an output folder against its ledger, whichever store holds it."""
+"""Checks of an output folder against its ledger, whichever store holds it, and the folder's own claim and lock
+on the shared ledger.
+
+The folder's SQLite ledger records which campaign the folder belongs to, and its lock file keeps a second run
+out. A shared ledger keys everything by campaign, so neither could say anything about the folder: two
+campaigns could run into one folder, one after the other or at once, and overwrite each other's videos. So a
+run on the shared ledger holds the same ``.photogpt-batch/lock`` while it writes into the folder, and records
+the campaign that owns the folder in ``.photogpt-batch/campaign`` (`claim_folder_for`), which runs on either
+store check.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import re
+import sqlite3
 import stat
 from collections.abc import Callable
 from pathlib import Path
 
+from ..durable import check_owned_dir, fsync_dir, open_owned
 from ..manifest import MANIFEST
 from .errors import LedgerError
+from .sqlite_file import LEDGER_DIR, FolderLock, ledger_path
+
+#: The campaign a folder run on the shared ledger belongs to, beside the folder's lock.
+CLAIM_FILE = "campaign"
 
 MANIFEST_JOB_ID = re.compile(rb'"jobId":"((?:[^"\\\n]|\\.)*)"')  # within one line
 
@@ -49,3 +66,65 @@ def check_manifest_known(output: Path, where: Path | str, known: Callable[[], se
             f"them, or move {manifest.name} away to go ahead anyway")
 
 
+
+
+def lock_folder(output: Path) -> FolderLock:
+    """Take the output folder's lock (``.photogpt-batch/lock``, created if needed, never through a link), as a
+    run on the folder's own ledger does: `LedgerLocked` names the process that holds it."""
+    state_dir = Path(output) / LEDGER_DIR
+    if not check_owned_dir(state_dir):
+        state_dir.mkdir(parents=True, exist_ok=True)
+    return FolderLock(Path(output))
+
+
+def folder_owner(output: Path) -> str | None:
+    """The campaign ``output`` belongs to: the one a shared-ledger run recorded there, else the one its own
+    SQLite ledger records once it sent something; ``None`` when nothing says."""
+    claim = Path(output) / LEDGER_DIR / CLAIM_FILE
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        if stat.S_ISREG(claim.lstat().st_mode):
+            name = json.loads(claim.read_bytes()).get("campaign")
+            if isinstance(name, str) and name:
+                return name
+    path = ledger_path(output)
+    if not path.is_file() or path.is_symlink():
+        return None
+    try:
+        conn = sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True)
+        try:
+            sent = conn.execute("SELECT 1 FROM jobs WHERE attempts > 0 OR remote_id IS NOT NULL LIMIT 1").fetchone()
+            row = conn.execute("SELECT value FROM meta WHERE key = 'campaign'").fetchone()
+        finally:
+            conn.close()
+    except sqlite3.Error:  # an old or damaged ledger: the run on it says so itself
+        return None
+    return row[0] if sent and row and isinstance(row[0], str) else None
+
+
+def check_folder_owner(output: Path, campaign: str) -> None:
+    """Refuse (`LedgerError`, nothing sent) to run ``campaign`` into a folder that belongs to another one."""
+    owner = folder_owner(output)
+    if owner is not None and owner != campaign:
+        raise LedgerError(
+            f"{output} belongs to campaign {owner!r}, not {campaign!r}: two campaigns in one folder would overwrite "
+            "each other's videos and pay again for each other's jobs. Give this one its own output (or, if the "
+            "campaign was renamed, put the old name back)")
+
+
+def claim_folder_for(output: Path, campaign: str) -> None:
+    """Record that ``output`` belongs to ``campaign`` (for a run on the shared ledger): written to a temporary
+    file and renamed into place, never through a link."""
+    state_dir = Path(output) / LEDGER_DIR
+    claim, tmp = state_dir / CLAIM_FILE, state_dir / (CLAIM_FILE + ".tmp")
+    data = json.dumps({"campaign": campaign}).encode() + b"\n"
+    with contextlib.suppress(OSError):
+        if claim.read_bytes() == data and not claim.is_symlink():
+            return
+    tmp.unlink(missing_ok=True)
+    fd = open_owned(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+    with open(fd, "wb") as out:
+        out.write(data)
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(tmp, claim)
+    fsync_dir(state_dir)

@@ -28,14 +28,14 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from . import pg_lock
+from . import folder, pg_lock
 from .base import JOB_COLUMNS, VIDEO_COLUMNS, Ledger, LockHolder
 from .errors import LedgerError, LedgerUnavailable, LedgerUnusable, ReadOnlyLedger, UnknownRecord
-from .folder import check_manifest_known
 from .migrations import PG_SCHEMA_VERSION
 from .ops import Op, apply_ops, select_job_row, select_video_state
 from .pg_connect import connect, first_line, load_psycopg, migrate, pg_sql, rollback_quietly, schema_version, unusable
 from .records import JobRecord, VideoRecord
+from .sqlite_file import FolderLock
 from .states import JOB_STATES, VIDEO_STATES, JobState, VideoState
 from .stores import redact, scrub
 from .writer import Pending, fail_all, resolve
@@ -176,6 +176,7 @@ class PostgresLedger(Ledger):
         self._read_mutex = threading.Lock()
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="ledger-writer") if write_conn else None
         self._heartbeat: pg_lock.Heartbeat | None = None
+        self._folder_lock: FolderLock | None = None  # the output folder's, while a run writes into it
         self._closed = False
         self._init_writer()
 
@@ -183,11 +184,18 @@ class PostgresLedger(Ledger):
 
     @classmethod
     def open_for_run(cls, output: Path, *, url: str | None = None, campaign: str | None = None,
-                     check_folder: bool = True) -> PostgresLedger:
-        """Connect, migrate, take the campaign's lock and (``check_folder``) check the folder's manifest against
-        the ledger."""
+                     check_folder: bool = True, lock_folder: bool = True) -> PostgresLedger:
+        """Take the output folder's lock (``lock_folder``: a run writes into it; ``ledger push`` and ``pull``
+        hold it through the folder's own ledger), connect, migrate, take the campaign's lock and
+        (``check_folder``) check that the folder belongs to this campaign and its manifest against the ledger."""
         assert url and campaign
-        wconn = connect(url)
+        held = folder.lock_folder(Path(output)) if lock_folder else None
+        try:
+            wconn = connect(url)
+        except BaseException:
+            if held is not None:
+                held.release()
+            raise
         try:
             migrate(wconn, url)
             try:
@@ -202,13 +210,17 @@ class PostgresLedger(Ledger):
                 raise
         except BaseException:
             wconn.close()
+            if held is not None:
+                held.release()
             raise
         ledger = cls(url, campaign, wconn, rconn, generation, run_id)
         ledger.taken_over = taken_over
         ledger.warning = pg_lock.takeover_warning(taken_over) if taken_over is not None else None
+        ledger._folder_lock = held
         try:
             if check_folder:
-                check_manifest_known(Path(output), ledger.location, ledger.remote_ids)
+                folder.check_folder_owner(Path(output), campaign)
+                folder.check_manifest_known(Path(output), ledger.location, ledger.remote_ids)
             timeout = pg_lock.lock_timeout()
             ledger._heartbeat = pg_lock.Heartbeat(lambda: connect(url), campaign, generation,
                                                   pg_lock.heartbeat_interval(timeout))
@@ -255,6 +267,8 @@ class PostgresLedger(Ledger):
                 self._wconn.close()
         with self._read_mutex:
             self._rconn.close()
+        if self._folder_lock is not None:
+            self._folder_lock.release()
 
     def lock_holder(self) -> LockHolder | None:
         """Who holds this campaign's run lock now."""

@@ -135,12 +135,15 @@ def test_push_and_pull_keep_every_row_and_the_password_is_never_shown_or_written
             content = transfer.dump(local)
             assert content["events"] and content["meta"]["campaign"] == "t"
             assert transfer.dump(shared) == content == transfer.dump(archive)
-        # a run on the shared ledger continues the pushed campaign: nothing is sent again
-        rerun = cli(["run", str(spec), "--output", str(tmp_path / "ci"), "--rate", "1000", "--quiet", "--ledger", url],
+        # pulled: the campaign runs from the archive folder's ledger now, not the shared one (one campaign, one
+        # ledger), and it sends nothing again
+        moved = cli(["run", str(spec), "--output", str(tmp_path / "ci"), "--rate", "1000", "--quiet", "--ledger", url],
                     env)
+        assert moved.returncode == 2 and f"--output {tmp_path / 'archive'}" in moved.stderr, moved.stderr
+        rerun = cli(["run", str(spec), "--output", str(tmp_path / "archive"), "--rate", "1000", "--quiet"], env)
         assert rerun.returncode == 0, rerun.stderr
         assert posts(sandbox) == 4
-        outputs.append(rerun)
+        outputs += [moved, rerun]
         # the shared campaign now has other content than a fresh folder's: refused both ways
         (tmp_path / "o").mkdir()
         other = write_campaign(tmp_path / "o", jobs=1)  # campaign 't' again, with one job, in its own folder

@@ -157,6 +157,9 @@ def test_a_folder_missing_the_shared_ledgers_videos_downloads_them_and_submits_n
         # A folder whose manifest lists jobs the shared ledger does not know is refused (another campaign's).
         stray = load(spec)
         stray.name = "another"
+        with pytest.raises(ConfigError, match="belongs to campaign 't', not 'another'"):
+            run_campaign(stray, config(sandbox, url))
+        (tmp_path / "out" / ".photogpt-batch" / "campaign").unlink()  # without the folder's claim, the manifest
         with pytest.raises(ConfigError, match="does not know 4 job"):
             run_campaign(stray, config(sandbox, url))
         assert posts(sandbox) == 4

@@ -269,3 +269,24 @@ def test_schema_check_fails_on_a_missing_file(tmp_path: Path) -> None:
     result = invoke("schema", "--check", "--out", str(out))
     assert result.exit_code == 1
     assert "grok-imagine-1.5.schema.json: missing" in result.stderr
+
+
+@pytest.mark.parametrize("job_id", ["index.html", "INDEX.HTML", "Index.Html.", "index.html.tmp", "Index.HTML.TMP",
+                                    "manifest.jsonl.tmp"])
+def test_validate_refuses_an_id_that_names_a_file_the_tool_writes_in_any_case_with_exit_2(
+        tmp_path: Path, job_id: str) -> None:
+    # `id: index.html` would be paid for and never saved: the review page is written there.
+    spec = tmp_path / "clash.yaml"
+    spec.write_text(MANIFEST_ID.replace("Manifest.JSONL", f'"{job_id}"'), encoding="utf-8")
+    result = invoke("validate", str(spec))
+    assert result.exit_code == 2, result.output
+    assert f"{spec}:4:9: error: id: {job_id!r} clashes with the tool's own " in result.stdout
+
+
+def test_the_reserved_ids_are_the_names_the_tool_writes() -> None:
+    from photogpt_batch.ledger import LEDGER_DIR
+    from photogpt_batch.manifest import MANIFEST
+    from photogpt_batch.review.page import PAGE
+    from photogpt_batch.spec.ids import OUTPUT_NAMES
+
+    assert set(OUTPUT_NAMES.values()) == {MANIFEST, MANIFEST + ".tmp", PAGE, PAGE + ".tmp", LEDGER_DIR}
