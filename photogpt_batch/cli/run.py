@@ -146,8 +146,8 @@ def run(ctx: click.Context, spec: str, output: str | None, only: tuple[str, ...]
     progress = Progress(total, quiet=quiet or as_json)
     progress.note(f"{campaign.name}: output {campaign.output}{skipped(campaign)}")
     unmatched = _unknown_classes(campaign, options.stated_prices) if prices else None
-    if unmatched:
-        progress.note(unmatched)
+    if unmatched:  # shown even with --quiet: a mistyped class prices nothing
+        click.echo(unmatched, err=True)
     handler = progress.log_handler()
     handler.setLevel(logging.WARNING)
     logging.getLogger("photogpt_batch").addHandler(handler)

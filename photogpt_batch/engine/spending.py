@@ -79,7 +79,8 @@ class RunSpend:
     def open_budget(self, limit: float) -> None:
         """Open the budget gate at what the ledger holds: credits recorded (every version, every run) and
         every job sent without credits yet at its estimate. A job a killed run never sent is planned, not
-        held; one that may have gone out (in doubt) is held until it is settled."""
+        held; one that may have gone out (in doubt) is held until it is settled. An unknown class with a
+        generated job whose credits the API does not report cannot be priced in this run."""
         assert self.prices is not None
         ledger = self.ctx.ledger
         gate = BudgetGate(limit)
@@ -88,7 +89,12 @@ class RunSpend:
                 gate.spent += record.credits
             elif record.remote_id or record.state in (JobState.IN_DOUBT, JobState.SUBMITTING):
                 body = ledger.body(record.rowid)
-                gate.hold(record.rowid, price_class(body, self.prices.rules), self.prices.estimate(body))
+                key, estimate = price_class(body, self.prices.rules), self.prices.estimate(body)
+                gate.hold(record.rowid, key, estimate)
+                if estimate is None and record.state == JobState.SUCCEEDED:
+                    # Generated, and GET /jobs (just asked) has no credits for it: another job of its class
+                    # would go at 0 and teach nothing more. Its class waits for its credits or a stated price.
+                    gate.unpriceable.setdefault(key, "the API reports no credits yet")
         self.budget = gate
 
     async def reserve(self, job: PlannedJob, record: JobRecord) -> None:
