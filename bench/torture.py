@@ -4,6 +4,8 @@
     python bench/torture.py soak --jobs 1000                    # 5% 429, 5% 5xx, 2% lost POSTs, 10% truncated
                                                                 # downloads, 3% failed generations
     python bench/torture.py kill-loop --jobs 20 --kills 3 --json  # what the smoke test runs
+    python bench/torture.py budget-soak --jobs 40               # a budget while GET /jobs reports credits: null
+                                                                # and the first POST is lost (502)
 
 One sandbox process serves the whole experiment, so its state (jobs, payload counts) survives every restart of
 the tool. The tool runs as ``photogpt-batch run`` in a child process each time.
@@ -13,6 +15,11 @@ the tool. The tool runs as ``photogpt-batch run`` in a child process each time.
   then once with ``--resubmit-in-doubt``, the user's decision.
 - soak: one run, then reruns with ``--retry-failed --resubmit-in-doubt`` (what a user does after reading the
   summary) until complete.
+- budget-soak: with ``--max-credits`` and a sandbox whose ``GET /jobs`` reports ``credits: null`` and whose first
+  POST is lost (the job is created, the answer is a 502): a run, a rerun, then a run with the class's price
+  stated (``--price``). Each run must end by itself (exit 1 while jobs are held back), at most one job of the
+  unpriced class may go per run before the price is stated, and what the sandbox billed must stay within the
+  budget.
 
 Then every expected video is checked: present, its sha256 equal to the ledger's, the manifest's and that of
 the bytes the sandbox served, its top-level MP4 boxes tiling the file. *Silent duplicate submissions* are
@@ -131,9 +138,12 @@ def settle(exp: Experiment, flags: tuple[str, ...], rounds: int) -> None:
             return
 
 
-def finish(exp: Experiment) -> dict[str, Any]:
-    """Verify the output folder and the sandbox's payload counts."""
-    check = verify_output(exp.output, [job_id for job_id, _ in exp.jobs], exp.sandbox.jobs(), exp.args.video_bytes)
+def finish(exp: Experiment, expect_all: bool = True) -> dict[str, Any]:
+    """Verify the output folder and the sandbox's payload counts (``expect_all``: every job's videos, else
+    those of the jobs that generated)."""
+    states = ledger_states(exp.output)
+    wanted = [job_id for job_id, _ in exp.jobs if expect_all or states.get(job_id) == "succeeded"]
+    check = verify_output(exp.output, wanted, exp.sandbox.jobs(), exp.args.video_bytes)
     counters = exp.sandbox.counters()
     return {
         "verification": check,
@@ -183,6 +193,30 @@ def soak(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     return result
 
 
+BUDGET_CLASS = "veo-3.1-fast 720p 8 s"  # the campaign's price class; the sandbox bills it 40 credits a video
+
+
+def budget_soak(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
+    faults = {"no_credits": True, "lost_post_nth": [1], "lost_post_mode": "error", "lost_post_status": 502}
+    cfg = sandbox_config(seed=args.seed, generation=args.generation, prepare=args.prepare,
+                         video_bytes=args.video_bytes, faults=faults)
+    budget = args.budget if args.budget is not None else 40.0 * (args.jobs // 2)
+    posts: list[int] = []
+    with SandboxProc(cfg) as sb:
+        exp = Experiment(args, sb, tmp, "torture-budget")
+        for flags in ((), (), ("--price", f"{BUDGET_CLASS}=40")):
+            exp.run("--max-credits", str(budget), *flags, label=("run " + " ".join(flags)).strip())
+            posts.append(len(sb.jobs()))
+        billed = sum(job.get("credits") or 0 for job in sb.jobs())
+        result = finish(exp, expect_all=False)
+    unpriced_runs = [b - a for a, b in zip([0, *posts], posts[:-1], strict=False)]  # the runs without --price
+    result.update({"runs": exp.runs, "budget": budget, "billed": billed, "jobsCreatedPerRun": posts,
+                   "unpricedPerRun": unpriced_runs, "approvedResubmissions": exp.approved_resubmissions,
+                   "silentBeforeFlags": result["duplicates"]["silent"],
+                   "endedByThemselves": all(not r["killed"] and r["exit"] in (0, 1) for r in exp.runs)})
+    return result
+
+
 def render(mode: str, args: argparse.Namespace, result: dict[str, Any]) -> tuple[str, bool]:
     check = result["verification"]
     dup = result["duplicates"]
@@ -210,7 +244,14 @@ def render(mode: str, args: argparse.Namespace, result: dict[str, Any]) -> tuple
         ["jobs the sandbox created / bodies in the campaign", f"{dup['created']} / {args.jobs}", "-"],
         ["leftover .part files / files set aside", f"{check.leftover_parts} / {check.set_aside}", "-"],
     ]
-    if mode == "kill-loop":
+    if mode == "budget-soak":
+        within = result["billed"] <= result["budget"]
+        alone = all(n <= 1 for n in result["unpricedPerRun"])
+        checks += [["billed by the sandbox / budget", f"{result['billed']} / {result['budget']}", verdict(within)],
+                   ["jobs sent per run while the price was unknown", result["unpricedPerRun"], verdict(alone)],
+                   ["runs that ended by themselves", f"{len(result['runs'])}", verdict(result["endedByThemselves"])]]
+        ok = ok and within and alone and result["endedByThemselves"]
+    elif mode == "kill-loop":
         checks[1:1] = [["silent duplicates before any flag", result["silentBeforeFlags"],
                         verdict(result["silentBeforeFlags"] == 0)]]
         checks += [["kills that landed (process still running)", f"{result['killsLanded']}/{args.kills}",
@@ -239,7 +280,7 @@ def parse_range(text: str) -> tuple[float, float]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="mode", required=True)
-    for mode in ("kill-loop", "soak"):
+    for mode in ("kill-loop", "soak", "budget-soak"):
         p = sub.add_parser(mode)
         p.add_argument("--jobs", type=int, default=300 if mode == "kill-loop" else 1000)
         p.add_argument("--seed", type=int, default=7)
@@ -257,18 +298,21 @@ def main(argv: list[str] | None = None) -> int:
             p.add_argument("--kills", type=int, default=20)
             p.add_argument("--min-delay", type=float, default=0.2, help="earliest kill, seconds after the start")
             p.add_argument("--max-delay", type=float, default=1.2, help="latest kill, seconds after the start")
+        elif mode == "budget-soak":
+            p.add_argument("--budget", type=float, help="--max-credits (default: half the campaign, 40 a job)")
         else:
             for kind, rate in SOAK_FAULTS.items():
                 p.add_argument("--" + kind.replace("_", "-"), dest=kind, type=float, default=rate)
     args = parser.parse_args(argv)
     tmp = Path(tempfile.mkdtemp(prefix=f"bench-torture-{args.mode}-"))
     try:
-        result = kill_loop(args, tmp) if args.mode == "kill-loop" else soak(args, tmp)
+        result = {"kill-loop": kill_loop, "soak": soak, "budget-soak": budget_soak}[args.mode](args, tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     body, ok = render(args.mode, args, result)
     title = (f"Torture: kill -9 loop, {args.jobs} jobs, {args.kills} kills" if args.mode == "kill-loop"
-             else f"Torture: fault soak, {args.jobs} jobs")
+             else f"Torture: budget soak, {args.jobs} jobs, credits null, first POST lost"
+             if args.mode == "budget-soak" else f"Torture: fault soak, {args.jobs} jobs")
     check = result.pop("verification")
     emit(title, body, {**result, "lost": len(check.lost), "corrupt": len(check.corrupt),
                        "manifestProblems": len(check.manifest_problems), "videosVerified": check.videos_verified,
