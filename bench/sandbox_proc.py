@@ -43,6 +43,7 @@ class BenchSandbox(Sandbox):
                 "runningAt": job.running_at,
                 "finishedAt": job.finished_at,
                 "fails": job.fails,
+                "credits": job.credits,
                 "videoIds": job.video_ids,
                 "body": canonical_json(job.body),
             }

@@ -7,6 +7,8 @@
     python bench/torture.py takeover-loop --ledger postgresql://... --jobs 100 --takeovers 10
     python bench/torture.py edit-loop --jobs 100 --kills 8      # kill -9, then edit every prompt, and again
     python bench/torture.py kill-loop --jobs 300 --kills 20 --slow-clock 400  # every other run 400 s slow
+    python bench/torture.py budget-soak --jobs 40               # a budget while GET /jobs reports credits: null
+                                                                # and the first POST is lost (502)
 
 One sandbox process serves the whole experiment, so its state (jobs, payload counts) survives every restart of
 the tool. The tool runs as ``photogpt-batch run`` in a child process each time.
@@ -29,6 +31,11 @@ the tool. The tool runs as ``photogpt-batch run`` in a child process each time.
   clock recorded are judged by runs on the other, and must still never be paid twice.
 - soak: one run, then reruns with ``--retry-failed --resubmit-in-doubt`` (what a user does after reading the
   summary) until complete.
+- budget-soak: with ``--max-credits`` and a sandbox whose ``GET /jobs`` reports ``credits: null`` and whose first
+  POST is lost (the job is created, the answer is a 502): a run, a rerun, then a run with the class's price
+  stated (``--price``). Each run must end by itself (exit 1 while jobs are held back), at most one job of the
+  unpriced class may go per run before the price is stated, and what the sandbox billed must stay within the
+  budget.
 
 Then every expected video is checked: present, its sha256 equal to the ledger's, the manifest's and that of
 the bytes the sandbox served, its top-level MP4 boxes tiling the file. *Silent duplicate submissions* are
@@ -183,9 +190,12 @@ def settle(exp: Experiment, flags: tuple[str, ...], rounds: int) -> None:
             return
 
 
-def finish(exp: Experiment) -> dict[str, Any]:
-    """Verify the output folder and the sandbox's payload counts."""
-    check = verify_output(exp.output, [job_id for job_id, _ in exp.jobs], exp.sandbox.jobs(), exp.args.video_bytes,
+def finish(exp: Experiment, expect_all: bool = True) -> dict[str, Any]:
+    """Verify the output folder and the sandbox's payload counts (``expect_all``: every job's videos, else
+    those of the jobs that generated)."""
+    states = exp.states()
+    wanted = [job_id for job_id, _ in exp.jobs if expect_all or states.get(job_id) == "succeeded"]
+    check = verify_output(exp.output, wanted, exp.sandbox.jobs(), exp.args.video_bytes,
                           ledger_url=exp.ledger_url, campaign=exp.name if exp.ledger_url else None)
     counters = exp.sandbox.counters()
     return {
@@ -361,6 +371,30 @@ def soak(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     return result
 
 
+BUDGET_CLASS = "veo-3.1-fast 720p 8 s"  # the campaign's price class; the sandbox bills it 40 credits a video
+
+
+def budget_soak(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
+    faults = {"no_credits": True, "lost_post_nth": [1], "lost_post_mode": "error", "lost_post_status": 502}
+    cfg = sandbox_config(seed=args.seed, generation=args.generation, prepare=args.prepare,
+                         video_bytes=args.video_bytes, faults=faults)
+    budget = args.budget if args.budget is not None else 40.0 * (args.jobs // 2)
+    posts: list[int] = []
+    with SandboxProc(cfg) as sb:
+        exp = Experiment(args, sb, tmp, "torture-budget")
+        for flags in ((), (), ("--price", f"{BUDGET_CLASS}=40")):
+            exp.run("--max-credits", str(budget), *flags, label=("run " + " ".join(flags)).strip())
+            posts.append(len(sb.jobs()))
+        billed = sum(job.get("credits") or 0 for job in sb.jobs())
+        result = finish(exp, expect_all=False)
+    unpriced_runs = [b - a for a, b in zip([0, *posts], posts[:-1], strict=False)]  # the runs without --price
+    result.update({"runs": exp.runs, "budget": budget, "billed": billed, "jobsCreatedPerRun": posts,
+                   "unpricedPerRun": unpriced_runs, "approvedResubmissions": exp.approved_resubmissions,
+                   "silentBeforeFlags": result["duplicates"]["silent"],
+                   "endedByThemselves": all(not r["killed"] and r["exit"] in (0, 1) for r in exp.runs)})
+    return result
+
+
 def render(mode: str, args: argparse.Namespace, result: dict[str, Any]) -> tuple[str, bool]:
     check = result["verification"]
     dup = result["duplicates"]
@@ -388,7 +422,14 @@ def render(mode: str, args: argparse.Namespace, result: dict[str, Any]) -> tuple
         ["jobs the sandbox created / bodies in the campaign", f"{dup['created']} / {args.jobs}", "-"],
         ["leftover .part files / files set aside", f"{check.leftover_parts} / {check.set_aside}", "-"],
     ]
-    if mode == "edit-loop":
+    if mode == "budget-soak":
+        within = result["billed"] <= result["budget"]
+        alone = all(n <= 1 for n in result["unpricedPerRun"])
+        checks += [["billed by the sandbox / budget", f"{result['billed']} / {result['budget']}", verdict(within)],
+                   ["jobs sent per run while the price was unknown", result["unpricedPerRun"], verdict(alone)],
+                   ["runs that ended by themselves", f"{len(result['runs'])}", verdict(result["endedByThemselves"])]]
+        ok = ok and within and alone and result["endedByThemselves"]
+    elif mode == "edit-loop":
         checks[1:1] = [["silent duplicates before any flag", result["silentBeforeFlags"],
                         verdict(result["silentBeforeFlags"] == 0)],
                        ["paid versions abandoned (ran on the server, known to the ledger, videos not all kept)",
@@ -440,9 +481,9 @@ def parse_range(text: str) -> tuple[float, float]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="mode", required=True)
-    for mode in ("kill-loop", "edit-loop", "takeover-loop", "soak"):
+    for mode in ("kill-loop", "edit-loop", "takeover-loop", "soak", "budget-soak"):
         p = sub.add_parser(mode)
-        p.add_argument("--jobs", type=int, default={"edit-loop": 100, "soak": 1000}.get(mode, 300))
+        p.add_argument("--jobs", type=int, default={"edit-loop": 100, "soak": 1000, "budget-soak": 40}.get(mode, 300))
         p.add_argument("--seed", type=int, default=7)
         p.add_argument("--generation", type=parse_range, default=(0.5, 2.0), metavar="MIN,MAX")
         p.add_argument("--prepare", type=float, default=0.3)
@@ -465,6 +506,8 @@ def main(argv: list[str] | None = None) -> int:
             p.add_argument("--takeovers", type=int, default=10)
             p.add_argument("--min-delay", type=float, default=0.5, help="earliest freeze, seconds after the start")
             p.add_argument("--max-delay", type=float, default=2.0, help="latest freeze, seconds after the start")
+        elif mode == "budget-soak":
+            p.add_argument("--budget", type=float, help="--max-credits (default: half the campaign, 40 a job)")
         else:
             for kind, rate in SOAK_FAULTS.items():
                 p.add_argument("--" + kind.replace("_", "-"), dest=kind, type=float, default=rate)
@@ -474,7 +517,7 @@ def main(argv: list[str] | None = None) -> int:
     tmp = Path(tempfile.mkdtemp(prefix=f"bench-torture-{args.mode}-"))
     try:
         result = {"kill-loop": kill_loop, "edit-loop": edit_loop, "takeover-loop": takeover_loop,
-                  "soak": soak}[args.mode](args, tmp)
+                  "soak": soak, "budget-soak": budget_soak}[args.mode](args, tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     body, ok = render(args.mode, args, result)
@@ -482,7 +525,8 @@ def main(argv: list[str] | None = None) -> int:
     title = {"kill-loop": f"Torture: kill -9 loop, {args.jobs} jobs, {kills} kills",
              "edit-loop": f"Torture: kill -9 then edit every prompt, {args.jobs} jobs, {kills} kills",
              "takeover-loop": f"Torture: lock takeovers of frozen runs, {args.jobs} jobs, shared ledger",
-             "soak": f"Torture: fault soak, {args.jobs} jobs"}[args.mode]
+             "soak": f"Torture: fault soak, {args.jobs} jobs",
+             "budget-soak": f"Torture: budget soak, {args.jobs} jobs, credits null, first POST lost"}[args.mode]
     check = result.pop("verification")
     emit(title, body, {**result, "lost": len(check.lost), "corrupt": len(check.corrupt),
                        "manifestProblems": len(check.manifest_problems), "videosVerified": check.videos_verified,

@@ -30,6 +30,7 @@ The hierarchy (module in brackets)::
     ├── FetchError                  a file could not be downloaded (the engine retries) [engine.fetch]
     │   ├── UrlExpired, IncompleteDownload, SizeMismatch
     └── BudgetReached               the budget stops submission (the engine's signal, never shown) [spend.budget]
+        └── PriceUnknown, BudgetClosed (a class that cannot be priced; the run is stopping)
 
 Outside the tree, each caught where it is raised: `spec.templates.TemplateError` (a ValueError inside spec
 expansion, which reports it as a located diagnostic) and `durable.LinkRefused` (an OSError: the engine fails that

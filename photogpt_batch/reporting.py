@@ -51,7 +51,9 @@ def summary_json(campaign: Campaign, summary: RunSummary) -> dict[str, Any]:
         },
         "budget": None if summary.budget is None else {
             "credits": summary.budget, "committed": summary.budget_committed,
-            "reached": summary.budget_reached, "notSubmitted": summary.budget_not_submitted},
+            "reached": summary.budget_reached, "notSubmitted": summary.budget_not_submitted,
+            "priceUnknown": [{"priceClass": name, "reason": reason, "notSubmitted": n}
+                             for name, reason, n in summary.budget_unpriced]},
         "estimate": None if summary.preview is None else summary.preview.estimate.to_json(),
         "declined": summary.declined,
         "manifestError": summary.manifest_error,
@@ -72,14 +74,22 @@ def spend_text(summary: RunSummary) -> str:
     return f"{run}; {total}"
 
 
-def budget_text(summary: RunSummary) -> str | None:
-    """``budget reached: 980 of 1,000 credits; 12 jobs not submitted`` (None when the budget kept nothing)."""
-    if summary.budget is None or not summary.budget_reached:
-        return None
-    n = summary.budget_not_submitted
-    return (f"budget reached: {format_credits(summary.budget_committed)} of {format_credits(summary.budget)} "
-            f"credits; {n} job{'s' * (n != 1)} not submitted. Raise --max-credits or the spec's budget and rerun "
-            "to go on")
+def budget_text(summary: RunSummary) -> list[str]:
+    """``budget reached: 980 of 1,000 credits; 12 jobs not submitted``, and per price class the budget could
+    not price, ``budget: price unknown for veo-3.1-fast 720p 8 s (the API reports no credits yet); 7 jobs not
+    submitted`` (none when the budget kept nothing)."""
+    if summary.budget is None:
+        return []
+    lines = []
+    if summary.budget_reached:
+        n = summary.budget_not_submitted
+        lines.append(f"budget reached: {format_credits(summary.budget_committed)} of "
+                     f"{format_credits(summary.budget)} credits; {n} job{'s' * (n != 1)} not submitted. Raise "
+                     "--max-credits or the spec's budget and rerun to go on")
+    for name, reason, n in summary.budget_unpriced:
+        lines.append(f"budget: price unknown for {name} ({reason}); {n} job{'s' * (n != 1)} not submitted. "
+                     f"To go on, state its price per video: --price {shlex.quote(f'{name}=CREDITS')}")
+    return lines
 
 
 def print_summary(campaign: Campaign, summary: RunSummary, resume: Sequence[str]) -> None:
@@ -95,9 +105,8 @@ def print_summary(campaign: Campaign, summary: RunSummary, resume: Sequence[str]
          f"{summary.videos_downloaded}/{summary.videos_expected} videos downloaded to {campaign.output}"
          + (f"; {len(campaign.skipped)} jobs skipped (--only)" if campaign.skipped else ""))
     echo(f"  spend: {spend_text(summary)}")
-    budget = budget_text(summary)
-    if budget:
-        echo(f"  {budget}")
+    for line in budget_text(summary):
+        echo(f"  {line}")
     for job, error in summary.failed:
         echo(f"  failed     {job}: {error}")
     for video, error in summary.video_failures:

@@ -16,6 +16,7 @@ from .common import emit_json, epilog, json_option, load_or_exit, silence_broken
 from .ledger import ledger_option, redact_argv, resolve_ledger
 
 if TYPE_CHECKING:
+    from ..jobs import Campaign
     from ..spend.budget import SpendPreview
 
 _EXIT_RUN = ("  0    all done\n  1    some jobs failed, are in doubt or not finished\n"
@@ -33,6 +34,44 @@ def _finite_credits(ctx: click.Context, param: click.Parameter, value: float | N
     if value is not None and not math.isfinite(value):
         raise click.BadParameter(f"{value} is not a number of credits")
     return value
+
+
+def _stated_prices(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> tuple[str, ...]:
+    # Checked now (a usage error names the bad value) but kept as written, so that a resume command repeats them.
+    _prices(values)
+    return values
+
+
+def _prices(values: tuple[str, ...]) -> dict[str, float]:
+    """``--price 'CLASS=CREDITS'`` values as {price class as the run names it: credits per video}."""
+    prices: dict[str, float] = {}
+    for value in values:
+        name, sep, number = value.rpartition("=")
+        name = " ".join(name.split())
+        try:
+            credits = float(number)
+        except ValueError:
+            credits = math.nan
+        if not sep or not name or not math.isfinite(credits) or credits <= 0:
+            raise click.BadParameter(f"{value!r} is not CLASS=CREDITS (a price class as the run names it, e.g. "
+                                     "'veo-3.1-fast 720p 8 s=40', and a positive number of credits per video)",
+                                     param_hint="--price")
+        prices[name] = credits
+    return prices
+
+
+def _unknown_classes(campaign: Campaign, prices: dict[str, float]) -> str | None:
+    """A warning naming the stated prices that match no job of ``campaign`` (a typo prices nothing), with the
+    campaign's classes; None when every one matches."""
+    from ..plugins import get_registry
+    from ..spend.pricing import describe_class, price_class
+
+    classes = sorted({describe_class(price_class(job.body, get_registry())) for job in campaign.jobs})
+    unmatched = [name for name in prices if name not in classes]
+    if not unmatched:
+        return None
+    return (f"warning: --price {', '.join(repr(n) for n in unmatched)} matches no job of this campaign; its price "
+            f"classes: {', '.join(repr(c) for c in classes)}")
 
 
 def _sandbox_accepts(values: tuple[str, ...]) -> dict[str, str]:
@@ -71,6 +110,10 @@ def _check_accepted_models(ctx: click.Context, param: click.Parameter, values: t
 @click.option("--max-credits", type=click.FloatRange(min=0, min_open=True), callback=_finite_credits,
               metavar="N", help="Budget: the most this campaign may spend, across all its runs (with the spec's "
               "budget too, the lower wins). Submission stops before a job would pass it.")
+@click.option("--price", "prices", multiple=True, metavar="CLASS=CREDITS", callback=_stated_prices,
+              help="With a budget: the price per video of a price class, named as the run names it ('veo-3.1-fast "
+              "720p 8 s=40'), for a class whose credits the API does not report yet (repeatable; a learned "
+              "price that is higher wins).")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask before paying (on a terminal, run shows what it is "
               "about to pay for and asks first).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress output; only the summary.")
@@ -80,7 +123,7 @@ def _check_accepted_models(ctx: click.Context, param: click.Parameter, values: t
 def run(ctx: click.Context, spec: str, output: str | None, only: tuple[str, ...], concurrency: int,
         download_concurrency: int, requests_per_second: float, sandbox: bool, accept_models: tuple[str, ...],
         retry_failed: bool, resubmit_in_doubt: bool, no_verify: bool, fresh: bool, max_credits: float | None,
-        yes: bool, quiet: bool, as_json: bool, ledger: str | None) -> None:
+        prices: tuple[str, ...], yes: bool, quiet: bool, as_json: bool, ledger: str | None) -> None:
     """Make the output folder match the spec: submit what is missing, resume what is in flight, download.
 
     Safe to rerun at any time: finished work is left alone and nothing paid for is sent twice. On a terminal
@@ -97,10 +140,14 @@ def run(ctx: click.Context, spec: str, output: str | None, only: tuple[str, ...]
     url = resolve_ledger(ledger)
     options = EngineOptions(concurrency=concurrency, download_concurrency=download_concurrency,
                             retry_failed=retry_failed, resubmit_in_doubt=resubmit_in_doubt, verify_files=not no_verify,
-                            max_credits=max_credits, confirm=None if yes or not _interactive() else _ask_to_pay)
+                            max_credits=max_credits, confirm=None if yes or not _interactive() else _ask_to_pay,
+                            stated_prices=_prices(prices))
     total = sum(job.num_videos for job in campaign.jobs)
     progress = Progress(total, quiet=quiet or as_json)
     progress.note(f"{campaign.name}: output {campaign.output}{skipped(campaign)}")
+    unmatched = _unknown_classes(campaign, options.stated_prices) if prices else None
+    if unmatched:  # shown even with --quiet: a mistyped class prices nothing
+        click.echo(unmatched, err=True)
     handler = progress.log_handler()
     handler.setLevel(logging.WARNING)
     logging.getLogger("photogpt_batch").addHandler(handler)

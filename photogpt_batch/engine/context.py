@@ -44,6 +44,9 @@ class EngineOptions:
     #: Asked before the first POST with what the run is about to pay for; False sends nothing (the run ends
     #: with ``declined`` set), KeyboardInterrupt sends nothing (``interrupted``). None: no question.
     confirm: Callable[[SpendPreview], bool] | None = None
+    #: Per-video prices the user states (``--price``), by price class as `spend.pricing.describe_class`
+    #: names it: they price a class the run cannot learn (the API reports no credits yet).
+    stated_prices: dict[str, float] = field(default_factory=dict)
     #: Learn prices from the other ledgers on this machine too (the campaign index lists them).
     prices_from_other_ledgers: bool = True
 

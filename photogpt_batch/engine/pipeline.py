@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import functools
 import sqlite3
 from collections.abc import Iterable
 from pathlib import Path
@@ -70,6 +71,7 @@ class Engine:
         if self.ctx.stopping:
             return
         self.ctx.stop()
+        self.spend.stop()  # submissions waiting on the budget end now, unsent
         for task in self._tasks:
             task.cancel()
 
@@ -290,6 +292,7 @@ class Engine:
                 task = asyncio.create_task(submit(self.ctx, self.spend, self.gate, job, record))
                 self._submits.add(task)
                 task.add_done_callback(self._submit_done)
+                task.add_done_callback(functools.partial(self.spend.submission_ended, record.rowid))
                 remote_id = await asyncio.shield(task)
                 if remote_id is None:
                     return

@@ -13,8 +13,8 @@ from ..client import ApiError
 from ..jobs import Campaign, PlannedJob
 from ..ledger import Disposition, JobRecord, JobState, LedgerError
 from ..plugins import get_registry
-from ..spend.budget import BudgetGate, BudgetReached, SpendPreview
-from ..spend.pricing import PriceBook, estimate_all, format_credits, learn_prices, price_class
+from ..spend.budget import BudgetClosed, BudgetGate, BudgetReached, PriceUnknown, SpendPreview
+from ..spend.pricing import PriceBook, describe_class, estimate_all, format_credits, learn_prices, price_class
 from .context import RunContext
 from .credits import fetch_credits
 from .summary import RunSummary
@@ -32,6 +32,9 @@ class RunSpend:
         self.budget: BudgetGate | None = None
         self.sent: set[int] = set()  # rows this run POSTed (or may have): its spend
         self.not_submitted_by_budget = 0
+        #: Per price class that cannot be priced in this run (by its description): why, and how many of its
+        #: jobs were therefore not submitted.
+        self.unpriced: dict[str, tuple[str, int]] = {}
         self._credits_wanted: dict[str, tuple[int, float]] = {}  # remote id -> (row, submitted at)
         self._credits_wake = asyncio.Event()
 
@@ -39,6 +42,7 @@ class RunSpend:
         """Learn prices from what the ledger (and, by option, the machine's other ledgers) paid."""
         self.prices = learn_prices(self.ctx.ledger, get_registry(), self.ctx.output,
                                    others=self.ctx.options.prices_from_other_ledgers)
+        self.prices.stated.update(self.ctx.options.stated_prices)
 
     def preview(self) -> SpendPreview:
         """What the run is about to pay for, read from the ledger before anything is recorded: new and changed
@@ -75,7 +79,8 @@ class RunSpend:
     def open_budget(self, limit: float) -> None:
         """Open the budget gate at what the ledger holds: credits recorded (every version, every run) and
         every job sent without credits yet at its estimate. A job a killed run never sent is planned, not
-        held; one that may have gone out (in doubt) is held until it is settled."""
+        held; one that may have gone out (in doubt) is held until it is settled. An unknown class with a
+        generated job whose credits the API does not report cannot be priced in this run."""
         assert self.prices is not None
         ledger = self.ctx.ledger
         gate = BudgetGate(limit)
@@ -84,25 +89,58 @@ class RunSpend:
                 gate.spent += record.credits
             elif record.remote_id or record.state in (JobState.IN_DOUBT, JobState.SUBMITTING):
                 body = ledger.body(record.rowid)
-                gate.hold(record.rowid, price_class(body, self.prices.rules), self.prices.estimate(body))
+                key, estimate = price_class(body, self.prices.rules), self.prices.estimate(body)
+                gate.hold(record.rowid, key, estimate)
+                if estimate is None and record.state == JobState.SUCCEEDED:
+                    # Generated, and GET /jobs (just asked) has no credits for it: another job of its class
+                    # would go at 0 and teach nothing more. Its class waits for its credits or a stated price.
+                    gate.unpriceable.setdefault(key, "the API reports no credits yet")
         self.budget = gate
 
     async def reserve(self, job: PlannedJob, record: JobRecord) -> None:
         """Reserve ``job``'s estimate against the budget (if any); raises `BudgetReached` and stops submitting
-        when it would pass it. No await comes before the hold, so concurrent submissions cannot pass it together."""
+        when it would pass it, `PriceUnknown` when its class cannot be priced in this run, `BudgetClosed` when
+        the run is stopping (each counted here). No await comes before the hold, so concurrent submissions
+        cannot pass it together."""
         budget, prices = self.budget, self.prices
         if budget is None:
             return
         assert prices is not None
         try:
             await budget.reserve(record.rowid, price_class(job.body, prices.rules), lambda: prices.estimate(job.body))
+        except BudgetClosed:
+            raise
+        except PriceUnknown as exc:
+            name = describe_class(exc.price_class)
+            reason, count = self.unpriced.get(name, (exc.reason, 0))
+            if not count:
+                self.ctx.progress.note(f"budget: price unknown for {name} ({reason}); submitting no more of its "
+                                       "jobs")
+            self.unpriced[name] = (reason, count + 1)
+            raise
         except BudgetReached:
+            self.not_submitted_by_budget += 1
             if not budget.announced:
                 budget.announced = True
                 self.ctx.progress.note(f"budget reached: {format_credits(budget.committed)} of "
                                        f"{format_credits(budget.limit)} credits committed; submitting nothing "
                                        "more, the jobs in flight finish")
             raise
+
+    def submission_ended(self, row: int, task: asyncio.Task[str | None]) -> None:
+        """The submission of ``row`` ended (its task's done callback). Without a jobId (in doubt, cut off, or
+        a failure after the POST) its credits cannot be learned in this run: if it was the one job out for an
+        unknown price class, the class cannot be priced, and the jobs waiting on it are woken and refused."""
+        if self.budget is None:
+            return
+        created = not task.cancelled() and task.exception() is None and task.result() is not None
+        if not created:
+            self.budget.cannot_price(row, "its first job's submission is in doubt")
+
+    def stop(self) -> None:
+        """The run is stopping: submissions waiting on the budget end now, unsent."""
+        if self.budget is not None:
+            self.budget.stop()
 
     async def release(self, row: int) -> None:
         """Drop row's reservation: it was not sent (or was refused), so nothing is billed."""
@@ -155,7 +193,7 @@ class RunSpend:
                     await self.paid(row, ledger.body(row), credits, record.state == JobState.SUCCEEDED)
                 elif misses.setdefault(remote_id, 0) >= 3:
                     del self._credits_wanted[remote_id]  # the end-of-run listing (or a later run) tries again
-                    await budget.price_not_learned(row)
+                    budget.cannot_price(row, "the API reports no credits yet")
                 else:
                     misses[remote_id] += 1
             if self._credits_wanted:
@@ -168,3 +206,4 @@ class RunSpend:
             summary.budget = self.budget.limit
             summary.budget_committed = self.budget.committed
             summary.budget_not_submitted = self.not_submitted_by_budget
+            summary.budget_unpriced = [(name, reason, count) for name, (reason, count) in self.unpriced.items()]

@@ -51,8 +51,7 @@ async def submit(ctx: RunContext, spend: RunSpend, gate: Gate, job: PlannedJob, 
 
     try:
         remote_id = await ctx.client.submit(job.body, stop=ctx.stop_event, before_send=record_intent)
-    except BudgetReached:
-        spend.not_submitted_by_budget += 1
+    except BudgetReached:  # counted by spend.reserve; nothing was recorded or sent
         return None
     except _NotSending:
         if intent:

@@ -39,6 +39,8 @@ class RunSummary:
     budget: float | None = None
     budget_committed: float = 0.0
     budget_not_submitted: int = 0
+    #: Price classes the budget could not price in this run: (class, why, jobs not submitted for it).
+    budget_unpriced: list[tuple[str, str, int]] = field(default_factory=list)
     #: What the run would have paid for, when it asked first (None: no question was asked).
     preview: SpendPreview | None = None
     #: The user answered "no" to the question before paying: nothing was sent.

@@ -165,7 +165,8 @@ class ApiRoutes(SandboxCore):
                 if request.transport is not None:
                     request.transport.close()
                 return web.Response(status=500)
-            return nok(500, "internal server error", "sandbox: response lost after the job was created")
+            return nok(self.plan.faults.lost_post_status, "internal server error",
+                       "sandbox: response lost after the job was created")
         return ok({"jobId": job.job_id, "status": self._status("queued")})
 
     def _job_or_404(self, request: web.Request) -> Job:
@@ -226,7 +227,7 @@ class ApiRoutes(SandboxCore):
                 {
                     "jobId": job.job_id,
                     "status": self._status(status),
-                    "credits": job.credits,
+                    "credits": None if self.plan.faults.no_credits else job.credits,
                     "errorMessage": job.error_message if status == "failed" else None,
                     "createdAt": rfc3339(job.created_at),
                     "updatedAt": rfc3339(job.updated_at(now)),

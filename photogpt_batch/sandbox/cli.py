@@ -169,6 +169,9 @@ _RATE = _FiniteRange(0.0, 1.0)
     help="Share of download preparations that end with status 'error'.",
 )
 @click.option("--odd-case-status", is_flag=True, help="Send job statuses as SUCCESS, Running, ...")
+@click.option("--no-credits", is_flag=True, help="GET /jobs reports credits: null for every job.")
+@click.option("--lost-post-status", type=click.IntRange(500, 599), default=500, show_default=True,
+              help="Status of a lost POST's error answer (--lost-post-mode error).")
 @click.option(
     "--fault-nth",
     "nth",
@@ -195,6 +198,8 @@ def sandbox_command(**opts: Any) -> None:
         expired_url_rate=opts["expired_url_rate"],
         download_error_rate=opts["download_error_rate"],
         odd_case_status=opts["odd_case_status"],
+        no_credits=opts["no_credits"],
+        lost_post_status=opts["lost_post_status"],
         **{f"{kind}_nth": ordinals for kind, ordinals in opts["nth"].items()},
     )
     cfg = SandboxConfig.quick() if opts["quick"] else SandboxConfig()

@@ -87,6 +87,8 @@ class Faults:
     lost_post_rate: float = 0.0
     lost_post_nth: tuple[int, ...] = ()
     lost_post_mode: str = "mixed"
+    #: The status of a lost POST's error answer (``lost_post_mode`` ``error``): 500, or 502 as a proxy says.
+    lost_post_status: int = 500
 
     slow_rate: float = 0.0
     slow_nth: tuple[int, ...] = ()
@@ -103,6 +105,8 @@ class Faults:
     download_error_nth: tuple[int, ...] = ()
 
     odd_case_status: bool = False
+    #: ``GET /jobs`` reports ``credits: null`` for every job (credits not computed yet, or never).
+    no_credits: bool = False
 
     def __post_init__(self) -> None:
         for kind in FAULT_KINDS:
@@ -123,6 +127,8 @@ class Faults:
                     f"{kind}_routes: unknown route {unknown[0]!r}; known: {', '.join(API_ROUTES)}"
                 )
             object.__setattr__(self, f"{kind}_routes", routes)
+        if not 500 <= self.lost_post_status <= 599:
+            raise ValueError(f"lost_post_status must be a 5xx status, got {self.lost_post_status}")
         if self.lost_post_mode not in LOST_POST_MODES:
             raise ValueError(f"lost_post_mode must be one of {', '.join(LOST_POST_MODES)}")
         if self.slow_seconds < 0 or self.retry_after_seconds < 0:

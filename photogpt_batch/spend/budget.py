@@ -8,7 +8,12 @@ A job's reservation is replaced by its actual credits once ``GET /jobs`` reports
 for a POST that provably never went out (`release`).
 
 A job whose price class is unknown has no estimate: it is submitted alone (nothing else of its class
-reserved), and counts for 0 until its credits arrive and teach the class's price to the waiting jobs.
+reserved), and counts for 0 until its credits arrive and teach the class's price to the waiting jobs. When
+they cannot arrive in this run (``GET /jobs`` reports no credits for it, or its submission is in doubt, or was
+cut off), the class cannot be priced: the jobs of that class waiting, and those that come later, are refused
+(`PriceUnknown`), never let go at 0. Every way a hold ends wakes the jobs waiting on it, and `BudgetGate.stop`
+(the run is stopping) refuses every waiting and later reservation (`BudgetClosed`), so no submission waits on
+the gate for ever.
 """
 
 from __future__ import annotations
@@ -22,7 +27,21 @@ from .pricing import Estimate
 
 
 class BudgetReached(BatchError):
-    """The next submission would pass the budget: nothing more is submitted in this run."""
+    """The budget refuses a submission, which is not sent: the next job would pass the budget (nothing more is
+    submitted in this run), or one of its subclasses' reasons."""
+
+
+class PriceUnknown(BudgetReached):
+    """The job's price class is unknown and cannot be learned in this run: no job of the class is sent."""
+
+    def __init__(self, price_class: str, reason: str) -> None:
+        super().__init__(reason)
+        self.price_class = price_class
+        self.reason = reason
+
+
+class BudgetClosed(BudgetReached):
+    """The run is stopping: the job is not sent (it stays planned)."""
 
 
 @dataclass
@@ -41,8 +60,13 @@ class BudgetGate:
     reached: bool = False
     #: Whether the run has said that the budget is reached (once).
     announced: bool = False
+    #: Price classes that cannot be priced in this run, with why: none of their jobs is sent.
+    unpriceable: dict[str, str] = field(default_factory=dict)
+    #: The run is stopping: nothing more is reserved.
+    stopped: bool = False
     _holds: dict[int, _Hold] = field(default_factory=dict)
-    _changed: asyncio.Condition | None = None
+    #: Set (and replaced) at every change that can let a waiting reservation go or refuse it.
+    _changed: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
     def committed(self) -> float:
@@ -54,59 +78,65 @@ class BudgetGate:
         estimate. It never makes others of its class wait: an in-doubt job may never be settled by this run."""
         self._holds[row] = _Hold(price_class, amount or 0.0, False)
 
-    async def price_not_learned(self, row: int) -> None:
-        """Job ``row`` has finished but its credits could not be learned in this run: the next job of its
-        class may go alone in its turn; its reservation stays until its credits are recorded."""
-        async with self._condition():
-            hold = self._holds.get(row)
-            if hold is not None and hold.unknown:
-                hold.unknown = False
-                self._condition().notify_all()
+    def cannot_price(self, row: int, reason: str) -> None:
+        """Job ``row``'s credits cannot be learned in this run (``reason`` says why). If it was the one job
+        out for an unknown class, that class cannot be priced: its waiting and later jobs are refused. Its
+        reservation stays (it may be billed) until its credits are recorded."""
+        hold = self._holds.get(row)
+        if hold is not None and hold.unknown:
+            hold.unknown = False
+            self.unpriceable.setdefault(hold.price_class, reason)
+            self._wake()
 
-    def _condition(self) -> asyncio.Condition:
-        if self._changed is None:
-            self._changed = asyncio.Condition()
-        return self._changed
+    def stop(self) -> None:
+        """The run is stopping: every waiting and later reservation is refused (`BudgetClosed`)."""
+        self.stopped = True
+        self._wake()
+
+    def _wake(self) -> None:
+        """Let every waiting reservation look again."""
+        self._changed.set()
+        self._changed = asyncio.Event()
 
     def _unknown_in_flight(self, price_class: str) -> bool:
         return any(h.price_class == price_class and h.unknown for h in self._holds.values())
 
     async def reserve(self, row: int, price_class: str, unit_estimate: Callable[[], float | None]) -> None:
         """Reserve job ``row``'s estimate before its POST; raises `BudgetReached` (and stops every later
-        reservation) when it would pass the budget. ``unit_estimate`` is asked again after each wait, since
-        the class's price may have been learned meanwhile."""
-        changed = self._condition()
-        async with changed:
-            while True:
-                if self.reached:
-                    raise BudgetReached
-                amount = unit_estimate()
-                if amount is not None or not self._unknown_in_flight(price_class):
-                    break
-                await changed.wait()  # another job of this unknown class is out: its price is coming
-            if self.committed + (amount or 0.0) > self.limit or (amount is None and self.committed >= self.limit):
-                self.reached = True
-                changed.notify_all()
+        reservation) when it would pass the budget, `PriceUnknown` when its class cannot be priced, and
+        `BudgetClosed` once the run stops. ``unit_estimate`` is asked again after each wait, since the class's
+        price may have been learned meanwhile. The check and the hold happen with no await between them."""
+        while True:
+            if self.stopped:
+                raise BudgetClosed
+            if self.reached:
                 raise BudgetReached
-            self._holds[row] = _Hold(price_class, amount or 0.0, amount is None)
+            amount = unit_estimate()
+            if amount is None and price_class in self.unpriceable:
+                raise PriceUnknown(price_class, self.unpriceable[price_class])
+            if amount is not None or not self._unknown_in_flight(price_class):
+                break
+            await self._changed.wait()  # another job of this unknown class is out: its price is coming
+        if self.committed + (amount or 0.0) > self.limit or (amount is None and self.committed >= self.limit):
+            self.reached = True
+            self._wake()
+            raise BudgetReached
+        self._holds[row] = _Hold(price_class, amount or 0.0, amount is None)
 
     async def settle(self, row: int, credits: float) -> None:
         """Job ``row``'s actual credits are known: they replace its reservation."""
-        async with self._condition():
-            self._holds.pop(row, None)
-            self.spent += credits
-            self._condition().notify_all()
+        self._holds.pop(row, None)
+        self.spent += credits
+        self._wake()
 
     async def release(self, row: int) -> None:
         """Job ``row`` was not sent (or created no job): its reservation goes."""
-        async with self._condition():
-            if self._holds.pop(row, None) is not None:
-                self._condition().notify_all()
+        if self._holds.pop(row, None) is not None:
+            self._wake()
 
     async def learned(self) -> None:
         """A price was learned: jobs waiting on an unknown class look again."""
-        async with self._condition():
-            self._condition().notify_all()
+        self._wake()
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,8 @@ which the ledger records. A job's *price class* is its model, the values of its 
 class, jobs are assumed to cost the same per video: ``numVideos`` multiplies the price, so a class learned from
 one-video jobs prices a four-video job too. An estimate is the highest per-video price paid in the class (a
 budget must hold, so the estimate errs high); a class nobody has paid for is unknown: ``None``, never 0.
+A price the user states for a class (``run --price``, per video, named as `describe_class` names the class)
+prices it too; with a learned price as well, the higher of the two counts.
 
 History comes from any store that can list its job records with their bodies and credits (`ledger_history`
 reads it through `Ledger.jobs`, `Ledger.replaced` and `Ledger.body`, the read interface every ledger has), so
@@ -16,6 +18,7 @@ shared ledger (`store_history`, one query through `Ledger.paid_by_other_campaign
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -73,13 +76,36 @@ def price_class(body: dict[str, Any], rules: PriceRules) -> str:
     return canonical_json([model_id, options, inputs])
 
 
+def describe_class(key: str) -> str:
+    """A price class (`price_class`'s text) for people, as ``run --price`` names it: the model, then the
+    resolution, the duration in seconds and the other price-relevant options, then the reference inputs:
+    ``veo-3.1-fast 720p 8 s``, ``seedance-1.5-pro 1080p 5 s draftMode``, ``kling-motion-pro 1 image
+    (first_frame), 1 video``. An option that is false or unset is left out."""
+    model_id, options, inputs = json.loads(key)
+    words = [str(model_id)]
+    if "resolution" in options:
+        words.append(str(options["resolution"]))
+    if "duration" in options:
+        words.append("auto duration" if options["duration"] == -1 else f"{options['duration']} s")
+    for name, value in options.items():
+        if name in ("resolution", "duration") or value is False:
+            continue
+        words.append(name if value is True else f"{name} {value}")
+    refs = [f"{n} image{'s' * (n != 1)} ({role})" for role, n in inputs.get("images", {}).items()]
+    refs += [f"{n} {what}{'s' * (n != 1)}" for what, n in (("video", inputs.get("videos", 0)),
+                                                           ("element", inputs.get("elements", 0))) if n]
+    return " ".join(words) + (" " + ", ".join(refs) if refs else "")
+
+
 @dataclass
 class PriceBook:
-    """Per price class, the highest per-video price paid and how many paid jobs it was learned from."""
+    """Per price class, the highest per-video price paid and how many paid jobs it was learned from; and the
+    per-video prices the user stated, by the class's description (`describe_class`)."""
 
     rules: PriceRules
     per_video: dict[str, float] = field(default_factory=dict)
     jobs_seen: int = 0
+    stated: dict[str, float] = field(default_factory=dict)
 
     def learn(self, body: dict[str, Any], credits: float) -> str:
         """Learn from one paid job; returns its price class."""
@@ -95,13 +121,17 @@ class PriceBook:
             self.learn(item.body, item.credits)
         return self
 
-    def known(self, key: str) -> bool:
-        """Whether the price of class ``key`` has been learned."""
-        return key in self.per_video
+    def unit_price(self, key: str) -> float | None:
+        """The per-video price of class ``key``: the higher of the learned and the stated one (an estimate
+        errs high), or None when neither is known."""
+        known = [price for price in (self.per_video.get(key), self.stated.get(describe_class(key)) if self.stated
+                                     else None) if price is not None]
+        return max(known) if known else None
 
     def estimate(self, body: dict[str, Any]) -> float | None:
-        """The estimated credits of a job with this body, or None when its price class was never paid for."""
-        per_video = self.per_video.get(price_class(body, self.rules))
+        """The estimated credits of a job with this body, or None when its price class was never paid for
+        and has no stated price."""
+        per_video = self.unit_price(price_class(body, self.rules))
         return None if per_video is None else per_video * num_videos(body)
 
 

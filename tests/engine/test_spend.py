@@ -395,5 +395,6 @@ def test_the_run_summary_says_the_budget_was_reached_and_exits_1(tmp_path: Path)
     assert "budget reached: 18 of 20 credits; 3 jobs not submitted" in result.stderr
     assert "spend: this run 18 credits; campaign 18 credits over 3 jobs (all versions, all runs)" in result.stderr
     data = json.loads(CliRunner().invoke(cli, ["run", str(spec), "--sandbox", "--json", "--max-credits", "36"]).stdout)
-    assert data["budget"] == {"credits": 20, "committed": 18, "reached": True, "notSubmitted": 3}  # lower wins
+    assert data["budget"] == {"credits": 20, "committed": 18, "reached": True, "notSubmitted": 3,
+                              "priceUnknown": []}  # lower wins
     assert data["spend"] == {"run": {"credits": 0, "pending": 0}, "campaign": {"credits": 18, "jobs": 3, "pending": 0}}
