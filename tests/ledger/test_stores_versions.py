@@ -270,3 +270,18 @@ def test_an_orphan_in_doubt_stays_reported_and_is_closed_unsent(tmp_path: Path, 
         (orphan,) = ledger.versions(doubted)
     assert orphan.state == JobState.FAILED and "not sent again" in (orphan.error or "")
     assert status(spec, ledger_url).exit_code == 0
+
+
+def test_a_doubt_of_a_job_left_out_by_only_is_left_for_a_run_that_selects_it(
+        tmp_path: Path, ledger_url: str | None) -> None:
+    spec = write_campaign(tmp_path, jobs=2)
+    with SandboxThread(fast_sandbox(faults=Faults(lost_post_nth=(1,), lost_post_mode="drop"))) as sandbox:
+        (doubted,) = run_campaign(load(spec), config(sandbox, ledger_url)).in_doubt
+        campaign = load(spec)
+        select_jobs(campaign, ["clip-2" if doubted == "clip-1" else "clip-1"])
+        summary = run_campaign(campaign, config(sandbox, ledger_url, resubmit_in_doubt=True))
+        # Reported, but neither sent again nor closed: the user left that job out.
+        assert summary.outside_unfinished == [(f"{doubted} v1", "in_doubt", True)] and not summary.complete
+        assert posts(sandbox) == 2
+        with Ledger.open_for_reading(tmp_path / "out", url=ledger_url, campaign="t") as ledger:
+            assert [r.state for r in ledger.versions(doubted)] == [JobState.IN_DOUBT]
