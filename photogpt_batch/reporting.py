@@ -21,8 +21,13 @@ EARLIER_STATES = {
     "submitting": "sent, outcome unknown (the next run treats it as in doubt)",
     "submitted": "sent and paid for; still generating, followed until it ends",
     "in_doubt": "in doubt: it may exist (and be billed); it is never sent again",
-    "succeeded": "generated; videos still to download into its v<k>/ folder",
+    "succeeded": "generated; videos still to download (an earlier version's into its v<k>/ folder)",
 }
+
+
+def outside(in_spec: bool) -> str:
+    """Why a run does not hold a job whose versions it still follows."""
+    return "left out by --only" if in_spec else "removed from the spec"
 
 
 def summary_json(campaign: Campaign, summary: RunSummary) -> dict[str, Any]:
@@ -42,6 +47,8 @@ def summary_json(campaign: Campaign, summary: RunSummary) -> dict[str, Any]:
         "inDoubt": summary.in_doubt,
         "inFlight": summary.in_flight,
         "earlierUnfinished": [{"version": v, "ledgerState": state} for v, state in summary.earlier_unfinished],
+        "outsideUnfinished": [{"version": v, "ledgerState": state, "inSpec": in_spec}
+                              for v, state, in_spec in summary.outside_unfinished],
         "notSubmitted": summary.not_submitted,
         "credits": summary.credits,
         "spend": {
@@ -115,6 +122,8 @@ def print_summary(campaign: Campaign, summary: RunSummary, resume: Sequence[str]
         echo(f"  in doubt   {job}: the submission's outcome is unknown; it may exist (and be billed)")
     for version, state in summary.earlier_unfinished:
         echo(f"  earlier    {version}: {EARLIER_STATES.get(state, state)}")
+    for version, state, in_spec in summary.outside_unfinished:
+        echo(f"  {outside(in_spec)}  {version}: {EARLIER_STATES.get(state, state)}")
     if summary.in_doubt:
         echo("  check the PhotoGPT dashboard, then rerun with --resubmit-in-doubt to submit those jobs again")
     if summary.failed:
@@ -127,8 +136,9 @@ def print_summary(campaign: Campaign, summary: RunSummary, resume: Sequence[str]
         echo(f"stopped: {summary.aborted}. Everything sent is recorded; once that is fixed, resume with: {command}")
     elif summary.interrupted:
         echo(f"interrupted: everything sent is recorded. Resume with: {command}")
-    elif summary.in_flight or summary.earlier_unfinished or (summary.not_submitted and not summary.budget_reached):
-        earlier = len(summary.earlier_unfinished)
+    elif (summary.in_flight or summary.earlier_unfinished or summary.outside_unfinished
+          or (summary.not_submitted and not summary.budget_reached)):
+        earlier = len(summary.earlier_unfinished) + len(summary.outside_unfinished)
         echo(f"not finished: {len(summary.in_flight)} in flight, {len(summary.not_submitted)} not submitted"
              + (f", {earlier} earlier version{'s' * (earlier != 1)} not finished" if earlier else "")
              + f". Resume with: {command}")
@@ -168,6 +178,8 @@ def _status_head(report: StatusReport) -> dict[str, Any]:
         "picks": report.picks,
         "earlierUnfinished": [{"job": job_id, "version": k, "ledgerState": str(r.state)}
                               for job_id, k, r in report.earlier_unfinished],
+        "outsideUnfinished": [{"job": r.job_id, "version": k, "ledgerState": str(r.state), "inSpec": in_spec}
+                              for r, k, in_spec in report.outside_unfinished],
         "credits": _credits_json(report),
         "jobs": [],
     }
@@ -232,6 +244,11 @@ def print_status(report: StatusReport) -> None:
     if unfinished_earlier:
         click.echo(f"earlier versions not finished: {len(unfinished_earlier)} ("
                    + ", ".join(f"{job_id} v{k} {r.state}" for job_id, k, r in unfinished_earlier)
+                   + "); the next run follows them to their end")
+    if report.outside_unfinished:
+        click.echo(f"sent versions of jobs not in this view, not finished: {len(report.outside_unfinished)} ("
+                   + ", ".join(f"{r.job_id} v{k} {r.state}, {outside(in_spec)}"
+                               for r, k, in_spec in report.outside_unfinished)
                    + "); the next run follows them to their end")
     click.echo(f"credits: {format_credits(credits)} in total over {priced} job{'s' * (priced != 1)} (all versions, "
                "all runs)" + (f"; {pending} sent job{'s' * (pending != 1)} without credits yet (status --refresh "

@@ -6,7 +6,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from .engine.versions import numbered, unfinished
+from .engine.versions import numbered, unfinished, unfinished_outside
 from .errors import StatusError as StatusError  # re-exported: callers catch it from here too
 from .jobs import Campaign
 from .ledger import Disposition, JobRecord, JobState, Ledger, LedgerError, LockHolder, Reconciliation
@@ -69,13 +69,17 @@ class StatusReport:
     picks: dict[str, Any] | None = None
     #: The campaign's credits per model and in total, over every version of every job (`CreditTotals`).
     credits: CreditTotals = field(default_factory=lambda: CreditTotals())
+    #: Versions of jobs the report does not hold (removed from the spec, or left out by ``--only``) that were
+    #: sent and are not finished, as (record, version, whether the spec still has the job): a run follows them.
+    outside_unfinished: list[tuple[JobRecord, int, bool]] = field(default_factory=list)
 
     @property
     def complete(self) -> bool:
-        """Every job of the spec is done (all its videos downloaded), and no earlier version of one that was
-        sent is unfinished (generating, in doubt, or with videos still to download: a run follows it)."""
+        """Every job of the spec is done (all its videos downloaded), and no version that was sent is unfinished
+        (generating, in doubt, or with videos still to download: a run follows it), whether it is an earlier
+        version of one of them or a version of a job removed from the spec or left out by ``--only``."""
         return (all(item.disposition == Disposition.DONE for item in self.reconciliation.jobs)
-                and not self.earlier_unfinished)
+                and not self.earlier_unfinished and not self.outside_unfinished)
 
     @property
     def earlier_unfinished(self) -> list[tuple[str, int, JobRecord]]:
@@ -146,10 +150,13 @@ def read_status(campaign: Campaign, ledger_url: str | None = None) -> StatusRepo
                                                                   history=True, totals=totals)
         try:
             picks = recorded_picks(ledger)
+            skipped = set(campaign.skipped)
+            outside = [(r, k, r.job_id in skipped) for r, k in
+                       unfinished_outside(ledger.jobs(), earlier, {job.id for job in campaign.jobs})]
         except LedgerError as exc:
             raise StatusError(f"cannot read the ledger in {campaign.output}: {exc}") from exc
     return StatusReport(campaign, reconciliation, videos, _history(reconciliation, earlier),
-                        picks=picks, ledger=where, credits=totals)
+                        picks=picks, ledger=where, credits=totals, outside_unfinished=outside)
 
 
 def _history(reconciliation: Reconciliation, earlier: list[JobRecord]

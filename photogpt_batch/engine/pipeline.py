@@ -17,7 +17,7 @@ import contextlib
 import datetime as dt
 import functools
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -119,7 +119,7 @@ class Engine:
                         if self.spend.budget else None)
         self._tasks = [asyncio.create_task(self._job_flow(self._jobs[r.job_id], r), name=f"job:{r.job_id}")
                        for r in records]
-        self._tasks += [asyncio.create_task(self._job_flow(job, r, k), name=f"job:{r.job_id}:v{k}")
+        self._tasks += [asyncio.create_task(self._job_flow(job, r, k), name=f"job:{r.job_id}" + (f":v{k}" if k else ""))
                         for job, r, k in earlier]
         aborted = None
         try:
@@ -156,9 +156,10 @@ class Engine:
         summary.preview = preview if asked else None
         return summary
 
-    async def _prepare_ledger(self) -> tuple[list[JobRecord], list[tuple[PlannedJob, JobRecord, int]]]:
+    async def _prepare_ledger(self) -> tuple[list[JobRecord], list[tuple[PlannedJob, JobRecord, int | None]]]:
         """Record the spec in the ledger and decide what each job needs; returns the records to work on, and the
-        earlier versions to follow (see `_prepare_earlier`)."""
+        earlier versions and those of the jobs it does not hold to follow (see `_prepare_earlier`,
+        `_prepare_outside`)."""
         # Every event this run records carries its measured server clock offset: a later run, on any machine,
         # judges an in-doubt submission on the server's clock (see reconcile.py).
         self.ledger.clock_offset = self.client.server_clock_offset
@@ -186,6 +187,7 @@ class Engine:
         if self.downloads.versions:
             current = self._current()
         earlier = await self._prepare_earlier(current)
+        earlier += await self._prepare_outside()
         reset: list[Op] = []
         work = []
         for job in self.campaign.jobs:
@@ -212,7 +214,8 @@ class Engine:
         by_row = {r.rowid: r for r in current.values()}
         return [by_row[row] for row in work], earlier
 
-    async def _prepare_earlier(self, current: dict[str, JobRecord]) -> list[tuple[PlannedJob, JobRecord, int]]:
+    async def _prepare_earlier(self, current: dict[str, JobRecord]
+                               ) -> list[tuple[PlannedJob, JobRecord, int | None]]:
         """The earlier versions of the campaign's jobs that were sent and are not finished, each as the job it
         sent (its own recorded request), its record and its version number: a paid version is followed to its
         end (polled, priced, its videos downloaded into ``<job-id>/v<k>/``) although the spec no longer asks
@@ -222,25 +225,58 @@ class Engine:
         nothing (so nothing was paid); with ``--resubmit-in-doubt`` (the user has checked the dashboard) it is
         closed as failed, unsent; otherwise it stays in doubt, and reported. Its failed downloads are tried again,
         as the current version's are (a download costs nothing)."""
+        followed = await self._settle_followed(
+            lambda: versions.unfinished_earlier(current.values(), self.ledger.replaced()),
+            lambda record: True, "an earlier version's submission")
+        return [(job, r, k) for job, r, k in followed]
+
+    async def _prepare_outside(self) -> list[tuple[PlannedJob, JobRecord, int | None]]:
+        """The versions that were sent and are not finished of the jobs this run does not hold (removed from the
+        spec, or left out by ``--only``): followed to their end as earlier versions are (`_prepare_earlier`),
+        never sent. Each comes with its version number if it is no longer its job's current version (its videos
+        go to ``<job-id>/v<k>/``), else None (they go to ``<job-id>/<n>.mp4``, as the layout says).
+
+        ``--resubmit-in-doubt`` closes a doubt of a job removed from the spec as failed, unsent, but leaves a
+        doubt of a job left out by ``--only`` alone: the user left that job out, and a run that selects it
+        decides."""
+        ledger, skipped = self.ledger, set(self.campaign.skipped)
+        followed = await self._settle_followed(
+            lambda: versions.unfinished_outside(ledger.jobs(), ledger.replaced(), self._jobs),
+            lambda record: record.job_id not in skipped, "the submission of a job this run does not hold")
+        current = [(job, r, k) for job, r, k in followed if r.current]
+        for job, _, k in current:  # the number its current files are listed under in the manifest
+            self.downloads.versions[job.id] = k
+        return [(job, r, None if r.current else k) for job, r, k in followed]
+
+    async def _settle_followed(self, find: Callable[[], list[tuple[JobRecord, int]]],
+                               closable: Callable[[JobRecord], bool], what: str
+                               ) -> list[tuple[PlannedJob, JobRecord, int]]:
+        """The versions ``find`` returns (sent, unfinished, never to be sent again), made ready to follow: the
+        doubts among them that ``GET /jobs`` proves created nothing are settled, with ``--resubmit-in-doubt``
+        the other ``closable`` ones are closed as failed, unsent, and their failed downloads are made pending.
+        Returns those that can be followed (a jobId, or a success), each as the job it sent, its record and its
+        version number."""
         ledger = self.ledger
-        followed = versions.unfinished_earlier(current.values(), ledger.replaced())
+        followed = find()
         doubts = [r for r, _ in followed if r.state == JobState.IN_DOUBT]
         ops: list[Op] = []
         if doubts:
-            for job_id in await settle(ledger, self.client, doubts, self.options.in_doubt_settle_seconds):
-                self.progress.note(f"{job_id}: GET /jobs shows that an earlier version's submission never reached "
-                                   "the server: nothing was paid for it, and it is not sent")
+            # A doubt left by a run whose lock was taken over waits for the user while that run may be alive.
+            judged = [r for r in doubts if not held_for_user(r)]
+            for job_id in await settle(ledger, self.client, judged, self.options.in_doubt_settle_seconds):
+                self.progress.note(f"{job_id}: GET /jobs shows that {what} never reached the server: nothing "
+                                   "was paid for it, and it is not sent")
             if self.options.resubmit_in_doubt:
-                settled = {r.rowid for r in ledger.replaced() if r.state != JobState.IN_DOUBT}
-                ops += [JobTransition(r.rowid, JobState.FAILED, error="in doubt, and the spec has changed since: not "
-                                      "sent again (--resubmit-in-doubt); if it was created, it is on the dashboard")
-                        for r in doubts if r.rowid not in settled]
+                still = {r.rowid for r, _ in find() if r.state == JobState.IN_DOUBT}
+                ops += [JobTransition(r.rowid, JobState.FAILED, error="in doubt, and the spec no longer asks for it: "
+                                      "not sent again (--resubmit-in-doubt); if it was created, it is on the dashboard")
+                        for r in doubts if r.rowid in still and closable(r)]
         ops += [VideoTransition(r.rowid, v.n, VideoState.PENDING) for r, _ in followed
                 if r.state == JobState.SUCCEEDED for v in r.videos if v.state == VideoState.FAILED]
         if ops:
             ledger.commit(*ops)
         if doubts or ops:
-            followed = versions.unfinished_earlier(current.values(), ledger.replaced())
+            followed = find()
         return [(PlannedJob(r.job_id, r.model, ledger.body(r.rowid), r.content_hash), r, k) for r, k in followed
                 if (r.state == JobState.SUBMITTED and r.remote_id) or r.state == JobState.SUCCEEDED]
 
@@ -248,7 +284,7 @@ class Engine:
         """The ledger's current record of each of the campaign's jobs."""
         return {r.job_id: r for r in self.ledger.jobs() if r.job_id in self._jobs}
 
-    def _show_start(self, records: Iterable[JobRecord], earlier: Iterable[tuple[PlannedJob, JobRecord, int]]
+    def _show_start(self, records: Iterable[JobRecord], earlier: Iterable[tuple[PlannedJob, JobRecord, int | None]]
                     ) -> None:
         """Start the progress at the videos already on disk, out of all the campaign's (as the summary counts
         them: a generated job's own videos, else the number asked for) and those of the earlier versions it

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from ..jobs import Campaign
 from ..ledger import JobState, Ledger, VideoState
 from ..spend.budget import SpendPreview
-from .versions import unfinished_earlier
+from .versions import unfinished_earlier, unfinished_outside
 
 
 @dataclass
@@ -27,6 +27,10 @@ class RunSummary:
     #: Earlier versions (no longer the spec's) that were sent and are not finished, as (``<job-id> v<k>``,
     #: ledger state): each is followed by every run until it is done or failed (see `versions.unfinished`).
     earlier_unfinished: list[tuple[str, str]] = field(default_factory=list)
+    #: Versions of jobs the run does not hold (removed from the spec, or left out by ``--only``) that were sent
+    #: and are not finished, as (``<job-id> v<k>``, ledger state, whether the spec still has the job): each is
+    #: followed by every run too (see `versions.unfinished_outside`).
+    outside_unfinished: list[tuple[str, str, bool]] = field(default_factory=list)
     #: The campaign's total credits: every version of every job, every run (None: none known yet).
     credits: float | None = None
     #: How many jobs (versions) that total covers, and how many sent jobs still lack their credits.
@@ -55,7 +59,7 @@ class RunSummary:
     def complete(self) -> bool:
         """Every job succeeded and every video is on disk."""
         return (not self.failed and not self.video_failures and not self.in_doubt and not self.not_submitted
-                and not self.in_flight and not self.earlier_unfinished
+                and not self.in_flight and not self.earlier_unfinished and not self.outside_unfinished
                 and self.videos_downloaded == self.videos_expected and not self.interrupted
                 and self.aborted is None and self.manifest_error is None and not self.declined)
 
@@ -85,6 +89,9 @@ def summarise(ledger: Ledger, campaign: Campaign, sent: Iterable[int] = ()) -> R
     spec_ids = {job.id for job in campaign.jobs}
     summary.earlier_unfinished = [(f"{r.job_id} v{k}", str(r.state)) for r, k in
                                   unfinished_earlier([r for r in current if r.job_id in spec_ids], earlier)]
+    skipped = set(campaign.skipped)
+    summary.outside_unfinished = [(f"{r.job_id} v{k}", str(r.state), r.job_id in skipped)
+                                  for r, k in unfinished_outside(current, earlier, spec_ids)]
     for item in ledger.reconcile(campaign.jobs).jobs:
         record = item.record
         expected = item.planned.num_videos if item.planned else 0

@@ -7,7 +7,9 @@ version's videos are ``<job-id>/<n>.mp4``, where a reader expects them; each ear
 and records each move in the ledger, so the new version's download never lands on a paid file.
 
 An earlier version that was sent is still followed to its end (`unfinished_earlier`): a run interrupted after
-its POST, then a change of the spec, must not leave a paid job unpolled and its videos on the server.
+its POST, then a change of the spec, must not leave a paid job unpolled and its videos on the server. So is every
+sent version of a job the run does not hold (`unfinished_outside`: removed from the spec, or left out by
+``--only``), its current version into ``<job-id>/<n>.mp4`` and its earlier ones into ``<job-id>/v<k>/``.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-from collections.abc import Iterable
+from collections.abc import Container, Iterable
 from pathlib import Path
 
 from ..durable import describe, fsync_dir, owned_dirs
@@ -58,6 +60,18 @@ def unfinished_earlier(current: Iterable[JobRecord], earlier: Iterable[JobRecord
     if not any(unfinished(r) for r in mine):
         return []
     numbers = numbered([*mine, *(by_id[job_id] for job_id in {r.job_id for r in mine})])
+    return [(r, numbers[r.rowid]) for r in sorted(mine, key=lambda r: r.rowid) if unfinished(r)]
+
+
+def unfinished_outside(current: Iterable[JobRecord], earlier: Iterable[JobRecord], held: Container[str]
+                       ) -> list[tuple[JobRecord, int]]:
+    """The `unfinished` versions, current or not, of the jobs whose ids are not in ``held`` (the run's jobs: those
+    removed from the spec, or left out by ``--only``), each with its version number, oldest first: a run follows
+    them too, since what was sent is paid for whether or not the spec still asks for it."""
+    mine = [r for r in (*current, *earlier) if r.job_id not in held]
+    if not any(unfinished(r) for r in mine):
+        return []
+    numbers = numbered(mine)  # every version of each of these jobs: its current one and the replaced ones
     return [(r, numbers[r.rowid]) for r in sorted(mine, key=lambda r: r.rowid) if unfinished(r)]
 
 
