@@ -41,8 +41,8 @@ def dump(ledger: Ledger) -> dict[str, Any]:
         jobs = query(f"SELECT id, {_JOB_FIELDS} FROM jobs WHERE {scope}TRUE ORDER BY id", sp)
         videos = query(f"SELECT v.job, {', '.join('v.' + c.strip() for c in _VIDEO_FIELDS.split(','))} FROM videos v"
                        f" JOIN jobs ON jobs.id = v.job WHERE {scope}TRUE ORDER BY v.job, v.n", sp)
-        events = query("SELECT e.job, e.at, e.n, e.from_state, e.to_state, e.detail FROM events e JOIN jobs"
-                       f" ON jobs.id = e.job WHERE {scope}TRUE ORDER BY e.id", sp)
+        events = query("SELECT e.job, e.at, e.n, e.from_state, e.to_state, e.detail, e.clock_offset FROM events e"
+                       f" JOIN jobs ON jobs.id = e.job WHERE {scope}TRUE ORDER BY e.id", sp)
         meta = query(f"SELECT key, value FROM meta WHERE {ledger._meta_scope}TRUE ORDER BY key", sp)
     position = {row[0]: k for k, row in enumerate(jobs)}
     return {
@@ -67,7 +67,9 @@ def load(ledger: Ledger, content: dict[str, Any]) -> None:
             tx.executemany(f"INSERT INTO videos (job, {_VIDEO_FIELDS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                            [(rows[v[0]], *v[1:]) for v in content["videos"]])
         if content["events"]:
-            tx.executemany("INSERT INTO events (job, at, n, from_state, to_state, detail) VALUES (?, ?, ?, ?, ?, ?)",
+            # With each event's clock offset: a copied doubt is still judged on the server's clock (reconcile.py).
+            tx.executemany("INSERT INTO events (job, at, n, from_state, to_state, detail, clock_offset)"
+                           " VALUES (?, ?, ?, ?, ?, ?, ?)",
                            [(rows[e[0]], *e[1:]) for e in content["events"]])
         for key, fact in content["meta"].items():
             tx.set_meta(key, fact)

@@ -134,6 +134,8 @@ def test_push_and_pull_keep_every_row_and_the_password_is_never_shown_or_written
                 SqliteLedger.open_for_reading(tmp_path / "archive") as archive:
             content = transfer.dump(local)
             assert content["events"] and content["meta"]["campaign"] == "t"
+            # each event keeps its run's server clock offset, so a copied doubt can still be judged
+            assert all(event[-1] is not None for event in content["events"])
             assert transfer.dump(shared) == content == transfer.dump(archive)
         # pulled: the campaign runs from the archive folder's ledger now, not the shared one (one campaign, one
         # ledger), and it sends nothing again
