@@ -17,10 +17,9 @@ from pathlib import Path
 from typing import IO, Any
 
 from .durable import describe, fsync_dir, open_owned
+from .layout import manifest_path, tmp_path
 
 log = logging.getLogger(__name__)
-
-MANIFEST = "manifest.jsonl"
 
 
 def entry_line(entry: dict[str, Any]) -> str:
@@ -37,7 +36,7 @@ class Appender:
     """
 
     def __init__(self, output: Path):
-        self.path = output / MANIFEST
+        self.path = manifest_path(output)
         self._file: IO[str] | None = None
         self._broken = False
 
@@ -70,7 +69,7 @@ def rewrite(output: Path, entries: Iterable[dict[str, Any]]) -> None:
     A rerun of a finished campaign then writes nothing, so it also succeeds in a folder that is read-only by
     now. A link in place of the manifest is replaced, not followed; raises `OSError` when it cannot be written.
     """
-    path = output / MANIFEST
+    path = manifest_path(output)
     data = "".join(entry_line(entry) for entry in entries).encode("utf-8")
     if _holds(path, data):
         # Appended lines may not have reached the disk yet; fsync works on a read-only descriptor too.
@@ -80,7 +79,7 @@ def rewrite(output: Path, entries: Iterable[dict[str, Any]]) -> None:
         finally:
             os.close(fd)
         return
-    tmp = path.with_name(MANIFEST + ".tmp")
+    tmp = tmp_path(path)
     tmp.unlink(missing_ok=True)  # a leftover (or a planted link): O_EXCL below then creates a fresh file
     with open(open_owned(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL), "wb") as f:
         f.write(data)

@@ -22,7 +22,8 @@ from yarl import URL
 from .client import DEFAULT_BASE_URL
 from .durable import describe
 from .errors import UsageError
-from .ledger import LEDGER_DIR, Ledger, LedgerError, SqliteLedger
+from .layout import LEDGER_DIR, SANDBOX_JOBS_FILE
+from .ledger import Ledger, LedgerError, SqliteLedger
 from .ledger.folder import check_folder_owner, claim_folder_for
 
 #: The recorded API of jobs made by ``run --sandbox`` (its jobs live in ``sandbox-jobs.jsonl``).
@@ -31,7 +32,7 @@ SANDBOX = "sandbox"
 DEFAULT = "default"
 #: Where ``run --sandbox`` keeps its sandbox's jobs, beside the ledger, so an interrupted rehearsal resumes
 #: (and, here, how a folder recorded before this module is known as a rehearsal).
-SANDBOX_JOBS = Path(LEDGER_DIR) / "sandbox-jobs.jsonl"
+SANDBOX_JOBS = Path(LEDGER_DIR) / SANDBOX_JOBS_FILE
 
 
 class FolderClaimed(UsageError):

@@ -6,8 +6,8 @@ keeps earlier versions' files), within the limits of `gate`; `spending` asks bef
 (the figures themselves are in `photogpt_batch.spend`), `credits` learns what jobs cost, `reconcile` settles
 submissions left in doubt, and `summary` says what the run achieved. Every stage shares one `RunContext`.
 
-The names below are imported on first use, so that ``status`` and ``review``, which read a few of the engine's
-file rules (`versions`, `lastframe`), do not import the client and its HTTP stack.
+The names below are imported on first use, so that ``status`` and ``review``, which read the engine's rules of
+versions (`versions`), do not import the client and its HTTP stack. Where files go is `photogpt_batch.layout`'s.
 """
 
 from __future__ import annotations

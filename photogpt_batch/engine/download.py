@@ -16,13 +16,11 @@ from .. import manifest
 from ..client import ApiError, AuthError, Conflict
 from ..durable import describe, owned_dirs
 from ..jobs import PlannedJob
+from ..layout import ASIDE_MARK, earlier_video_path, last_frame_path, last_frame_saved, part_path, video_path
 from ..ledger import JobRecord, JobState, VideoRecord, VideoState, pending_videos
-from . import lastframe, versions
+from . import lastframe
 from .context import RunContext, key_refused
-from .fetch import FetchError, IncompleteDownload, UrlExpired, fetch_file, hash_file, part_path
-
-#: What a file moved aside is called: ``<n>.mp4.untrusted-<ns>``.
-ASIDE_MARK = ".untrusted-"
+from .fetch import FetchError, IncompleteDownload, UrlExpired, fetch_file, hash_file
 
 
 class Downloads:
@@ -57,7 +55,7 @@ class Downloads:
         ctx = self.ctx
         record = ctx.ledger.record(row)
         missing = [(i, v.path) for i, v in enumerate(record.videos)
-                   if v.state == VideoState.DOWNLOADED and v.path and not lastframe.present(self.output, v.path)]
+                   if v.state == VideoState.DOWNLOADED and v.path and not last_frame_saved(self.output, v.path)]
         if not missing or not record.remote_id:
             return
         urls = self.last_frame_urls.pop(row, None)
@@ -67,7 +65,7 @@ class Downloads:
             for index, path in missing:
                 if index < len(urls):
                     async with self.slots:
-                        await fetch_file(ctx.client.session, urls[index], self.output / lastframe.beside(path),
+                        await fetch_file(ctx.client.session, urls[index], self.output / last_frame_path(path),
                                          read_timeout=ctx.options.read_timeout, root=self.output)
             if not urls:
                 ctx.progress.note(f"warning: {job.id}: asked for its last frame, but the server returned none")
@@ -83,8 +81,7 @@ class Downloads:
         ctx = self.ctx
         ledger, options = ctx.ledger, ctx.options
         # Paths come from the spec's validated job id and our own counters, never from server ids.
-        rel = (versions.current_path(job.id, video.n) if earlier is None
-               else versions.earlier_path(job.id, earlier, video.n))
+        rel = video_path(job.id, video.n) if earlier is None else earlier_video_path(job.id, earlier, video.n)
         dest = self.output / rel
         state = video.state
         url = video.url if state == VideoState.READY else None

@@ -28,6 +28,7 @@ import aiohttp
 
 from ..durable import LinkRefused, fsync_dir, open_owned, owned_dirs
 from ..errors import BatchError
+from ..layout import part_path
 
 #: Statuses from the file host that mean "this signed URL is no longer good": ask ``/download`` again.
 EXPIRED_STATUSES = frozenset({403, 404, 410})
@@ -69,11 +70,6 @@ class FetchResult:
 
     bytes: int
     sha256: str
-
-
-def part_path(dest: Path) -> Path:
-    """Where the download of ``dest`` is kept until complete: ``<dest>.part``."""
-    return dest.with_name(dest.name + ".part")
 
 
 async def fetch_file(

@@ -1,23 +1,23 @@
 """Last frames: the images a job returns when it asks for ``returnLastFrame``, saved beside its videos.
 
 The n-th image of a job is saved as ``<n>.last.png`` beside the job's n-th video (``hero/1.mp4`` →
-``hero/1.last.png``); the manifest names it in that video's entry (``lastFrame``) and the review page shows
-it. The file on disk is its own record (no ledger rows): it is written like a video (``.part``, fsync,
-rename), so one that exists is complete; one that belonged to an earlier download of its video is removed
-when the video is downloaded again, so a last frame always belongs to the video beside it. A last frame that
-cannot be fetched is a warning, never a failed run: the videos are what was paid for.
+``hero/1.last.png``, as `layout.last_frame_path` says); the manifest names it in that video's entry
+(``lastFrame``) and the review page shows it. The file on disk is its own record (no ledger rows): it is
+written like a video (``.part``, fsync, rename), so one that exists is complete; one that belonged to an earlier
+download of its video is removed when the video is downloaded again, so a last frame always belongs to the
+video beside it. A last frame that cannot be fetched is a warning, never a failed run: the videos are what was
+paid for.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import stat
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-SUFFIX = ".last.png"
+from ..layout import last_frame_path, last_frame_saved
 
 
 def asks_for_last_frame(body: dict[str, Any]) -> bool:
@@ -25,12 +25,6 @@ def asks_for_last_frame(body: dict[str, Any]) -> bool:
     groups = body.get("options")
     return isinstance(groups, dict) and any(
         isinstance(group, dict) and group.get("returnLastFrame") is True for group in groups.values())
-
-
-def beside(video_path: str) -> str:
-    """Where the last frame of the video at ``video_path`` (relative, POSIX) is kept."""
-    stem = video_path[: -len(".mp4")] if video_path.endswith(".mp4") else video_path
-    return stem + SUFFIX
 
 
 def image_urls(result: dict[str, Any]) -> list[str]:
@@ -47,7 +41,7 @@ def discard_stale(video: Path) -> None:
     """Remove the last frame beside ``video``, which was just downloaded (again): the old one, if any, is
     another download's."""
     with contextlib.suppress(OSError):
-        video.with_name(beside(video.name)).unlink()
+        video.with_name(last_frame_path(video.name)).unlink()
 
 
 def move_along(video_src: Path, video_dst: Path) -> None:
@@ -55,15 +49,8 @@ def move_along(video_src: Path, video_dst: Path) -> None:
     its last frame, if any, goes with it. A last frame that cannot move stays; the next download of a video in
     its place removes it."""
     with contextlib.suppress(OSError):
-        os.rename(video_src.with_name(beside(video_src.name)), video_dst.with_name(beside(video_dst.name)))
-
-
-def present(output: Path, video_path: str) -> bool:
-    """Whether the last frame of the video at ``video_path`` is saved (a regular file, not a link)."""
-    try:
-        return stat.S_ISREG((output / beside(video_path)).lstat().st_mode)
-    except OSError:
-        return False
+        os.rename(video_src.with_name(last_frame_path(video_src.name)),
+                  video_dst.with_name(last_frame_path(video_dst.name)))
 
 
 def annotate(output: Path, entries: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -71,7 +58,7 @@ def annotate(output: Path, entries: Iterable[dict[str, Any]]) -> list[dict[str, 
     out = []
     for entry in entries:
         path = entry.get("path")
-        if isinstance(path, str) and present(output, path):
-            entry = {**entry, "lastFrame": beside(path)}
+        if isinstance(path, str) and last_frame_saved(output, path):
+            entry = {**entry, "lastFrame": last_frame_path(path)}
         out.append(entry)
     return out

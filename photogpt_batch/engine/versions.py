@@ -3,8 +3,8 @@
 A job's *version* is its content: the first is version 1, and each change of the spec that changes the
 request makes the next (going back to an earlier content makes that version current again). The current
 version's videos are ``<job-id>/<n>.mp4``, where a reader expects them; each earlier version's are
-``<job-id>/v<k>/<n>.mp4``. `settle` moves files to where their version says before a run downloads anything,
-and records each move in the ledger, so the new version's download never lands on a paid file.
+``<job-id>/v<k>/<n>.mp4`` (`layout` says so). `settle` moves files to where their version says before a run
+downloads anything, and records each move in the ledger, so the new version's download never lands on a paid file.
 
 An earlier version that was sent is still followed to its end (`unfinished_earlier`): a run interrupted after
 its POST, then a change of the spec, must not leave a paid job unpolled and its videos on the server. So is every
@@ -21,18 +21,9 @@ from collections.abc import Container, Iterable
 from pathlib import Path
 
 from ..durable import describe, fsync_dir, owned_dirs
+from ..layout import earlier_video_path, video_path
 from ..ledger import JobRecord, JobState, Ledger, MoveVideo, VideoState, VideoTransition
 from . import lastframe
-
-
-def current_path(job_id: str, n: int) -> str:
-    """Where the current version's video ``n`` lives, relative to the output folder."""
-    return f"{job_id}/{n}.mp4"
-
-
-def earlier_path(job_id: str, version: int, n: int) -> str:
-    """Where video ``n`` of earlier version ``version`` lives, relative to the output folder."""
-    return f"{job_id}/v{version}/{n}.mp4"
 
 
 def numbered(records: Iterable[JobRecord]) -> dict[int, int]:
@@ -97,8 +88,8 @@ def settle(ledger: Ledger, output: Path, current: Iterable[JobRecord]) -> tuple[
     if lost:
         ledger.commit(*lost)
         earlier = [r for r in ledger.replaced() if r.job_id in by_id]
-    moves = [(r, v, earlier_path(r.job_id, numbers[r.rowid], v.n)) for r in earlier for v in r.videos]
-    moves += [(r, v, current_path(r.job_id, v.n)) for r in changed.values() for v in r.videos]
+    moves = [(r, v, earlier_video_path(r.job_id, numbers[r.rowid], v.n)) for r in earlier for v in r.videos]
+    moves += [(r, v, video_path(r.job_id, v.n)) for r in changed.values() for v in r.videos]
     for record, video, wanted in moves:
         if video.state != VideoState.DOWNLOADED or not video.path or video.path == wanted:
             continue

@@ -28,6 +28,7 @@ lock, the ``ledger`` commands' lock handling), `stores` (choosing one from ``--l
 
 from __future__ import annotations
 
+from ..layout import LEDGER_DIR, LEDGER_FILE, LOCK_FILE, ledger_path
 from .base import Ledger, LockHolder
 from .errors import (
     IllegalTransition,
@@ -45,7 +46,6 @@ from .migrations import APPLICATION_ID, MIGRATIONS, PG_MIGRATIONS, PG_SCHEMA_VER
 from .ops import JobTransition, MoveVideo, Op, SetCredits, SetMeta, VideoTransition
 from .records import Event, JobRecord, Reconciled, Reconciliation, VideoRecord, disposition, pending_videos
 from .sqlite import SqliteLedger
-from .sqlite_file import LEDGER_DIR, LEDGER_FILE, LOCK_FILE, ledger_path
 from .states import JOB_TRANSITIONS, VIDEO_TRANSITIONS, Disposition, JobState, VideoState
 from .stores import LEDGER_ENV, LedgerUrlError, has_password, ledger_url, redact, where_and_holder
 from .writer import LAZY_COMMIT_DELAY, MAX_BATCH

@@ -21,12 +21,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..durable import check_owned_dir, fsync_dir, open_owned
-from ..manifest import MANIFEST
+from ..layout import claim_path, ledger_dir, ledger_path, manifest_path, tmp_path
 from .errors import LedgerError
-from .sqlite_file import LEDGER_DIR, FolderLock, ledger_path
-
-#: The campaign a folder run on the shared ledger belongs to, beside the folder's lock.
-CLAIM_FILE = "campaign"
+from .sqlite_file import FolderLock
 
 MANIFEST_JOB_ID = re.compile(rb'"jobId":"((?:[^"\\\n]|\\.)*)"')  # within one line
 
@@ -35,7 +32,7 @@ def check_manifest_known(output: Path, where: Path | str, known: Callable[[], se
     """Refuse a ledger that does not know jobs the folder's manifest lists: it was deleted, emptied, restored
     from an older backup, left behind in a copy, or is another campaign's, and running on it would submit (and
     pay for) those jobs again. The manifest is written from the ledger, so a healthy ledger knows every jobId in it."""
-    manifest = output / MANIFEST
+    manifest = manifest_path(output)
     try:
         found = manifest.lstat()
         if not stat.S_ISREG(found.st_mode) or not found.st_size:  # a link there is not a manifest we wrote
@@ -71,16 +68,16 @@ def check_manifest_known(output: Path, where: Path | str, known: Callable[[], se
 def lock_folder(output: Path) -> FolderLock:
     """Take the output folder's lock (``.photogpt-batch/lock``, created if needed, never through a link), as a
     run on the folder's own ledger does: `LedgerLocked` names the process that holds it."""
-    state_dir = Path(output) / LEDGER_DIR
-    if not check_owned_dir(state_dir):
-        state_dir.mkdir(parents=True, exist_ok=True)
+    folder = ledger_dir(output)
+    if not check_owned_dir(folder):
+        folder.mkdir(parents=True, exist_ok=True)
     return FolderLock(Path(output))
 
 
 def folder_owner(output: Path) -> str | None:
     """The campaign ``output`` belongs to: the one a shared-ledger run recorded there, else the one its own
     SQLite ledger records once it sent something; ``None`` when nothing says."""
-    claim = Path(output) / LEDGER_DIR / CLAIM_FILE
+    claim = claim_path(output)
     with contextlib.suppress(OSError, ValueError, AttributeError):
         if stat.S_ISREG(claim.lstat().st_mode):
             name = json.loads(claim.read_bytes()).get("campaign")
@@ -114,8 +111,8 @@ def check_folder_owner(output: Path, campaign: str) -> None:
 def claim_folder_for(output: Path, campaign: str) -> None:
     """Record that ``output`` belongs to ``campaign`` (for a run on the shared ledger): written to a temporary
     file and renamed into place, never through a link."""
-    state_dir = Path(output) / LEDGER_DIR
-    claim, tmp = state_dir / CLAIM_FILE, state_dir / (CLAIM_FILE + ".tmp")
+    claim = claim_path(output)
+    tmp = tmp_path(claim)
     data = json.dumps({"campaign": campaign}).encode() + b"\n"
     with contextlib.suppress(OSError):
         if claim.read_bytes() == data and not claim.is_symlink():
@@ -127,4 +124,4 @@ def claim_folder_for(output: Path, campaign: str) -> None:
         out.flush()
         os.fsync(out.fileno())
     os.replace(tmp, claim)
-    fsync_dir(state_dir)
+    fsync_dir(claim.parent)

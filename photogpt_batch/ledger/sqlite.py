@@ -18,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from .. import layout
 from ..durable import check_owned_dir, fsync_dir
 from . import sqlite_file as f
 from .base import Ledger, LockHolder
@@ -90,12 +91,12 @@ class SqliteLedger(Ledger):
         ledger, `LedgerTooNew` for a ledger from a newer version. Migrates an older ledger.
         """
         output = Path(output)
-        state_dir = output / f.LEDGER_DIR
+        state_dir = layout.ledger_dir(output)
         created_dir = not check_owned_dir(state_dir)  # a link there would put the ledger somewhere else
         state_dir.mkdir(parents=True, exist_ok=True)
         lock = f.FolderLock(output)
         try:
-            path = f.ledger_path(output)
+            path = layout.ledger_path(output)
             is_new = not path.exists()
             if not is_new:
                 f.check_header(path)
@@ -141,7 +142,7 @@ class SqliteLedger(Ledger):
         A folder without a ledger reads as an empty ledger. An older ledger is migrated first, which needs
         the lock for a moment (`LedgerLocked` if a runner of an older version holds it).
         """
-        path = f.ledger_path(Path(output))
+        path = layout.ledger_path(Path(output))
         if not path.exists():
             return cls._empty(path)
         f.check_header(path)

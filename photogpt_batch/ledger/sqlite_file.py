@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..durable import LinkRefused, open_owned
+from ..layout import lock_path
 from .errors import LedgerCorrupt, LedgerError, LedgerLocked, LedgerTooNew, LedgerUnusable
 from .migrations import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION
 from .states import JOB_STATES, VIDEO_STATES
@@ -21,17 +22,9 @@ from .states import JOB_STATES, VIDEO_STATES
 if TYPE_CHECKING:
     from .base import LockHolder
 
-LEDGER_DIR = ".photogpt-batch"
-LEDGER_FILE = "ledger.sqlite3"
-LOCK_FILE = "lock"
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 #: How long SQLite waits for another program's lock on the ledger (a database browser, a backup) to go.
 BUSY_TIMEOUT = 30.0
-
-
-def ledger_path(output: Path) -> Path:
-    """The ledger file of an output folder."""
-    return Path(output) / LEDGER_DIR / LEDGER_FILE
 
 
 class FolderLock:
@@ -41,7 +34,7 @@ class FolderLock:
     """
 
     def __init__(self, output: Path) -> None:
-        path = Path(output) / LEDGER_DIR / LOCK_FILE
+        path = lock_path(output)
         self._fd: int | None = open_owned(path, os.O_RDWR | os.O_CREAT)
         try:
             fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -234,7 +227,7 @@ def folder_lock_holder(output: Path, campaign: str) -> LockHolder | None:
     from .base import LockHolder
 
     try:
-        fd = os.open(Path(output) / LEDGER_DIR / LOCK_FILE, os.O_RDONLY | os.O_NOFOLLOW)
+        fd = os.open(lock_path(output), os.O_RDONLY | os.O_NOFOLLOW)
     except OSError:
         return None
     try:

@@ -153,7 +153,8 @@ def where_and_holder(output: Path, url: str | None, campaign: str) -> tuple[str,
     run lock (``None``: nobody). For ``plan``, ``status`` and ``doctor``; raises a `LedgerError` for a
     ledger that cannot be read."""
     if url is None:
-        from .sqlite_file import folder_lock_holder, ledger_path
+        from ..layout import ledger_path
+        from .sqlite_file import folder_lock_holder
 
         return str(ledger_path(output)), folder_lock_holder(output, campaign)
     from .postgres import PostgresLedger

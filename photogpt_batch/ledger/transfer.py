@@ -19,10 +19,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ..layout import ledger_path
 from .base import Ledger
 from .errors import LedgerError
 from .sqlite import SqliteLedger
-from .sqlite_file import ledger_path
 from .stores import redact
 
 #: The meta fact that marks a ledger whose campaign was copied elsewhere: JSON {"to", "kind", "at"}.

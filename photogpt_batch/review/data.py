@@ -8,9 +8,9 @@ from collections import Counter
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from ..engine.lastframe import beside, present
 from ..engine.versions import numbered, unfinished
 from ..jobs import Campaign, PlannedJob
+from ..layout import last_frame_path, last_frame_saved
 from ..ledger import Disposition, JobRecord, JobState, Ledger, Reconciled, VideoState
 from .picks import recorded_picks
 
@@ -88,7 +88,7 @@ def _videos(output: Path, record: JobRecord) -> list[dict[str, Any]]:
             "n": video.n,
             "state": state,
             "src": rel if on_disk else None,
-            "lastFrame": beside(rel) if on_disk and rel and present(output, rel) else None,
+            "lastFrame": last_frame_path(rel) if on_disk and rel and last_frame_saved(output, rel) else None,
             "error": video.error,
         })
     return videos

@@ -24,10 +24,11 @@ from typing import Any
 from ..durable import describe, open_owned
 from ..errors import UsageError
 from ..jobs import Campaign
+from ..layout import PAGE as PAGE  # re-exported: the review package names its file
+from ..layout import page_path, tmp_path
 from ..ledger import Ledger, LedgerError, redact
 from .data import gallery_data
 
-PAGE = "index.html"
 _MARKER = re.compile(r"\{\{(TITLE|CSP|STYLE|SCRIPT|DATA)\}\}")
 _JSON_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
 
@@ -73,7 +74,7 @@ def render_page(data: dict[str, Any]) -> str:
 def write_page(output: Path, page: str) -> Path:
     """Write ``page`` to ``<output>/index.html`` (a temporary file renamed into place), unless it already
     holds exactly that: a rerun of a finished campaign writes nothing. A link in its place is replaced."""
-    path = output / PAGE
+    path = page_path(output)
     data = page.encode("utf-8")
     try:
         if path.is_file() and not path.is_symlink() and path.read_bytes() == data:
@@ -81,7 +82,7 @@ def write_page(output: Path, page: str) -> Path:
     except OSError:
         pass
     output.mkdir(parents=True, exist_ok=True)
-    tmp = output / (PAGE + ".tmp")
+    tmp = tmp_path(path)
     tmp.unlink(missing_ok=True)
     with open(open_owned(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL), "wb") as f:
         f.write(data)
@@ -111,4 +112,4 @@ def write_gallery(campaign: Campaign, ledger: Ledger | None = None, ledger_url: 
     except (LedgerError, sqlite3.Error) as exc:
         raise GalleryError(f"cannot read the ledger in {where}: {exc}") from exc
     except OSError as exc:
-        raise GalleryError(f"cannot write {campaign.output / PAGE}: {describe(exc)}") from exc
+        raise GalleryError(f"cannot write {page_path(campaign.output)}: {describe(exc)}") from exc

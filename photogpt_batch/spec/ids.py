@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ..manifest import MANIFEST
+from ..layout import TOP_LEVEL_NAMES
 from .document import Pos
 from .reporter import Reporter
 from .templates import Template, TemplateError
@@ -19,15 +19,11 @@ JOB_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 #: it; a tighter limit would refuse campaigns that ran fine (and an id is a job's identity: renaming one orphans
 #: its paid job). `JOB_ID` allows only ASCII, so characters are bytes.
 MAX_ID_LENGTH = 255
-#: What the tool itself writes at the top of the output folder, next to the job folders `<output>/<id>/`, by
-#: `output_name_key`: an id that names one of them would be submitted and paid for, and its videos could never
-#: be saved (or would be overwritten by the tool's own file). The manifest and its temporary file, the review
-#: page (`review.page.PAGE`) and its temporary file, and the ledger's folder (`ledger.LEDGER_DIR`; `JOB_ID`
-#: refuses its leading '.' already). Written out rather than imported: importing the review page or the ledger
-#: here would load asyncio and sqlite3 for every `validate` (a test checks both, and that these names match).
-#: A job's own `v<k>/` folders live inside its folder, where no other job's folder goes, so `v1` is a fine id.
-OUTPUT_NAMES = {name.casefold(): name for name in (MANIFEST, MANIFEST + ".tmp", "index.html", "index.html.tmp",
-                                                    ".photogpt-batch")}
+#: What the tool itself writes at the top of the output folder, next to the job folders `<output>/<id>/`
+#: (`layout.TOP_LEVEL_NAMES`: the manifest, the review page, their temporary files and the tool's own folder,
+#: which `JOB_ID` refuses already by its leading '.'), by `output_name_key`: an id that names one of them would be
+#: submitted and paid for, and its videos could never be saved (or would be overwritten by the tool's own file).
+OUTPUT_NAMES = {name.casefold(): name for name in TOP_LEVEL_NAMES}
 
 
 def output_name_key(name: str) -> str:

@@ -21,9 +21,9 @@ from photogpt_batch.engine.fetch import (
     SizeMismatch,
     UrlExpired,
     fetch_file,
-    part_path,
     safe_component,
 )
+from photogpt_batch.layout import part_path
 
 DATA = bytes(range(256)) * 4096  # 1 MiB, every byte value
 SHA = hashlib.sha256(DATA).hexdigest()

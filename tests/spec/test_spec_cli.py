@@ -284,9 +284,9 @@ def test_validate_refuses_an_id_that_names_a_file_the_tool_writes_in_any_case_wi
 
 
 def test_the_reserved_ids_are_the_names_the_tool_writes() -> None:
-    from photogpt_batch.ledger import LEDGER_DIR
-    from photogpt_batch.manifest import MANIFEST
-    from photogpt_batch.review.page import PAGE
+    # That a real run writes exactly these at the top of its output folder: tests/test_output_layout.py.
+    from photogpt_batch.layout import TOP_LEVEL_NAMES
     from photogpt_batch.spec.ids import OUTPUT_NAMES
 
-    assert set(OUTPUT_NAMES.values()) == {MANIFEST, MANIFEST + ".tmp", PAGE, PAGE + ".tmp", LEDGER_DIR}
+    assert set(OUTPUT_NAMES.values()) == set(TOP_LEVEL_NAMES) == {
+        "manifest.jsonl", "manifest.jsonl.tmp", "index.html", "index.html.tmp", ".photogpt-batch"}

@@ -12,8 +12,7 @@ import pytest
 
 from photogpt_batch.diagnostics import Diagnostic, SpecError
 from photogpt_batch.jobs import Campaign
-from photogpt_batch.ledger import LEDGER_DIR
-from photogpt_batch.manifest import MANIFEST
+from photogpt_batch.layout import LEDGER_DIR, MANIFEST
 from photogpt_batch.spec.document import load_document
 from photogpt_batch.spec.expand import expand
 from photogpt_batch.spec.ids import MAX_ID_LENGTH

@@ -1,0 +1,130 @@
+"""The output folder's layout: the one place that says where each file the tool writes lives, and so which names
+no job id may take.
+
+    <output>/
+        manifest.jsonl            MANIFEST, rewritten through manifest.jsonl.tmp
+        index.html                PAGE (the review page), rewritten through index.html.tmp
+        .photogpt-batch/          LEDGER_DIR: the ledger and what goes with it
+            ledger.sqlite3        LEDGER_FILE (SQLite adds its -wal and -shm beside it)
+            lock                  LOCK_FILE, held by the runner writing into the folder
+            campaign              CLAIM_FILE, the campaign a shared-ledger run claimed the folder for (via .tmp)
+            sandbox-jobs.jsonl    SANDBOX_JOBS_FILE, the jobs of ``run --sandbox``'s in-process sandbox
+        <job-id>/                 one folder per job, named by its id
+            <n>.mp4               video n of the job's current version
+            <n>.last.png          its last frame, when the job asked for one
+            <n>.mp4.part          a download until it is complete (a last frame's too)
+            <n>.mp4.untrusted-<ns>  a file found in a video's place that the ledger does not vouch for
+            v<k>/<n>.mp4          video n of earlier version k (and its last frame beside it)
+
+Paths of videos are relative and POSIX (``hero/v2/1.mp4``): that is how the ledger and the manifest record them.
+
+Pure: pathlib and constants only (no asyncio, sqlite3 or aiohttp), so the spec's id check imports it and
+``validate`` stays light.
+"""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+#: The manifest: one JSON line per downloaded video.
+MANIFEST = "manifest.jsonl"
+#: The review page.
+PAGE = "index.html"
+#: What a file rewritten whole (the manifest, the page, the folder's claim) is written to before its rename.
+TMP_SUFFIX = ".tmp"
+MANIFEST_TMP = MANIFEST + TMP_SUFFIX
+PAGE_TMP = PAGE + TMP_SUFFIX
+#: The tool's own folder in the output folder (the ledger's folder): the leading '.' keeps it out of listings.
+LEDGER_DIR = ".photogpt-batch"
+LEDGER_FILE = "ledger.sqlite3"
+LOCK_FILE = "lock"
+CLAIM_FILE = "campaign"
+SANDBOX_JOBS_FILE = "sandbox-jobs.jsonl"
+
+#: Everything the tool writes at the top of the output folder, next to the job folders ``<output>/<id>/``: a job
+#: whose id names one of them would be paid for and its videos never saved (or overwritten by the tool's file).
+#: A job's own ``v<k>/`` folders live inside its folder, where no other job's goes, so ``v1`` is a fine id.
+TOP_LEVEL_NAMES = (MANIFEST, MANIFEST_TMP, PAGE, PAGE_TMP, LEDGER_DIR)
+
+VIDEO_SUFFIX = ".mp4"
+LAST_FRAME_SUFFIX = ".last.png"
+#: What a download is written to until it is complete: ``<dest>.part``.
+PART_SUFFIX = ".part"
+#: What a file moved aside is called: ``<n>.mp4.untrusted-<ns>``.
+ASIDE_MARK = ".untrusted-"
+
+
+def video_path(job_id: str, n: int) -> str:
+    """Where the current version's video ``n`` lives, relative to the output folder."""
+    return f"{job_id}/{n}{VIDEO_SUFFIX}"
+
+
+def version_dir(job_id: str, version: int) -> str:
+    """The folder of earlier version ``version`` of a job, relative to the output folder."""
+    return f"{job_id}/v{version}"
+
+
+def earlier_video_path(job_id: str, version: int, n: int) -> str:
+    """Where video ``n`` of earlier version ``version`` lives, relative to the output folder."""
+    return f"{version_dir(job_id, version)}/{n}{VIDEO_SUFFIX}"
+
+
+def last_frame_path(video: str) -> str:
+    """Where the last frame of the video at ``video`` (a relative path or a file name) is kept: beside it
+    (``hero/1.mp4`` → ``hero/1.last.png``)."""
+    stem = video[: -len(VIDEO_SUFFIX)] if video.endswith(VIDEO_SUFFIX) else video
+    return stem + LAST_FRAME_SUFFIX
+
+
+def last_frame_saved(output: Path, video: str) -> bool:
+    """Whether the last frame of the video at ``video`` (relative) is saved: a regular file, not a link."""
+    try:
+        return stat.S_ISREG((output / last_frame_path(video)).lstat().st_mode)
+    except OSError:
+        return False
+
+
+def part_path(dest: Path) -> Path:
+    """Where the download of ``dest`` is kept until complete: ``<dest>.part``."""
+    return dest.with_name(dest.name + PART_SUFFIX)
+
+
+def manifest_path(output: Path) -> Path:
+    """The manifest of an output folder."""
+    return Path(output) / MANIFEST
+
+
+def page_path(output: Path) -> Path:
+    """The review page of an output folder."""
+    return Path(output) / PAGE
+
+
+def ledger_dir(output: Path) -> Path:
+    """The tool's own folder in an output folder (the SQLite ledger, the lock, the claim, the sandbox's jobs)."""
+    return Path(output) / LEDGER_DIR
+
+
+def ledger_path(output: Path) -> Path:
+    """The SQLite ledger file of an output folder."""
+    return ledger_dir(output) / LEDGER_FILE
+
+
+def lock_path(output: Path) -> Path:
+    """The lock file of an output folder."""
+    return ledger_dir(output) / LOCK_FILE
+
+
+def claim_path(output: Path) -> Path:
+    """The file recording which campaign a shared-ledger run claimed an output folder for."""
+    return ledger_dir(output) / CLAIM_FILE
+
+
+def sandbox_jobs_path(output: Path) -> Path:
+    """Where ``run --sandbox`` keeps its sandbox's jobs, so an interrupted rehearsal resumes."""
+    return ledger_dir(output) / SANDBOX_JOBS_FILE
+
+
+def tmp_path(path: Path) -> Path:
+    """The temporary file that ``path`` is written to before it is renamed into place."""
+    return path.with_name(path.name + TMP_SUFFIX)
