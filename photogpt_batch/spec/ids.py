@@ -86,20 +86,29 @@ class SeenIds:
 
     def __init__(self, rep: Reporter):
         self.rep = rep
-        # `output_name_key` of an id -> (entry index, line, id) of its first job: ids that differ only in case or
-        # trailing dots name one output folder on macOS and Windows, so they are duplicates on every platform.
-        self._first: dict[str, tuple[int, int, str]] = {}
-        self._reported: set[tuple[str, int]] = set()  # (output_name_key, entry index)
+        # `output_name_key` of an id -> (entry index, line, id, row place) of its first job: ids that differ only in
+        # case or trailing dots name one output folder on macOS and Windows, so they are duplicates on every platform.
+        self._first: dict[str, tuple[int, int, str, tuple[str, Pos] | None]] = {}
+        self._reported: set[tuple[str, int, tuple[str, Pos] | None]] = set()  # (output_name_key, entry, row place)
 
-    def add(self, job_id: str, index: int, id_pos: Pos | None) -> None:
-        """Take ``job_id``'s folder for entry ``index`` (its id at ``id_pos``), or report that it is taken."""
+    def add(self, job_id: str, index: int, id_pos: Pos | None, row: tuple[str, Pos] | None = None) -> None:
+        """Take ``job_id``'s folder for entry ``index`` (its id at ``id_pos``), or report that it is taken: at the
+        job's ``row`` (data file, position of the id's cell) when a row of ``rows:`` made it, each such row."""
         key = output_name_key(job_id)
         first = self._first.get(key)
         if first is None:
-            self._first[key] = (index, (id_pos or (1, 1))[0], job_id)
-        elif (key, index) not in self._reported:
-            self._reported.add((key, index))
-            self.rep.error(id_pos, *duplicate_id(job_id, first[2], first[0] == index, first[1]))
+            self._first[key] = (index, (id_pos or (1, 1))[0], job_id, row)
+        elif (key, index, row) not in self._reported:
+            self._reported.add((key, index, row))
+            first_row = first[3]
+            if row is None or first_row is None:
+                self.rep.error(id_pos, *duplicate_id(job_id, first[2], first[0] == index and first_row is None,
+                                                     first[1]))
+                return
+            message = duplicate_id(job_id, first[2], False, first[1])[0]
+            message = message.replace(f"first at line {first[1]}", f"first at {first_row[0]} line {first_row[1][0]}")
+            self.rep.error(row[1], message, "each row needs its own id: put a column that tells the rows apart "
+                           "in the id", file=row[0])
 
 
 def output_name_clash(raw_id: str, job_id: str) -> tuple[str, str] | None:
