@@ -22,7 +22,7 @@ from .ids import CAMPAIGN_SLUG, EntryIds, SeenIds, invalid_as_written
 from .matrix import Matrix, content_key, value_key
 from .reporter import Reporter
 from .rows import ROWS_KEY, EntryRows, RowSource, read_entry_rows
-from .templates import TemplateError, compile_value, fill_part, format_value, parse
+from .templates import Cell, TemplateError, compile_value, fill_part, format_value, parse
 from .text import dotted, show
 
 FORMAT_VERSION = 1
@@ -191,8 +191,7 @@ def _jobs(jobs_node: YamlSeq, defaults: YamlMap | None, defaults_plain: dict[str
         id_pos = value_position(entry, "id") or pos
         for job in _Entry(index, entry, pos, defaults, rep, positioned).expand(defaults_plain, variables):
             if ("id",) not in job.broken:
-                place = job.row.place(("id",)) if job.row is not None else None
-                seen.add(job.id, index, id_pos, place and (place[0], place[1]))
+                seen.add(job.id, index, id_pos, job.row)
             yield job
 
 
@@ -256,7 +255,7 @@ class _Entry:
             job_id, usable = ids.fill(values)
             if not usable:
                 job_broken = (*job_broken, ("id",))
-            shape_key = self._shape_key(matrix, data, values, shape_names)
+            shape_key = self._shape_key(matrix, data, values, shape_names, source)
             data["id"] = job_id
             axes = tuple((k, _axis_text(v)) for k, v in combo.items() if k != "model")
             yield ExpandedJob(data, self.node, self.defaults, matrix.positions(data.get("model")), job_broken,
@@ -324,11 +323,12 @@ class _Entry:
         return tuple(path for path, _ in errors)
 
     def _shape_key(self, matrix: Matrix, data: dict[str, Any], values: dict[str, Any],
-                   shape_names: tuple[str, ...]) -> Hashable:
-        """What identifies the job's shape (`ExpandedJob.shape_key`): jobs with equal keys validate alike."""
+                   shape_names: tuple[str, ...], source: RowSource | None) -> Hashable:
+        """What identifies the job's shape (`ExpandedJob.shape_key`): jobs with equal keys validate alike. A
+        row's job is keyed as a matrix job is, by the values of the placeholders used outside the prompt."""
         prompt = data.get("prompt", _MISSING)
         prompt_kind = True if type(prompt) is str and prompt else value_key(prompt)
-        if matrix.node is None:
+        if matrix.node is None and source is None:
             # One job from this entry: key its shape by content, so that the entries of a long explicit list
             # that differ only in id and prompt are validated (and turned into a request) once, not each.
             return ("content", prompt_kind, content_key({k: v for k, v in data.items() if k not in ("id", "prompt")}))
@@ -364,7 +364,11 @@ def _row_values(values: dict[str, Any]) -> dict[str, Any]:
 
 
 def _axis_text(value: Any) -> str:
-    """A matrix value as ``--only axis=value`` spells it."""
+    """A matrix value or a row's cell as ``--only axis=value`` spells it."""
+    if type(value) is str:
+        return value
+    if type(value) is Cell:
+        return value.text
     try:
         return format_value(to_plain(value))
     except TemplateError:

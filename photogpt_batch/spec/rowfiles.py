@@ -40,19 +40,20 @@ class Row:
 
     values: dict[str, Any]
     line: int
-    #: The row's text (CSV, TSV, JSON Lines) or its YAML mapping, to find a cell's column when one is reported.
+    #: The line after the row's last (CSV, TSV), the row's text (JSON Lines) or its YAML mapping: what finds a
+    #: cell's column when one is reported.
     source: Any = None
 
     def position(self, table: RowTable, column: str) -> Pos:
         """Where ``column``'s cell of this row is written (its key in JSON Lines and YAML)."""
         if isinstance(self.source, CommentedMap):
             return value_position(self.source, column) or (self.line, 1)
-        if isinstance(self.source, str):
-            if table.delimiter is None:  # JSON Lines: the key's place in the line
-                at = self.source.find(json.dumps(column, ensure_ascii=False))
-                return (self.line, at + 1) if at >= 0 else (self.line, 1)
-            if column in table.columns:
-                return cell_position(self.source, table.columns.index(column), table.delimiter, self.line)
+        if isinstance(self.source, str):  # JSON Lines: the key's place in the line
+            at = self.source.find(json.dumps(column, ensure_ascii=False))
+            return (self.line, at + 1) if at >= 0 else (self.line, 1)
+        if isinstance(self.source, int) and table.delimiter is not None and column in table.columns:
+            text = "".join(table.lines[self.line - 1:self.source - 1])
+            return cell_position(text, table.columns.index(column), table.delimiter, self.line)
         return self.line, 1
 
 
@@ -65,6 +66,8 @@ class RowTable:
     rows: list[Row] = field(default_factory=list)
     #: The CSV/TSV delimiter; None for JSON Lines and YAML.
     delimiter: str | None = None
+    #: A CSV or TSV file's lines, as written, to find a cell of a row that is reported.
+    lines: list[str] = field(default_factory=list)
     diagnostics: list[Diagnostic] = field(default_factory=list)
 
     def error(self, pos: Pos, message: str, hint: str | None = None) -> None:
@@ -167,7 +170,7 @@ def _column_name(table: RowTable, name: Any, pos: Pos, seen: dict[str, Pos]) -> 
 def _read_csv(text: str, table: RowTable) -> None:
     assert table.delimiter is not None
     delimiter = table.delimiter
-    lines = list(io.StringIO(text, newline=""))
+    lines = table.lines = list(io.StringIO(text, newline=""))
     reader = csv.reader(lines, delimiter=delimiter, strict=True)
     header: list[str] | None = None
     start = 1
@@ -177,9 +180,9 @@ def _read_csv(text: str, table: RowTable) -> None:
             if not record or record == [""]:  # a blank line
                 start = end + 1
                 continue
-            raw = "".join(lines[start - 1:end])
             if header is None:
                 header = record
+                raw = "".join(lines[start - 1:end])
                 seen: dict[str, Pos] = {}
                 ok = [_column_name(table, name, cell_position(raw, i, delimiter, start), seen)
                       for i, name in enumerate(record)]
@@ -191,7 +194,7 @@ def _read_csv(text: str, table: RowTable) -> None:
             elif table.columns:
                 values = {name: (Cell(cell) if _TYPED.fullmatch(cell) else cell)
                           for name, cell in zip(header, record, strict=True)}
-                table.rows.append(Row(values, start, raw))
+                table.rows.append(Row(values, start, end + 1))
             start = end + 1
     except csv.Error as exc:
         table.error((start, 1), f"cannot read this row: {exc}", 'a quote inside a quoted cell is written ""')

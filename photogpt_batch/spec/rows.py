@@ -21,7 +21,7 @@ from .templates import Template, TemplateError, parse
 ROWS_KEY = "rows"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)  # hashed by identity: one per row, shared by the row's jobs
 class RowSource:
     """The row a job came from, and which column fills each path of the entry (shared by the entry's jobs)."""
 
@@ -35,6 +35,11 @@ class RowSource:
         if column is None:
             return None
         return self.table.file, self.row.position(self.table, column), column
+
+    def id_cell(self) -> tuple[str, Pos]:
+        """(data file, position) of the cell that fills the job's id: where a duplicate id is reported."""
+        place = self.place(("id",))
+        return (place[0], place[1]) if place is not None else (self.table.file, (self.row.line, 1))
 
 
 def rows_path(spec_file: str, written: str) -> tuple[Path, str] | tuple[None, str]:
