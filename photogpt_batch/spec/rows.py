@@ -82,10 +82,9 @@ def read_entry_rows(entry: YamlMap, spec_file: str, rep: Reporter, positioned: b
         rep.error(pos, f"rows: {name}: no such file", "paths are relative to the spec's folder")
         return None
     table = read_rows(path, name, positioned)
-    if table.diagnostics:
-        rep.diagnostics.extend(table.diagnostics)
-        return None
-    return table
+    rep.diagnostics.extend(table.diagnostics)
+    # The rows that could be read are still checked, so that every problem is reported in one pass.
+    return table if table.rows else None
 
 
 class EntryRows:
