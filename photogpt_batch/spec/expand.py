@@ -21,7 +21,8 @@ from .document import Pos, YamlMap, YamlSeq, key_position, to_plain, value_posit
 from .ids import CAMPAIGN_SLUG, EntryIds, SeenIds, invalid_as_written
 from .matrix import Matrix, content_key, value_key
 from .reporter import Reporter
-from .templates import TemplateError, compile_value, fill_part, format_value, parse
+from .rows import ROWS_KEY, EntryRows, RowSource, read_entry_rows
+from .templates import Cell, TemplateError, compile_value, fill_part, format_value, parse
 from .text import dotted, show
 
 FORMAT_VERSION = 1
@@ -29,7 +30,7 @@ TOP_KEYS = ("version", "campaign", "output", "budget", "defaults", "vars", "jobs
 #: The keys of ``budget``.
 BUDGET_KEYS = ("credits",)
 JOB_FIELDS = ("model", "prompt", "numVideos", "options", "referenceImages", "referenceVideos", "elementIDs")
-JOB_KEYS = ("id", *JOB_FIELDS, "matrix")
+JOB_KEYS = ("id", *JOB_FIELDS, "matrix", ROWS_KEY)
 
 
 @dataclass(slots=True)
@@ -48,8 +49,10 @@ class ExpandedJob:
     matrix_positions: dict[str, Pos] = field(default_factory=dict)
     broken: tuple[JsonPath, ...] = ()
     shape_key: Hashable | None = None
-    #: The matrix combination that made the job, as (axis, text) pairs (empty without a matrix).
+    #: The row's columns and the matrix combination that made the job, as (axis, text) pairs (empty without).
     axes: tuple[tuple[str, str], ...] = ()
+    #: The row of the entry's ``rows:`` file that made the job (None without ``rows:``).
+    row: RowSource | None = None
 
     @property
     def id(self) -> str:
@@ -149,7 +152,7 @@ def iter_expand(doc: YamlMap, file: str) -> Expansion:
     elif not isinstance(jobs_node, list) or not jobs_node:
         rep.error(value_position(doc, "jobs"), "jobs: must be a non-empty list of jobs")
     else:
-        jobs = _jobs(jobs_node, defaults, defaults_plain, variables, rep)
+        jobs = _jobs(jobs_node, defaults, defaults_plain, variables, rep, hasattr(doc, "lc"))
     return Expansion(campaign, output, jobs, rep.diagnostics, budget)
 
 
@@ -175,9 +178,10 @@ def _budget(doc: YamlMap, rep: Reporter) -> float | None:
 
 
 def _jobs(jobs_node: YamlSeq, defaults: YamlMap | None, defaults_plain: dict[str, Any],
-          variables: dict[str, Any], rep: Reporter) -> Iterator[ExpandedJob]:
-    """Every entry's jobs in order; a job whose id was already taken is reported at its own entry, and still
-    yielded so that its other problems are reported too (it is never planned: the duplicate is an error)."""
+          variables: dict[str, Any], rep: Reporter, positioned: bool) -> Iterator[ExpandedJob]:
+    """Every entry's jobs in order; a job whose id was already taken is reported at its own entry (at its row,
+    for a row's job), and still yielded so that its other problems are reported too (it is never planned: the
+    duplicate is an error). ``positioned``: the document has positions, so rows files are read with them too."""
     seen = SeenIds(rep)
     for index, entry in enumerate(jobs_node):
         pos = value_position(jobs_node, index)
@@ -185,9 +189,9 @@ def _jobs(jobs_node: YamlSeq, defaults: YamlMap | None, defaults_plain: dict[str
             rep.error(pos, f"jobs[{index}]: a job is a mapping with id, prompt, options, ...")
             continue
         id_pos = value_position(entry, "id") or pos
-        for job in _Entry(index, entry, pos, defaults, rep).expand(defaults_plain, variables):
+        for job in _Entry(index, entry, pos, defaults, rep, positioned).expand(defaults_plain, variables):
             if ("id",) not in job.broken:
-                seen.add(job.id, index, id_pos)
+                seen.add(job.id, index, id_pos, job.row)
             yield job
 
 
@@ -199,13 +203,15 @@ class _Entry:
     matrix, its fields compiled once, then per combination the fields filled, the id filled and checked, and
     the job's shape key; last, the exclude rules that matched nothing."""
 
-    def __init__(self, index: int, entry: YamlMap, pos: Pos | None, defaults: YamlMap | None, rep: Reporter):
+    def __init__(self, index: int, entry: YamlMap, pos: Pos | None, defaults: YamlMap | None, rep: Reporter,
+                 positioned: bool = True):
         self.index, self.node, self.pos, self.defaults, self.rep = index, entry, pos, defaults, rep
+        self.positioned = positioned
         self._reported: set[tuple[JsonPath, str]] = set()  # placeholder errors: one per path and text
 
     def expand(self, defaults_plain: dict[str, Any], variables: dict[str, Any]) -> Iterator[ExpandedJob]:
-        """The entry's jobs, one per matrix combination (one without a matrix); nothing after an error in
-        the id or the matrix, which are reported."""
+        """The entry's jobs, one per row and matrix combination (one without either); nothing after an error in
+        the id, the matrix or the rows file, which are reported."""
         self.rep.unknown_keys(self.node, JOB_KEYS, "a job")
         ids = self._written_id()
         if ids is None:
@@ -213,22 +219,47 @@ class _Entry:
         matrix = Matrix.read(self.node, self.rep)
         if matrix is None:
             return
-        own = {k: to_plain(v) for k, v in self.node.items() if k in JOB_FIELDS}
-        fields, broken, shape_names = self._compile(deep_merge(defaults_plain, own))
+        merged = deep_merge(defaults_plain, {k: to_plain(v) for k, v in self.node.items() if k in JOB_FIELDS})
+        rows = None
+        if ROWS_KEY in self.node:
+            table = read_entry_rows(self.node, self.rep.file, self.rep, self.positioned)
+            if table is None:
+                return
+            rows = EntryRows.check(table, merged, ids.template, ids.pos, [a[0] for a in matrix.axes], self.node,
+                                   self.rep)
+            if rows is None:
+                return
+        fields, broken, shape_names = self._compile(merged)
         count = 0
-        for combo in matrix.combos():
-            count += 1
+        for row in rows.table.rows if rows is not None else (None,):
+            source = None
+            if rows is not None and row is not None:
+                if not rows.usable(row, self.rep):
+                    continue
+                source = RowSource(rows.table, row, rows.paths)
+            for job in self._combos(matrix, fields, broken, shape_names, ids, variables, source):
+                count += 1
+                yield job
+        if rows is None or count:  # with rows that all had problems (reported), exclude rules were never tried
+            self._report_excludes(matrix, count)
+
+    def _combos(self, matrix: Matrix, fields: dict[str, Any], broken: tuple[JsonPath, ...],
+                shape_names: tuple[str, ...], ids: EntryIds, variables: dict[str, Any],
+                source: RowSource | None) -> Iterator[ExpandedJob]:
+        """The jobs of one row (or of the entry, without rows): one per matrix combination."""
+        row = _row_values(source.row.values) if source is not None else None
+        for matrix_combo in matrix.combos():
+            combo = {**row, **matrix_combo} if row is not None else matrix_combo
             values, data, errors = self._fill(fields, combo, variables)
             job_broken = (*broken, *self._report_placeholders(errors))
             job_id, usable = ids.fill(values)
             if not usable:
                 job_broken = (*job_broken, ("id",))
-            shape_key = self._shape_key(matrix, data, values, shape_names)
+            shape_key = self._shape_key(matrix, data, values, shape_names, source)
             data["id"] = job_id
             axes = tuple((k, _axis_text(v)) for k, v in combo.items() if k != "model")
             yield ExpandedJob(data, self.node, self.defaults, matrix.positions(data.get("model")), job_broken,
-                              shape_key, axes)
-        self._report_excludes(matrix, count)
+                              shape_key, axes, source)
 
     def _written_id(self) -> EntryIds | None:
         """The checker of the entry's final ids, or None after reporting an id that is missing or invalid as
@@ -292,11 +323,12 @@ class _Entry:
         return tuple(path for path, _ in errors)
 
     def _shape_key(self, matrix: Matrix, data: dict[str, Any], values: dict[str, Any],
-                   shape_names: tuple[str, ...]) -> Hashable:
-        """What identifies the job's shape (`ExpandedJob.shape_key`): jobs with equal keys validate alike."""
+                   shape_names: tuple[str, ...], source: RowSource | None) -> Hashable:
+        """What identifies the job's shape (`ExpandedJob.shape_key`): jobs with equal keys validate alike. A
+        row's job is keyed as a matrix job is, by the values of the placeholders used outside the prompt."""
         prompt = data.get("prompt", _MISSING)
         prompt_kind = True if type(prompt) is str and prompt else value_key(prompt)
-        if matrix.node is None:
+        if matrix.node is None and source is None:
             # One job from this entry: key its shape by content, so that the entries of a long explicit list
             # that differ only in id and prompt are validated (and turned into a request) once, not each.
             return ("content", prompt_kind, content_key({k: v for k, v in data.items() if k not in ("id", "prompt")}))
@@ -325,8 +357,18 @@ class _Entry:
         return self.pos
 
 
+def _row_values(values: dict[str, Any]) -> dict[str, Any]:
+    """A row's values as placeholder values: a ``model`` column is the model's id, as text."""
+    model = values.get("model")
+    return {**values, "model": str(model)} if model is not None and type(model) is not str else values
+
+
 def _axis_text(value: Any) -> str:
-    """A matrix value as ``--only axis=value`` spells it."""
+    """A matrix value or a row's cell as ``--only axis=value`` spells it."""
+    if type(value) is str:
+        return value
+    if type(value) is Cell:
+        return value.text
     try:
         return format_value(to_plain(value))
     except TemplateError:

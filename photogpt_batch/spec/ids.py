@@ -4,7 +4,7 @@ output folders they name (as macOS and Windows compare names: ignoring case and 
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Protocol
 
 from ..layout import TOP_LEVEL_NAMES
 from .document import Pos
@@ -82,20 +82,38 @@ class SeenIds:
 
     def __init__(self, rep: Reporter):
         self.rep = rep
-        # `output_name_key` of an id -> (entry index, line, id) of its first job: ids that differ only in case or
-        # trailing dots name one output folder on macOS and Windows, so they are duplicates on every platform.
-        self._first: dict[str, tuple[int, int, str]] = {}
-        self._reported: set[tuple[str, int]] = set()  # (output_name_key, entry index)
+        # `output_name_key` of an id -> (entry index, line, id, row place) of its first job: ids that differ only in
+        # case or trailing dots name one output folder on macOS and Windows, so they are duplicates on every platform.
+        self._first: dict[str, tuple[int, int, str, RowPlace | None]] = {}
+        self._reported: set[tuple[str, int, RowPlace | None]] = set()  # (output_name_key, entry index, row)
 
-    def add(self, job_id: str, index: int, id_pos: Pos | None) -> None:
-        """Take ``job_id``'s folder for entry ``index`` (its id at ``id_pos``), or report that it is taken."""
+    def add(self, job_id: str, index: int, id_pos: Pos | None, row: RowPlace | None = None) -> None:
+        """Take ``job_id``'s folder for entry ``index`` (its id at ``id_pos``), or report that it is taken: at the
+        job's ``row`` (its id's cell in the data file) when a row of ``rows:`` made it, at each such row."""
         key = output_name_key(job_id)
         first = self._first.get(key)
         if first is None:
-            self._first[key] = (index, (id_pos or (1, 1))[0], job_id)
-        elif (key, index) not in self._reported:
-            self._reported.add((key, index))
-            self.rep.error(id_pos, *duplicate_id(job_id, first[2], first[0] == index, first[1]))
+            self._first[key] = (index, (id_pos or (1, 1))[0], job_id, row)
+        elif (key, index, row) not in self._reported:
+            self._reported.add((key, index, row))
+            first_row = first[3]
+            if row is None or first_row is None:
+                self.rep.error(id_pos, *duplicate_id(job_id, first[2], first[0] == index and first_row is None,
+                                                     first[1]))
+                return
+            message = duplicate_id(job_id, first[2], False, first[1])[0]
+            first_file, (first_line, _) = first_row.id_cell()
+            message = message.replace(f"first at line {first[1]}", f"first at {first_file} line {first_line}")
+            file, pos = row.id_cell()
+            self.rep.error(pos, message, "each row needs its own id: put a column that tells the rows apart in the id",
+                           file=file)
+
+
+class RowPlace(Protocol):
+    """The row of a ``rows:`` file that made a job (`spec.rows.RowSource`): hashable, one per row."""
+
+    def id_cell(self) -> tuple[str, Pos]:
+        """(data file, position) of the cell that fills the job's id."""
 
 
 def output_name_clash(raw_id: str, job_id: str) -> tuple[str, str] | None:

@@ -10,6 +10,7 @@ from typing import Any
 from ..diagnostics import suggest
 from .document import Pos, YamlMap, key_position, to_plain, value_position
 from .reporter import Reporter
+from .templates import Cell
 from .text import show
 
 
@@ -17,6 +18,8 @@ def value_key(value: Any) -> Hashable:
     """A hashable stand-in for a value, equal only for values that are the same (``1`` is not ``true``)."""
     if value is None or type(value) in (str, int, float, bool):
         return (type(value), value)
+    if type(value) is Cell:  # a CSV cell: the same text is the same value
+        return ("cell", value.text)
     return ("object", id(value))  # matrix and vars values live as long as their entry is expanded
 
 

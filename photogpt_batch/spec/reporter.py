@@ -17,10 +17,11 @@ class Reporter:
         self.file = file
         self.diagnostics: list[Diagnostic] = []
 
-    def error(self, pos: Pos | None, message: str, hint: str | None = None) -> None:
-        """Report an error at ``pos`` (the top of the file when it is unknown)."""
+    def error(self, pos: Pos | None, message: str, hint: str | None = None, file: str | None = None) -> None:
+        """Report an error at ``pos`` (the top of the file when it is unknown); in ``file``, a data file that the
+        spec reads (`rows:`), when given."""
         line, col = pos or (1, 1)
-        self.diagnostics.append(Diagnostic(self.file, line, col, message, "error", hint))
+        self.diagnostics.append(Diagnostic(file or self.file, line, col, message, "error", hint))
 
     def warning(self, pos: Pos | None, message: str, hint: str | None = None) -> None:
         """Report a warning at ``pos`` (the top of the file when it is unknown)."""

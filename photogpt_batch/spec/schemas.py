@@ -108,6 +108,10 @@ def campaign_schema(registry: Registry) -> dict[str, Any]:
                 "propertyNames": {"pattern": f"^{VAR_NAME.pattern}$"},
                 "additionalProperties": {"type": "array", "minItems": 1},
             },
+            "rows": {"type": "string", "minLength": 1, "pattern": r"\.(csv|tsv|tab|jsonl|ndjson|ya?ml|json)$",
+                     "description": "One job per row of this data file (CSV or TSV with a header, JSON Lines, or a "
+                                    "YAML or JSON list of mappings), relative to this file; its columns are "
+                                    "placeholders. With a matrix: every row times every combination."},
         },
         "allOf": per_model,
     }
@@ -140,7 +144,8 @@ def campaign_schema(registry: Registry) -> dict[str, Any]:
         "allOf": [
             {"if": _defaults_give("prompt"), "else": _every_job({"required": ["prompt"]})},
             {"if": _defaults_give("model"), "else": _every_job({
-                "if": {"required": ["matrix"], "properties": {"matrix": {"required": ["model"]}}},
+                "if": {"anyOf": [{"required": ["matrix"], "properties": {"matrix": {"required": ["model"]}}},
+                                 {"required": ["rows"]}]},  # a `model` column of the rows file may give it
                 "else": {"required": ["model"]},
             })},
         ],

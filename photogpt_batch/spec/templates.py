@@ -26,6 +26,43 @@ class TemplateError(ValueError):
     """A malformed template or a placeholder with no value."""
 
 
+class Cell:
+    """A CSV or TSV cell that YAML would read as a number or a boolean (``8``, ``1.5``, ``true``).
+
+    Where a placeholder is the whole value it takes that type (``duration: "{duration}"`` gives 8); everywhere
+    else the text as written is used, so that ``0123`` stays ``0123`` in an id or a prompt.
+    """
+
+    __slots__ = ("text", "value")
+
+    def __init__(self, text: str):
+        self.text = text
+        self.value = _cell_value(text)
+
+    def __str__(self) -> str:
+        return self.text
+
+    def __repr__(self) -> str:
+        return f"Cell({self.text!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Cell) and other.text == self.text
+
+    def __hash__(self) -> int:
+        return hash(("cell", self.text))
+
+
+def _cell_value(text: str) -> Any:
+    """The cell's value as YAML 1.2 reads a plain scalar (the caller has matched a number or a boolean)."""
+    lowered = text.lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    try:
+        return int(text)
+    except ValueError:
+        return float(text)
+
+
 @dataclass(frozen=True)
 class Template:
     """A parsed string: literal text and placeholder names, alternating (literals at even indexes)."""
@@ -51,7 +88,8 @@ class Template:
         if len(self.parts) == 1:
             return self.parts[0]
         if self.is_whole and not normalise:
-            return _lookup(values, self.parts[1])
+            value = _lookup(values, self.parts[1])
+            return value.value if type(value) is Cell else value
         out = []
         for i, part in enumerate(self.parts):
             if i % 2 == 0:
@@ -74,7 +112,9 @@ def _lookup(values: Mapping[str, Any], name: str) -> Any:
 
 
 def format_value(value: Any) -> str:
-    """A value as text inside a string: YAML spellings for booleans and null."""
+    """A value as text inside a string: YAML spellings for booleans and null, a `Cell` as written."""
+    if type(value) is Cell:
+        return value.text
     text = scalar_text(value)
     if text is not None:
         return text
@@ -91,6 +131,8 @@ def normalise_id_part(text: str) -> str:
 
 def id_text(value: Any) -> str:
     """A value as filled into an id: formatted, then normalised (cached: matrix values recur in many ids)."""
+    if type(value) is Cell:
+        value = value.text
     try:
         return _id_text(value)
     except TypeError:  # unhashable: a list or mapping, which format_value refuses with a clear message

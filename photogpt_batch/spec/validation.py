@@ -313,17 +313,22 @@ def validate_expansion(jobs: Iterable[ExpandedJob], file: str, registry: Registr
     """
     validator = JobValidator(registry)
     planned: list[PlannedJob] = []
-    found: dict[tuple[int, int, str, str, str | None], list[str]] = {}
+    found: dict[tuple[str, int, int, str, str, str | None], list[str]] = {}
     positions: dict[Hashable, tuple[int, int]] = {}
     known = registry.ids()
 
     def report(job: ExpandedJob, path: JsonPath, at_key: bool, message: str, severity: str = "error",
                hint: str | None = None) -> None:
+        cell = job.row.place(path) if job.row is not None else None
+        if cell is not None:  # a value a row filled in: reported at that row's cell, in the data file
+            where, (line, col), column = cell
+            found.setdefault((where, line, col, f"column {column}: {message}", severity, hint), []).append(job.id)
+            return
         key = (id(job.node), path, at_key, job.matrix_positions.get("model"))
-        pos = positions.get(key)
-        if pos is None:
-            pos = positions[key] = locate(job, path, at_key)
-        found.setdefault((*pos, message, severity, hint), []).append(job.id)
+        spot = positions.get(key)
+        if spot is None:
+            spot = positions[key] = locate(job, path, at_key)
+        found.setdefault((file, *spot, message, severity, hint), []).append(job.id)
 
     for job in jobs:
         data = job.data
@@ -348,8 +353,8 @@ def validate_expansion(jobs: Iterable[ExpandedJob], file: str, registry: Registr
         body = dict(result.body)
         body["prompt"] = data["prompt"]
         planned.append(PlannedJob(job.id, model.id, body, result.content_hash(body), result.warnings, job.axes))
-    diagnostics = [Diagnostic(file, line, col, _with_jobs(message, ids), severity, hint)  # type: ignore[arg-type]
-                   for (line, col, message, severity, hint), ids in found.items()]
+    diagnostics = [Diagnostic(where, line, col, _with_jobs(message, ids), severity, hint)  # type: ignore[arg-type]
+                   for (where, line, col, message, severity, hint), ids in found.items()]
     return planned, diagnostics
 
 
