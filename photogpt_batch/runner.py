@@ -55,6 +55,8 @@ class RunConfig:
     assets: str | None = None
     #: How long the URLs signed for local files live, in seconds.
     url_ttl_seconds: int = URL_TTL_SECONDS
+    #: A store object to stage local files on, instead of the one ``assets`` names (library callers, tests).
+    store: Store | None = None
 
     def endpoint(self) -> str:
         """What the ledger records for this run's API (see `ownership.endpoint_of`)."""
@@ -87,6 +89,8 @@ def _configured_store(campaign: Campaign, config: RunConfig) -> Store | None:
     has local files and a real API but no store: nothing is sent."""
     if not campaign.assets:
         return None
+    if config.store is not None:
+        return config.store
     address = store_address(config.assets)
     if address is None:
         if config.sandbox:

@@ -65,8 +65,10 @@ def _plain_campaign(path: Path, text: str, registry: Registry, files: LocalFiles
     return None if campaign.diagnostics else campaign
 
 
-def _campaign(path: Path, doc: dict[Any, Any], registry: Registry, files: LocalFiles) -> Campaign:
-    """Expand and validate a loaded document; raises `SpecError` with every diagnostic when there is an error."""
+def _campaign(path: Path, doc: dict[Any, Any], registry: Registry, files: LocalFiles | None = None) -> Campaign:
+    """Expand and validate a loaded document; raises `SpecError` with every diagnostic when there is an error.
+    ``files`` resolves ``file:`` references (default: beside the spec, with no hash cache)."""
+    files = files or LocalFiles(path.parent, HashCache(None))
     file = str(path)
     expansion = iter_expand(doc, file)
     planned, diagnostics = validate_expansion(expansion.jobs, file, registry, files)
