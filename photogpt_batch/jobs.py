@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from .assets import LocalAsset
     from .diagnostics import Diagnostic
 
 
@@ -53,3 +54,5 @@ class Campaign:
     skipped: list[str] = field(default_factory=list)
     #: The spec's ``budget.credits``: the most the campaign may spend across all its runs (None: no budget).
     budget_credits: float | None = None
+    #: The local files the jobs reference (``file:``), by sha256: what a run stages on the object store.
+    assets: dict[str, LocalAsset] = field(default_factory=dict)

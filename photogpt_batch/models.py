@@ -85,7 +85,9 @@ class Model:
 
     def job_schema(self) -> dict[str, Any]:
         """The JSON Schema of one expanded job for this model (what `validate` checks before the rules)."""
-        url = {"type": "string", "pattern": "^https?://", "description": "An http(s) URL the server can fetch."}
+        # asset:sha256:...: a local file by content (a spec's `file:`), replaced by a signed URL when sent
+        url = {"type": "string", "pattern": "^(https?://|asset:sha256:)", "description": "An http(s) URL the server "
+               "can fetch."}
         props: dict[str, Any] = {
             "id": {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9._-]*$"},
             "model": {"const": self.id},

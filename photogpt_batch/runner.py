@@ -18,6 +18,8 @@ from pathlib import Path
 from yarl import URL
 
 from . import campaign_index
+from .assets.staging import Stager
+from .assets.store import HOW_TO_CONFIGURE, URL_TTL_SECONDS, Store, StoreError, open_store, store_address
 from .client import DEFAULT_BASE_URL, ApiError, AuthError, PhotoGPTClient, check_base_url
 from .engine import Engine, EngineOptions, RunSummary, ledger_write_failure
 from .engine.credits import collect_credits, lacking_credits
@@ -49,6 +51,12 @@ class RunConfig:
     fresh: bool = False
     # With ``sandbox``: models it should accept though it does not know them, {model id: option group}.
     sandbox_accepts: dict[str, str] = field(default_factory=dict)
+    #: The object store for local reference files (``--assets``); default: $PHOTOGPT_BATCH_ASSETS.
+    assets: str | None = None
+    #: How long the URLs signed for local files live, in seconds.
+    url_ttl_seconds: int = URL_TTL_SECONDS
+    #: A store object to stage local files on, instead of the one ``assets`` names (library callers, tests).
+    store: Store | None = None
 
     def endpoint(self) -> str:
         """What the ledger records for this run's API (see `ownership.endpoint_of`)."""
@@ -75,16 +83,40 @@ def _refuse_a_fresh_start(campaign: Campaign, ledger: Ledger, endpoint: str) -> 
 
 
 
+def _configured_store(campaign: Campaign, config: RunConfig) -> Store | None:
+    """The store the campaign's local files go to: the configured one; None when the campaign has none, or
+    with ``sandbox`` and none configured (the sandbox's own store is used). `ConfigError` when the campaign
+    has local files and a real API but no store: nothing is sent."""
+    if not campaign.assets:
+        return None
+    if config.store is not None:
+        return config.store
+    address = store_address(config.assets)
+    if address is None:
+        if config.sandbox:
+            return None
+        raise ConfigError(f"the campaign references {len(campaign.assets)} local file(s), and no object store is "
+                          f"configured to stage them for the API: {HOW_TO_CONFIGURE}; nothing was sent")
+    try:
+        return open_store(address)
+    except ValueError as exc:
+        raise ConfigError(f"{exc}; nothing was sent") from exc
+
+
 @contextlib.contextmanager
-def _api_endpoint(config: RunConfig, output: Path) -> Iterator[tuple[str, str, Network]]:
-    """(base URL, key, proxies and CA certificates) for the run; with ``sandbox``, a sandbox serving for the
-    duration of the block, reached directly (it is in this process: no proxy stands between)."""
+def _api_endpoint(config: RunConfig, output: Path, fetch_references: bool = False
+                  ) -> Iterator[tuple[str, str, Network, Store | None]]:
+    """(base URL, key, proxies and CA certificates, the sandbox's own store) for the run; with ``sandbox``, a
+    sandbox serving for the duration of the block, reached directly (it is in this process: no proxy stands
+    between), which fetches the jobs' references as the API does when ``fetch_references``."""
     if config.sandbox:
+        from .assets.sandbox_store import SandboxStore
         from .sandbox import SandboxConfig, SandboxThread
 
-        with SandboxThread(SandboxConfig.quick(state_file=output / SANDBOX_JOBS,
+        with SandboxThread(SandboxConfig.quick(state_file=output / SANDBOX_JOBS, fetch_references=fetch_references,
                                                    accept_models=dict(config.sandbox_accepts))) as sandbox:
-            yield sandbox.base_url, "sandbox-key", Network.direct()
+            store = SandboxStore(sandbox.files_url, sandbox.sandbox.signed_url)
+            yield sandbox.base_url, "sandbox-key", Network.direct(), store
         return
     key = (config.api_key or os.environ.get(API_KEY_ENV, "")).strip()
     if not key:
@@ -102,7 +134,7 @@ def _api_endpoint(config: RunConfig, output: Path) -> Iterator[tuple[str, str, N
         network.check_api(URL(base_url))
     except ValueError as exc:  # a proxy or CA setting that cannot work
         raise ConfigError(f"{exc}; nothing was sent") from exc
-    yield base_url, key, network
+    yield base_url, key, network, None
 
 
 def _open_for_run(campaign: Campaign, config: RunConfig) -> Ledger:
@@ -147,22 +179,26 @@ def run_campaign(campaign: Campaign, config: RunConfig | None = None, progress: 
     """
     config = config or RunConfig()
     output = campaign.output
+    store = _configured_store(campaign, config)
     ledger = _open_for_run(campaign, config)
     try:
         if not config.fresh:
             _refuse_a_fresh_start(campaign, ledger, config.endpoint())
-        with _api_endpoint(config, output) as (base_url, key, network):
+        with _api_endpoint(config, output, bool(campaign.assets)) as (base_url, key, network, sandbox_store):
+            store = store or sandbox_store
+            stager = Stager(store, campaign.assets, config.url_ttl_seconds) if store and campaign.assets else None
             return asyncio.run(_run(campaign, ledger, base_url, key, network, config, progress,
-                                    install_signal_handlers))
+                                    install_signal_handlers, stager))
     finally:
         ledger.close()
 
 
 async def _run(campaign: Campaign, ledger: Ledger, base_url: str, key: str, network: Network, config: RunConfig,
-               progress: Progress | None, install_signal_handlers: bool) -> RunSummary:
+               progress: Progress | None, install_signal_handlers: bool, stager: Stager | None) -> RunSummary:
     options = config.engine or EngineOptions()
     try:
         async with _answering_client(base_url, key, network, config, "; nothing was sent") as client:
+            upload = await _check_store(stager)
             # Only now that the API has answered: a mistyped URL must not hold the folder to itself.
             endpoint = endpoint_of(None if config.sandbox else base_url, config.sandbox)
             try:
@@ -170,8 +206,8 @@ async def _run(campaign: Campaign, ledger: Ledger, base_url: str, key: str, netw
             except FolderClaimed as exc:
                 raise ConfigError(str(exc)) from exc
             campaign_index.remember(campaign.name, endpoint, campaign.output)
-            engine = Engine(campaign, ledger, client, campaign.output, options, progress)
-            for note in (ledger.warning, warning):  # a stale shared lock taken over; a folder's move
+            engine = Engine(campaign, ledger, client, campaign.output, options, progress, stager)
+            for note in (ledger.warning, warning, upload):  # a stale shared lock taken over; a folder's move
                 if note:
                     engine.progress.note(note)
             loop = asyncio.get_running_loop()
@@ -199,6 +235,19 @@ async def _run(campaign: Campaign, ledger: Ledger, base_url: str, key: str, netw
         await ledger.aclose()
 
 
+async def _check_store(stager: Stager | None) -> str | None:
+    """What the run will upload (``3 file(s), 4.2 MB to upload to s3://...``), asked of the store before
+    anything is sent to the API; `ConfigError` when the store refuses the credentials or cannot be reached."""
+    if stager is None:
+        return None
+    try:
+        plan = await stager.check()
+    except StoreError as exc:
+        why = "the object store refused the credentials" if exc.refused else "the object store cannot be used"
+        raise ConfigError(f"{why}: {exc.message}; nothing was sent") from exc
+    return plan.describe()
+
+
 def _write_review_page(campaign: Campaign, ledger: Ledger, progress: Progress) -> None:
     """Rewrite ``<output>/index.html`` (the review page) from the run's ledger. The page is a view of what
     the run did: failing to write it is a warning, never a failed run."""
@@ -217,7 +266,7 @@ def refresh_credits(campaign: Campaign, config: RunConfig | None = None) -> int:
     try:
         if not lacking_credits(ledger):
             return 0
-        with _api_endpoint(config, campaign.output) as (base_url, key, network):
+        with _api_endpoint(config, campaign.output) as (base_url, key, network, _store):
             return asyncio.run(_refresh(ledger, base_url, key, network, config))
     finally:
         ledger.close()

@@ -101,6 +101,9 @@ def _check_accepted_models(ctx: click.Context, param: click.Parameter, values: t
 @click.option("--accept-model", "accept_models", multiple=True, metavar="ID:GROUP", callback=_check_accepted_models,
               help="With --sandbox: accept this model the sandbox does not know, checking only the request's "
                    "envelope and options.GROUP (repeatable).")
+@click.option("--assets", metavar="s3://BUCKET/PREFIX", default=None,
+              help="The object store the spec's local files (file:) are staged on before their jobs are sent "
+                   "[default: $PHOTOGPT_BATCH_ASSETS].")
 @click.option("--retry-failed", is_flag=True, help="Submit jobs that failed again (a new, billed job each).")
 @click.option("--resubmit-in-doubt", is_flag=True,
               help="Submit again jobs whose earlier submission has an unknown outcome (may pay twice).")
@@ -122,8 +125,9 @@ def _check_accepted_models(ctx: click.Context, param: click.Parameter, values: t
 @click.pass_context
 def run(ctx: click.Context, spec: str, output: str | None, only: tuple[str, ...], concurrency: int,
         download_concurrency: int, requests_per_second: float, sandbox: bool, accept_models: tuple[str, ...],
-        retry_failed: bool, resubmit_in_doubt: bool, no_verify: bool, fresh: bool, max_credits: float | None,
-        prices: tuple[str, ...], yes: bool, quiet: bool, as_json: bool, ledger: str | None) -> None:
+        assets: str | None, retry_failed: bool, resubmit_in_doubt: bool, no_verify: bool, fresh: bool,
+        max_credits: float | None, prices: tuple[str, ...], yes: bool, quiet: bool, as_json: bool,
+        ledger: str | None) -> None:
     """Make the output folder match the spec: submit what is missing, resume what is in flight, download.
 
     Safe to rerun at any time: finished work is left alone and nothing paid for is sent twice. On a terminal
@@ -155,7 +159,8 @@ def run(ctx: click.Context, spec: str, output: str | None, only: tuple[str, ...]
     try:
         summary = run_campaign(campaign, RunConfig(sandbox=sandbox, requests_per_second=requests_per_second,
                                                    engine=options, fresh=fresh, ledger_url=url,
-                                                   sandbox_accepts=_sandbox_accepts(accept_models)),
+                                                   sandbox_accepts=_sandbox_accepts(accept_models),
+                                                   assets=assets),
                                progress)
     finally:  # a ConfigError is reported (exit 2) after the progress line is gone
         progress.close()

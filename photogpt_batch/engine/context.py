@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NoReturn
 
+from ..assets.staging import Stager
 from ..client import AuthError, PhotoGPTClient
 from ..errors import RunAborted
 from ..ledger import Ledger
@@ -63,6 +64,8 @@ class RunContext:
     stopping: bool = False
     #: Set with `stopping`: a submission waiting out a 429 (minutes, with Retry-After) is then not sent.
     stop_event: asyncio.Event = field(default_factory=asyncio.Event)
+    #: Stages the campaign's local files and signs them into each body sent (None: the campaign has none).
+    stager: Stager | None = None
 
     def stop(self) -> None:
         """Nothing new is to be sent or started."""

@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from ..assets.staging import Stager
 from ..client import PhotoGPTClient
 from ..errors import RunAborted
 from ..jobs import Campaign, PlannedJob
@@ -44,14 +45,15 @@ class Engine:
     """Makes an output folder match a campaign, through one client and one ledger."""
 
     def __init__(self, campaign: Campaign, ledger: Ledger, client: PhotoGPTClient, output: Path,
-                 options: EngineOptions | None = None, progress: Progress | None = None):
+                 options: EngineOptions | None = None, progress: Progress | None = None,
+                 stager: Stager | None = None):
         self.campaign = campaign
         self.ledger = ledger
         self.client = client
         self.output = output
         self.options = options or EngineOptions()
         self.progress = progress or Progress(0, quiet=True)
-        self.ctx = RunContext(ledger, client, output, self.options, self.progress)
+        self.ctx = RunContext(ledger, client, output, self.options, self.progress, stager=stager)
         self.gate = Gate(self.options.concurrency)
         self.spend = RunSpend(self.ctx, campaign)
         self.downloads = Downloads(self.ctx)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..assets.store import StoreError
 from ..client import (
     ApiError,
     AuthError,
@@ -49,8 +50,15 @@ async def submit(ctx: RunContext, spend: RunSpend, gate: Gate, job: PlannedJob, 
         if ctx.stopping:  # Ctrl-C came while recording: nothing has been sent yet
             raise _NotSending
 
+    body = job.body
+    if ctx.stager is not None:
+        try:  # staged and signed now, before anything is recorded or paid: a resubmission signs again
+            body = await ctx.stager.sendable(job.body)
+        except StoreError as exc:  # nothing was sent: the job stays planned for the next run
+            ctx.progress.event("not_sent", job.id, f"its reference file could not be staged: {exc.message}")
+            return None
     try:
-        remote_id = await ctx.client.submit(job.body, stop=ctx.stop_event, before_send=record_intent)
+        remote_id = await ctx.client.submit(body, stop=ctx.stop_event, before_send=record_intent)
     except BudgetReached:  # counted by spend.reserve; nothing was recorded or sent
         return None
     except _NotSending:

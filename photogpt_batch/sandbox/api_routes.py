@@ -15,6 +15,7 @@ from aiohttp import web
 from .config import ROUTED_FAULT_KINDS
 from .core import SandboxCore
 from .counters import canonical_json
+from .references import fetch_at_start, references
 from .replies import (
     ADMIN_PREFIX,
     API_PREFIX,
@@ -153,6 +154,10 @@ class ApiRoutes(SandboxCore):
         except RequestInvalid as exc:
             raise ApiError(400, exc.message, f"invalid field {exc.field}") from None
         job = self.world.create_job(body, generation)
+        if self.config.fetch_references and not job.fails and references(body):
+            task = asyncio.create_task(fetch_at_start(self.world, job))
+            self._fetches.add(task)
+            task.add_done_callback(self._fetches.discard)
         self.counters.jobs_created += 1
         self.counters.payload_counts[canonical_json(body)] += 1
         if job.fails:

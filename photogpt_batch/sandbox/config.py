@@ -208,6 +208,10 @@ class SandboxConfig:
     url_secret: bytes | None = None
     state_file: Path | None = None
     accept_models: dict[str, str] = field(default_factory=dict)
+    #: Fetch each job's reference URLs when it starts running, as the API does: one that cannot be fetched,
+    #: has expired or is not an image or video fails the job. Off by default: the example specs name
+    #: documentation URLs (example.com) that nothing serves.
+    fetch_references: bool = False
 
     def __post_init__(self) -> None:
         gen = self.generation_seconds

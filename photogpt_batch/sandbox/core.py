@@ -3,6 +3,7 @@ the counters, the URLs the origins listen on, and the signing of file URLs."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import secrets
@@ -39,6 +40,9 @@ class SandboxCore:
         self._secret = self.config.url_secret or secrets.token_bytes(32)
         # Keys accepted on the API origin, to spot one that reaches the file origin by any other way.
         self._seen_keys: set[str] = set()
+        self._fetches: set[asyncio.Task[None]] = set()  # jobs' references being fetched (`references`)
+        #: The sandbox's own object store (``/store/...``): staged files by name, with their content type.
+        self.stored: dict[str, tuple[bytes, str]] = {}
         self._api_runner: web.AppRunner | None = None
         self._file_runner: web.AppRunner | None = None
 

@@ -23,7 +23,33 @@ class FileRoutes(SandboxCore):
         app = web.Application(middlewares=[self._file_middleware])
         app.router.add_get("/files/{name}", self._serve_file)
         app.router.add_get("/hls/{name}", self._serve_playlist)
+        # The sandbox's own object store, which `run --sandbox` stages local files on when no store is
+        # configured: PUT and HEAD as a store's API, GET only with a signed URL (`signed_url("/store/NAME")`).
+        app.router.add_put("/store/{name}", self._store_put)
+        app.router.add_route("HEAD", "/store/{name}", self._store_head)
+        app.router.add_get("/store/{name}", self._store_get, allow_head=False)
         return app
+
+    async def _store_put(self, request: web.Request) -> web.StreamResponse:
+        data = await request.read()
+        self.stored[request.match_info["name"]] = (data, request.content_type or "application/octet-stream")
+        return web.Response(status=200)
+
+    async def _store_head(self, request: web.Request) -> web.StreamResponse:
+        found = self.stored.get(request.match_info["name"])
+        if found is None:
+            return web.Response(status=404)
+        return web.Response(status=200, headers={"Content-Length": str(len(found[0]))})
+
+    async def _store_get(self, request: web.Request) -> web.StreamResponse:
+        denied = self._check_signature(request)
+        if denied is not None:
+            return denied
+        found = self.stored.get(request.match_info["name"])
+        if found is None:
+            return file_error(404, "NoSuchKey", "The specified key does not exist.")
+        self.counters.bytes_served += len(found[0])
+        return web.Response(body=found[0], content_type=found[1])
 
     @web.middleware
     async def _file_middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -91,7 +117,7 @@ class FileRoutes(SandboxCore):
         except RequestInvalid:
             # Accepted under other rules (a job read back from an older state file): draw what the body says.
             seconds, resolution = requested_seconds(job.body), job.output_resolution
-        picture = picture_for(job.body, seconds, resolution, index + 1, len(job.video_ids))
+        picture = picture_for(job.body, seconds, resolution, index + 1, len(job.video_ids), job.first_frame)
         return await asyncio.to_thread(render, picture)
 
     async def _serve_png(self, request: web.Request, image_id: str, job: Job, index: int) -> web.StreamResponse:

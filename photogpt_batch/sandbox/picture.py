@@ -42,6 +42,8 @@ class Picture:
     resolution: str | None
     index: int  # 1-based number of this video among the job's
     count: int
+    #: The first_frame image the job was given (its bytes, as fetched): the clip is drawn over it.
+    first_frame: bytes | None = None
 
     @property
     def size(self) -> tuple[int, int]:
@@ -88,7 +90,8 @@ def requested_seconds(body: dict[str, Any], default: int = 5) -> int:
     return default
 
 
-def picture_for(body: dict[str, Any], seconds: int, resolution: str | None, index: int, count: int) -> Picture:
+def picture_for(body: dict[str, Any], seconds: int, resolution: str | None, index: int, count: int,
+                first_frame: bytes | None = None) -> Picture:
     """The picture of video ``index`` (1-based, of ``count``) of a valid request ``body``."""
     ratio = None
     for group in (body.get("options") or {}).values():
@@ -97,7 +100,7 @@ def picture_for(body: dict[str, Any], seconds: int, resolution: str | None, inde
     if not isinstance(ratio, str) or ratio == "adaptive" or ":" not in ratio:
         ratio = DEFAULT_RATIO
     return Picture(str(body.get("modelID", "")), str(body.get("prompt", "")), ratio, int(seconds), resolution,
-                   index, count)
+                   index, count, first_frame)
 
 
 def _wrap(text: str, font: Any, width: float, max_lines: int) -> list[str]:
@@ -130,9 +133,23 @@ def _font(size: int) -> Any:
     return ImageFont.load_default(size=size)
 
 
+def _backdrop(first_frame: bytes | None, size: tuple[int, int], colour: tuple[int, int, int]) -> Any:
+    """The frame's background: the job's first_frame image scaled to cover it (a video starts from the image
+    it was given), else a plain colour; an image Pillow cannot read gives the colour."""
+    from PIL import Image, ImageOps
+
+    if first_frame is not None:
+        try:
+            with Image.open(io.BytesIO(first_frame)) as image:
+                return ImageOps.fit(image.convert("RGB"), size)
+        except (OSError, ValueError, Image.DecompressionBombError):
+            pass
+    return Image.new("RGB", size, colour)
+
+
 def _frames(picture: Picture) -> list[Any]:
     """The clip's frames as Pillow images."""
-    from PIL import Image, ImageDraw
+    from PIL import ImageDraw
 
     width, height = picture.size
     small, body_font = _font(11), _font(13 if width >= 240 else 12)
@@ -151,7 +168,7 @@ def _frames(picture: Picture) -> list[Any]:
     # A dozen lines at most are shown: wrapping a long prompt's first 1,000 characters is enough to fill them.
     prompt_lines = _wrap(picture.prompt[:1000], body_font, width - 2 * margin, max(1, room // line_height))
     # The still part is drawn once; each frame adds the moving time bar.
-    still = Image.new("RGB", (width, height), background)
+    still = _backdrop(picture.first_frame, (width, height), background)
     draw = ImageDraw.Draw(still)
     draw.text((margin, margin), header, font=_font(15), fill=accent)
     for i, text in enumerate(prompt_lines):

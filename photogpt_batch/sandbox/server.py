@@ -45,6 +45,8 @@ class Sandbox(ApiRoutes, FileRoutes):
         """Close both origins (idempotent); jobs and counters stay readable."""
         runners = (self._api_runner, self._file_runner)
         self._api_runner = self._file_runner = None
+        for task in list(self._fetches):  # references still being fetched: the server is going away
+            task.cancel()
         for runner in runners:
             if runner is not None:
                 await runner.cleanup()

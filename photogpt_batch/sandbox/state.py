@@ -95,9 +95,15 @@ class Job:
     output_resolution: str | None
     video_ids: list[str] = field(default_factory=list)
     image_ids: list[str] = field(default_factory=list)
+    #: Its references are being fetched (`references`): it cannot finish before that ends.
+    fetching: bool = False
+    #: The first_frame image fetched for it (PNG, JPEG or WebP bytes): its videos start from it.
+    first_frame: bytes | None = None
 
     def status_at(self, now: float) -> str:
         """The job's status at time ``now``."""
+        if now >= self.finished_at and self.fetching:
+            return "running"
         if now >= self.finished_at:
             return "failed" if self.fails else "success"
         if now >= self.running_at:

@@ -11,6 +11,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from ..assets.body import body_assets
+from ..assets.hashcache import HashCache
+from ..assets.local import LocalFiles
 from ..diagnostics import SpecError, sort_diagnostics
 from ..jobs import Campaign
 from ..plugins import Registry, get_registry
@@ -19,8 +22,11 @@ from .expand import iter_expand
 from .validation import validate_expansion
 
 
-def load_campaign(path: str | Path, registry: Registry | None = None) -> Campaign:
+def load_campaign(path: str | Path, registry: Registry | None = None, hash_cache: Path | None = None) -> Campaign:
     """Load, expand and validate a campaign file.
+
+    ``file:`` references are checked and hashed (nothing is uploaded); ``hash_cache`` is the folder of the
+    cache of their hashes (`assets.hashcache`), by default the user's state folder.
 
     Returns the `Campaign` with every job's request body; raises `SpecError` with every located
     diagnostic of the file (all errors in one pass, warnings too) when anything is wrong.
@@ -28,13 +34,21 @@ def load_campaign(path: str | Path, registry: Registry | None = None) -> Campaig
     path = Path(path)
     registry = registry or get_registry()
     text = read_text(path)
-    campaign = _plain_campaign(path, text, registry)
-    if campaign is None:  # something to report, or unusual YAML: read it again with positions
-        campaign = _campaign(path, load_document(path, text), registry)
+    if hash_cache is None:
+        from ..campaign_index import state_dir  # the user's state folder, shared with the campaign index
+
+        hash_cache = state_dir()
+    files = LocalFiles(path.parent, HashCache(hash_cache))
+    try:
+        campaign = _plain_campaign(path, text, registry, files)
+        if campaign is None:  # something to report, or unusual YAML: read it again with positions
+            campaign = _campaign(path, load_document(path, text), registry, files)
+    finally:
+        files.cache.save()
     return campaign
 
 
-def _plain_campaign(path: Path, text: str, registry: Registry) -> Campaign | None:
+def _plain_campaign(path: Path, text: str, registry: Registry, files: LocalFiles) -> Campaign | None:
     """The campaign from `load_plain`'s tree when it is valid with nothing to report, else None.
 
     A plain tree has no positions, so any diagnostic, even a warning, means reading the file again with
@@ -45,20 +59,25 @@ def _plain_campaign(path: Path, text: str, registry: Registry) -> Campaign | Non
     if doc is None:
         return None
     try:
-        campaign = _campaign(path, doc, registry)
+        campaign = _campaign(path, doc, registry, files)
     except Exception:  # SpecError among others
         return None
     return None if campaign.diagnostics else campaign
 
 
-def _campaign(path: Path, doc: dict[Any, Any], registry: Registry) -> Campaign:
-    """Expand and validate a loaded document; raises `SpecError` with every diagnostic when there is an error."""
+def _campaign(path: Path, doc: dict[Any, Any], registry: Registry, files: LocalFiles | None = None) -> Campaign:
+    """Expand and validate a loaded document; raises `SpecError` with every diagnostic when there is an error.
+    ``files`` resolves ``file:`` references (default: beside the spec, with no hash cache)."""
+    files = files or LocalFiles(path.parent, HashCache(None))
     file = str(path)
     expansion = iter_expand(doc, file)
-    planned, diagnostics = validate_expansion(expansion.jobs, file, registry)
+    planned, diagnostics = validate_expansion(expansion.jobs, file, registry, files)
     diagnostics = sort_diagnostics([*expansion.diagnostics, *diagnostics])
     if any(d.severity == "error" for d in diagnostics):
         raise SpecError(diagnostics)
     assert expansion.campaign is not None  # no errors means the campaign slug was valid
     output = spec_relative(path, expansion.output or f"out/{expansion.campaign}")
-    return Campaign(expansion.campaign, output, path, planned, diagnostics, budget_credits=expansion.budget_credits)
+    used = {ref for job in planned for ref in body_assets(job.body)}
+    assets = {sha: asset for sha, asset in files.assets.items() if sha in used}
+    return Campaign(expansion.campaign, output, path, planned, diagnostics, budget_credits=expansion.budget_credits,
+                    assets=assets)

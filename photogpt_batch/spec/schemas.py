@@ -58,11 +58,17 @@ def campaign_schema(registry: Registry) -> dict[str, Any]:
             "description": f"Taken by {', '.join(takers)}. " + (variants[0].get("description") or ""),
             "anyOf": [*variants, PLACEHOLDER],
         }
-    ref_image = {"type": "object", "additionalProperties": False, "required": ["url", "role"], "properties": {
+    file = {"type": "string", "description": "A local file, relative to the spec: staged on the object store and "
+            "sent as a signed URL."}
+    one_of = [{"required": ["url"]}, {"required": ["file"]}]
+    ref_image = {"type": "object", "additionalProperties": False, "required": ["role"], "oneOf": one_of,
+                 "properties": {
+        "file": file,
         "url": {"type": "string", "pattern": "^(https?://|\\{)"},
         "role": {"enum": ["first_frame", "last_frame", "reference_image"]},
     }}
-    ref_video = {"type": "object", "additionalProperties": False, "required": ["url"], "properties": {
+    ref_video = {"type": "object", "additionalProperties": False, "oneOf": one_of, "properties": {
+        "file": file,
         "url": {"type": "string", "pattern": "^(https?://|\\{)"},
         "role": {"enum": ["reference_video"]},
     }}

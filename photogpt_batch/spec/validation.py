@@ -16,12 +16,14 @@ from typing import Any
 
 import jsonschema
 
+from ..assets.local import LocalFiles
 from ..diagnostics import Diagnostic, suggest
 from ..jobs import PlannedJob, canonical_json, content_hash
 from ..models import JsonPath, Model, Problem
 from ..plugins import Registry
 from .document import node_position, walk_position
 from .expand import ExpandedJob
+from .files import with_files
 from .text import dotted, show
 
 
@@ -210,7 +212,8 @@ class JobValidator:
         if kind == "required":
             missing = [k for k in error.validator_value if k not in instance]
             hints = {"prompt": "write the text of the video in `prompt:`",
-                     "url": "give the http(s) URL of the file", "role": "first_frame, last_frame or reference_image"}
+                     "url": "give the http(s) URL of the file, or a local file with `file:`",
+                     "role": "first_frame, last_frame or reference_image"}
             return [_Finding(path, f"{where}: missing required key {k!r}{tag}" if path else
                              f"missing required key {k!r}{tag}", hint=hints.get(k)) for k in missing]
         if kind == "enum":
@@ -304,9 +307,12 @@ def locate(job: ExpandedJob, path: JsonPath, at_key: bool = False) -> tuple[int,
     return node_position(job.node) or (1, 1)
 
 
-def validate_expansion(jobs: Iterable[ExpandedJob], file: str, registry: Registry) -> tuple[list[PlannedJob],
-                                                                                             list[Diagnostic]]:
+def validate_expansion(jobs: Iterable[ExpandedJob], file: str, registry: Registry, files: LocalFiles | None = None,
+                       ) -> tuple[list[PlannedJob], list[Diagnostic]]:
     """Validate expanded jobs and build their requests. Returns the valid jobs and every diagnostic.
+
+    ``files`` resolves the jobs' ``file:`` references (relative to the spec's folder); each is replaced by
+    its content reference before the model sees the job, so the body holds the file's sha256, not its path.
 
     A finding shared by many jobs (the same message at the same place, as matrix jobs have) is reported
     once, naming the jobs. ``jobs`` may be an iterator: it is consumed once, one job at a time.
@@ -342,6 +348,11 @@ def validate_expansion(jobs: Iterable[ExpandedJob], file: str, registry: Registr
         if model is None:
             hint = suggest(str(model_id), known) or f"known models: {', '.join(known)}"
             report(job, ("model",), False, f"model: unknown model {show(model_id)}", hint=hint)
+            continue
+        data, file_problems = with_files(data, files)
+        for path, message, file_hint in file_problems:
+            report(job, path, False, f"{message} ({model.id})", hint=file_hint)
+        if file_problems:
             continue
         result = validator.check(data, model, job.shape_key)
         for finding in result.findings:

@@ -1,0 +1,66 @@
+"""Fixtures for the local-file tests: small real images on disk and a real S3-compatible server (moto's server
+mode) on 127.0.0.1."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from pathlib import Path
+
+import boto3
+import botocore.config
+import pytest
+from moto.server import ThreadedMotoServer
+from PIL import Image
+
+BUCKET = "photos-bucket"
+
+
+def png(colour: tuple[int, int, int], size: tuple[int, int] = (64, 36)) -> bytes:
+    """A small PNG of one colour."""
+    out = io.BytesIO()
+    Image.new("RGB", size, colour).save(out, format="PNG")
+    return out.getvalue()
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    """moto's S3 server in a thread on a free port of 127.0.0.1 (no IAM checks: any credentials pass)."""
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def s3_env(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The environment of a user whose store is the moto server (endpoint and credentials as the AWS tools
+    read them); a fresh bucket. Returns the bucket name."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "PHOTOGPT_BATCH_ASSETS"):
+        monkeypatch.delenv(name, raising=False)
+    s3 = s3_client(moto_endpoint)
+    if not any(b["Name"] == BUCKET for b in s3.list_buckets().get("Buckets", [])):
+        s3.create_bucket(Bucket=BUCKET)
+    return BUCKET
+
+
+def s3_client(endpoint: str) -> object:
+    """A boto3 client on the moto server, for the tests' own looks at the bucket."""
+    return boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="testing",
+                        aws_secret_access_key="testing",
+                        config=botocore.config.Config(signature_version="s3v4", s3={"addressing_style": "path"}))
+
+
+@pytest.fixture
+def photos(tmp_path: Path) -> Path:
+    """A spec folder with photos/red.png and photos/green.png."""
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    (folder / "red.png").write_bytes(png((200, 30, 30)))
+    (folder / "green.png").write_bytes(png((30, 200, 30)))
+    return tmp_path
