@@ -17,7 +17,6 @@ import contextlib
 import json
 import logging
 import os
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,25 +25,12 @@ from typing import Any
 from .durable import describe
 from .ledger import Ledger, LedgerError
 from .ownership import SANDBOX, same_kind
+from .state_dir import state_dir
 
 log = logging.getLogger(__name__)
 
 INDEX_FILE = "campaigns.json"
 _FORMAT = 1
-
-
-def state_dir() -> Path:
-    """This tool's per-user state folder (``$XDG_STATE_HOME/photogpt-batch`` or the platform's own)."""
-    xdg = os.environ.get("XDG_STATE_HOME", "")
-    if os.path.isabs(xdg):  # the XDG spec: a relative value is invalid and ignored
-        base = Path(xdg)
-    elif sys.platform == "win32":
-        base = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
-    elif sys.platform == "darwin":
-        base = Path.home() / "Library" / "Application Support"
-    else:
-        base = Path.home() / ".local" / "state"
-    return base / "photogpt-batch"
 
 
 @dataclass(frozen=True)

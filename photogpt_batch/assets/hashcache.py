@@ -30,24 +30,30 @@ class HashCache:
 
     def __init__(self, folder: Path | None):
         self.file = folder / CACHE_FILE if folder is not None else None
-        self._entries: dict[str, list[Any]] = {}
+        self._entries: dict[str, list[Any]] | None = None  # read at the first look-up: most specs have no files
         self._dirty = False
         self.hashed = 0  # files actually read this time (what the benchmark and tests look at)
-        if self.file is not None:
-            with contextlib.suppress(OSError, ValueError):
-                loaded = json.loads(self.file.read_text(encoding="utf-8"))
-                if isinstance(loaded, dict):
-                    self._entries = loaded
+
+    def _loaded(self) -> dict[str, list[Any]]:
+        if self._entries is None:
+            self._entries = {}
+            if self.file is not None:
+                with contextlib.suppress(OSError, ValueError):
+                    loaded = json.loads(self.file.read_text(encoding="utf-8"))
+                    if isinstance(loaded, dict):
+                        self._entries = loaded
+        return self._entries
 
     def sha256(self, path: Path, stat: os.stat_result) -> str:
         """The sha256 of ``path`` (whose ``stat`` the caller has), from the cache when size and mtime match."""
+        entries = self._loaded()
         key = str(path.resolve())
-        entry = self._entries.get(key)
+        entry = entries.get(key)
         if isinstance(entry, list) and entry[:2] == [stat.st_size, stat.st_mtime_ns] and isinstance(entry[2], str):
             return entry[2]
         digest = file_sha256(path)
         self.hashed += 1
-        self._entries[key] = [stat.st_size, stat.st_mtime_ns, digest]
+        entries[key] = [stat.st_size, stat.st_mtime_ns, digest]
         self._dirty = True
         return digest
 

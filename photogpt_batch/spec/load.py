@@ -17,6 +17,7 @@ from ..assets.local import LocalFiles
 from ..diagnostics import SpecError, sort_diagnostics
 from ..jobs import Campaign
 from ..plugins import Registry, get_registry
+from ..state_dir import state_dir
 from .document import load_document, load_plain, read_text, spec_relative
 from .expand import iter_expand
 from .validation import validate_expansion
@@ -35,9 +36,7 @@ def load_campaign(path: str | Path, registry: Registry | None = None, hash_cache
     registry = registry or get_registry()
     text = read_text(path)
     if hash_cache is None:
-        from ..campaign_index import state_dir  # the user's state folder, shared with the campaign index
-
-        hash_cache = state_dir()
+        hash_cache = state_dir()  # the user's state folder, shared with the campaign index
     files = LocalFiles(path.parent, HashCache(hash_cache))
     try:
         campaign = _plain_campaign(path, text, registry, files)

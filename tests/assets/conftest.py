@@ -3,24 +3,14 @@ mode) on 127.0.0.1."""
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterator
 from pathlib import Path
 
-import boto3
-import botocore.config
 import pytest
+from asset_helpers import png, s3_client  # type: ignore[import-not-found]
 from moto.server import ThreadedMotoServer
-from PIL import Image
 
 BUCKET = "photos-bucket"
-
-
-def png(colour: tuple[int, int, int], size: tuple[int, int] = (64, 36)) -> bytes:
-    """A small PNG of one colour."""
-    out = io.BytesIO()
-    Image.new("RGB", size, colour).save(out, format="PNG")
-    return out.getvalue()
 
 
 @pytest.fixture(scope="session")
@@ -47,13 +37,6 @@ def s3_env(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
     if not any(b["Name"] == BUCKET for b in s3.list_buckets().get("Buckets", [])):
         s3.create_bucket(Bucket=BUCKET)
     return BUCKET
-
-
-def s3_client(endpoint: str) -> object:
-    """A boto3 client on the moto server, for the tests' own looks at the bucket."""
-    return boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="testing",
-                        aws_secret_access_key="testing",
-                        config=botocore.config.Config(signature_version="s3v4", s3={"addressing_style": "path"}))
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from pathlib import Path
 import av
 import pytest
 from aiohttp import web
-from conftest import s3_client  # type: ignore[import-not-found]
+from asset_helpers import campaign_file, s3_client  # type: ignore[import-not-found]
 from engine_helpers import fast_sandbox, load, posts, run_config
 
 from photogpt_batch.assets.sandbox_store import SandboxStore
@@ -18,18 +18,6 @@ from photogpt_batch.ledger import ledger_path
 from photogpt_batch.progress import Progress
 from photogpt_batch.runner import ConfigError, run_campaign
 from photogpt_batch.sandbox import SandboxThread
-
-
-def campaign_file(folder: Path, refs: dict[str, str], name: str = "cat") -> Path:
-    jobs = "".join(f"""  - id: {job}
-    prompt: product {job}
-    options: {{duration: 4}}
-    referenceImages: [{{{ref}, role: first_frame}}]
-""" for job, ref in refs.items())
-    path = folder / f"{name}.yaml"
-    path.write_text(f"version: 1\ncampaign: {name}\noutput: {folder / 'out'}\ndefaults: {{model: veo-3.1}}\n"
-                    f"jobs:\n{jobs}", encoding="utf-8")
-    return path
 
 
 def first_frame_pixel(video: Path) -> tuple[int, int, int]:

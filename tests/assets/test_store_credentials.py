@@ -12,8 +12,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from asset_helpers import campaign_file  # type: ignore[import-not-found]
 from engine_helpers import fast_sandbox, load, posts, run_config, wait_until
-from test_staging_chain import campaign_file  # type: ignore[import-not-found]
 
 from photogpt_batch.runner import ConfigError, run_campaign
 from photogpt_batch.sandbox import SandboxThread
