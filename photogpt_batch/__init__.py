@@ -24,9 +24,9 @@ __version__ = "0.1.0"
 #: Public name -> the module that defines it (relative to this package).
 _EXPORTS = {
     "load_campaign": ".spec.load",
-    "make_plan": ".planning",
+    "make_plan": ".views.plan",
     "run_campaign": ".runner",
-    "read_status": ".status",
+    "read_status": ".views.status",
     "RunConfig": ".runner",
     "EngineOptions": ".engine",
     "BatchError": ".errors",
@@ -74,12 +74,12 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time `__getattr_
     from .errors import BatchError, ConfigError, StatusError, UsageError
     from .hookspecs import hookimpl
     from .models import IMAGE_ROLES, VIDEO_ROLES, Model, Problem
-    from .planning import make_plan
     from .runner import RunConfig, refresh_credits, run_campaign
     from .spec.load import load_campaign
     from .spec.selection import SelectionError, select_jobs
     from .spend.budget import SpendPreview
-    from .status import read_status
+    from .views.plan import make_plan
+    from .views.status import read_status
 
 
 __getattr__ = lazy_exports(__name__, _EXPORTS, globals())

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from yarl import URL
 
-from .client import DEFAULT_BASE_URL
+from .base_url import DEFAULT_BASE_URL
 from .durable import describe
 from .errors import UsageError
 from .layout import LEDGER_DIR, SANDBOX_JOBS_FILE

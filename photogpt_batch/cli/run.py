@@ -135,8 +135,8 @@ def run(ctx: click.Context, spec: str, output: str | None, only: tuple[str, ...]
     """
     from ..engine import EngineOptions
     from ..progress import Progress
-    from ..reporting import print_summary, summary_json
     from ..runner import RunConfig, run_campaign
+    from ..views.run_render import print_summary, summary_json
 
     if accept_models and not sandbox:
         raise click.UsageError("--accept-model applies to the local sandbox: add --sandbox")

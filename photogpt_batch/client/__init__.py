@@ -14,6 +14,7 @@ the key, the limiter and the retry loop) and `api` (`PhotoGPTClient`, the endpoi
 
 from __future__ import annotations
 
+from ..base_url import DEFAULT_BASE_URL
 from .api import PhotoGPTClient
 from .envelope import MAX_API_BODY
 from .errors import (
@@ -29,7 +30,7 @@ from .errors import (
     TransportError,
 )
 from .transport import USER_AGENT
-from .urls import DEFAULT_BASE_URL, check_base_url
+from .urls import check_base_url
 
 __all__ = [
     "DEFAULT_BASE_URL",

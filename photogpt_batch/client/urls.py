@@ -1,5 +1,6 @@
-"""The API's URLs: checking a base URL, building a path from ids safely, comparing origins (the key goes only
-to the base URL's), and the times ``GET /jobs`` takes as query parameters."""
+"""The API's URLs: checking a base URL (the default one is in `photogpt_batch.base_url`), building a path from ids
+safely, comparing origins (the key goes only to the base URL's), and the times ``GET /jobs`` takes as query
+parameters."""
 
 from __future__ import annotations
 
@@ -7,8 +8,6 @@ from datetime import UTC, datetime
 from urllib.parse import quote
 
 from yarl import URL
-
-DEFAULT_BASE_URL = "https://developer.photogptai.com/api"
 
 
 def check_base_url(base_url: str) -> URL:

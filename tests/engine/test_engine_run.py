@@ -11,9 +11,9 @@ import pytest
 from engine_helpers import check_outputs, fast_sandbox, load, manifest, posts, run_config, write_campaign
 
 from photogpt_batch.ledger import LEDGER_DIR, LEDGER_FILE, Ledger
-from photogpt_batch.planning import make_plan
 from photogpt_batch.runner import ConfigError, run_campaign
 from photogpt_batch.sandbox import SandboxConfig, SandboxThread
+from photogpt_batch.views.plan import make_plan
 
 
 @pytest.fixture

@@ -21,16 +21,16 @@ from click.testing import CliRunner
 from engine_helpers import fast_sandbox, load, run_config, wait_until, write_campaign
 
 from photogpt_batch import campaign_index
-from photogpt_batch.bodydiff import body_diff
 from photogpt_batch.cli import cli
 from photogpt_batch.engine.credits import fetch_credits
 from photogpt_batch.ledger import Ledger, ledger_path
-from photogpt_batch.planning import make_plan
 from photogpt_batch.plugins import get_registry
 from photogpt_batch.runner import run_campaign
 from photogpt_batch.sandbox import Faults, SandboxThread
 from photogpt_batch.spend.budget import BudgetGate, BudgetReached, effective_budget
 from photogpt_batch.spend.pricing import PriceBook, ledger_history, machine_history, price_class
+from photogpt_batch.views.diff import body_diff
+from photogpt_batch.views.plan import make_plan
 
 PER_VIDEO = 6  # grok-imagine-1.5 at duration 3: 2 credits/s x 3 s
 

@@ -15,9 +15,9 @@ from pg_server import PASSWORD, Cluster
 
 from photogpt_batch.cli import cli
 from photogpt_batch.ledger import Ledger, ledger_path
-from photogpt_batch.planning import make_plan
 from photogpt_batch.runner import run_campaign
 from photogpt_batch.sandbox import SandboxThread
+from photogpt_batch.views.plan import make_plan
 
 # A PostgreSQL cluster of its own (initdb, pg_ctl): processes.
 pytestmark = pytest.mark.slow

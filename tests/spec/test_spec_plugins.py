@@ -22,9 +22,9 @@ import pytest
 from photogpt_batch import Model, Problem, hookimpl
 from photogpt_batch.diagnostics import SpecError
 from photogpt_batch.models import Job
-from photogpt_batch.planning import make_plan
 from photogpt_batch.plugins import Registry, build_registry, make_plugin_manager
 from photogpt_batch.spec.load import load_campaign
+from photogpt_batch.views.plan import make_plan
 
 ACME_OPTIONS = {
     "style": {"type": "string", "enum": ["noir", "pastel"], "description": "Look of the video."},

@@ -1,18 +1,17 @@
-"""What `run` would do: every job of a campaign with its state against the ledger, what changed and what it
-would cost. Sends nothing."""
+"""The plan view: what `run` would do, every job of a campaign with its state against the ledger, what changed and
+what it would cost (`plan_render` prints it). Sends nothing."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import Any
 
-from .bodydiff import Change, body_diff
-from .jobs import Campaign
-from .jsonstream import write_json
-from .ledger import Disposition, Reconciled, Reconciliation
-from .plugins import get_registry
-from .spend.pricing import Estimate, PriceBook, estimate_all, learn_prices
-from .status import LedgerWhere, open_ledger, reconcile_ledger
+from ..jobs import Campaign
+from ..ledger import Disposition, Reconciled, Reconciliation
+from ..plugins import get_registry
+from ..spend.pricing import Estimate, PriceBook, estimate_all, learn_prices
+from .diff import Change, body_diff
+from .ledger_read import LedgerWhere, open_ledger, read_ledger
 
 #: The dispositions `run` pays for (without --retry-failed or --resubmit-in-doubt).
 TO_PAY = (Disposition.NEW, Disposition.CHANGED)
@@ -54,37 +53,10 @@ class Plan:
         return estimate_all(book, bodies)
 
     def to_json(self) -> dict[str, Any]:
-        """The plan as JSON: campaign, output, counts, skipped ids (left out by ``--only``), ledger (location,
-        shared, lock holder), the estimate (``{credits, priced, unknown}``), jobs (id, model, state, contentHash,
-        request, remote id when known, warnings, estimatedCredits, and for a changed job its diff) and orphaned
-        ids."""
-        return {**self._head(), "jobs": [self._entry_json(item) for item in self.reconciliation.jobs],
-                "orphaned": self.orphaned}
+        """What ``plan --json`` prints (`plan_render.plan_json`)."""
+        from .plan_render import plan_json
 
-    def _head(self) -> dict[str, Any]:
-        head = {"campaign": self.campaign.name, "output": str(self.campaign.output), "counts": self.counts(),
-                "skipped": self.campaign.skipped}
-        if self.ledger is not None:
-            head["ledger"] = self.ledger.to_json()
-        head["estimate"] = self.estimate().to_json()
-        return head
-
-    def write_json(self, stream: IO[str]) -> None:
-        """What ``plan --json`` prints (`to_json`, indented), streamed one job at a time."""
-        write_json(stream, {**self._head(), "jobs": [], "orphaned": self.orphaned}, "jobs",
-                   (self._entry_json(item) for item in self.reconciliation.jobs))
-
-    def _entry_json(self, item: Reconciled) -> dict[str, Any]:
-        job = item.planned
-        assert job is not None
-        entry: dict[str, Any] = {"id": job.id, "model": job.model, "state": str(item.disposition),
-                                 "contentHash": job.content_hash, "request": job.body,
-                                 "warnings": list(job.warnings), "estimatedCredits": self.estimated_credits(item)}
-        if item.record is not None and item.record.content_hash == job.content_hash and item.record.remote_id:
-            entry["jobId"] = item.record.remote_id
-        if item.job_id in self.diffs:
-            entry["diff"] = [change.to_json() for change in self.diffs[item.job_id]]
-        return entry
+        return plan_json(self)
 
 
 def make_plan(campaign: Campaign, ledger_url: str | None = None, other_ledgers: bool = True) -> Plan:
@@ -93,9 +65,9 @@ def make_plan(campaign: Campaign, ledger_url: str | None = None, other_ledgers: 
     ``other_ledgers``, the other ledgers on this machine)."""
     diffs: dict[str, list[Change]] = {}
     with open_ledger(campaign, ledger_url) as ledger:
-        reconciliation, _, _, where = reconcile_ledger(campaign, ledger, ledger_url is not None)
-        for item in reconciliation.jobs:
+        read = read_ledger(campaign, ledger, ledger_url is not None)
+        for item in read.reconciliation.jobs:
             if item.disposition == Disposition.CHANGED and item.record is not None and item.planned is not None:
                 diffs[item.job_id] = body_diff(ledger.body(item.record.rowid), item.planned.body)
         prices = learn_prices(ledger, get_registry(), campaign.output, others=other_ledgers)
-    return Plan(campaign, reconciliation, prices, diffs, where)
+    return Plan(campaign, read.reconciliation, prices, diffs, read.where)
