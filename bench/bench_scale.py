@@ -65,16 +65,21 @@ def build_ledger(spec: Path, output: Path) -> dict[str, float]:
     started = time.perf_counter()
     campaign = load_campaign(spec)
     loaded = time.perf_counter()
-    with Ledger.open_for_run(output) as ledger:
-        rows = ledger.register(campaign.jobs)
-        registered = time.perf_counter()
+    ids = [job.id for job in campaign.jobs]
+
+    async def take_through(ledger: Any, rows: dict[str, int]) -> int:
         transitions = 0
-        ids = [job.id for job in campaign.jobs]
         for first in range(0, len(ids), BATCH_JOBS):
             ops = [op for i, job_id in enumerate(ids[first:first + BATCH_JOBS], first)
                    for op in full_path_ops(rows[job_id], i, job_id)]
-            ledger.commit(*ops)
+            await ledger.write(*ops)
             transitions += len(ops)
+        return transitions
+
+    with Ledger.open_for_run(output) as ledger:
+        rows = ledger.register(campaign.jobs)
+        registered = time.perf_counter()
+        transitions = asyncio.run(take_through(ledger, rows))
         done = time.perf_counter()
     return {"jobs": len(ids), "load": loaded - started, "register": registered - loaded,
             "transitions": transitions, "commit": done - registered}

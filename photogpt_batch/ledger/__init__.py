@@ -28,7 +28,7 @@ lock, the ``ledger`` commands' lock handling), `stores` (choosing one from ``--l
 
 from __future__ import annotations
 
-from .base import Ledger, LockHolder
+from .base import Ledger
 from .errors import (
     IllegalTransition,
     LedgerCorrupt,
@@ -37,13 +37,14 @@ from .errors import (
     LedgerTooNew,
     LedgerUnavailable,
     LedgerUnusable,
+    LedgerWriteFailed,
     LockLost,
     ReadOnlyLedger,
     UnknownRecord,
 )
 from .migrations import APPLICATION_ID, MIGRATIONS, PG_MIGRATIONS, PG_SCHEMA_VERSION, SCHEMA_VERSION
 from .ops import JobTransition, MoveVideo, Op, SetCredits, SetMeta, VideoTransition
-from .records import Event, JobRecord, Reconciled, Reconciliation, VideoRecord, disposition, pending_videos
+from .records import Event, JobRecord, LockHolder, Reconciled, Reconciliation, VideoRecord, disposition, pending_videos
 from .sqlite import SqliteLedger
 from .sqlite_file import LEDGER_DIR, LEDGER_FILE, LOCK_FILE, ledger_path
 from .states import JOB_TRANSITIONS, VIDEO_TRANSITIONS, Disposition, JobState, VideoState
@@ -78,6 +79,7 @@ __all__ = [
     "LedgerUnavailable",
     "LedgerUnusable",
     "LedgerUrlError",
+    "LedgerWriteFailed",
     "LockHolder",
     "LockLost",
     "MoveVideo",
