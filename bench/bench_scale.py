@@ -6,7 +6,7 @@
 1. The spec layer (``validate``, ``plan --json`` on a fresh folder): measured by ``bench_specs.py``, run here as
    it is and its table included.
 2. A ledger of N jobs in which every job went the whole way (submitting → submitted → succeeded, its video
-   preparing → ready → downloaded: 6 transitions each) is built through `Ledger.commit` in batches of 1,000
+   preparing → ready → downloaded: 6 transitions each) is built through `Ledger.write` in batches of 1,000
    jobs, durability on (WAL, ``synchronous=FULL``); then ``status --json``, ``status`` and ``plan --json`` run
    on it, each in its own process (wall time, CPU, peak RSS from ``wait4``).
 3. Ledger transitions per second through the engine's path (``await ledger.mark_...``, group commit, each
@@ -65,16 +65,21 @@ def build_ledger(spec: Path, output: Path) -> dict[str, float]:
     started = time.perf_counter()
     campaign = load_campaign(spec)
     loaded = time.perf_counter()
-    with Ledger.open_for_run(output) as ledger:
-        rows = ledger.register(campaign.jobs)
-        registered = time.perf_counter()
+    ids = [job.id for job in campaign.jobs]
+
+    async def take_through(ledger: Any, rows: dict[str, int]) -> int:
         transitions = 0
-        ids = [job.id for job in campaign.jobs]
         for first in range(0, len(ids), BATCH_JOBS):
             ops = [op for i, job_id in enumerate(ids[first:first + BATCH_JOBS], first)
                    for op in full_path_ops(rows[job_id], i, job_id)]
-            ledger.commit(*ops)
+            await ledger.write(*ops)
             transitions += len(ops)
+        return transitions
+
+    with Ledger.open_for_run(output) as ledger:
+        rows = ledger.register(campaign.jobs)
+        registered = time.perf_counter()
+        transitions = asyncio.run(take_through(ledger, rows))
         done = time.perf_counter()
     return {"jobs": len(ids), "load": loaded - started, "register": registered - loaded,
             "transitions": transitions, "commit": done - registered}
@@ -182,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
         "",
         md_table(["ledger transitions, durability on (WAL, synchronous=FULL)", "transitions", "seconds",
                   "transitions/s"], [
-            [f"`Ledger.commit` batches of {BATCH_JOBS:,} jobs × 6 (building the ledger above)",
+            [f"`await ledger.write` batches of {BATCH_JOBS:,} jobs × 6 (building the ledger above)",
              f"{built['transitions']:,}", fmt(built["commit"]), f"{rates['batched']:,.0f}"],
             ["`await ledger.mark_…`, one caller (each transition its own commit)", f"{6 * sequential_jobs:,}",
              fmt(seq), f"{rates['one caller']:,.0f}"],

@@ -18,8 +18,9 @@ The hierarchy (module in brackets)::
     │       ├── LedgerCorrupt       not a (readable) ledger; left untouched
     │       ├── LedgerUnusable, LedgerTooNew, ReadOnlyLedger, LedgerUrlError
     │       ├── IllegalTransition, UnknownRecord   (exit 1: a bug, not a user's mistake)
-    │       └── LedgerUnavailable   the shared ledger went away; also an sqlite3.Error [ledger.errors]
-    │           └── LockLost        another runner took the campaign's lock over
+    │       └── LedgerWriteFailed   a statement failed after opening (a full disk); the run stops [ledger.errors]
+    │           └── LedgerUnavailable   the shared ledger went away
+    │               └── LockLost    another runner took the campaign's lock over
     │   ├── SelectionError          an --only pattern that matches no job; also a ValueError [spec.selection]
     │   ├── PicksError              a picks file that cannot be recorded [review.picks]
     │   └── GalleryError            the review page cannot be written [review.page]

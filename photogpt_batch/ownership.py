@@ -23,7 +23,7 @@ from .base_url import DEFAULT_BASE_URL
 from .durable import describe
 from .errors import UsageError
 from .layout import LEDGER_DIR, SANDBOX_JOBS_FILE
-from .ledger import Ledger, LedgerError, SqliteLedger
+from .ledger import Ledger, LedgerError
 from .ledger.folder import check_folder_owner, claim_folder_for
 
 #: The recorded API of jobs made by ``run --sandbox`` (its jobs live in ``sandbox-jobs.jsonl``).
@@ -110,7 +110,7 @@ def claim_folder(ledger: Ledger, output: Path, campaign: str, endpoint: str) -> 
     try:
         # The folder's own claim: a shared ledger is keyed by campaign, so only the folder can say whose it is.
         check_folder_owner(output, campaign)
-        if not isinstance(ledger, SqliteLedger):
+        if ledger.shared:
             claim_folder_for(output, campaign)
     except LedgerError as exc:
         raise FolderClaimed(str(exc)) from exc

@@ -10,7 +10,6 @@ import asyncio
 import contextlib
 import os
 import signal
-import sqlite3
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,11 +20,11 @@ from . import campaign_index
 from .assets.staging import Stager
 from .assets.store import HOW_TO_CONFIGURE, URL_TTL_SECONDS, Store, StoreError, open_store, store_address
 from .client import DEFAULT_BASE_URL, ApiError, AuthError, PhotoGPTClient, check_base_url
-from .engine import Engine, EngineOptions, RunSummary, ledger_write_failure
+from .engine import Engine, EngineOptions, RunSummary
 from .engine.credits import collect_credits, lacking_credits
 from .errors import ConfigError as ConfigError  # re-exported: callers catch it from here too
 from .jobs import Campaign
-from .ledger import Ledger, LedgerError, LedgerUnavailable, SqliteLedger
+from .ledger import Ledger, LedgerError, LedgerUnavailable, LedgerWriteFailed
 from .ledger.transfer import moved_refusal
 from .network import Network
 from .ownership import SANDBOX_JOBS, FolderClaimed, claim_folder, endpoint_of
@@ -69,7 +68,7 @@ def _refuse_a_fresh_start(campaign: Campaign, ledger: Ledger, endpoint: str) -> 
     if ledger.anything_sent():
         return
     elsewhere = campaign_index.paid_elsewhere(campaign.name, endpoint, campaign.output)
-    if elsewhere is not None and not isinstance(ledger, SqliteLedger):
+    if elsewhere is not None and ledger.shared:
         raise ConfigError(
             f"campaign {campaign.name!r} has paid jobs in {elsewhere} on this machine, and the shared ledger "
             f"{ledger.location} has none of them: this run would pay for every job again. Copy that folder's ledger "
@@ -223,8 +222,8 @@ async def _run(campaign: Campaign, ledger: Ledger, base_url: str, key: str, netw
                 summary = await engine.run()
             except LedgerUnavailable as exc:  # the shared ledger went away, or this run lost its lock
                 raise ConfigError(f"{exc}; nothing more was sent, and what was recorded is kept") from exc
-            except sqlite3.Error as exc:  # in preparing the run: only reads were sent
-                raise ConfigError(f"{ledger_write_failure(exc)}, and run again; nothing was sent, and what was "
+            except LedgerWriteFailed as exc:  # in preparing the run: only reads were sent
+                raise ConfigError(f"{exc}, and run again; nothing was sent, and what was "
                                   "recorded is kept") from exc
             finally:
                 for sig in handled:

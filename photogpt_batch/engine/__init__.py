@@ -21,15 +21,14 @@ _EXPORTS = {
     "EngineOptions": ".context",
     "RunAborted": "..errors",
     "RunSummary": ".summary",
-    "ledger_write_failure": ".pipeline",
     "summarise": ".summary",
 }
-__all__ = ["Engine", "EngineOptions", "RunAborted", "RunSummary", "ledger_write_failure", "summarise"]
+__all__ = ["Engine", "EngineOptions", "RunAborted", "RunSummary", "summarise"]
 
 if TYPE_CHECKING:
     from ..errors import RunAborted
     from .context import EngineOptions
-    from .pipeline import Engine, ledger_write_failure
+    from .pipeline import Engine
     from .summary import RunSummary, summarise
 
 

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import sqlite3
 import time
 from typing import Any, Protocol
 
 from ..client import ApiError
-from ..ledger import JobRecord, JobState, Ledger
+from ..ledger import JobRecord, JobState, Ledger, LedgerWriteFailed
 from .poller import MAX_LIST_WINDOW
 from .reconcile import CLOCK_MARGIN
 
@@ -74,7 +73,7 @@ async def collect_credits(ledger: Ledger, client: JobLister) -> int:
                                              if r.remote_id and r.submitted_at})
         for remote_id, credits in found.items():
             await ledger.set_credits(rows[remote_id], credits)
-    except (ApiError, sqlite3.Error) as exc:
+    except (ApiError, LedgerWriteFailed) as exc:
         log.info("could not collect credits: %s", exc)
         return 0
     return len(found)

@@ -16,7 +16,6 @@ import asyncio
 import contextlib
 import datetime as dt
 import functools
-import sqlite3
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -25,7 +24,7 @@ from ..assets.staging import Stager
 from ..client import PhotoGPTClient
 from ..errors import RunAborted
 from ..jobs import Campaign, PlannedJob
-from ..ledger import JobRecord, JobState, JobTransition, Ledger, LedgerError, Op, VideoState, VideoTransition
+from ..ledger import JobRecord, JobState, JobTransition, Ledger, LedgerWriteFailed, Op, VideoState, VideoTransition
 from ..ledger.takeover import held_for_user
 from ..progress import Progress
 from ..spend.budget import effective_budget
@@ -131,10 +130,11 @@ class Engine:
             # rest and report what stands.
             aborted = str(exc)
             self.stop()
-        except sqlite3.Error as exc:
-            # The ledger cannot record (a full disk): nothing may be sent that it could not record. Every
-            # transition is recorded before what depends on it, so what it holds is consistent.
-            aborted = f"{ledger_write_failure(exc)}; nothing more was sent"
+        except LedgerWriteFailed as exc:
+            # The ledger cannot record (a full disk, a lost server): nothing may be sent that it could not record.
+            # Every transition is recorded before what depends on it, so what it holds is consistent. Its message
+            # says what happened and what to do.
+            aborted = f"{exc}; nothing more was sent"
             self.stop()
         finally:
             for task in (poller, credit_watch):
@@ -148,7 +148,7 @@ class Engine:
             if not self.stopping:
                 # Credits are the API's only cost figure and come only from ``GET /jobs``: see `collect_credits`.
                 await collect_credits(self.ledger, self.client)
-            with contextlib.suppress(sqlite3.Error):  # already reported: the ledger is failing to commit
+            with contextlib.suppress(LedgerWriteFailed):  # already reported: the ledger is failing to commit
                 await self.ledger.flush()
             manifest_error = self.downloads.close()
         summary = self.summary()
@@ -183,7 +183,7 @@ class Engine:
             if settled:
                 current = self._current()
         # Before anything is downloaded: earlier versions' files move out of the way of the current one's.
-        self.downloads.versions, warnings = versions.settle(self.ledger, self.output, current.values())
+        self.downloads.versions, warnings = await versions.settle(self.ledger, self.output, current.values())
         for warning in warnings:
             self.progress.note(warning)
         if self.downloads.versions:
@@ -210,7 +210,7 @@ class Engine:
                 continue
             work.append(record.rowid)
         if reset:
-            self.ledger.commit(*reset)
+            await self.ledger.write(*reset)
             current = self._current()
         self._show_start(current.values(), earlier)
         by_row = {r.rowid: r for r in current.values()}
@@ -276,7 +276,7 @@ class Engine:
         ops += [VideoTransition(r.rowid, v.n, VideoState.PENDING) for r, _ in followed
                 if r.state == JobState.SUCCEEDED for v in r.videos if v.state == VideoState.FAILED]
         if ops:
-            ledger.commit(*ops)
+            await ledger.write(*ops)
         if doubts or ops:
             followed = find()
         return [(PlannedJob(r.job_id, r.model, ledger.body(r.rowid), r.content_hash), r, k) for r, k in followed
@@ -361,10 +361,3 @@ class Engine:
         summary = summarise(self.ledger, self.campaign, sent=self.spend.sent)
         self.spend.fill(summary)
         return summary
-
-
-def ledger_write_failure(exc: sqlite3.Error) -> str:
-    """What to tell the user when the ledger cannot commit (``exc``: SQLite's error, or the shared ledger's)."""
-    if isinstance(exc, LedgerError):  # the shared ledger: its message says what happened and what to do
-        return str(exc)
-    return f"the ledger cannot be written ({exc}): free some space, or fix the folder"

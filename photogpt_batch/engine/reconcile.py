@@ -127,7 +127,7 @@ async def settle(ledger: Ledger, client: PhotoGPTClient, records: Iterable[JobRe
     settled = [d for d in candidates if not any(
         d.sent_at - CLOCK_MARGIN <= t <= d.doubted_at + CLOCK_MARGIN for t in strangers)]
     if settled:
-        ledger.commit(*(JobTransition(d.row, JobState.PLANNED,
+        await ledger.write(*(JobTransition(d.row, JobState.PLANNED,
                                       error="GET /jobs shows no job from this submission: it never reached the "
                                       "server, so it is sent again") for d in settled))
     return [d.job_id for d in settled]

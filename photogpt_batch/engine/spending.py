@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sqlite3
 import time
 from typing import Any
 
@@ -187,7 +186,7 @@ class RunSpend:
                     del self._credits_wanted[remote_id]
                     try:
                         await ledger.set_credits(row, credits)
-                    except (sqlite3.Error, LedgerError) as exc:  # the jobs' own writes report a failing ledger
+                    except LedgerError as exc:  # the jobs' own writes report a failing ledger
                         log.info("could not record credits: %s", exc)
                     record = ledger.record(row)
                     await self.paid(row, ledger.body(row), credits, record.state == JobState.SUCCEEDED)

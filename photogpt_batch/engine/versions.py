@@ -66,7 +66,7 @@ def unfinished_outside(current: Iterable[JobRecord], earlier: Iterable[JobRecord
     return [(r, numbers[r.rowid]) for r in sorted(mine, key=lambda r: r.rowid) if unfinished(r)]
 
 
-def settle(ledger: Ledger, output: Path, current: Iterable[JobRecord]) -> tuple[dict[str, int], list[str]]:
+async def settle(ledger: Ledger, output: Path, current: Iterable[JobRecord]) -> tuple[dict[str, int], list[str]]:
     """Move the files of ``current``'s jobs where their versions say (earlier versions out of the way first,
     then a current version that was an earlier one back in place), recording each move.
 
@@ -86,7 +86,7 @@ def settle(ledger: Ledger, output: Path, current: Iterable[JobRecord]) -> tuple[
     lost = [VideoTransition(r.rowid, v.n, VideoState.PENDING) for r in earlier for v in r.videos
             if v.state == VideoState.DOWNLOADED and v.path in taken]
     if lost:
-        ledger.commit(*lost)
+        await ledger.write(*lost)
         earlier = [r for r in ledger.replaced() if r.job_id in by_id]
     moves = [(r, v, earlier_video_path(r.job_id, numbers[r.rowid], v.n)) for r in earlier for v in r.videos]
     moves += [(r, v, video_path(r.job_id, v.n)) for r in changed.values() for v in r.videos]
@@ -95,7 +95,7 @@ def settle(ledger: Ledger, output: Path, current: Iterable[JobRecord]) -> tuple[
             continue
         try:
             if _move(output, video.path, wanted, video.bytes):
-                ledger.commit(MoveVideo(record.rowid, video.n, wanted))
+                await ledger.write(MoveVideo(record.rowid, video.n, wanted))
         except OSError as exc:
             warnings.append(f"warning: cannot move {video.path} to {wanted} ({describe(exc)}); it stays where "
                             "it is")

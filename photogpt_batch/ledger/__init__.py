@@ -9,18 +9,19 @@ Jobs are rows keyed by an integer ``rowid``; a spec job id can have several *ver
 hash) of which exactly one is ``current``: when a job's content changes in the spec, `Ledger.register`
 records a new version and keeps the old one, with its remote job and files, for the record.
 
-Writes come in two flavours:
-
-* ``await ledger.mark_...(...)``: group commit (`writer`): concurrent callers' transitions are committed
-  together, each caller resuming once its transition is durable.
-* ``ledger.commit(op, ...)``, `Ledger.register`, `Ledger.recover_interrupted`: synchronous, for start-up
-  work and for tests.
+`Ledger` is the abstract interface; a store (`SqliteLedger`, `PostgresLedger`) implements it and raises only the
+ledger's own errors (`LedgerWriteFailed`, `LedgerUnavailable`, ...), never its driver's. Writes are ops, written
+one way: ``await ledger.write(*ops)``, the group commit (`writer`): concurrent callers' ops are committed
+together, each caller resuming once its ops are durable; the ``mark_...`` methods are its shorthands.
+`Ledger.register`, `Ledger.recover_interrupted` and `Ledger.set_meta` are synchronous steps for before a run's
+transitions (start-up) or outside a run.
 
 Every transition is checked against `JOB_TRANSITIONS` / `VIDEO_TRANSITIONS`; an illegal one raises
 `IllegalTransition` and changes nothing (other transitions in the same batch still commit).
 
 The package: `states` (state machines), `records`, `ops` (writes as values), `migrations` (both stores'),
-`writer` (group commit), `base` (`Ledger`, the interface), `sqlite` / `sqlite_file` (the folder's store),
+`writer` (group commit), `base` (`Ledger`, the interface), `content` (a campaign's content, for
+``ledger push`` / ``pull``), `sqlite` / `sqlite_file` (the folder's store),
 `postgres` / `pg_connect` / `pg_lock` / `pg_admin` (the shared store, its connections and migrations, its run
 lock, the ``ledger`` commands' lock handling), `stores` (choosing one from ``--ledger``),
 `transfer` (``ledger push`` / ``pull``), `folder` (checks of a folder against its ledger).
@@ -29,7 +30,7 @@ lock, the ``ledger`` commands' lock handling), `stores` (choosing one from ``--l
 from __future__ import annotations
 
 from ..layout import LEDGER_DIR, LEDGER_FILE, LOCK_FILE, ledger_path
-from .base import Ledger, LockHolder
+from .base import Ledger
 from .errors import (
     IllegalTransition,
     LedgerCorrupt,
@@ -38,13 +39,14 @@ from .errors import (
     LedgerTooNew,
     LedgerUnavailable,
     LedgerUnusable,
+    LedgerWriteFailed,
     LockLost,
     ReadOnlyLedger,
     UnknownRecord,
 )
 from .migrations import APPLICATION_ID, MIGRATIONS, PG_MIGRATIONS, PG_SCHEMA_VERSION, SCHEMA_VERSION
 from .ops import JobTransition, MoveVideo, Op, SetCredits, SetMeta, VideoTransition
-from .records import Event, JobRecord, Reconciled, Reconciliation, VideoRecord, disposition, pending_videos
+from .records import Event, JobRecord, LockHolder, Reconciled, Reconciliation, VideoRecord, disposition, pending_videos
 from .sqlite import SqliteLedger
 from .states import JOB_TRANSITIONS, VIDEO_TRANSITIONS, Disposition, JobState, VideoState
 from .stores import LEDGER_ENV, LedgerUrlError, has_password, ledger_url, redact, where_and_holder
@@ -78,6 +80,7 @@ __all__ = [
     "LedgerUnavailable",
     "LedgerUnusable",
     "LedgerUrlError",
+    "LedgerWriteFailed",
     "LockHolder",
     "LockLost",
     "MoveVideo",

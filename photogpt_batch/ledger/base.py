@@ -1,30 +1,35 @@
 """`Ledger`: the one interface the engine, ``plan``, ``status`` and reconciliation use, whatever the store.
 
-A store (`SqliteLedger` in an output folder, `PostgresLedger` in a shared database) supplies how to open,
-lock and close, a synchronous write transaction (`_transaction`), reads (`_query` and `_snapshot`) and the
-group commit (`_commit_batch`). Everything else (registering the spec, the reads' SQL, reconciliation) is
-written once, here, with ``?`` placeholders and the tables both stores share. In a shared database the rows of
-one campaign are picked by `_scope` (``jobs.campaign = ? AND ``, with `_scope_params`); in a folder's own
-ledger it is empty.
+It is abstract: a store (`SqliteLedger` in an output folder, `PostgresLedger` in a shared database) supplies how
+to open, lock and close (`_release`), a write transaction (`_transaction`), reads (`_query` and `_snapshot`),
+one batch of ops in one transaction (`_run_batch`) and the group commit (`_commit_batch`, `_writer_conn`), and
+raises only the ledger's own errors (`LedgerWriteFailed` for a statement that fails), never its driver's.
+
+Ops are written one way: `Ledger.write` (group commit), of which the ``mark_...`` methods are shorthands. The
+steps that come before a run's transitions or outside a run are synchronous: `register` (the spec, in a
+transaction of its own), `recover_interrupted` and `set_meta` (ops, through the same batch: `_run_batch`).
+Everything else (registering the spec, the reads' SQL, reconciliation) is written once, here, with ``?``
+placeholders and the tables both stores share. In a shared database the rows of one campaign are picked by
+`_scope` (``jobs.campaign = ? AND ``, with `_scope_params`); in a folder's own ledger it is empty.
 """
 
 from __future__ import annotations
 
+import abc
 import contextlib
 import json
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Iterable, Sequence
+from pathlib import Path, PurePath
 from types import TracebackType
 from typing import Any, Self
 
 from ..jobs import PlannedJob, canonical_json
 from .errors import UnknownRecord
-from .ops import INSERT_EVENT, EventRow, JobTransition, Op, SetMeta, Tx, with_offset
-from .records import Event, JobRecord, Reconciled, Reconciliation, VideoRecord, disposition
-from .states import JOB_STATES, VIDEO_STATES, Disposition, JobState
+from .ops import INSERT_EVENT, EventRow, JobTransition, Op, SetCredits, SetMeta, Tx, VideoTransition, with_offset
+from .records import Event, JobRecord, LockHolder, Reconciled, Reconciliation, VideoRecord, disposition
+from .states import JOB_STATES, VIDEO_STATES, Disposition, JobState, VideoState
 from .writer import GroupCommit
 
 JOB_COLUMNS = (
@@ -34,47 +39,14 @@ JOB_COLUMNS = (
 VIDEO_COLUMNS = "v.job, v.n, v.video_id, v.state, v.url, v.path, v.bytes, v.sha256, v.error, v.updated_at"
 
 
-@dataclass(frozen=True)
-class LockHolder:
-    """Who holds a campaign's run lock: for ``plan``, ``status``, ``ledger locks`` and ``doctor``."""
-
-    campaign: str
-    host: str | None
-    pid: int | None
-    user: str | None
-    run_id: str | None
-    since: float | None  # seconds since the epoch
-    heartbeat_age: float | None  # seconds since the holder last showed it is alive
-    stale: bool = False
-    timeout: float | None = None  # the holder's own lock timeout: stale past it (shared ledger)
-
-    def describe(self) -> str:
-        """One line: ``user@host (pid N) since <UTC time>``, and whether it is stale."""
-        import datetime as dt
-
-        when = dt.datetime.fromtimestamp(self.since, dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if self.since else "?"
-        who = f"{self.user or '?'}@{self.host or '?'} (pid {self.pid or '?'}, run {self.run_id or '?'}) since {when}"
-        if self.heartbeat_age is not None:
-            who += f", last heartbeat {self.heartbeat_age:.0f} s ago"
-            if self.timeout is not None:
-                who += f" (its timeout: {self.timeout:.0f} s)"
-        return who + (" (stale: may be taken over)" if self.stale else "")
-
-    def to_json(self) -> dict[str, Any]:
-        """As JSON (``since`` in ISO 8601)."""
-        import datetime as dt
-
-        since = dt.datetime.fromtimestamp(self.since, dt.UTC).isoformat() if self.since else None
-        return {"campaign": self.campaign, "host": self.host, "pid": self.pid, "user": self.user,
-                "runId": self.run_id, "since": since, "heartbeatAge": self.heartbeat_age, "stale": self.stale,
-                "timeout": self.timeout}
-
-
 class Ledger(GroupCommit):
     """A campaign's ledger, the single source of truth of its runs. Open one with `open_for_run` (writes,
     holding the campaign's lock) or `open_for_reading`; ``url`` picks the shared PostgreSQL store, else the
     output folder's SQLite ledger."""
 
+    #: Whether this is the shared ledger (PostgreSQL: many campaigns, many machines) rather than an output
+    #: folder's own: a shared one cannot tell on its own which folder belongs to which campaign.
+    shared: bool = False
     #: Where the ledger is, for messages: the SQLite file, or the database URL without its password.
     location: str
     #: A note for the run to show once it starts (the shared store: a stale lock it took over), or None.
@@ -116,25 +88,21 @@ class Ledger(GroupCommit):
 
     # ---- what a store supplies --------------------------------------------------------------------------
 
-    @contextlib.contextmanager
-    def _transaction(self) -> Iterator[Tx]:  # pragma: no cover - abstract
+    @abc.abstractmethod
+    def _transaction(self) -> contextlib.AbstractContextManager[Tx]:
         """A write transaction, committed (durably) when the block ends, rolled back if it raises."""
-        raise NotImplementedError
-        yield
 
-    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:  # pragma: no cover
+    @abc.abstractmethod
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """The rows of one read statement (``?`` placeholders)."""
-        raise NotImplementedError
 
-    @contextlib.contextmanager
-    def _snapshot(self) -> Iterator[Any]:  # pragma: no cover - abstract
+    @abc.abstractmethod
+    def _snapshot(self) -> contextlib.AbstractContextManager[Any]:
         """A read transaction several statements see the same ledger in; yields a function like `_query`."""
-        raise NotImplementedError
-        yield
 
-    def _run_batch(self, ops: Sequence[Op]) -> list[Exception | None]:  # pragma: no cover - abstract
-        """Apply ``ops`` in one transaction and commit it, synchronously."""
-        raise NotImplementedError
+    @abc.abstractmethod
+    def _run_batch(self, ops: Sequence[Op]) -> list[Exception | None]:
+        """Apply ``ops`` in one transaction and commit it, synchronously: what a group commit does with a batch."""
 
     def lock_holder(self) -> LockHolder | None:
         """Who holds this campaign's run lock now (``None``: nobody, or the store cannot tell)."""
@@ -166,9 +134,9 @@ class Ledger(GroupCommit):
         self._closed = True
         self._release()
 
-    def _release(self) -> None:  # pragma: no cover - abstract
+    @abc.abstractmethod
+    def _release(self) -> None:
         """Stop the store's threads, give its lock back and close its connections (once, from `close`)."""
-        raise NotImplementedError
 
     async def aclose(self) -> None:
         """Commit everything queued, stop the writer, then `close`."""
@@ -242,9 +210,9 @@ class Ledger(GroupCommit):
                 tx.executemany(INSERT_EVENT, with_offset(events, self.clock_offset))
         return rows
 
-    def commit(self, *ops: Op) -> None:
-        """Apply ``ops`` in one transaction, synchronously. Ops that are legal are committed even when
-        another is not; then the first error is raised."""
+    def _write_now(self, *ops: Op) -> None:
+        """Apply ``ops`` in one transaction, synchronously (the start-up steps here). Ops that are legal are
+        committed even when another is not; then the first error is raised."""
         errors = [error for error in self._run_batch(list(ops)) if error is not None]
         if errors:
             raise errors[0]
@@ -263,12 +231,85 @@ class Ledger(GroupCommit):
             from .takeover import doubt_error, doubt_marker
 
             error, err = doubt_error(self.taken_over), doubt_marker(self.taken_over)
-        self.commit(*(JobTransition(row, JobState.IN_DOUBT, error=error, err=err) for row in rows))
+        self._write_now(*(JobTransition(row, JobState.IN_DOUBT, error=error, err=err) for row in rows))
         return rows
 
     def set_meta(self, key: str, value: str) -> None:
-        """Record a fact about the campaign's folder (durably, at once): for start-up, before any transition."""
-        self.commit(SetMeta(key, value))
+        """Record a fact about the campaign's folder (durably, at once): for start-up, before any transition, and
+        for commands that run outside a run (``review``, ``ledger push``)."""
+        self._write_now(SetMeta(key, value))
+
+    def export_content(self) -> dict[str, Any]:
+        """The campaign's whole content, store-independent, read in one snapshot (`content.read_content`)."""
+        from .content import read_content
+
+        with self._snapshot() as query:
+            return read_content(query, self._scope, self._scope_params, self._meta_scope)
+
+    def import_content(self, content: dict[str, Any]) -> None:
+        """Write ``content`` (an `export_content`) into this ledger, which holds nothing of the campaign: one
+        transaction, with the times recorded."""
+        from .content import write_content
+
+        with self._transaction() as tx:
+            write_content(tx, content, self._insert_scope, self._scope_params)
+
+    # ---- a run's writes: shorthands of `write` (group commit) --------------------------------------------
+
+    async def mark_submitting(self, row: int) -> None:
+        """planned → submitting: the intent to POST, durable before the POST is sent."""
+        await self.write(JobTransition(row, JobState.SUBMITTING))
+
+    async def mark_submitted(self, row: int, remote_id: str) -> None:
+        """submitting (or in_doubt) → submitted with the server's jobId."""
+        await self.write(JobTransition(row, JobState.SUBMITTED, remote_id=remote_id))
+
+    async def mark_in_doubt(self, row: int, error: str, err: str | None = None) -> None:
+        """submitting → in_doubt: the POST was sent and its outcome is unknown."""
+        await self.write(JobTransition(row, JobState.IN_DOUBT, error=error, err=err))
+
+    async def mark_unsent(self, row: int, error: str | None = None) -> None:
+        """submitting → planned: the POST provably never left (or never reached) this machine."""
+        await self.write(JobTransition(row, JobState.PLANNED, error=error))
+
+    async def mark_planned(self, row: int) -> None:
+        """failed / in_doubt → planned: the user asked to try again (--retry-failed, --resubmit-in-doubt)."""
+        await self.write(JobTransition(row, JobState.PLANNED))
+
+    async def mark_failed(self, row: int, error: str, err: str | None = None, credits: float | None = None) -> None:
+        """submitting / submitted / in_doubt → failed, with the message to show and the server's detail."""
+        await self.write(JobTransition(row, JobState.FAILED, error=error, err=err, credits=credits))
+
+    async def mark_succeeded(self, row: int, video_ids: Sequence[str], credits: float | None = None, *,
+                             durable: bool = True) -> None:
+        """submitted → succeeded; records the server's videos (numbered from 1) as pending."""
+        await self.write(JobTransition(row, JobState.SUCCEEDED, video_ids=tuple(video_ids), credits=credits),
+                         durable=durable)
+
+    async def set_credits(self, row: int, credits: float) -> None:
+        """Record a job's cost."""
+        await self.write(SetCredits(row, credits))
+
+    async def mark_video_preparing(self, row: int, n: int, *, durable: bool = True) -> None:
+        """pending / ready → preparing: ``create-download`` was asked (again, for an expired URL)."""
+        await self.write(VideoTransition(row, n, VideoState.PREPARING), durable=durable)
+
+    async def mark_video_ready(self, row: int, n: int, url: str, *, durable: bool = True) -> None:
+        """preparing → ready with the signed file URL."""
+        await self.write(VideoTransition(row, n, VideoState.READY, url=url), durable=durable)
+
+    async def mark_video_downloaded(self, row: int, n: int, path: str | PurePath, size: int, sha256: str) -> None:
+        """ready → downloaded: the file is complete, fsynced and renamed to ``path`` (relative to the output)."""
+        await self.write(VideoTransition(row, n, VideoState.DOWNLOADED, path=str(PurePath(path).as_posix()),
+                                         bytes=size, sha256=sha256))
+
+    async def mark_video_failed(self, row: int, n: int, error: str) -> None:
+        """pending / preparing / ready → failed."""
+        await self.write(VideoTransition(row, n, VideoState.FAILED, error=error))
+
+    async def mark_video_pending(self, row: int, n: int) -> None:
+        """failed / downloaded → pending: retry a failed video, or fetch again a file that went missing."""
+        await self.write(VideoTransition(row, n, VideoState.PENDING))
 
     # ---- reads ------------------------------------------------------------------------------------------
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 from ..errors import EXIT_FAILED, UsageError
@@ -68,12 +67,18 @@ class ReadOnlyLedger(LedgerError):
     """A write was attempted on a ledger opened for reading."""
 
 
-class LedgerUnavailable(LedgerError, sqlite3.OperationalError):
-    """A transition could not be recorded: the shared ledger's server went away, or this runner lost the
-    campaign's lock to another (fencing). Nothing depending on it may be sent.
+class LedgerWriteFailed(LedgerError):
+    """The ledger failed a statement after it was opened, so a transition may not be recorded: the folder's
+    SQLite file could not be written or read (a full disk, an I/O error), or the shared ledger refused. Nothing
+    that depends on it may be sent: the engine stops on it cleanly, and what was recorded is kept.
 
-    Also an `sqlite3.Error`, so the engine stops on it exactly as on an SQLite ledger that cannot commit
-    (a full disk): cleanly, with nothing more sent."""
+    Both stores raise it (and `LedgerUnavailable`, one kind of it) instead of their driver's errors, so the rest
+    of the package never catches ``sqlite3`` or ``psycopg`` errors."""
+
+
+class LedgerUnavailable(LedgerWriteFailed):
+    """A transition could not be recorded: the shared ledger's server went away, or this runner lost the
+    campaign's lock to another (fencing). Nothing depending on it may be sent."""
 
 
 class LockLost(LedgerUnavailable):

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from . import pg_lock
-from .base import LockHolder
 from .pg_connect import connect, schema_version
+from .records import LockHolder
 
 
 def list_locks(url: str) -> list[LockHolder]:

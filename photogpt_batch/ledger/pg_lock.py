@@ -22,8 +22,8 @@ import threading
 import uuid
 from typing import Any
 
-from .base import LockHolder
 from .errors import LedgerLocked, LockLost
+from .records import LockHolder
 
 log = logging.getLogger("photogpt_batch.ledger")
 

@@ -29,12 +29,12 @@ from pathlib import Path
 from typing import Any
 
 from . import folder, pg_lock
-from .base import JOB_COLUMNS, VIDEO_COLUMNS, Ledger, LockHolder
-from .errors import LedgerError, LedgerUnavailable, LedgerUnusable, ReadOnlyLedger, UnknownRecord
+from .base import JOB_COLUMNS, VIDEO_COLUMNS, Ledger
+from .errors import LedgerError, LedgerUnavailable, LedgerUnusable, LedgerWriteFailed, ReadOnlyLedger, UnknownRecord
 from .migrations import PG_SCHEMA_VERSION
 from .ops import Op, apply_ops, select_job_row, select_video_state
 from .pg_connect import connect, first_line, load_psycopg, migrate, pg_sql, rollback_quietly, schema_version, unusable
-from .records import JobRecord, VideoRecord
+from .records import JobRecord, LockHolder, VideoRecord
 from .sqlite_file import FolderLock
 from .states import JOB_STATES, VIDEO_STATES, JobState, VideoState
 from .stores import redact, scrub
@@ -155,8 +155,10 @@ class PgTx:
 
 
 class PostgresLedger(Ledger):
-    """One campaign's ledger in a shared PostgreSQL database."""
+    """One campaign's ledger in a shared PostgreSQL database. Once open, a failure of the server or the
+    connection is raised as `LedgerUnavailable`, any other error of psycopg's as `LedgerWriteFailed`."""
 
+    shared = True
     _scope = "jobs.campaign = ? AND "
     _meta_scope = "campaign = ? AND "
     _insert_scope = ("campaign, ", "?, ")
@@ -376,7 +378,8 @@ class PostgresLedger(Ledger):
 
     @contextlib.contextmanager
     def _unavailable_on_error(self) -> Iterator[None]:
-        """A failure of the server or the connection becomes `LedgerUnavailable`: the run stops cleanly."""
+        """A failure of the server or the connection becomes `LedgerUnavailable`, any other of psycopg's
+        `LedgerWriteFailed`: the run stops cleanly."""
         psycopg = load_psycopg()
         try:
             yield
@@ -384,6 +387,9 @@ class PostgresLedger(Ledger):
             raise LedgerUnavailable(f"the shared ledger {redact(self.url)} cannot be reached "
                                     f"({scrub(first_line(exc), self.url)})"
                                     "; once it is back, run again to resume") from exc
+        except psycopg.Error as exc:  # the server refused a statement: the ledger's error, not the driver's
+            raise LedgerWriteFailed(f"the shared ledger {redact(self.url)} refused a statement "
+                                    f"({scrub(first_line(exc), self.url)})") from exc
 
     @contextlib.contextmanager
     def _reading(self) -> Iterator[Any]:

@@ -1,11 +1,12 @@
-"""What the ledger returns: job, video and event records, and the spec compared with the ledger."""
+"""What the ledger returns: job, video and event records, the spec compared with the ledger, and who holds a
+campaign's run lock."""
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from ..jobs import PlannedJob
 from .states import Disposition, JobState, VideoState
@@ -128,3 +129,37 @@ def disposition(planned: PlannedJob, record: JobRecord | None) -> Disposition:
     return Disposition.IN_FLIGHT if states - {VideoState.DOWNLOADED} else Disposition.DONE
 
 
+@dataclass(frozen=True)
+class LockHolder:
+    """Who holds a campaign's run lock: for ``plan``, ``status``, ``ledger locks`` and ``doctor``."""
+
+    campaign: str
+    host: str | None
+    pid: int | None
+    user: str | None
+    run_id: str | None
+    since: float | None  # seconds since the epoch
+    heartbeat_age: float | None  # seconds since the holder last showed it is alive
+    stale: bool = False
+    timeout: float | None = None  # the holder's own lock timeout: stale past it (shared ledger)
+
+    def describe(self) -> str:
+        """One line: ``user@host (pid N) since <UTC time>``, and whether it is stale."""
+        import datetime as dt
+
+        when = dt.datetime.fromtimestamp(self.since, dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if self.since else "?"
+        who = f"{self.user or '?'}@{self.host or '?'} (pid {self.pid or '?'}, run {self.run_id or '?'}) since {when}"
+        if self.heartbeat_age is not None:
+            who += f", last heartbeat {self.heartbeat_age:.0f} s ago"
+            if self.timeout is not None:
+                who += f" (its timeout: {self.timeout:.0f} s)"
+        return who + (" (stale: may be taken over)" if self.stale else "")
+
+    def to_json(self) -> dict[str, Any]:
+        """As JSON (``since`` in ISO 8601)."""
+        import datetime as dt
+
+        since = dt.datetime.fromtimestamp(self.since, dt.UTC).isoformat() if self.since else None
+        return {"campaign": self.campaign, "host": self.host, "pid": self.pid, "user": self.user,
+                "runId": self.run_id, "since": since, "heartbeatAge": self.heartbeat_age, "stale": self.stale,
+                "timeout": self.timeout}

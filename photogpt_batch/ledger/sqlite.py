@@ -21,11 +21,12 @@ from typing import Any
 from .. import layout
 from ..durable import check_owned_dir, fsync_dir
 from . import sqlite_file as f
-from .base import Ledger, LockHolder
+from .base import Ledger
 from .errors import LedgerCorrupt, LedgerError, LedgerTooNew, LedgerUnusable, ReadOnlyLedger
 from .folder import check_manifest_known
 from .migrations import SCHEMA_VERSION
 from .ops import Op, apply_ops, select_job_row, select_video_state
+from .records import LockHolder
 from .states import JobState, VideoState
 from .writer import Pending, fail_all, resolve
 
@@ -63,7 +64,8 @@ class SqliteTx:
 
 
 class SqliteLedger(Ledger):
-    """The ledger of one output folder. Open it with `open_for_run` or `open_for_reading`."""
+    """The ledger of one output folder. Open it with `open_for_run` or `open_for_reading`. Once open, an SQLite
+    failure is raised as `LedgerWriteFailed` (`sqlite_file.failures_as_ledger_errors`)."""
 
     def __init__(self, path: Path, write_conn: sqlite3.Connection | None, read_conn: sqlite3.Connection,
                  lock: f.FolderLock | None) -> None:
@@ -210,7 +212,7 @@ class SqliteLedger(Ledger):
     def _transaction(self) -> Iterator[SqliteTx]:
         conn = self._writer_conn()
         assert self._wtx is not None
-        with self._write_mutex:
+        with self._write_mutex, f.failures_as_ledger_errors():
             conn.execute("BEGIN IMMEDIATE")
             try:
                 yield self._wtx
@@ -220,12 +222,12 @@ class SqliteLedger(Ledger):
                 raise
 
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        with self._read_mutex:
+        with self._read_mutex, f.failures_as_ledger_errors(reading=True):
             return self._rconn.execute(sql, params).fetchall()
 
     @contextlib.contextmanager
     def _snapshot(self) -> Iterator[Any]:
-        with self._read_mutex:
+        with self._read_mutex, f.failures_as_ledger_errors(reading=True):
             conn = self._rconn
             conn.execute("BEGIN")
             try:
@@ -248,7 +250,7 @@ class SqliteLedger(Ledger):
             results = self._apply_ops([(op, at) for op, _, at in batch])
         except BaseException as exc:
             self._write_mutex.release()
-            fail_all(batch, exc)
+            fail_all(batch, f.write_failed(exc))
             if not isinstance(exc, Exception):
                 raise
             return
@@ -258,7 +260,7 @@ class SqliteLedger(Ledger):
             # never be released. Now the COMMIT always runs, and releases it.
             await asyncio.shield(loop.run_in_executor(self._executor, self._commit_and_release, conn))
         except Exception as exc:
-            fail_all(batch, exc)
+            fail_all(batch, f.write_failed(exc))
             return
         resolve(batch, results)
 
@@ -293,7 +295,7 @@ class SqliteLedger(Ledger):
     def _run_batch(self, ops: Sequence[Op]) -> list[Exception | None]:
         """Apply ``ops`` in one transaction and commit it, synchronously, in the calling thread."""
         conn = self._writer_conn()
-        with self._write_mutex:
+        with self._write_mutex, f.failures_as_ledger_errors():
             now = time.time()
             results = self._apply_ops([(op, now) for op in ops])
             self._commit(conn)

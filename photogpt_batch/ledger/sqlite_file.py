@@ -6,21 +6,23 @@ it that a runner holds with ``flock`` for as long as it runs.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import functools
 import os
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..durable import LinkRefused, open_owned
 from ..layout import lock_path
-from .errors import LedgerCorrupt, LedgerError, LedgerLocked, LedgerTooNew, LedgerUnusable
+from .errors import LedgerCorrupt, LedgerError, LedgerLocked, LedgerTooNew, LedgerUnusable, LedgerWriteFailed
 from .migrations import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION
 from .states import JOB_STATES, VIDEO_STATES
 
 if TYPE_CHECKING:
-    from .base import LockHolder
+    from .records import LockHolder
 
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 #: How long SQLite waits for another program's lock on the ledger (a database browser, a backup) to go.
@@ -170,6 +172,25 @@ def unusable(path: Path, exc: sqlite3.Error) -> LedgerError:
     return LedgerCorrupt(path, f"the database cannot be used ({exc})")
 
 
+@contextlib.contextmanager
+def failures_as_ledger_errors(reading: bool = False) -> Iterator[None]:
+    """An SQLite failure once the ledger is open (a full disk, an I/O error) becomes `LedgerWriteFailed`, the
+    ledger's own error: callers outside the ledger never see the driver's."""
+    try:
+        yield
+    except sqlite3.Error as exc:
+        raise write_failed(exc, reading) from exc
+
+
+def write_failed(exc: BaseException, reading: bool = False) -> BaseException:
+    """``exc`` as the ledger's error when it is SQLite's (anything else is returned as it is)."""
+    if not isinstance(exc, sqlite3.Error):
+        return exc
+    if reading:
+        return LedgerWriteFailed(f"the ledger cannot be read ({exc})")
+    return LedgerWriteFailed(f"the ledger cannot be written ({exc}): free some space, or fix the folder")
+
+
 def rollback(conn: sqlite3.Connection) -> None:
     """Roll back the open transaction, if SQLite has not already (it does after SQLITE_FULL, for one): a
     ROLLBACK without a transaction would raise and hide the error that led here."""
@@ -224,7 +245,7 @@ def configure_for_writing(conn: sqlite3.Connection, path: Path) -> None:
 def folder_lock_holder(output: Path, campaign: str) -> LockHolder | None:
     """Who holds the folder's lock, if anyone: a probe that writes nothing (a shared ``flock``, released at once;
     a runner starting in that instant is told the folder is busy, and can run again)."""
-    from .base import LockHolder
+    from .records import LockHolder
 
     try:
         fd = os.open(lock_path(output), os.O_RDONLY | os.O_NOFOLLOW)

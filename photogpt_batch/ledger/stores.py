@@ -16,7 +16,8 @@ from urllib.parse import unquote
 from .errors import LedgerError
 
 if TYPE_CHECKING:
-    from .base import Ledger, LockHolder
+    from .base import Ledger
+    from .records import LockHolder
 
 #: The environment variable naming the shared ledger (what ``--ledger`` overrides).
 LEDGER_ENV = "PHOTOGPT_BATCH_LEDGER"

@@ -18,8 +18,7 @@ import os
 import socket
 from typing import Any
 
-from .base import LockHolder
-from .records import JobRecord
+from .records import JobRecord, LockHolder
 from .states import JobState
 
 MARK = "lockTakenOver"

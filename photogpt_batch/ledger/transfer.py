@@ -28,51 +28,12 @@ from .stores import redact
 #: The meta fact that marks a ledger whose campaign was copied elsewhere: JSON {"to", "kind", "at"}.
 MOVED = "moved"
 
-_JOB_FIELDS = ("job_id, content_hash, model, body, state, remote_id, error, err, credits, current, created_at,"
-               " updated_at, attempts, submitted_at")
-_VIDEO_FIELDS = "n, video_id, state, url, path, bytes, sha256, error, created_at, updated_at"
-
-
 def dump(ledger: Ledger) -> dict[str, Any]:
-    """The campaign's whole content, store-independent: jobs in order, each with its videos and events (job
-    references as positions), and its meta facts."""
-    scope, sp = ledger._scope, ledger._scope_params
-    with ledger._snapshot() as query:
-        jobs = query(f"SELECT id, {_JOB_FIELDS} FROM jobs WHERE {scope}TRUE ORDER BY id", sp)
-        videos = query(f"SELECT v.job, {', '.join('v.' + c.strip() for c in _VIDEO_FIELDS.split(','))} FROM videos v"
-                       f" JOIN jobs ON jobs.id = v.job WHERE {scope}TRUE ORDER BY v.job, v.n", sp)
-        events = query("SELECT e.job, e.at, e.n, e.from_state, e.to_state, e.detail, e.clock_offset FROM events e"
-                       f" JOIN jobs ON jobs.id = e.job WHERE {scope}TRUE ORDER BY e.id", sp)
-        meta = query(f"SELECT key, value FROM meta WHERE {ledger._meta_scope}TRUE ORDER BY key", sp)
-    position = {row[0]: k for k, row in enumerate(jobs)}
-    return {
-        "jobs": [list(row[1:]) for row in jobs],
-        "videos": [[position[row[0]], *row[1:]] for row in videos],
-        "events": [[position[row[0]], *row[1:]] for row in events],
-        "meta": {key: value for key, value in meta if key != MOVED},
-    }
-
-
-def load(ledger: Ledger, content: dict[str, Any]) -> None:
-    """Write ``content`` (a `dump`) into ``ledger``, which holds nothing of this campaign: one transaction."""
-    column, value = ledger._insert_scope
-    sp = ledger._scope_params
-    with ledger._transaction() as tx:
-        rows = []
-        for job in content["jobs"]:
-            marks = ", ".join("?" * len(job))
-            rows.append(tx.execute(f"INSERT INTO jobs ({column}{_JOB_FIELDS}) VALUES ({value}{marks}) RETURNING id",
-                                   (*sp, *job)).fetchone()[0])
-        if content["videos"]:
-            tx.executemany(f"INSERT INTO videos (job, {_VIDEO_FIELDS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                           [(rows[v[0]], *v[1:]) for v in content["videos"]])
-        if content["events"]:
-            # With each event's clock offset: a copied doubt is still judged on the server's clock (reconcile.py).
-            tx.executemany("INSERT INTO events (job, at, n, from_state, to_state, detail, clock_offset)"
-                           " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                           [(rows[e[0]], *e[1:]) for e in content["events"]])
-        for key, fact in content["meta"].items():
-            tx.set_meta(key, fact)
+    """The campaign's whole content, store-independent (`Ledger.export_content`), without the ``moved`` mark,
+    which is not part of the content compared."""
+    content = ledger.export_content()
+    content["meta"] = {key: value for key, value in content["meta"].items() if key != MOVED}
+    return content
 
 
 def moved_refusal(ledger: Ledger) -> str | None:
@@ -111,7 +72,7 @@ def _copy(source: Ledger, target: Ledger, what: str, to: dict[str, str]) -> str:
             raise LedgerError(f"{target.location} already holds this campaign with other content "
                               f"({len(present['jobs'])} job version(s)); nothing was copied. Copying would mix two "
                               "histories: choose another campaign name, or use that ledger as it is")
-        load(target, content)
+        target.import_content(content)
         said = f"{what}: copied {counts}"
     # The target is where the campaign runs from now on; the source is refused to runs, naming it.
     if target.meta(MOVED):

@@ -15,7 +15,6 @@ import html
 import json
 import os
 import re
-import sqlite3
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -109,7 +108,7 @@ def write_gallery(campaign: Campaign, ledger: Ledger | None = None, ledger_url: 
         else:
             data = gallery_data(campaign, ledger)
         return write_page(campaign.output, render_page(data))
-    except (LedgerError, sqlite3.Error) as exc:
+    except LedgerError as exc:
         raise GalleryError(f"cannot read the ledger in {where}: {exc}") from exc
     except OSError as exc:
         raise GalleryError(f"cannot write {page_path(campaign.output)}: {describe(exc)}") from exc

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from engine_helpers import check_outputs, fast_sandbox, load, posts, run_config, write_campaign
+from ledger_writes import commit
 
 from photogpt_batch.client import PhotoGPTClient
 from photogpt_batch.ledger import LEDGER_DIR, LEDGER_FILE, JobState, JobTransition, Ledger
@@ -173,8 +174,8 @@ def test_an_in_doubt_submission_is_judged_over_the_whole_span_its_post_could_hav
         with Ledger.open_for_run(tmp_path / "out") as ledger:
             ledger.clock_offset = 0.0  # as a run on a machine with the server's time records it
             row = ledger.register([job])[job.id]
-            ledger.commit(JobTransition(row, JobState.SUBMITTING))
-            ledger.commit(JobTransition(row, JobState.IN_DOUBT, error="the answer was lost"))
+            commit(ledger, JobTransition(row, JobState.SUBMITTING))
+            commit(ledger, JobTransition(row, JobState.IN_DOUBT, error="the answer was lost"))
         now = time.time()
         with sqlite3.connect(tmp_path / "out" / LEDGER_DIR / LEDGER_FILE) as db:
             db.execute("UPDATE events SET at = ? WHERE job = ? AND to_state = 'submitting'", (now - since_intent, row))

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from engine_helpers import check_outputs, fast_sandbox, load, manifest, posts, run_config, write_campaign
+from ledger_writes import commit
 
 from photogpt_batch.ledger import (
     LEDGER_DIR,
@@ -147,9 +148,9 @@ def test_a_partial_file_that_is_not_a_file_fails_the_resumed_download(tmp_path: 
     with Ledger.open_for_run(out) as ledger:
         record = ledger.job("clip-1")
         assert record is not None
-        ledger.commit(VideoTransition(record.rowid, 1, VideoState.PENDING))
-        ledger.commit(VideoTransition(record.rowid, 1, VideoState.PREPARING))
-        ledger.commit(VideoTransition(record.rowid, 1, VideoState.READY, url="http://127.0.0.1:9/gone.mp4"))
+        commit(ledger, VideoTransition(record.rowid, 1, VideoState.PENDING))
+        commit(ledger, VideoTransition(record.rowid, 1, VideoState.PREPARING))
+        commit(ledger, VideoTransition(record.rowid, 1, VideoState.READY, url="http://127.0.0.1:9/gone.mp4"))
     (out / "clip-1" / "1.mp4").unlink()
     os.mkfifo(out / "clip-1" / "1.mp4.part")  # ...which is no longer a regular file
     summary = run_campaign(load(spec), run_config(sandbox))

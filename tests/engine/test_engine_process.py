@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from engine_helpers import check_outputs, fast_sandbox, posts, wait_until, write_campaign
+from ledger_writes import commit
 
 from photogpt_batch.cli import cli
 from photogpt_batch.ledger import JobState, Ledger
@@ -95,7 +96,7 @@ def test_a_rerun_without_the_flag_never_resubmits_what_a_kill_left_in_doubt(tmp_
             rows = ledger.register(load_campaign(spec).jobs)
             from photogpt_batch.ledger import JobTransition
 
-            ledger.commit(JobTransition(rows["clip-1"], JobState.SUBMITTING))
+            commit(ledger, JobTransition(rows["clip-1"], JobState.SUBMITTING))
         result = _run(["run", str(spec), *FAST_FLAGS], _env(sandbox))
         assert result.returncode == 1
         assert "in doubt" in result.stderr and "--resubmit-in-doubt" in result.stderr

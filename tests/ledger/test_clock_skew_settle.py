@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from engine_helpers import fast_sandbox, load, posts, write_campaign
+from ledger_writes import commit
 from slow_clock import needs_faketime, slow_clock_env
 from test_stores_engine import cli, config, env_for, reader
 
@@ -99,8 +100,8 @@ def test_an_in_doubt_submission_whose_clock_offset_is_unknown_is_never_settled(
     job = load(spec).jobs[0]
     with Ledger.open_for_run(tmp_path / "out", url=ledger_url, campaign="t") as ledger:
         row = ledger.register([job])[job.id]
-        ledger.commit(JobTransition(row, JobState.SUBMITTING))
-        ledger.commit(JobTransition(row, JobState.IN_DOUBT, error="the answer was lost"))
+        commit(ledger, JobTransition(row, JobState.SUBMITTING))
+        commit(ledger, JobTransition(row, JobState.IN_DOUBT, error="the answer was lost"))
     with SandboxThread(fast_sandbox()) as sandbox:
         summary = run_campaign(load(spec), config(sandbox, ledger_url, in_doubt_settle_seconds=0))
         assert summary.in_doubt == [job.id]

@@ -46,7 +46,7 @@ async def test_transitions_versions_events_and_meta_per_campaign(pg_url: str, tm
         await ledger.mark_video_ready(rows["a"], 1, "http://x/v1")
         await ledger.mark_video_downloaded(rows["a"], 1, "a/1.mp4", 10, "ab" * 32)
         with pytest.raises(IllegalTransition):
-            ledger.commit(JobTransition(rows["a"], JobState.SUBMITTING))
+            await ledger.write(JobTransition(rows["a"], JobState.SUBMITTING))
         ledger.set_meta("picks", "[1]")
         assert ledger.commits >= 1
         # a new version when the content changes; the old one kept

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from ledger_writes import commit
 
 from photogpt_batch.jobs import PlannedJob, content_hash
 from photogpt_batch.ledger import (
@@ -258,11 +259,11 @@ def test_only_the_transitions_in_the_table_are_accepted(targets: list[JobState])
                 video_ids=("v",) if target is JobState.SUCCEEDED else (),
             )
             if target in JOB_TRANSITIONS[state]:
-                ledger.commit(op)
+                commit(ledger, op)
                 state = target
             else:
                 with pytest.raises(IllegalTransition):
-                    ledger.commit(op)
+                    commit(ledger, op)
             assert ledger.record(row).state == state
 
 
@@ -288,7 +289,7 @@ def test_a_batch_replayed_around_an_illegal_op_applies_every_legal_op_exactly_on
     ops.append(JobTransition(rows["j3"], JobState.SUBMITTING))
 
     with pytest.raises(IllegalTransition):
-        ledger.commit(*ops)
+        commit(ledger, *ops)
 
     for name in ("j0", "j1", "j3"):
         record = ledger.record(rows[name])
@@ -449,22 +450,23 @@ async def test_an_illegal_transition_queued_without_waiting_is_logged_and_spares
     assert "cannot go from pending to ready" in caplog.text
 
 
-async def test_a_synchronous_commit_waits_for_a_group_commit_in_flight(ledger: Ledger, output: Path) -> None:
+async def test_a_synchronous_write_waits_for_a_group_commit_in_flight(ledger: Ledger, output: Path) -> None:
     rows = list(ledger.register([planned(f"j{i}") for i in range(32)]).values())
-    group = asyncio.gather(*(ledger.mark_submitting(row) for row in rows[:-1]))
+    group = asyncio.gather(*(ledger.mark_submitting(row) for row in rows))
     await asyncio.sleep(0)  # the group is applied and its COMMIT handed to the writer thread
 
-    ledger.commit(JobTransition(rows[-1], JobState.SUBMITTING))  # must neither deadlock nor join that group
+    ledger.set_meta("picks", "[]")  # a start-up step's own transaction: must neither deadlock nor join that group
     await group
 
     with Ledger.open_for_reading(output) as reader:
         assert {reader.record(row).state for row in rows} == {"submitting"}
+        assert reader.meta("picks") == "[]"
 
 
 def test_an_interrupted_submission_is_in_doubt_at_the_next_start(output: Path) -> None:
     with Ledger.open_for_run(output) as ledger:
         row = ledger.register([planned("a")])["a"]
-        ledger.commit(JobTransition(row, JobState.SUBMITTING))
+        commit(ledger, JobTransition(row, JobState.SUBMITTING))
 
     with Ledger.open_for_run(output) as ledger:
         assert ledger.recover_interrupted() == [row]
@@ -540,7 +542,7 @@ async def test_reconcile_tells_every_disposition(ledger: Ledger) -> None:
     jobs = {name: planned(name) for name in ("new", "changed", "flying", "done", "failed", "doubt", "gone")}
     rows = ledger.register(jobs.values())
     ledger.register([jobs["new"]])  # registering again changes nothing
-    ledger.commit(
+    await ledger.write(
         *(JobTransition(rows[n], JobState.SUBMITTING) for n in ("flying", "done", "failed", "doubt")),
         JobTransition(rows["flying"], JobState.SUBMITTED, remote_id="r1"),
         JobTransition(rows["done"], JobState.SUBMITTED, remote_id="r2"),
@@ -569,7 +571,7 @@ async def test_reconcile_tells_every_disposition(ledger: Ledger) -> None:
 
 async def test_a_succeeded_job_with_videos_left_to_download_is_in_flight(ledger: Ledger) -> None:
     row = ledger.register([planned("a", n=2)])["a"]
-    ledger.commit(
+    await ledger.write(
         JobTransition(row, JobState.SUBMITTING),
         JobTransition(row, JobState.SUBMITTED, remote_id="r"),
         JobTransition(row, JobState.SUCCEEDED, video_ids=("v1", "v2")),
@@ -580,7 +582,7 @@ async def test_a_succeeded_job_with_videos_left_to_download_is_in_flight(ledger:
 
 async def test_changed_content_becomes_a_new_current_version_keeping_the_old(ledger: Ledger) -> None:
     old_row = ledger.register([planned("a", "first")])["a"]
-    ledger.commit(
+    await ledger.write(
         JobTransition(old_row, JobState.SUBMITTING), JobTransition(old_row, JobState.SUBMITTED, remote_id="r")
     )
 
@@ -611,7 +613,7 @@ def test_duplicate_ids_in_a_plan_are_refused(output: Path) -> None:
 
 async def test_counts_and_manifest_entries_come_from_current_versions(ledger: Ledger) -> None:
     row = ledger.register([planned("a"), planned("b")])["a"]
-    ledger.commit(
+    await ledger.write(
         JobTransition(row, JobState.SUBMITTING),
         JobTransition(row, JobState.SUBMITTED, remote_id="job_1"),
         JobTransition(row, JobState.SUCCEEDED, video_ids=("vid_1",)),
@@ -639,19 +641,21 @@ async def test_counts_and_manifest_entries_come_from_current_versions(ledger: Le
 async def test_an_earlier_versions_files_stay_in_the_manifest_marked_not_current_and_can_move(
         ledger: Ledger) -> None:
     first = ledger.register([planned("a")])["a"]
-    ledger.commit(JobTransition(first, JobState.SUBMITTING), JobTransition(first, JobState.SUBMITTED, remote_id="j1"),
-                  JobTransition(first, JobState.SUCCEEDED, video_ids=("v1",)),
-                  VideoTransition(first, 1, VideoState.PREPARING), VideoTransition(first, 1, VideoState.READY, url="u"),
-                  VideoTransition(first, 1, VideoState.DOWNLOADED, path="a/1.mp4", bytes=5, sha256="ff" * 32))
+    await ledger.write(JobTransition(first, JobState.SUBMITTING),
+                       JobTransition(first, JobState.SUBMITTED, remote_id="j1"),
+                       JobTransition(first, JobState.SUCCEEDED, video_ids=("v1",)),
+                       VideoTransition(first, 1, VideoState.PREPARING),
+                       VideoTransition(first, 1, VideoState.READY, url="u"),
+                       VideoTransition(first, 1, VideoState.DOWNLOADED, path="a/1.mp4", bytes=5, sha256="ff" * 32))
     second = ledger.register([planned("a", "another prompt")])["a"]
     assert [r.rowid for r in ledger.replaced()] == [first]
 
-    ledger.commit(MoveVideo(first, 1, "a/v1/1.mp4"))
+    await ledger.write(MoveVideo(first, 1, "a/v1/1.mp4"))
 
     assert [(e["path"], e["version"], e["current"]) for e in ledger.manifest_entries()] == [("a/v1/1.mp4", 1, False)]
     assert ledger.events(first)[-1][2:6] == (1, "downloaded", "moved", "a/v1/1.mp4")
     with pytest.raises(UnknownRecord):
-        ledger.commit(MoveVideo(second, 1, "a/1.mp4"))  # planned: no video, no file
+        await ledger.write(MoveVideo(second, 1, "a/1.mp4"))  # planned: no video, no file
 
 
 async def test_a_writer_cancelled_before_its_commit_ran_still_commits_and_frees_the_ledger(output: Path) -> None:
