@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
@@ -12,6 +13,11 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 ServeApp = Callable[..., Awaitable[TestServer]]
+
+# pytest rewrites every test module's asserts on import and keeps the result in __pycache__ (ignored by git), unless
+# the environment says PYTHONDONTWRITEBYTECODE: then each run, in each xdist worker, rewrites all of them again
+# (seconds of CPU per worker). Writing the cache in this process makes the next run start at once.
+sys.dont_write_bytecode = False
 
 #: Modules whose tests run on one xdist worker, one after another (``--dist loadgroup``, set in pyproject), by
 #: group: ``cpu``, the benchmark scripts, each busy on the CPU for seconds (together they would starve each other
