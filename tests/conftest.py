@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import socket
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
@@ -11,6 +13,44 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 ServeApp = Callable[..., Awaitable[TestServer]]
+
+# pytest rewrites every test module's asserts on import and keeps the result in __pycache__ (ignored by git), unless
+# the environment says PYTHONDONTWRITEBYTECODE: then each run, in each xdist worker, rewrites all of them again
+# (seconds of CPU per worker). Writing the cache in this process makes the next run start at once.
+sys.dont_write_bytecode = False
+
+#: Modules whose tests run on one xdist worker, one after another (``--dist loadgroup``, set in pyproject), by
+#: group: ``cpu``, the benchmark scripts, each busy on the CPU for seconds (together they would starve each other
+#: and the timing-sensitive tests); ``browser``, one Chromium and one rendered campaign for the module (its
+#: fixtures are module-scoped) and a page whose speed is measured; ``pip``, one pip install of the plugin
+#: tutorial for the module instead of one per worker.
+XDIST_GROUPS = {
+    "tests/test_bench_smoke.py": "cpu",
+    "tests/test_review_browser.py": "browser",
+    "tests/test_docs_example_plugin.py": "pip",
+}
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """``-n auto``: two workers per core, at most 8. The suite mostly waits (on servers, on the processes it
+    starts, on jobs' timings), so one worker per core leaves the cores idle; each worker starts its own
+    PostgreSQL cluster for the shared-ledger tests, hence the cap. When only named tests (``path::test``) are
+    asked for, one process: starting workers would take longer than the tests."""
+    if config.args and all("::" in arg for arg in config.args):
+        return 0
+    return min(8, 2 * (os.cpu_count() or 1))
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Put each test of `XDIST_GROUPS` in its group, and start the slow tests (processes, benchmarks) first, so
+    that the quick ones fill the workers at the end instead of one long test ending the run alone. The order is
+    the same in every worker (xdist requires it); without xdist it only changes the order."""
+    for item in items:
+        group = XDIST_GROUPS.get(item.nodeid.split("::", 1)[0])
+        if group:
+            item.add_marker(pytest.mark.xdist_group(group))
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
 @pytest.fixture(autouse=True)

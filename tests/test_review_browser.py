@@ -129,6 +129,8 @@ def test_switching_axes_is_kept_in_the_url_and_a_link_shows_the_same_view(page: 
 def test_filtering_an_axis_shows_only_its_jobs(page: Any, campaign_dir: Path) -> None:
     open_page(page, campaign_dir)
     page.select_option('select[data-axis="model"]', "veo-3.1-fast")
+    # The filtered tiles are laid out on a later frame: on a busy machine their text can still be empty here.
+    page.wait_for_function("[...document.querySelectorAll('.tile .id')].every(e => e.innerText)")
     ids = page.locator(".tile .id").all_inner_texts()
     assert sorted(ids) == ["look-veo-3.1-fast-16x9", "look-veo-3.1-fast-9x16"]
     assert "f.model=veo-3.1-fast" in page.url

@@ -27,6 +27,31 @@ def fast_sandbox(**overrides: Any) -> SandboxConfig:
     return SandboxConfig.quick(**settings)
 
 
+class PausableClock:
+    """A sandbox clock (``fast_sandbox(clock=PausableClock())``) that follows real time but stands still between
+    ``pause()`` and ``resume()``: the sandbox's jobs make no progress meanwhile, so a test can hold a run in the
+    middle of its work for as long as it needs, however slow the machine. After ``resume()`` it runs on, behind
+    real time by the paused span (as a server's clock may be: the tool copes with that)."""
+
+    def __init__(self) -> None:
+        self._behind = 0.0
+        self._paused_at: float | None = None
+
+    def __call__(self) -> float:
+        return self._paused_at if self._paused_at is not None else time.time() - self._behind
+
+    def pause(self) -> None:
+        """Stop the clock where it stands."""
+        if self._paused_at is None:
+            self._paused_at = self()
+
+    def resume(self) -> None:
+        """Let it run again from where it stood."""
+        if self._paused_at is not None:
+            self._behind = time.time() - self._paused_at
+            self._paused_at = None
+
+
 def engine_options(**overrides: Any) -> EngineOptions:
     """Engine options with short intervals, so tests finish quickly."""
     return EngineOptions(**{**FAST_ENGINE, "concurrency": 8, **overrides})

@@ -54,6 +54,22 @@ def hidden(text: str) -> None:
         assert piece not in text, text
 
 
+def run_stopped_by_ctrl_c(spec: Path, url: str, env: dict[str, str], sandbox: SandboxThread) -> tuple[int, str, str]:
+    """``run SPEC --ledger URL`` in its own process, stopped by Ctrl-C once it sent two jobs: its exit code,
+    stdout and stderr."""
+    proc = subprocess.Popen([sys.executable, "-m", "photogpt_batch", "run", str(spec), "--rate", "1000",
+                             "--quiet", "--ledger", url], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        wait_until(lambda: posts(sandbox) >= 2)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+        proc.wait(timeout=10)
+    return proc.returncode, out, err
+
+
 def test_redact_reads_the_password_as_libpq_does() -> None:
     for url in odd_urls(5432, "db", "bob"):
         shown = redact(url)
@@ -64,39 +80,40 @@ def test_redact_reads_the_password_as_libpq_does() -> None:
         hidden(redact(url))
 
 
+# One test per way of writing the URL (odd_urls), so that they run side by side on pytest-xdist's workers.
+@pytest.mark.parametrize("form", range(3))
 def test_no_command_prints_a_password_with_odd_characters(tmp_path: Path, pg_cluster: Cluster,
-                                                           odd_role: tuple[str, str]) -> None:
+                                                           odd_role: tuple[str, str], form: int) -> None:
     role, db = odd_role
     spec = write_campaign(tmp_path, jobs=6)
     with SandboxThread(fast_sandbox(generation_seconds=(1.0, 2.0))) as sandbox:
         env = env_for(sandbox, None)
-        urls = odd_urls(pg_cluster.port, db, role)
-        # The run's resume command, after Ctrl-C (the URL given with --ledger on the command line).
-        proc = subprocess.Popen([sys.executable, "-m", "photogpt_batch", "run", str(spec), "--rate", "1000",
-                                 "--quiet", "--ledger", urls[0]], env=env, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True)
-        try:
-            wait_until(lambda: posts(sandbox) >= 2)
-            proc.send_signal(signal.SIGINT)
-            out, err = proc.communicate(timeout=30)
-        finally:
-            proc.kill()
-            proc.wait(timeout=10)
-        assert proc.returncode == 130 and "Resume with: photogpt-batch run" in err, err
-        assert f"--ledger {shlex.quote(redact(urls[0]))}" in err
+        url = odd_urls(pg_cluster.port, db, role)[form]
+        # The run's resume command, after Ctrl-C (the URL given with --ledger on the command line); the run
+        # leaves jobs and events in the ledger for status, plan and the locks.
+        returncode, out, err = run_stopped_by_ctrl_c(spec, url, env, sandbox)
+        assert returncode == 130 and "Resume with: photogpt-batch run" in err, err
+        assert f"--ledger {shlex.quote(redact(url))}" in err
         hidden(out + err)
-        for url in urls:
-            for args in (["plan", str(spec)], ["status", str(spec)], ["status", str(spec), "--json"],
-                         ["doctor", "--sandbox", str(spec)], ["ledger", "locks"], ["ledger", "locks", "--json"]):
-                done = cli([*args, "--ledger", url], env)
-                assert done.returncode in (0, 1), (args, done.stderr)
-                assert "127.0.0.1" in done.stdout + done.stderr or args[0] == "ledger", (args, done.stderr)
-                hidden(done.stdout + done.stderr)
+        for args in (["plan", str(spec)], ["status", str(spec)], ["status", str(spec), "--json"],
+                     ["doctor", "--sandbox", str(spec)], ["ledger", "locks"], ["ledger", "locks", "--json"]):
+            done = cli([*args, "--ledger", url], env)
+            assert done.returncode in (0, 1), (args, done.stderr)
+            assert "127.0.0.1" in done.stdout + done.stderr or args[0] == "ledger", (args, done.stderr)
+            hidden(done.stdout + done.stderr)
+
+
+@pytest.mark.parametrize("form", range(3))
+def test_no_command_prints_a_password_with_odd_characters_when_the_server_cannot_be_reached(
+        tmp_path: Path, form: int) -> None:
+    spec = write_campaign(tmp_path, jobs=6)
+    with SandboxThread(fast_sandbox(generation_seconds=(1.0, 2.0))) as sandbox:
+        env = env_for(sandbox, None)
         # A server that cannot be reached: the message names the URL, without its password.
-        for url in odd_urls(1, db, role):
-            for args in (["plan", str(spec)], ["status", str(spec)], ["doctor", "--sandbox", str(spec)],
-                         ["ledger", "locks"], ["run", str(spec), "--quiet"]):
-                done = cli([*args, "--ledger", url], env)
-                assert done.returncode in (1, 2), (args, done.stderr)
-                assert "127.0.0.1:1" in done.stdout + done.stderr, (args, done.stdout, done.stderr)
-                hidden(done.stdout + done.stderr)
+        url = odd_urls(1, "photogpt", "odd")[form]
+        for args in (["plan", str(spec)], ["status", str(spec)], ["doctor", "--sandbox", str(spec)],
+                     ["ledger", "locks"], ["run", str(spec), "--quiet"]):
+            done = cli([*args, "--ledger", url], env)
+            assert done.returncode in (1, 2), (args, done.stderr)
+            assert "127.0.0.1:1" in done.stdout + done.stderr, (args, done.stdout, done.stderr)
+            hidden(done.stdout + done.stderr)

@@ -10,7 +10,16 @@ import sys
 from pathlib import Path
 
 import pytest
-from engine_helpers import check_outputs, fast_sandbox, load, posts, run_config, wait_until, write_campaign
+from engine_helpers import (
+    PausableClock,
+    check_outputs,
+    fast_sandbox,
+    load,
+    posts,
+    run_config,
+    wait_until,
+    write_campaign,
+)
 from pg_server import PASSWORD, Cluster
 from test_stores_engine import cli, env_for
 
@@ -45,8 +54,12 @@ def test_a_second_runner_is_refused_then_completes_after_kill_and_unlock(tmp_pat
     url = pg_cluster.url(pg_cluster.new_database())
     spec = write_campaign(tmp_path, jobs=10)
     first_out, second_out = tmp_path / "machine-1", tmp_path / "machine-2"
-    with SandboxThread(fast_sandbox(**SLOW)) as sandbox:
+    clock = PausableClock()
+    with SandboxThread(fast_sandbox(**SLOW, clock=clock)) as sandbox:
         env = env_for(sandbox, url)
+        # The first runner sends 3 jobs (its concurrency) and, with the clock stopped, waits on them: it still
+        # holds the lock while the next commands run, however slowly they start.
+        clock.pause()
         first = start(spec, first_out, env)
         try:
             wait_until(lambda: posts(sandbox) >= 3)
@@ -62,6 +75,7 @@ def test_a_second_runner_is_refused_then_completes_after_kill_and_unlock(tmp_pat
         finally:
             first.kill()
             first.communicate(timeout=10)
+            clock.resume()
         locks = cli(["ledger", "locks"], env)
         assert locks.returncode == 0 and locks.stdout.startswith("t: ")
         assert cli(["ledger", "unlock", str(spec)], env).returncode == 2  # no terminal to ask on, no --yes
