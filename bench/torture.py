@@ -288,14 +288,14 @@ def takeover_loop(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         current = launch(0)
         for k in range(args.takeovers):
             # The delay counts from when the run holds the lock (starting the tool takes a while).
-            _wait(lambda t=current: holder_pid() == t.pid or t.poll() is not None, 60)  # type: ignore[misc]
+            _wait(lambda t=current: holder_pid() == t.pid or t.poll() is not None, 60)
             time.sleep(rng.uniform(args.min_delay, args.max_delay))
             if current.poll() is not None or holder_pid() != current.pid:
                 break  # it finished (or never got the lock): nothing left to take over
             current.send_signal(signal.SIGSTOP)
             _wait(lambda: holder_pid() is None, 30)
             taker = launch(k + 1)
-            _wait(lambda t=taker: holder_pid() == t.pid or t.poll() is not None, 60)  # type: ignore[misc]
+            _wait(lambda t=taker: holder_pid() == t.pid or t.poll() is not None, 60)
             current.send_signal(signal.SIGCONT)
             out, err = current.communicate(timeout=args.run_timeout)
             said = out + err  # with --json, why it stopped is in the summary on stdout

@@ -31,7 +31,7 @@ def _elsewhere(spec: Path, folder: Path):
 
 
 def test_the_index_lives_in_xdg_state_home(state_home: Path) -> None:
-    assert campaign_index.state_dir() == state_home / "photogpt-batch"
+    assert campaign_index._path(None) == state_home / "photogpt-batch" / campaign_index.INDEX_FILE
 
 
 def test_a_run_from_scratch_while_another_folder_holds_paid_jobs_is_refused(

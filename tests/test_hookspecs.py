@@ -33,7 +33,8 @@ def test_register_models() -> None:
 
     registry = build_registry(make_plugin_manager(load_entry_points=False, extra=[Plugin()]))
     assert registry.ids() == ["demo-1"]
-    assert registry.get("demo-1").plugin
+    model = registry.get("demo-1")
+    assert model is not None and model.plugin
 
 
 def test_builtin_families_are_found_through_the_entry_point_group() -> None:
@@ -49,13 +50,18 @@ def _demo_model(model_id: str) -> Model:
 
 def _registry_with(price_options):
     """A registry of demo-1 and demo-2 from one plugin whose price_options hook is ``price_options``."""
+    answer = price_options
+
     class Plugin:
         @hookimpl
         def register_models(self, register):
             register(_demo_model("demo-1"))
             register(_demo_model("demo-2"))
 
-    Plugin.price_options = hookimpl(lambda self, model: price_options(model))
+        @hookimpl
+        def price_options(self, model):
+            return answer(model)
+
     return build_registry(make_plugin_manager(load_entry_points=False, extra=[Plugin()]))
 
 

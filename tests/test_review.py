@@ -83,8 +83,10 @@ def test_text_that_looks_like_a_template_marker_is_not_filled_in() -> None:
 
 def test_only_the_pages_own_script_and_style_may_run() -> None:
     page = render_page({"campaign": "c", "axes": ["model"], "jobs": [], "totals": {}, "picks": None})
-    csp = re.search(r'http-equiv="Content-Security-Policy" content="([^"]+)"', page).group(1)
-    script = re.search(r"<script>(.*)</script>", page, re.S).group(1)
+    csp_tag = re.search(r'http-equiv="Content-Security-Policy" content="([^"]+)"', page)
+    script_tag = re.search(r"<script>(.*)</script>", page, re.S)
+    assert csp_tag and script_tag
+    csp, script = csp_tag.group(1), script_tag.group(1)
     digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
     assert f"script-src 'sha256-{digest}'" in csp and "default-src 'none'" in csp
 

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from asset_helpers import png, s3_client  # type: ignore[import-not-found]
+from asset_helpers import png, s3_client
 from moto.server import ThreadedMotoServer
 
 BUCKET = "photos-bucket"

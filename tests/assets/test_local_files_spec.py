@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
-from asset_helpers import png  # type: ignore[import-not-found]
+from asset_helpers import png
 
 from photogpt_batch.assets.hashcache import HashCache
 from photogpt_batch.diagnostics import SpecError

@@ -10,7 +10,7 @@ from pathlib import Path
 import av
 import pytest
 from aiohttp import web
-from asset_helpers import campaign_file, s3_client  # type: ignore[import-not-found]
+from asset_helpers import campaign_file, s3_client
 from engine_helpers import fast_sandbox, load, posts, run_config
 
 from photogpt_batch.assets.sandbox_store import SandboxStore
@@ -23,7 +23,7 @@ from photogpt_batch.sandbox import SandboxThread
 def first_frame_pixel(video: Path) -> tuple[int, int, int]:
     with av.open(str(video)) as container:
         image = next(container.decode(video=0)).to_image()
-    return image.getpixel((image.width // 2, image.height // 2))  # type: ignore[return-value]
+    return image.getpixel((image.width // 2, image.height // 2))
 
 
 def test_local_files_are_staged_signed_and_fetched_by_the_server(photos: Path, s3_env: str,
@@ -42,7 +42,7 @@ def test_local_files_are_staged_signed_and_fetched_by_the_server(photos: Path, s
         assert red[0] > 150 > red[1] and green[1] > 150 > green[0]
         bodies = [job.body for job in sandbox.jobs.values()]
         assert all("X-Amz-Signature=" in b["referenceImages"][0]["url"] for b in bodies)
-    keys = sorted(o["Key"] for o in s3_client(moto_endpoint).list_objects_v2(  # type: ignore[attr-defined]
+    keys = sorted(o["Key"] for o in s3_client(moto_endpoint).list_objects_v2(
         Bucket=s3_env, Prefix="catalog/")["Contents"])
     assert keys == sorted(f"catalog/{sha}.png" for sha in campaign.assets)  # two files, the red one once
     # The ledger keeps the content reference, never a signed URL.
@@ -94,7 +94,7 @@ def test_an_expired_url_fails_the_job_and_a_rerun_signs_a_fresh_one(photos: Path
         assert len(set(urls)) == 2  # signed again for the new submission
 
 
-async def test_a_reference_that_is_no_image_fails_the_job_with_the_servers_message(photos: Path, serve) -> None:  # type: ignore[no-untyped-def]
+async def test_a_reference_that_is_no_image_fails_the_job_with_the_servers_message(photos: Path, serve) -> None:
     async def login_page(request: web.Request) -> web.Response:
         return web.Response(text="<html>a login page</html>")
 

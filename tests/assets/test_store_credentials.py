@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from asset_helpers import campaign_file  # type: ignore[import-not-found]
+from asset_helpers import campaign_file
 from engine_helpers import fast_sandbox, load, posts, run_config, wait_until
 
 from photogpt_batch.runner import ConfigError, run_campaign

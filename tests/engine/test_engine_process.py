@@ -52,8 +52,12 @@ def test_sigkill_at_random_moments_then_resume_loses_nothing_and_pays_once(tmp_p
                                     env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             seen = sum(sandbox.counters.requests.values())
             target = seen + rng.randint(2, 40)
+
             # Kill once the process has made some progress on the wire (or finished on its own).
-            wait_until(lambda p=proc, t=target: p.poll() is not None or sum(sandbox.counters.requests.values()) >= t)
+            def progressed(p: subprocess.Popen[bytes] = proc, t: int = target) -> bool:
+                return p.poll() is not None or sum(sandbox.counters.requests.values()) >= t
+
+            wait_until(progressed)
             proc.send_signal(signal.SIGKILL)
             proc.wait(timeout=10)
         final = _run(["run", str(spec), *FAST_FLAGS, "--resubmit-in-doubt"], env)

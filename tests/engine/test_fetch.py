@@ -14,7 +14,6 @@ from aiohttp import web
 from hypothesis import given
 from hypothesis import strategies as st
 
-from photogpt_batch.engine import fetch
 from photogpt_batch.engine.fetch import (
     FetchError,
     IncompleteDownload,
@@ -236,7 +235,7 @@ async def test_the_file_and_its_directory_are_fsynced_before_returning(
         synced.append(os.fstat(fd).st_ino)
         real_fsync(fd)
 
-    monkeypatch.setattr(fetch.os, "fsync", recording_fsync)
+    monkeypatch.setattr(os, "fsync", recording_fsync)
     url = await host_url(serve, FileHost())
     dest = tmp_path / "job" / "1.mp4"
 

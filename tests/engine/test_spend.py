@@ -360,10 +360,15 @@ def test_a_no_at_the_question_leaves_the_folder_as_it_was(tmp_path: Path, sandbo
     run_campaign(load(spec), run_config(sandbox))
     spec.write_text(spec.read_text().replace("duration: 3", "duration: 4").replace("i: [1, 2]", "i: [1, 2, 3]"))
     before = make_plan(load(spec))
-    shown = []
+    shown: list[Any] = []
+
+    def decline(preview):
+        shown.append(preview)
+        return False
+
     config = run_config(sandbox)
     assert config.engine is not None
-    config.engine.confirm = lambda preview: shown.append(preview) or False
+    config.engine.confirm = decline
     summary = run_campaign(load(spec), config)
     assert summary.declined and not summary.complete and posts(sandbox) == 2
     assert [(p.new, p.changed, p.retried, p.resubmitted, p.estimate.unknown) for p in shown] == [(1, 2, 0, 0, 3)]
@@ -377,10 +382,15 @@ def test_the_question_counts_retried_and_resubmitted_jobs_and_is_not_asked_with_
     with SandboxThread(fast_sandbox(faults=Faults(fail_nth=(1,)))) as sb:
         spec = write_campaign(tmp_path, jobs=2)
         run_campaign(load(spec), run_config(sb))  # clip-1 fails
-        shown = []
+        shown: list[Any] = []
+
+        def accept(preview):
+            shown.append(preview)
+            return True
+
         config = run_config(sb, retry_failed=True)
         assert config.engine is not None
-        config.engine.confirm = lambda preview: shown.append(preview) or True
+        config.engine.confirm = accept
         assert run_campaign(load(spec), config).complete
         assert [(p.new, p.changed, p.retried, p.estimate.priced) for p in shown] == [(0, 0, 1, 1)]
         shown.clear()

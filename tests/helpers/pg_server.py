@@ -17,6 +17,7 @@ import socket
 import subprocess
 import tempfile
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -100,7 +101,7 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def cluster(fsync: str = "off"):  # type: ignore[no-untyped-def]
+def cluster(fsync: str = "off") -> Iterator[Cluster]:
     """Start a cluster, yield it, stop it and delete its folder."""
     bin_dir = server_bin()
     assert bin_dir is not None

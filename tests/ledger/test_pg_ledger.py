@@ -24,7 +24,7 @@ from photogpt_batch.ledger import (
     LockLost,
     VideoState,
 )
-from photogpt_batch.ledger import postgres as pg
+from photogpt_batch.ledger import pg_connect as pg
 
 # A PostgreSQL cluster (initdb, pg_ctl) and, for most, the CLI in processes of their own.
 pytestmark = pytest.mark.slow
@@ -135,7 +135,7 @@ async def test_a_stale_lock_is_taken_over_and_the_old_holder_records_nothing(
         except LedgerLocked:
             assert asyncio.get_running_loop().time() < deadline
             await asyncio.sleep(0.1)
-    assert new.warning and "took over the stale lock" in new.warning  # type: ignore[attr-defined]
+    assert new.warning and "took over the stale lock" in new.warning
     with pytest.raises(LockLost):
         await old.mark_submitting(rows["a"])  # the intent is not recorded, so the POST is never sent
     await old.aclose()
@@ -148,7 +148,8 @@ def test_reading_an_empty_database_is_an_empty_ledger(pg_url: str, tmp_path: Pat
     with Ledger.open_for_reading(tmp_path, url=pg_url, campaign="c") as reader:
         assert reader.jobs() == [] and "campaign c" in reader.location and PASSWORD not in reader.location
     with psycopg.connect(pg_url) as conn:  # and nothing was created
-        assert conn.execute("SELECT to_regclass('photogpt_batch.jobs')").fetchone()[0] is None
+        row = conn.execute("SELECT to_regclass('photogpt_batch.jobs')").fetchone()
+        assert row is not None and row[0] is None
 
 
 def test_libpq_conventions_supply_the_password(pg_cluster: Cluster, tmp_path: Path,

@@ -36,6 +36,7 @@ from photogpt_batch.ledger import (
     LedgerTooNew,
     MoveVideo,
     ReadOnlyLedger,
+    SqliteLedger,
     UnknownRecord,
     VideoState,
     VideoTransition,
@@ -661,7 +662,7 @@ async def test_an_earlier_versions_files_stay_in_the_manifest_marked_not_current
 async def test_a_writer_cancelled_before_its_commit_ran_still_commits_and_frees_the_ledger(output: Path) -> None:
     ledger = Ledger.open_for_run(output)
     row = ledger.register([planned("a")])["a"]
-    assert ledger._executor is not None
+    assert isinstance(ledger, SqliteLedger) and ledger._executor is not None
     # Keep the writer thread busy, so the batch below waits in its queue when its task is cancelled.
     gate = threading.Event()
     ledger._executor.submit(gate.wait, 10)

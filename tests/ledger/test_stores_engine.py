@@ -40,7 +40,7 @@ def shared_url(pg_cluster: Cluster) -> str:
     return pg_cluster.url(pg_cluster.new_database())
 
 
-def config(sandbox: SandboxThread, url: str | None, **engine: object):  # type: ignore[no-untyped-def]
+def config(sandbox: SandboxThread, url: str | None, **engine):
     conf = run_config(sandbox, **engine)
     conf.ledger_url = url
     return conf
@@ -100,7 +100,11 @@ def test_sigkill_at_random_moments_then_resume_loses_nothing_and_pays_once(tmp_p
             proc = subprocess.Popen([sys.executable, "-m", "photogpt_batch", "run", str(spec), *FAST_FLAGS],
                                     env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             target = sum(sandbox.counters.requests.values()) + rng.randint(2, 30)
-            wait_until(lambda p=proc, t=target: p.poll() is not None or sum(sandbox.counters.requests.values()) >= t)
+
+            def progressed(p: subprocess.Popen[bytes] = proc, t: int = target) -> bool:
+                return p.poll() is not None or sum(sandbox.counters.requests.values()) >= t
+
+            wait_until(progressed)
             proc.send_signal(signal.SIGKILL)
             proc.wait(timeout=10)
             # the killed run's lock is left behind: break it, as the user would

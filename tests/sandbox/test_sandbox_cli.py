@@ -84,6 +84,7 @@ async def test_served_sandbox_prints_its_url_answers_and_stops_cleanly(stop_sign
         sys.executable, "-m", "photogpt_batch.sandbox", "--port", "0", "--quick",
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env,
     )  # fmt: skip
+    assert process.stdout is not None
     try:
         line = (await asyncio.wait_for(process.stdout.readline(), timeout=20)).decode()
         assert "http://127.0.0.1:" in line

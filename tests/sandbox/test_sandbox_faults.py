@@ -15,7 +15,7 @@ Make = Callable[..., Awaitable[Sandbox]]
 ApiFor = Callable[[Sandbox], Api]
 
 
-async def with_faults(make_sandbox: Make, api_for: ApiFor, **faults: object) -> Api:
+async def with_faults(make_sandbox: Make, api_for: ApiFor, **faults) -> Api:
     return api_for(await make_sandbox(faults=Faults(**faults)))
 
 

@@ -42,7 +42,7 @@ async def video_url(api: Api, body: dict | None = None) -> tuple[str, str]:
 
 
 async def fetch(
-    session: aiohttp.ClientSession, url: str, **kwargs: object
+    session: aiohttp.ClientSession, url: str, **kwargs
 ) -> tuple[int, bytes, dict[str, str]]:
     async with session.get(url, **kwargs) as response:
         return response.status, await response.read(), dict(response.headers)

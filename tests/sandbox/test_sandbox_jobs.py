@@ -110,7 +110,7 @@ async def test_jobs_list_pages_with_next_page_token(
     submitted = [await api.submit(MINIMAL | {"prompt": f"p{i}"}) for i in range(5)]
     listed, token, pages = [], None, 0
     while True:
-        params = {"pageToken": token} if token else {}
+        params: dict[str, str] = {"pageToken": token} if token else {}
         _, data = await api.get("/jobs", params=params)
         listed += [item["jobId"] for item in data["result"]["jobs"]]
         pages += 1

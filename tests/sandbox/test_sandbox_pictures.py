@@ -34,9 +34,10 @@ async def download(api: Api, session: aiohttp.ClientSession, body: dict[str, Any
 
 def decode(data: bytes) -> tuple[list[Image.Image], float]:
     """Every frame (as RGB images) and the duration in seconds of an MP4 file's video."""
-    with av.open(io.BytesIO(data)) as container:
+    with av.open(io.BytesIO(data), mode="r") as container:
         stream = container.streams.video[0]
         frames = [frame.to_image().convert("RGB") for frame in container.decode(stream)]
+        assert stream.time_base is not None
         duration = float(stream.duration * stream.time_base) if stream.duration else 0.0
     return frames, duration
 

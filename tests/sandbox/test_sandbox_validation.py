@@ -32,7 +32,7 @@ BAD: list[tuple[str, Any, str]] = [
     ("body-not-object", [], "body"),
     ("model-missing", {"prompt": "p"}, "modelID"),
     ("model-unknown", body("veo-9"), "modelID"),
-    ("model-not-string", body(3), "modelID"),
+    ("model-not-string", body(3), "modelID"),  # type: ignore[arg-type]  # a number, on purpose
     ("prompt-missing", {"modelID": "veo-3.1"}, "prompt"),
     ("prompt-empty", body(prompt=""), "prompt"),
     ("prompt-not-string", body(prompt=["p"]), "prompt"),

@@ -872,7 +872,7 @@ def test_expanded_jobs_are_plain_python_values(tmp_path: Path) -> None:
         jobs: [{id: a, model: veo-3.1, prompt: p, options: {duration: 0x8, aspectRatio: 16:9}}]
     """,
     )
-    job = expand(load_document(path), str(path)).jobs[0]
+    job = next(iter(expand(load_document(path), str(path)).jobs))
     assert job.data == {"id": "a", "model": "veo-3.1", "prompt": "p", "options": {"duration": 8, "aspectRatio": "16:9"}}
     assert type(job.data["options"]["duration"]) is int
     assert type(job.data["prompt"]) is str

@@ -107,7 +107,7 @@ def _problems(doc: dict[Any, Any], path: Path) -> set[tuple[str, str, str | None
         diagnostics = load._campaign(path, doc, get_registry()).diagnostics
     except SpecError as exc:
         diagnostics = exc.diagnostics
-    found = set()
+    found: set[tuple[str, str, str | None]] = set()
     for d in diagnostics:
         message = re.sub(r"first at line \d+", "first at line N", d.message)
         message = re.sub(r"(; | \()(job|\d+ jobs:) .*\)$", lambda m: ")" if m[1] == "; " else "", message)
@@ -281,7 +281,7 @@ def campaigns(draw: st.DrawFn) -> dict[str, Any]:
     def pick(usual: st.SearchStrategy[Any], unusual: st.SearchStrategy[Any]) -> Any:
         return draw(st.one_of(usual, unusual) if odd else usual)
 
-    jobs = []
+    jobs: list[dict[str, Any]] = []
     for i in range(draw(st.integers(1, 4))):
         model = draw(st.sampled_from(sorted(OPTIONS)))
         names = draw(st.lists(st.sampled_from(sorted(OPTIONS[model])), max_size=3, unique=True))
@@ -292,13 +292,14 @@ def campaigns(draw: st.DrawFn) -> dict[str, Any]:
             job["matrix"] = {"seed": draw(st.lists(st.integers(0, 9), min_size=1, max_size=3, unique=True))}
             if "seed" in OPTIONS[model]:
                 options["seed"] = "{seed}"
+        written: dict[str, Any] | Anchored | Alias = options
         if draw(st.integers(0, 5)) == 0:
             if i == 0:
-                options = Anchored("o0", options)
+                written = Anchored("o0", options)
             elif isinstance(jobs[0].get("options"), Anchored) and model == jobs[0]["model"]:
-                options = Alias("o0")
-        if options:
-            job["options"] = options
+                written = Alias("o0")
+        if written:
+            job["options"] = written
         if draw(st.integers(0, 4)) == 0:
             job["numVideos"] = pick(st.sampled_from([1, 2, 4]), st.sampled_from([True, 1.0, Tagged("!!int", "2")]))
         jobs.append(job)

@@ -26,7 +26,7 @@ from photogpt_batch.plugins import Registry, build_registry, make_plugin_manager
 from photogpt_batch.spec.load import load_campaign
 from photogpt_batch.views.plan import make_plan
 
-ACME_OPTIONS = {
+ACME_OPTIONS: dict[str, dict[str, Any]] = {
     "style": {"type": "string", "enum": ["noir", "pastel"], "description": "Look of the video."},
     "seed": {"type": "integer", "description": "Seed."},
 }
