@@ -31,7 +31,7 @@ _EXPORTS = {
     "EngineOptions": ".engine",
     "BatchError": ".errors",
     "UsageError": ".errors",
-    "SpecError": ".diagnostics",
+    "SpecError": ".spec.diagnostics",
     "ConfigError": ".errors",
     "StatusError": ".errors",
     "select_jobs": ".spec.selection",
@@ -69,12 +69,12 @@ __all__ = [  # the names of `_EXPORTS` (a test checks)
 ]
 
 if TYPE_CHECKING:  # what type checkers and editors see; at run time `__getattr__` imports on first use
-    from .diagnostics import SpecError
     from .engine import EngineOptions
     from .errors import BatchError, ConfigError, StatusError, UsageError
     from .hookspecs import hookimpl
     from .models import IMAGE_ROLES, VIDEO_ROLES, Model, Problem
     from .runner import RunConfig, refresh_credits, run_campaign
+    from .spec.diagnostics import SpecError
     from .spec.load import load_campaign
     from .spec.selection import SelectionError, select_jobs
     from .spend.budget import SpendPreview

@@ -34,7 +34,7 @@ The hierarchy (module in brackets)::
         └── PriceUnknown, BudgetClosed (a class that cannot be priced; the run is stopping)
 
 Outside the tree, each caught where it is raised: `spec.templates.TemplateError` (a ValueError inside spec
-expansion, which reports it as a located diagnostic) and `durable.LinkRefused` (an OSError: the engine fails that
+expansion, which reports it as a located diagnostic) and `io.durable.LinkRefused` (an OSError: the engine fails that
 one file).
 """
 

@@ -19,16 +19,16 @@ from yarl import URL
 from . import campaign_index
 from .assets.staging import Stager
 from .assets.store import HOW_TO_CONFIGURE, URL_TTL_SECONDS, Store, StoreError, open_store, store_address
+from .campaign import Campaign
 from .client import DEFAULT_BASE_URL, ApiError, AuthError, PhotoGPTClient, check_base_url
 from .engine import Engine, EngineOptions, RunSummary
 from .engine.credits import collect_credits, lacking_credits
+from .engine.progress import Progress
 from .errors import ConfigError as ConfigError  # re-exported: callers catch it from here too
-from .jobs import Campaign
 from .ledger import Ledger, LedgerError, LedgerUnavailable, LedgerWriteFailed
 from .ledger.transfer import moved_refusal
-from .network import Network
+from .net.network import Network
 from .ownership import SANDBOX_JOBS, FolderClaimed, claim_folder, endpoint_of
-from .progress import Progress
 
 API_KEY_ENV = "PHOTOGPT_API_KEY"
 BASE_URL_ENV = "PHOTOGPT_BASE_URL"

@@ -14,8 +14,8 @@ from click.testing import CliRunner, Result
 from engine_helpers import fast_sandbox, load, run_config
 
 from photogpt_batch.cli import cli
+from photogpt_batch.engine.progress import Progress
 from photogpt_batch.ledger import Ledger
-from photogpt_batch.progress import Progress
 from photogpt_batch.review import embed_json, gallery_data, render_page, write_gallery
 from photogpt_batch.runner import run_campaign
 from photogpt_batch.sandbox import Faults, SandboxThread

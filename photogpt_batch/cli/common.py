@@ -14,12 +14,12 @@ from typing import Any, TypeVar
 
 import click
 
-from ..diagnostics import Diagnostic, SpecError
-from ..durable import describe
+from ..campaign import Campaign
 from ..errors import BatchError, UsageError
-from ..jobs import Campaign
-from ..jsonstream import needs_ascii
+from ..io.durable import describe
+from ..io.jsonstream import needs_ascii
 from ..plugins import get_registry
+from ..spec.diagnostics import Diagnostic, SpecError
 from ..spec.load import load_campaign
 from ..spec.selection import select_jobs
 

@@ -16,7 +16,7 @@ from .common import emit_json, epilog, json_option, load_or_exit, silence_broken
 from .ledger import ledger_option, redact_argv, resolve_ledger
 
 if TYPE_CHECKING:
-    from ..jobs import Campaign
+    from ..campaign import Campaign
     from ..spend.budget import SpendPreview
 
 _EXIT_RUN = ("  0    all done\n  1    some jobs failed, are in doubt or not finished\n"
@@ -134,7 +134,7 @@ def run(ctx: click.Context, spec: str, output: str | None, only: tuple[str, ...]
     it shows what it is about to pay for and asks first (--yes skips the question).
     """
     from ..engine import EngineOptions
-    from ..progress import Progress
+    from ..engine.progress import Progress
     from ..runner import RunConfig, run_campaign
     from ..views.run_render import print_summary, summary_json
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import click
 
-from ..diagnostics import SpecError
 from ..errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from ..plugins import build_registry, get_registry, make_plugin_manager
 from ..spec import schemas
+from ..spec.diagnostics import SpecError
 from ..spec.load import load_campaign
 from .common import diagnostics_summary, emit_json, json_option, plugin_warnings, print_diagnostics
 

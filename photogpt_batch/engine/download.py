@@ -13,9 +13,9 @@ import time
 from pathlib import Path
 
 from .. import manifest
+from ..campaign import PlannedJob
 from ..client import ApiError, AuthError, Conflict
-from ..durable import describe, owned_dirs
-from ..jobs import PlannedJob
+from ..io.durable import describe, owned_dirs
 from ..layout import ASIDE_MARK, earlier_video_path, last_frame_path, last_frame_saved, part_path, video_path
 from ..ledger import JobRecord, JobState, VideoRecord, VideoState, pending_videos
 from . import lastframe

@@ -6,7 +6,7 @@ the client's rate limiter bounds requests per second. Every transition is durabl
 action that depends on it (the intent before the POST, the jobId as soon as it arrives, a file only once it
 is complete and fsynced), which is what makes a rerun after anything safe.
 
-The stages live beside this module: `submit`, `generation` (the poll stage), `download`, and `spending` (the
+The stages live beside this module: `submit`, `poll` (the poll stage), `download`, and `spending` (the
 question before paying, the budget, the credits); `summary` says what a run achieved.
 """
 
@@ -21,19 +21,19 @@ from pathlib import Path
 from typing import Any
 
 from ..assets.staging import Stager
+from ..campaign import Campaign, PlannedJob
 from ..client import PhotoGPTClient
 from ..errors import RunAborted
-from ..jobs import Campaign, PlannedJob
 from ..ledger import JobRecord, JobState, JobTransition, Ledger, LedgerWriteFailed, Op, VideoState, VideoTransition
 from ..ledger.takeover import held_for_user
-from ..progress import Progress
 from ..spend.budget import effective_budget
 from . import versions
 from .context import EngineOptions, RunContext
 from .credits import collect_credits
 from .download import Downloads
 from .gate import Gate
-from .generation import PollStage
+from .poll import PollStage
+from .progress import Progress
 from .reconcile import settle
 from .spending import RunSpend
 from .submit import submit

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+from ..campaign import PlannedJob
 from ..client import AuthError, BadRequest, NotFound, PhotoGPTClient
-from ..jobs import PlannedJob
 from ..ledger import JobState
 from . import lastframe
 from .context import RunContext, key_refused

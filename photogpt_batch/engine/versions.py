@@ -20,7 +20,7 @@ import os
 from collections.abc import Container, Iterable
 from pathlib import Path
 
-from ..durable import describe, fsync_dir, owned_dirs
+from ..io.durable import describe, fsync_dir, owned_dirs
 from ..layout import earlier_video_path, video_path
 from ..ledger import JobRecord, JobState, Ledger, MoveVideo, VideoState, VideoTransition
 from . import lastframe

@@ -25,7 +25,7 @@ from pathlib import Path, PurePath
 from types import TracebackType
 from typing import Any, Self
 
-from ..jobs import PlannedJob, canonical_json
+from ..campaign import PlannedJob, canonical_json
 from .errors import UnknownRecord
 from .ops import INSERT_EVENT, EventRow, JobTransition, Op, SetCredits, SetMeta, Tx, VideoTransition, with_offset
 from .records import Event, JobRecord, LockHolder, Reconciled, Reconciliation, VideoRecord, disposition

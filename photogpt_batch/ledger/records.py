@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from ..jobs import PlannedJob
+from ..campaign import PlannedJob
 from .states import Disposition, JobState, VideoState
 
 

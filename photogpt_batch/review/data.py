@@ -8,8 +8,8 @@ from collections import Counter
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from ..campaign import Campaign, PlannedJob
 from ..engine.versions import numbered, unfinished
-from ..jobs import Campaign, PlannedJob
 from ..layout import last_frame_path, last_frame_saved
 from ..ledger import Disposition, JobRecord, JobState, Ledger, Reconciled, VideoState
 from .picks import recorded_picks

@@ -20,9 +20,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from ..durable import describe, open_owned
+from ..campaign import Campaign
 from ..errors import UsageError
-from ..jobs import Campaign
+from ..io.durable import describe, open_owned
 from ..layout import PAGE as PAGE  # re-exported: the review package names its file
 from ..layout import page_path, tmp_path
 from ..ledger import Ledger, LedgerError, redact

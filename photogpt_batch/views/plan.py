@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..jobs import Campaign
+from ..campaign import Campaign
 from ..ledger import Disposition, Reconciled, Reconciliation
 from ..plugins import get_registry
 from ..spend.pricing import Estimate, PriceBook, estimate_all, learn_prices

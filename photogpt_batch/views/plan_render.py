@@ -7,7 +7,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 import click
 
-from ..jsonstream import write_json
+from ..io.jsonstream import write_json
 
 if TYPE_CHECKING:
     from ..ledger import Reconciled

@@ -8,7 +8,7 @@ from typing import IO, Any
 import click
 
 from ..engine.versions import unfinished
-from ..jsonstream import write_json
+from ..io.jsonstream import write_json
 from ..ledger import JobRecord, Reconciled, VideoState
 from ..spend.pricing import format_credits
 from .status import StatusReport, VersionHistory

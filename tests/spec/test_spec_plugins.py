@@ -20,9 +20,9 @@ from typing import Any
 import pytest
 
 from photogpt_batch import Model, Problem, hookimpl
-from photogpt_batch.diagnostics import SpecError
 from photogpt_batch.models import Job
 from photogpt_batch.plugins import Registry, build_registry, make_plugin_manager
+from photogpt_batch.spec.diagnostics import SpecError
 from photogpt_batch.spec.load import load_campaign
 from photogpt_batch.views.plan import make_plan
 
