@@ -205,7 +205,7 @@ async def _run(campaign: Campaign, ledger: Ledger, base_url: str, key: str, netw
             except FolderClaimed as exc:
                 raise ConfigError(str(exc)) from exc
             campaign_index.remember(campaign.name, endpoint, campaign.output)
-            engine = Engine(campaign, ledger, client, campaign.output, options, progress, stager)
+            engine = Engine(campaign, ledger, client, options, progress, stager)
             for note in (ledger.warning, warning, upload):  # a stale shared lock taken over; a folder's move
                 if note:
                     engine.progress.note(note)

@@ -79,7 +79,8 @@ def report_error(exc: BatchError, as_json: bool) -> None:
         emit_json(exc.to_json())
 
 
-def load_or_exit(spec: str, as_json: bool = False, output: str | None = None, only: tuple[str, ...] = ()) -> Campaign:
+def load_for_command(spec: str, as_json: bool = False, output: str | None = None,
+                     only: tuple[str, ...] = ()) -> Campaign:
     """Load a campaign for a command (``output`` overrides its folder; ``only`` selects jobs, see
     `selection`); a `UsageError` (exit 2) for a bad spec, folder or selection. Prints the spec's warnings unless
     ``as_json``."""

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from .common import load_or_exit, spec_and_output
+from .common import load_for_command, spec_and_output
 from .ledger import ledger_option, resolve_ledger
 
 _EXIT_REVIEW = ("  0    the page is written\n"
@@ -24,7 +24,7 @@ def review(spec: str, output: str | None, only: tuple[str, ...], picks_file: str
     """Write <output>/index.html: the campaign's videos laid out by its matrix, to compare and pick."""
     from ..review import record_picks, write_gallery
 
-    campaign = load_or_exit(spec, False, output, only)
+    campaign = load_for_command(spec, False, output, only)
     url = resolve_ledger(ledger)
     if picks_file is not None:
         recorded = record_picks(campaign, Path(picks_file), url)

@@ -32,19 +32,20 @@ class Downloads:
         self.slots = asyncio.Semaphore(ctx.options.download_concurrency)
         self._prepare_estimate = ctx.options.prepare_first_estimate  # learned as downloads complete
         self._manifest = manifest.Appender(ctx.output)
-        #: The current version of each job that has had more than one (set by `versions.settle`).
+        #: The current version of each job that has had more than one (set by `versions.place_version_files`).
         self.versions: dict[str, int] = {}
         #: Per job row: the images its success listed (see `lastframe`).
         self.last_frame_urls: dict[int, list[str]] = {}
 
-    async def download_all(self, job: PlannedJob, row: int, fresh: tuple[str, ...] = (),
+    async def download_all(self, job: PlannedJob, row: int, just_succeeded: tuple[str, ...] = (),
                            earlier: int | None = None) -> None:
-        """Download the job's videos not yet on disk. ``fresh``: the video ids of a success just queued for the
-        ledger, whose rows the ledger's readers may not see yet. ``earlier``: the version number of a version
+        """Download the job's videos not yet on disk. ``just_succeeded``: the video ids of a success just queued
+        for the ledger, whose rows the ledger's readers may not see yet. ``earlier``: the version number of a version
         that is no longer current (its videos go to ``<job-id>/v<k>/``), None for the current one."""
         record = self.ctx.ledger.record(row)
-        if fresh:
-            record = record._replace(state=JobState.SUCCEEDED, videos=pending_videos(row, fresh, time.time()))
+        if just_succeeded:
+            record = record._replace(state=JobState.SUCCEEDED,
+                                     videos=pending_videos(row, just_succeeded, time.time()))
         videos = [v for v in record.videos if v.state != VideoState.DOWNLOADED]
         await asyncio.gather(*(self._download(job, record, v, earlier) for v in videos))
         if lastframe.asks_for_last_frame(job.body) and not self.ctx.stopping:
@@ -193,7 +194,7 @@ class Downloads:
 
     def _set_aside_untrusted(self, job: PlannedJob, dest: Path) -> None:
         """A file at the destination that no version of this job recorded is moved aside, never
-        trusted or lost. One that an earlier version recorded is a paid video that `versions.settle` could
+        trusted or lost. One that an earlier version recorded is a paid video that `versions.place_version_files` could
         not move out of the way: it is kept, and this download fails (raises `FileExistsError`)."""
         if not dest.exists():
             return

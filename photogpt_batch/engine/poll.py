@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 from ..campaign import PlannedJob
-from ..client import AuthError, BadRequest, NotFound, PhotoGPTClient
+from ..client import AuthError, BadRequest, NotFound
 from ..ledger import JobState
 from . import lastframe
 from .context import RunContext, key_refused
@@ -20,10 +20,10 @@ from .spending import RunSpend
 class PollStage:
     """Watches the run's jobs until each succeeds or fails, and records which."""
 
-    def __init__(self, ctx: RunContext, client: PhotoGPTClient, spend: RunSpend, gate: Gate, downloads: Downloads):
+    def __init__(self, ctx: RunContext, spend: RunSpend, gate: Gate, downloads: Downloads):
         options = ctx.options
         self.ctx, self.spend, self.gate, self.downloads = ctx, spend, gate, downloads
-        self.poller = JobPoller(client, min_interval=options.poll_min_interval,
+        self.poller = JobPoller(ctx.client, min_interval=options.poll_min_interval,
                                 max_interval=options.poll_max_interval,
                                 first_interval=options.poll_first_interval)
 
