@@ -18,9 +18,17 @@ from ..client import ApiError, AuthError, Conflict
 from ..io.durable import describe, owned_dirs
 from ..layout import ASIDE_MARK, earlier_video_path, last_frame_path, last_frame_saved, part_path, video_path
 from ..ledger import JobRecord, JobState, VideoRecord, VideoState, pending_videos
+from ..net.retry import RetryPolicy
 from . import lastframe
 from .context import RunContext, key_refused
 from .fetch import FetchError, IncompleteDownload, UrlExpired, fetch_file, hash_file
+
+#: The pause before trying a cut download again (its ``.part`` is resumed with ``Range``): short, since the
+#: bytes already here are kept. Full jitter (`RetryPolicy`), as the client's own retries.
+RESUME_RETRY = RetryPolicy(base=0.1, cap=2.0)
+#: The pause before trying again after the API refused to prepare a download (the client has already retried
+#: what it could): a little longer.
+PREPARE_RETRY = RetryPolicy(base=0.2, cap=5.0)
 
 
 class Downloads:
@@ -130,7 +138,7 @@ class Downloads:
                 continue
             except IncompleteDownload as exc:
                 last_error = str(exc)  # the .part is kept: the next attempt resumes it with Range
-                await asyncio.sleep(min(2.0, 0.1 * 2**attempt))
+                await asyncio.sleep(RESUME_RETRY.delay(attempt))
                 continue
             except FetchError as exc:
                 url, last_error = None, str(exc)
@@ -139,7 +147,7 @@ class Downloads:
                 key_refused(exc)
             except ApiError as exc:
                 last_error = str(exc)
-                await asyncio.sleep(min(5.0, 0.2 * 2**attempt))
+                await asyncio.sleep(PREPARE_RETRY.delay(attempt))
                 continue
             except OSError as exc:  # our disk, not the network (fetch_file wraps those): retrying will not help
                 last_error = f"cannot write {rel}: {describe(exc)}"
