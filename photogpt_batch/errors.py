@@ -23,7 +23,7 @@ The hierarchy (module in brackets)::
     │               └── LockLost    another runner took the campaign's lock over
     │   ├── SelectionError          an --only pattern that matches no job; also a ValueError [spec.selection]
     │   ├── PicksError              a picks file that cannot be recorded [review.picks]
-    │   └── GalleryError            the review page cannot be written [review.page]
+    │   └── ReviewPageError            the review page cannot be written [review.page]
     ├── RunAborted                  the API refused the key mid-run: nothing more was sent [errors]
     ├── ApiError                    an API call failed; the engine turns each into a job's state [client.errors]
     │   ├── BadRequest, AuthError, NotFound, Conflict, RateLimited, ServerError, ProtocolError

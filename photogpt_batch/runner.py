@@ -250,11 +250,11 @@ async def _check_store(stager: Stager | None) -> str | None:
 def _write_review_page(campaign: Campaign, ledger: Ledger, progress: Progress) -> None:
     """Rewrite ``<output>/index.html`` (the review page) from the run's ledger. The page is a view of what
     the run did: failing to write it is a warning, never a failed run."""
-    from .review import GalleryError, write_gallery
+    from .review import ReviewPageError, write_review_page
 
     try:
-        write_gallery(campaign, ledger)
-    except GalleryError as exc:
+        write_review_page(campaign, ledger)
+    except ReviewPageError as exc:
         progress.note(f"warning: the review page was not written: {exc}")
 def refresh_credits(campaign: Campaign, config: RunConfig | None = None) -> int:
     """Ask ``GET /jobs`` for the credits of every finished job of the campaign's ledger that lacks them and

@@ -142,7 +142,7 @@ def _history(items: list[ReconciledJob], earlier: list[JobRecord]) -> dict[str, 
     return history
 
 
-def gallery_data(campaign: Campaign, ledger: Ledger) -> dict[str, Any]:
+def review_page_data(campaign: Campaign, ledger: Ledger) -> dict[str, Any]:
     """Everything the page shows about ``campaign``, from its ``ledger`` and the files in its output folder."""
     output = campaign.output
     reconciliation = ledger.reconcile(campaign.jobs)
