@@ -86,7 +86,7 @@ def build_ledger(spec: Path, output: Path) -> dict[str, float]:
 
 
 def planned_jobs(n: int) -> list[Any]:
-    from photogpt_batch.jobs import PlannedJob, content_hash
+    from photogpt_batch.campaign import PlannedJob, content_hash
 
     jobs = []
     for i in range(n):

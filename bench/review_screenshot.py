@@ -16,7 +16,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from photogpt_batch.progress import Progress
+from photogpt_batch.engine.progress import Progress
 from photogpt_batch.runner import RunConfig, run_campaign
 from photogpt_batch.spec.load import load_campaign
 

@@ -31,7 +31,7 @@ _EXPORTS = {
     "EngineOptions": ".engine",
     "BatchError": ".errors",
     "UsageError": ".errors",
-    "SpecError": ".diagnostics",
+    "SpecError": ".spec.diagnostics",
     "ConfigError": ".errors",
     "StatusError": ".errors",
     "select_jobs": ".spec.selection",
@@ -43,21 +43,30 @@ _EXPORTS = {
     "IMAGE_ROLES": ".models",
     "VIDEO_ROLES": ".models",
     "hookimpl": ".hookspecs",
+    # The result types the functions above return, for annotations and isinstance checks.
+    "Campaign": ".campaign",
+    "Plan": ".views.plan",
+    "RunSummary": ".engine.summary",
+    "StatusReport": ".views.status",
 }
 
 __all__ = [  # the names of `_EXPORTS` (a test checks)
     "IMAGE_ROLES",
     "VIDEO_ROLES",
     "BatchError",
+    "Campaign",
     "ConfigError",
     "EngineOptions",
     "Model",
+    "Plan",
     "Problem",
     "RunConfig",
+    "RunSummary",
     "SelectionError",
     "SpecError",
     "SpendPreview",
     "StatusError",
+    "StatusReport",
     "UsageError",
     "hookimpl",
     "load_campaign",
@@ -69,17 +78,19 @@ __all__ = [  # the names of `_EXPORTS` (a test checks)
 ]
 
 if TYPE_CHECKING:  # what type checkers and editors see; at run time `__getattr__` imports on first use
-    from .diagnostics import SpecError
+    from .campaign import Campaign
     from .engine import EngineOptions
+    from .engine.summary import RunSummary
     from .errors import BatchError, ConfigError, StatusError, UsageError
     from .hookspecs import hookimpl
     from .models import IMAGE_ROLES, VIDEO_ROLES, Model, Problem
     from .runner import RunConfig, refresh_credits, run_campaign
+    from .spec.diagnostics import SpecError
     from .spec.load import load_campaign
     from .spec.selection import SelectionError, select_jobs
     from .spend.budget import SpendPreview
-    from .views.plan import make_plan
-    from .views.status import read_status
+    from .views.plan import Plan, make_plan
+    from .views.status import StatusReport, read_status
 
 
 __getattr__ = lazy_exports(__name__, _EXPORTS, globals())

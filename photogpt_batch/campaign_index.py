@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .durable import describe
+from .io.durable import describe
 from .ledger import Ledger, LedgerError
 from .ownership import SANDBOX, same_kind
 from .state_dir import state_dir

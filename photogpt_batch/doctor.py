@@ -26,6 +26,7 @@ from typing import Any, Literal
 
 from yarl import URL
 
+from .campaign import Campaign
 from .client import (
     DEFAULT_BASE_URL,
     ApiError,
@@ -35,10 +36,9 @@ from .client import (
     ProtocolError,
     check_base_url,
 )
-from .jobs import Campaign
-from .network import CA_DIR_VARIABLE, CA_FILE_VARIABLE, Network, NetworkSettingError
+from .net.network import CA_DIR_VARIABLE, CA_FILE_VARIABLE, Network, NetworkSettingError
+from .net.retry import RetryPolicy
 from .plugins import Registry, get_registry
-from .retry import RetryPolicy
 from .runner import API_KEY_ENV, BASE_URL_ENV
 
 Verdict = Literal["ok", "warn", "fail"]

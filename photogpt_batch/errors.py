@@ -23,7 +23,7 @@ The hierarchy (module in brackets)::
     │               └── LockLost    another runner took the campaign's lock over
     │   ├── SelectionError          an --only pattern that matches no job; also a ValueError [spec.selection]
     │   ├── PicksError              a picks file that cannot be recorded [review.picks]
-    │   └── GalleryError            the review page cannot be written [review.page]
+    │   └── ReviewPageError            the review page cannot be written [review.page]
     ├── RunAborted                  the API refused the key mid-run: nothing more was sent [errors]
     ├── ApiError                    an API call failed; the engine turns each into a job's state [client.errors]
     │   ├── BadRequest, AuthError, NotFound, Conflict, RateLimited, ServerError, ProtocolError
@@ -34,7 +34,7 @@ The hierarchy (module in brackets)::
         └── PriceUnknown, BudgetClosed (a class that cannot be priced; the run is stopping)
 
 Outside the tree, each caught where it is raised: `spec.templates.TemplateError` (a ValueError inside spec
-expansion, which reports it as a located diagnostic) and `durable.LinkRefused` (an OSError: the engine fails that
+expansion, which reports it as a located diagnostic) and `io.durable.LinkRefused` (an OSError: the engine fails that
 one file).
 """
 

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import IO, Any
 
-from .durable import describe, fsync_dir, open_owned
+from .io.durable import describe, fsync_dir, open_owned
 from .layout import manifest_path, tmp_path
 
 log = logging.getLogger(__name__)

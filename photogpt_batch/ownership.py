@@ -20,8 +20,8 @@ from pathlib import Path
 from yarl import URL
 
 from .base_url import DEFAULT_BASE_URL
-from .durable import describe
 from .errors import UsageError
+from .io.durable import describe
 from .layout import LEDGER_DIR, SANDBOX_JOBS_FILE
 from .ledger import Ledger, LedgerError
 from .ledger.folder import check_folder_owner, claim_folder_for

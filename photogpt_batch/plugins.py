@@ -148,7 +148,7 @@ class PluginHost:
         return found
 
 
-def make_plugin_manager(
+def make_plugin_host(
     load_entry_points: bool = True, extra: Iterable[object] = (), builtin_only: bool = False
 ) -> PluginHost:
     """A plugin host with the hook specs, the entry-point plugins and ``extra`` plugin objects.
@@ -240,5 +240,5 @@ def get_registry() -> Registry:
     """The registry of the installed plugins, built once per process."""
     global _default
     if _default is None:
-        _default = build_registry(make_plugin_manager())
+        _default = build_registry(make_plugin_host())
     return _default

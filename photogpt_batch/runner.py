@@ -19,16 +19,16 @@ from yarl import URL
 from . import campaign_index
 from .assets.staging import Stager
 from .assets.store import HOW_TO_CONFIGURE, URL_TTL_SECONDS, Store, StoreError, open_store, store_address
+from .campaign import Campaign
 from .client import DEFAULT_BASE_URL, ApiError, AuthError, PhotoGPTClient, check_base_url
 from .engine import Engine, EngineOptions, RunSummary
 from .engine.credits import collect_credits, lacking_credits
+from .engine.progress import Progress
 from .errors import ConfigError as ConfigError  # re-exported: callers catch it from here too
-from .jobs import Campaign
 from .ledger import Ledger, LedgerError, LedgerUnavailable, LedgerWriteFailed
 from .ledger.transfer import moved_refusal
-from .network import Network
+from .net.network import Network
 from .ownership import SANDBOX_JOBS, FolderClaimed, claim_folder, endpoint_of
-from .progress import Progress
 
 API_KEY_ENV = "PHOTOGPT_API_KEY"
 BASE_URL_ENV = "PHOTOGPT_BASE_URL"
@@ -205,7 +205,7 @@ async def _run(campaign: Campaign, ledger: Ledger, base_url: str, key: str, netw
             except FolderClaimed as exc:
                 raise ConfigError(str(exc)) from exc
             campaign_index.remember(campaign.name, endpoint, campaign.output)
-            engine = Engine(campaign, ledger, client, campaign.output, options, progress, stager)
+            engine = Engine(campaign, ledger, client, options, progress, stager)
             for note in (ledger.warning, warning, upload):  # a stale shared lock taken over; a folder's move
                 if note:
                     engine.progress.note(note)
@@ -250,11 +250,11 @@ async def _check_store(stager: Stager | None) -> str | None:
 def _write_review_page(campaign: Campaign, ledger: Ledger, progress: Progress) -> None:
     """Rewrite ``<output>/index.html`` (the review page) from the run's ledger. The page is a view of what
     the run did: failing to write it is a warning, never a failed run."""
-    from .review import GalleryError, write_gallery
+    from .review import ReviewPageError, write_review_page
 
     try:
-        write_gallery(campaign, ledger)
-    except GalleryError as exc:
+        write_review_page(campaign, ledger)
+    except ReviewPageError as exc:
         progress.note(f"warning: the review page was not written: {exc}")
 def refresh_credits(campaign: Campaign, config: RunConfig | None = None) -> int:
     """Ask ``GET /jobs`` for the credits of every finished job of the campaign's ledger that lacks them and

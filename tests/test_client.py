@@ -32,7 +32,7 @@ from photogpt_batch.client import (
     TransportError,
 )
 from photogpt_batch.engine.fetch import fetch_file
-from photogpt_batch.retry import RetryPolicy, parse_retry_after
+from photogpt_batch.net.retry import RetryPolicy, parse_retry_after
 
 KEY = "sk-test-7f3a9c-SECRET"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from photogpt_batch.plugins import build_registry, make_plugin_manager
+from photogpt_batch.plugins import build_registry, make_plugin_host
 
 EXAMPLE = Path(__file__).parents[1] / "docs" / "examples" / "photogpt-batch-acme"
 
@@ -52,7 +52,7 @@ def test_pip_installs_the_entry_point_the_tutorial_declares(site: Path) -> None:
 def test_the_model_is_registered_through_its_entry_point(site: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.syspath_prepend(str(site))
     monkeypatch.delenv("PHOTOGPT_BATCH_PLUGINS", raising=False)
-    registry = build_registry(make_plugin_manager())
+    registry = build_registry(make_plugin_host())
     model = registry.get("acme-motion-1")
     assert model is not None and model.plugin == "acme" and model.family == "acme"
     assert registry.warnings == []

@@ -6,7 +6,7 @@ import inspect
 
 import photogpt_batch
 from photogpt_batch import Model, hookimpl, hookspecs
-from photogpt_batch.plugins import build_registry, make_plugin_manager
+from photogpt_batch.plugins import build_registry, make_plugin_host
 
 HOOKS = [name for name, fn in inspect.getmembers(hookspecs, inspect.isfunction)
          if hasattr(fn, "photogpt_batch_spec")]
@@ -31,14 +31,14 @@ def test_register_models() -> None:
             register(Model(id="demo-1", family="demo", option_group="demo", description="d",
                            options={"duration": {"type": "integer"}}))
 
-    registry = build_registry(make_plugin_manager(load_entry_points=False, extra=[Plugin()]))
+    registry = build_registry(make_plugin_host(load_entry_points=False, extra=[Plugin()]))
     assert registry.ids() == ["demo-1"]
     model = registry.get("demo-1")
     assert model is not None and model.plugin
 
 
 def test_builtin_families_are_found_through_the_entry_point_group() -> None:
-    registry = build_registry(make_plugin_manager(builtin_only=True))
+    registry = build_registry(make_plugin_host(builtin_only=True))
     assert {m.plugin for m in registry.models.values()} == {"veo", "seedance", "kling", "grok"}
     assert len(registry.ids()) == 9
 
@@ -62,7 +62,7 @@ def _registry_with(price_options):
         def price_options(self, model):
             return answer(model)
 
-    return build_registry(make_plugin_manager(load_entry_points=False, extra=[Plugin()]))
+    return build_registry(make_plugin_host(load_entry_points=False, extra=[Plugin()]))
 
 
 def test_price_options() -> None:
@@ -85,7 +85,7 @@ def test_price_options_naming_an_unknown_option_or_failing_is_a_warning_not_a_de
 
 
 def test_the_builtin_plugins_declare_their_price_options() -> None:
-    registry = build_registry(make_plugin_manager(builtin_only=True))
+    registry = build_registry(make_plugin_host(builtin_only=True))
     assert registry.price_relevant("veo-3.1") == {"duration", "resolution", "generateAudio"}
     assert registry.price_relevant("seedance-1.5-pro") == {"duration", "resolution", "draftMode", "generateAudio"}
     assert registry.price_relevant("seedance-2.0") == {"duration", "resolution", "generateAudio"}

@@ -21,10 +21,10 @@ from engine_helpers import fast_sandbox, load, run_config, write_campaign
 from forward_proxy import ForwardProxy
 from yarl import URL
 
+from photogpt_batch.campaign import Campaign
 from photogpt_batch.client import PhotoGPTClient
 from photogpt_batch.engine import RunSummary
-from photogpt_batch.jobs import Campaign
-from photogpt_batch.network import Network, bypasses
+from photogpt_batch.net.network import Network, bypasses
 from photogpt_batch.runner import ConfigError, RunConfig, run_campaign
 from photogpt_batch.sandbox import SandboxThread
 

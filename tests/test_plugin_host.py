@@ -13,7 +13,7 @@ import pluggy
 import pytest
 
 from photogpt_batch import Model, hookimpl
-from photogpt_batch.plugins import PluginHost, build_registry, make_plugin_manager, pm_warnings
+from photogpt_batch.plugins import PluginHost, build_registry, make_plugin_host, pm_warnings
 
 
 def model(model_id: str) -> Model:
@@ -38,7 +38,7 @@ def registers(*ids: str) -> Callable[[Callable[[Model], None]], None]:
 
 def test_a_misspelt_register_models_is_a_warning_naming_the_plugin_and_the_hook() -> None:
     typo = module("acme_typo", register_model=registers("acme-1"))
-    registry = build_registry(make_plugin_manager(load_entry_points=False, extra=[typo]))
+    registry = build_registry(make_plugin_host(load_entry_points=False, extra=[typo]))
     assert registry.ids() == []
     assert registry.warnings == [
         "plugin 'acme_typo' implements 'register_model', which is not a photogpt-batch hook, so it is never "
@@ -49,7 +49,7 @@ def test_a_misspelt_register_models_is_a_warning_naming_the_plugin_and_the_hook(
 def test_a_plugin_with_a_misspelt_extra_hook_keeps_its_models_and_the_others_stay() -> None:
     mixed = module("acme_mixed", register_models=registers("acme-1"), regster_models=registers("acme-9"))
     good = module("acme_good", register_models=registers("acme-2"))
-    registry = build_registry(make_plugin_manager(load_entry_points=False, extra=[mixed, good]))
+    registry = build_registry(make_plugin_host(load_entry_points=False, extra=[mixed, good]))
     assert registry.ids() == ["acme-1", "acme-2"]
     assert len(registry.warnings) == 1
     assert "plugin 'acme_mixed' implements 'regster_models'" in registry.warnings[0]
@@ -58,7 +58,7 @@ def test_a_plugin_with_a_misspelt_extra_hook_keeps_its_models_and_the_others_sta
 def test_every_misnamed_hook_of_every_plugin_is_named_not_only_the_first() -> None:
     first = module("first", register_model=registers("a"))
     second = module("second", models=registers("b"))
-    warnings = build_registry(make_plugin_manager(load_entry_points=False, extra=[first, second])).warnings
+    warnings = build_registry(make_plugin_host(load_entry_points=False, extra=[first, second])).warnings
     assert [w.split(" implements ")[0] for w in warnings] == ["plugin 'second'", "plugin 'first'"]
     assert warnings[0].endswith("the hooks are price_options, register_models")  # no name close enough to suggest
     assert "'register_model'" in warnings[1] and warnings[1].endswith("did you mean 'register_models'?")
@@ -67,11 +67,11 @@ def test_every_misnamed_hook_of_every_plugin_is_named_not_only_the_first() -> No
 def test_an_optional_hook_of_another_version_is_not_a_warning() -> None:
     plugin = types.ModuleType("acme_future")
     plugin.register_templates = hookimpl(optionalhook=True)(registers())  # type: ignore[attr-defined]
-    assert build_registry(make_plugin_manager(load_entry_points=False, extra=[plugin])).warnings == []
+    assert build_registry(make_plugin_host(load_entry_points=False, extra=[plugin])).warnings == []
 
 
 def test_the_builtin_plugins_have_no_misnamed_hooks() -> None:
-    assert make_plugin_manager(builtin_only=True).unknown_hooks() == []
+    assert make_plugin_host(builtin_only=True).unknown_hooks() == []
 
 
 def test_the_host_owns_a_pluggy_manager_with_the_hook_specs() -> None:
@@ -103,7 +103,7 @@ def test_a_misspelt_hook_in_an_installed_plugin_is_a_warning_naming_its_entry_po
         def register_model(register):
             register(Model(id="acme-1", family="acme", option_group="acme", description="A.", options={}))
         """))
-    registry = build_registry(make_plugin_manager())
+    registry = build_registry(make_plugin_host())
     assert "acme-1" not in registry.ids() and "veo-3.1" in registry.ids()
     assert ("plugin 'acme' implements 'register_model', which is not a photogpt-batch hook, so it is never "
             "called; did you mean 'register_models'?") in registry.warnings
@@ -113,7 +113,7 @@ def test_trace_plugins_prints_each_register_models_call_and_what_it_registered(
         monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv("PHOTOGPT_BATCH_TRACE_PLUGINS", "1")
     plugin = module("acme_traced", register_models=registers("acme-1", "acme-2"))
-    build_registry(make_plugin_manager(load_entry_points=False, extra=[plugin]))
+    build_registry(make_plugin_host(load_entry_points=False, extra=[plugin]))
     assert capsys.readouterr().err.splitlines() == [
         "photogpt-batch plugins: calling register_models of plugin 'acme_traced'",
         "photogpt-batch plugins: plugin 'acme_traced' registered acme-1, acme-2",
@@ -124,5 +124,5 @@ def test_without_trace_plugins_nothing_is_printed(monkeypatch: pytest.MonkeyPatc
                                                   capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.delenv("PHOTOGPT_BATCH_TRACE_PLUGINS", raising=False)
     plugin = module("quiet", register_models=registers("q"))
-    build_registry(make_plugin_manager(load_entry_points=False, extra=[plugin]))
+    build_registry(make_plugin_host(load_entry_points=False, extra=[plugin]))
     assert capsys.readouterr().err == ""

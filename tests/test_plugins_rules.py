@@ -21,7 +21,7 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from photogpt_batch import Model, Problem
-from photogpt_batch.plugins import build_registry, make_plugin_manager
+from photogpt_batch.plugins import build_registry, make_plugin_host
 
 PLUGINS_DIR = Path(__file__).resolve().parents[1] / "plugins"
 PACKAGE = "photogpt_batch_plugins_under_test"
@@ -310,7 +310,7 @@ def test_plugins_register_exactly_the_guide_models() -> None:
 
 
 def test_registry_loads_the_four_plugin_modules_without_warnings() -> None:
-    pm = make_plugin_manager(load_entry_points=False, extra=[MODULES[name] for name in FAMILY_MODULES])
+    pm = make_plugin_host(load_entry_points=False, extra=[MODULES[name] for name in FAMILY_MODULES])
     registry = build_registry(pm)
     assert registry.warnings == []
     assert registry.ids() == sorted(ALL)

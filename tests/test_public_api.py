@@ -68,6 +68,36 @@ def test_loading_a_campaign_through_the_package_does_not_import_the_client_or_th
         "pluggy", "ruamel.yaml"}
 
 
+RESULT_TYPES = ["Campaign", "Plan", "RunSummary", "StatusReport"]
+
+
+@pytest.mark.parametrize("name", RESULT_TYPES)
+def test_each_result_type_is_exported(name: str) -> None:
+    assert name in photogpt_batch.__all__
+    exec(f"from photogpt_batch import {name}", {})
+
+
+def test_the_functions_return_the_exported_result_types(tmp_path: Path) -> None:
+    from photogpt_batch import (
+        Campaign,
+        Plan,
+        RunConfig,
+        RunSummary,
+        StatusReport,
+        load_campaign,
+        make_plan,
+        read_status,
+        run_campaign,
+    )
+
+    campaign = load_campaign(DEMO)
+    campaign.output = tmp_path / "out"
+    assert isinstance(campaign, Campaign)
+    assert isinstance(make_plan(campaign), Plan)
+    assert isinstance(run_campaign(campaign, RunConfig(sandbox=True), install_signal_handlers=False), RunSummary)
+    assert isinstance(read_status(campaign), StatusReport)
+
+
 def test_the_library_runs_a_campaign_as_the_docs_show(tmp_path: Path) -> None:
     from photogpt_batch import EngineOptions, RunConfig, load_campaign, make_plan, read_status, run_campaign
 

@@ -14,9 +14,9 @@ from click.testing import CliRunner, Result
 from engine_helpers import fast_sandbox, load, run_config
 
 from photogpt_batch.cli import cli
+from photogpt_batch.engine.progress import Progress
 from photogpt_batch.ledger import Ledger
-from photogpt_batch.progress import Progress
-from photogpt_batch.review import embed_json, gallery_data, render_page, write_gallery
+from photogpt_batch.review import embed_json, render_page, review_page_data, write_review_page
 from photogpt_batch.runner import run_campaign
 from photogpt_batch.sandbox import Faults, SandboxThread
 
@@ -54,7 +54,7 @@ def sandbox():
 
 
 def embedded(page: str) -> dict:
-    match = re.search(r'<script type="application/json" id="gallery-data">(.*?)</script>', page, re.S)
+    match = re.search(r'<script type="application/json" id="page-data">(.*?)</script>', page, re.S)
     assert match is not None
     return json.loads(match.group(1))
 
@@ -68,7 +68,7 @@ def test_embedded_json_cannot_close_its_script_or_break_a_line() -> None:
 def test_a_hostile_prompt_stays_inside_the_data_block(tmp_path: Path) -> None:
     campaign = load(spec_file(tmp_path, prompt=HOSTILE + " {ratio}"))
     with Ledger.in_memory() as ledger:
-        page = render_page(gallery_data(campaign, ledger))
+        page = render_page(review_page_data(campaign, ledger))
     # The page's own two script elements close, and nothing else does.
     assert page.count("</script>") == 2 and page.count("<script") == 2
     assert embedded(page)["jobs"][0]["prompt"] == campaign.jobs[0].body["prompt"]
@@ -91,11 +91,11 @@ def test_only_the_pages_own_script_and_style_may_run() -> None:
     assert f"script-src 'sha256-{digest}'" in csp and "default-src 'none'" in csp
 
 
-def test_gallery_data_has_the_campaigns_axes_states_and_files(tmp_path: Path, sandbox: SandboxThread) -> None:
+def test_review_page_data_has_the_campaigns_axes_states_and_files(tmp_path: Path, sandbox: SandboxThread) -> None:
     campaign = load(spec_file(tmp_path))
     run_campaign(campaign, run_config(sandbox))
     with Ledger.open_for_reading(campaign.output) as ledger:
-        data = gallery_data(campaign, ledger)
+        data = review_page_data(campaign, ledger)
     assert data["axes"] == ["model", "ratio"]
     by_id = {job["id"]: job for job in data["jobs"]}
     assert by_id["m-9x16"]["axes"] == {"model": "grok-imagine-1.5", "ratio": "9:16"}
@@ -174,8 +174,8 @@ def test_picks_for_a_campaign_that_never_ran_are_refused(tmp_path: Path) -> None
     assert result.exit_code == 2 and "run the campaign before recording picks" in result.output
 
 
-def test_write_gallery_is_a_library_call(tmp_path: Path) -> None:
-    path = write_gallery(load(spec_file(tmp_path)))
+def test_write_review_page_is_a_library_call(tmp_path: Path) -> None:
+    path = write_review_page(load(spec_file(tmp_path)))
     assert path == tmp_path / "out" / "index.html" and path.read_text().startswith("<!doctype html>")
 
 
@@ -185,7 +185,7 @@ def test_jobs_in_doubt_and_failed_show_their_state_and_the_servers_reason(tmp_pa
         campaign = load(spec_file(tmp_path))
         run_campaign(campaign, run_config(sandbox, concurrency=1))
     with Ledger.open_for_reading(campaign.output) as ledger:
-        jobs = {job["id"]: job for job in gallery_data(campaign, ledger)["jobs"]}
+        jobs = {job["id"]: job for job in review_page_data(campaign, ledger)["jobs"]}
     assert (jobs["m-9x16"]["state"], jobs["m-9x16"]["stateLabel"]) == ("in_doubt", "in doubt")
     assert jobs["m-9x16"]["videos"] == [] and jobs["m-9x16"]["error"]
     assert (jobs["m-1x1"]["state"], jobs["m-1x1"]["error"]) == ("failed", "no <good> reason")

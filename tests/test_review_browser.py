@@ -18,7 +18,7 @@ from click.testing import CliRunner
 from engine_helpers import fast_sandbox, load, run_config
 
 from photogpt_batch.cli import cli
-from photogpt_batch.review import render_page, write_gallery
+from photogpt_batch.review import render_page, write_review_page
 from photogpt_batch.runner import run_campaign
 from photogpt_batch.sandbox import Faults, SandboxThread
 
@@ -263,7 +263,7 @@ def test_the_page_works_for_a_campaign_without_a_matrix(page: Any, tmp_path: Pat
     spec = tmp_path / "plain.yaml"
     spec.write_text(f"version: 1\ncampaign: plain\noutput: {tmp_path / 'out'}\njobs:\n"
                     "  - {id: a, model: veo-3.1, prompt: one}\n  - {id: b, model: veo-3.1, prompt: two}\n")
-    write_gallery(load(spec))
+    write_review_page(load(spec))
     open_page(page, tmp_path)
     assert page.locator(".tiles .tile").count() == 2 and page.locator(".matrix").count() == 0
     assert page.locator(".placeholder").first.text_content() == "not submitted"

@@ -19,9 +19,9 @@ import sys
 import click
 
 from .. import __version__
-from ..durable import describe
 from ..errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, BatchError
-from ..jsonstream import needs_ascii
+from ..io.durable import describe
+from ..io.jsonstream import needs_ascii
 from . import doctor, plan, review, run, spec
 from .common import JSON_ASKED, report_error
 from .ledger import ledger_group, redact_argv

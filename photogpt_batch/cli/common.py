@@ -14,12 +14,12 @@ from typing import Any, TypeVar
 
 import click
 
-from ..diagnostics import Diagnostic, SpecError
-from ..durable import describe
+from ..campaign import Campaign
 from ..errors import BatchError, UsageError
-from ..jobs import Campaign
-from ..jsonstream import needs_ascii
+from ..io.durable import describe
+from ..io.jsonstream import needs_ascii
 from ..plugins import get_registry
+from ..spec.diagnostics import Diagnostic, SpecError
 from ..spec.load import load_campaign
 from ..spec.selection import select_jobs
 
@@ -79,7 +79,8 @@ def report_error(exc: BatchError, as_json: bool) -> None:
         emit_json(exc.to_json())
 
 
-def load_or_exit(spec: str, as_json: bool = False, output: str | None = None, only: tuple[str, ...] = ()) -> Campaign:
+def load_for_command(spec: str, as_json: bool = False, output: str | None = None,
+                     only: tuple[str, ...] = ()) -> Campaign:
     """Load a campaign for a command (``output`` overrides its folder; ``only`` selects jobs, see
     `selection`); a `UsageError` (exit 2) for a bad spec, folder or selection. Prints the spec's warnings unless
     ``as_json``."""

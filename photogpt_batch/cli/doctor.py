@@ -7,7 +7,7 @@ import sys
 import click
 
 from ..errors import EXIT_FAILED, EXIT_OK
-from .common import emit_json, epilog, json_option, load_or_exit
+from .common import emit_json, epilog, json_option, load_for_command
 from .ledger import ledger_option, resolve_ledger
 
 _EXIT_DOCTOR = "  0    no check failed (warnings pass)\n  1    some check failed\n  2    bad usage or spec"
@@ -24,7 +24,7 @@ def doctor(spec: str | None, sandbox: bool, as_json: bool, ledger: str | None) -
     says ok, warn or fail, and what to do. Sends one request (GET /ping)."""
     from ..doctor import diagnose, healthy
 
-    campaign = load_or_exit(spec, as_json) if spec is not None else None
+    campaign = load_for_command(spec, as_json) if spec is not None else None
     checks = diagnose(campaign, sandbox=sandbox, ledger_url=resolve_ledger(ledger))
     if as_json:
         emit_json({"ok": healthy(checks), "checks": [c.to_json() for c in checks]})

@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from ..errors import UsageError
-from .common import json_option, load_or_exit
+from .common import json_option, load_for_command
 
 _LEDGER_HELP = ("The shared ledger: a postgresql:// URL (libpq's PG* variables and ~/.pgpass apply; default "
                 "$PHOTOGPT_BATCH_LEDGER, else the output folder's own ledger). Put the password in PGPASSWORD or "
@@ -85,7 +85,7 @@ def unlock(spec: str, ledger: str | None, yes: bool) -> None:
     """Break the run lock of SPEC's campaign (its holder, if it still runs, records and sends nothing more)."""
     from ..ledger import pg_admin
 
-    campaign = load_or_exit(spec)
+    campaign = load_for_command(spec)
     url = _shared_url(ledger)
     holder = pg_admin.lock_holder(url, campaign.name)
     if holder is None:
@@ -105,7 +105,7 @@ def unlock(spec: str, ledger: str | None, yes: bool) -> None:
 def _transfer(direction: str, spec: str, output: str | None, ledger: str | None) -> None:
     from ..ledger import transfer
 
-    campaign = load_or_exit(spec, output=output)
+    campaign = load_for_command(spec, output=output)
     url = _shared_url(ledger)
     try:
         moved = (transfer.push if direction == "push" else transfer.pull)(campaign.output, url, campaign.name)

@@ -8,7 +8,7 @@ import sys
 import click
 
 from ..errors import EXIT_FAILED, EXIT_OK
-from .common import epilog, json_option, load_or_exit, spec_and_output
+from .common import epilog, json_option, load_for_command, spec_and_output
 from .ledger import ledger_option, resolve_ledger
 
 _EXIT_PLAN = "  0    the plan is shown\n  2    bad spec, usage or configuration, or an unreadable ledger"
@@ -26,7 +26,7 @@ def plan(spec: str, output: str | None, only: tuple[str, ...], ledger: str | Non
     from ..views.plan import make_plan
     from ..views.plan_render import print_plan, write_plan_json
 
-    campaign = load_or_exit(spec, as_json, output, only)
+    campaign = load_for_command(spec, as_json, output, only)
     the_plan = make_plan(campaign, resolve_ledger(ledger))
     if as_json:
         write_plan_json(sys.stdout, the_plan)
@@ -50,7 +50,7 @@ def status(spec: str, output: str | None, only: tuple[str, ...], refresh: bool, 
     from ..views.status import read_status
     from ..views.status_render import print_status, write_status_json
 
-    campaign = load_or_exit(spec, as_json, output, only)
+    campaign = load_for_command(spec, as_json, output, only)
     url = resolve_ledger(ledger)
     if refresh:
         from ..runner import RunConfig, refresh_credits

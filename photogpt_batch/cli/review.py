@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from .common import load_or_exit, spec_and_output
+from .common import load_for_command, spec_and_output
 from .ledger import ledger_option, resolve_ledger
 
 _EXIT_REVIEW = ("  0    the page is written\n"
@@ -22,16 +22,16 @@ _EXIT_REVIEW = ("  0    the page is written\n"
 def review(spec: str, output: str | None, only: tuple[str, ...], picks_file: str | None, open_page: bool,
            ledger: str | None) -> None:
     """Write <output>/index.html: the campaign's videos laid out by its matrix, to compare and pick."""
-    from ..review import record_picks, write_gallery
+    from ..review import record_picks, write_review_page
 
-    campaign = load_or_exit(spec, False, output, only)
+    campaign = load_for_command(spec, False, output, only)
     url = resolve_ledger(ledger)
     if picks_file is not None:
         recorded = record_picks(campaign, Path(picks_file), url)
         for job_id in recorded.unknown:
             click.echo(f"warning: {picks_file}: no job {job_id!r} in {spec}; not recorded", err=True)
         click.echo(f"{campaign.name}: {len(recorded.jobs)} picked job(s) recorded in the ledger", err=True)
-    page = write_gallery(campaign, ledger_url=url)
+    page = write_review_page(campaign, ledger_url=url)
     click.echo(str(page))
     if open_page:
         import webbrowser

@@ -12,11 +12,11 @@ from typing import TYPE_CHECKING
 import click
 
 from ..errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
-from .common import emit_json, epilog, json_option, load_or_exit, silence_broken_streams, skipped, spec_and_output
+from .common import emit_json, epilog, json_option, load_for_command, silence_broken_streams, skipped, spec_and_output
 from .ledger import ledger_option, redact_argv, resolve_ledger
 
 if TYPE_CHECKING:
-    from ..jobs import Campaign
+    from ..campaign import Campaign
     from ..spend.budget import SpendPreview
 
 _EXIT_RUN = ("  0    all done\n  1    some jobs failed, are in doubt or not finished\n"
@@ -134,13 +134,13 @@ def run(ctx: click.Context, spec: str, output: str | None, only: tuple[str, ...]
     it shows what it is about to pay for and asks first (--yes skips the question).
     """
     from ..engine import EngineOptions
-    from ..progress import Progress
+    from ..engine.progress import Progress
     from ..runner import RunConfig, run_campaign
     from ..views.run_render import print_summary, summary_json
 
     if accept_models and not sandbox:
         raise click.UsageError("--accept-model applies to the local sandbox: add --sandbox")
-    campaign = load_or_exit(spec, as_json, output, only)
+    campaign = load_for_command(spec, as_json, output, only)
     url = resolve_ledger(ledger)
     options = EngineOptions(concurrency=concurrency, download_concurrency=download_concurrency,
                             retry_failed=retry_failed, resubmit_in_doubt=resubmit_in_doubt, verify_files=not no_verify,

@@ -16,7 +16,7 @@ from typing import Any
 
 from multidict import CIMultiDictProxy
 
-from ..retry import parse_retry_after
+from ..net.retry import parse_retry_after
 from .errors import STATUS_ERRORS, ApiError, ProtocolError, RateLimited, ServerError
 
 #: Bigger API answers than this are refused: a JSON API that sends more is broken, and the body is held in memory.

@@ -27,8 +27,8 @@ from multidict import CIMultiDictProxy
 from yarl import URL
 
 from .. import __version__
-from ..network import Network
-from ..retry import RetryPolicy
+from ..net.network import Network
+from ..net.retry import RetryPolicy
 from .envelope import MAX_API_BODY, Reply, error_for, ok_envelope, snippet
 from .errors import ApiError, OutcomeUnknown, ProtocolError, RateLimited, ServerError, TransportError
 from .urls import check_base_url, origin, segment

@@ -1,7 +1,7 @@
 """The engine: makes an output folder match a campaign, through one client and one ledger.
 
-`pipeline` runs it (`Engine.run`): each job goes through the `submit` stage, the poll stage (`generation`, over
-the shared `poller`) and the `download` stage (`fetch` streams files, `lastframe` saves last frames, `versions`
+`pipeline` runs it (`Engine.run`): each job goes through the `submit` stage, the `poll` stage (over the
+shared `poller`) and the `download` stage (`fetch` streams files, `lastframe` saves last frames, `versions`
 keeps earlier versions' files), within the limits of `gate`; `spending` asks before paying and keeps the budget
 (the figures themselves are in `photogpt_batch.spend`), `credits` learns what jobs cost, `reconcile` settles
 submissions left in doubt, and `summary` says what the run achieved. Every stage shares one `RunContext`.

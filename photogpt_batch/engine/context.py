@@ -13,8 +13,8 @@ from ..assets.staging import Stager
 from ..client import AuthError, PhotoGPTClient
 from ..errors import RunAborted
 from ..ledger import Ledger
-from ..progress import Progress
 from ..spend.budget import SpendPreview
+from .progress import Progress
 
 
 def key_refused(exc: AuthError) -> NoReturn:

@@ -13,14 +13,22 @@ import time
 from pathlib import Path
 
 from .. import manifest
+from ..campaign import PlannedJob
 from ..client import ApiError, AuthError, Conflict
-from ..durable import describe, owned_dirs
-from ..jobs import PlannedJob
+from ..io.durable import describe, owned_dirs
 from ..layout import ASIDE_MARK, earlier_video_path, last_frame_path, last_frame_saved, part_path, video_path
 from ..ledger import JobRecord, JobState, VideoRecord, VideoState, pending_videos
+from ..net.retry import RetryPolicy
 from . import lastframe
 from .context import RunContext, key_refused
 from .fetch import FetchError, IncompleteDownload, UrlExpired, fetch_file, hash_file
+
+#: The pause before trying a cut download again (its ``.part`` is resumed with ``Range``): short, since the
+#: bytes already here are kept. Full jitter (`RetryPolicy`), as the client's own retries.
+RESUME_RETRY = RetryPolicy(base=0.1, cap=2.0)
+#: The pause before trying again after the API refused to prepare a download (the client has already retried
+#: what it could): a little longer.
+PREPARE_RETRY = RetryPolicy(base=0.2, cap=5.0)
 
 
 class Downloads:
@@ -32,19 +40,20 @@ class Downloads:
         self.slots = asyncio.Semaphore(ctx.options.download_concurrency)
         self._prepare_estimate = ctx.options.prepare_first_estimate  # learned as downloads complete
         self._manifest = manifest.Appender(ctx.output)
-        #: The current version of each job that has had more than one (set by `versions.settle`).
+        #: The current version of each job that has had more than one (set by `versions.place_version_files`).
         self.versions: dict[str, int] = {}
         #: Per job row: the images its success listed (see `lastframe`).
         self.last_frame_urls: dict[int, list[str]] = {}
 
-    async def download_all(self, job: PlannedJob, row: int, fresh: tuple[str, ...] = (),
+    async def download_all(self, job: PlannedJob, row: int, just_succeeded: tuple[str, ...] = (),
                            earlier: int | None = None) -> None:
-        """Download the job's videos not yet on disk. ``fresh``: the video ids of a success just queued for the
-        ledger, whose rows the ledger's readers may not see yet. ``earlier``: the version number of a version
+        """Download the job's videos not yet on disk. ``just_succeeded``: the video ids of a success just queued
+        for the ledger, whose rows the ledger's readers may not see yet. ``earlier``: the version number of a version
         that is no longer current (its videos go to ``<job-id>/v<k>/``), None for the current one."""
         record = self.ctx.ledger.record(row)
-        if fresh:
-            record = record._replace(state=JobState.SUCCEEDED, videos=pending_videos(row, fresh, time.time()))
+        if just_succeeded:
+            record = record._replace(state=JobState.SUCCEEDED,
+                                     videos=pending_videos(row, just_succeeded, time.time()))
         videos = [v for v in record.videos if v.state != VideoState.DOWNLOADED]
         await asyncio.gather(*(self._download(job, record, v, earlier) for v in videos))
         if lastframe.asks_for_last_frame(job.body) and not self.ctx.stopping:
@@ -129,7 +138,7 @@ class Downloads:
                 continue
             except IncompleteDownload as exc:
                 last_error = str(exc)  # the .part is kept: the next attempt resumes it with Range
-                await asyncio.sleep(min(2.0, 0.1 * 2**attempt))
+                await asyncio.sleep(RESUME_RETRY.delay(attempt))
                 continue
             except FetchError as exc:
                 url, last_error = None, str(exc)
@@ -138,7 +147,7 @@ class Downloads:
                 key_refused(exc)
             except ApiError as exc:
                 last_error = str(exc)
-                await asyncio.sleep(min(5.0, 0.2 * 2**attempt))
+                await asyncio.sleep(PREPARE_RETRY.delay(attempt))
                 continue
             except OSError as exc:  # our disk, not the network (fetch_file wraps those): retrying will not help
                 last_error = f"cannot write {rel}: {describe(exc)}"
@@ -193,7 +202,7 @@ class Downloads:
 
     def _set_aside_untrusted(self, job: PlannedJob, dest: Path) -> None:
         """A file at the destination that no version of this job recorded is moved aside, never
-        trusted or lost. One that an earlier version recorded is a paid video that `versions.settle` could
+        trusted or lost. One that an earlier version recorded is a paid video that `versions.place_version_files` could
         not move out of the way: it is kept, and this download fails (raises `FileExistsError`)."""
         if not dest.exists():
             return

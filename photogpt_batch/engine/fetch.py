@@ -26,8 +26,8 @@ from typing import Any, BinaryIO
 
 import aiohttp
 
-from ..durable import LinkRefused, fsync_dir, open_owned, owned_dirs
 from ..errors import BatchError
+from ..io.durable import LinkRefused, fsync_dir, open_owned, owned_dirs
 from ..layout import part_path
 
 #: Statuses from the file host that mean "this signed URL is no longer good": ask ``/download`` again.
@@ -91,7 +91,7 @@ async def fetch_file(
     Raises `UrlExpired` (403/404/410), `IncompleteDownload` (short body or stall; resumable),
     `SizeMismatch` (length disagreement; ``.part`` removed) or `FetchError` (any other status).
 
-    ``root``: the output folder ``dest`` lies in. Every folder between them is checked (`durable.owned_dirs`)
+    ``root``: the output folder ``dest`` lies in. Every folder between them is checked (`io.durable.owned_dirs`)
     before the ``.part`` is opened and again before the rename: a link anywhere on the way (a job folder or a
     ``v<k>/`` replaced by a link to elsewhere) raises `LinkRefused`, and nothing is written through it.
     """

@@ -6,7 +6,7 @@ the client's rate limiter bounds requests per second. Every transition is durabl
 action that depends on it (the intent before the POST, the jobId as soon as it arrives, a file only once it
 is complete and fsynced), which is what makes a rerun after anything safe.
 
-The stages live beside this module: `submit`, `generation` (the poll stage), `download`, and `spending` (the
+The stages live beside this module: `submit`, `poll` (the poll stage), `download`, and `spending` (the
 question before paying, the budget, the credits); `summary` says what a run achieved.
 """
 
@@ -17,24 +17,23 @@ import contextlib
 import datetime as dt
 import functools
 from collections.abc import Callable, Iterable
-from pathlib import Path
 from typing import Any
 
 from ..assets.staging import Stager
+from ..campaign import Campaign, PlannedJob
 from ..client import PhotoGPTClient
 from ..errors import RunAborted
-from ..jobs import Campaign, PlannedJob
 from ..ledger import JobRecord, JobState, JobTransition, Ledger, LedgerWriteFailed, Op, VideoState, VideoTransition
 from ..ledger.takeover import held_for_user
-from ..progress import Progress
 from ..spend.budget import effective_budget
 from . import versions
 from .context import EngineOptions, RunContext
 from .credits import collect_credits
 from .download import Downloads
 from .gate import Gate
-from .generation import PollStage
-from .reconcile import settle
+from .poll import PollStage
+from .progress import Progress
+from .reconcile import settle_in_doubt
 from .spending import RunSpend
 from .submit import submit
 from .summary import RunSummary, summarise
@@ -43,20 +42,20 @@ from .summary import RunSummary, summarise
 class Engine:
     """Makes an output folder match a campaign, through one client and one ledger."""
 
-    def __init__(self, campaign: Campaign, ledger: Ledger, client: PhotoGPTClient, output: Path,
+    def __init__(self, campaign: Campaign, ledger: Ledger, client: PhotoGPTClient,
                  options: EngineOptions | None = None, progress: Progress | None = None,
                  stager: Stager | None = None):
         self.campaign = campaign
         self.ledger = ledger
         self.client = client
-        self.output = output
+        self.output = output = campaign.output
         self.options = options or EngineOptions()
         self.progress = progress or Progress(0, quiet=True)
         self.ctx = RunContext(ledger, client, output, self.options, self.progress, stager=stager)
         self.gate = Gate(self.options.concurrency)
         self.spend = RunSpend(self.ctx, campaign)
         self.downloads = Downloads(self.ctx)
-        self.polling = PollStage(self.ctx, client, self.spend, self.gate, self.downloads)
+        self.polling = PollStage(self.ctx, self.spend, self.gate, self.downloads)
         self._submits: set[asyncio.Task[Any]] = set()
         self._tasks: list[asyncio.Task[None]] = []
         self._jobs = {job.id: job for job in campaign.jobs}
@@ -176,14 +175,15 @@ class Engine:
                                    "over and which may still be alive (paused): they are not checked or sent "
                                    "again automatically; see the summary")
             judged = [r for r in current.values() if not held_for_user(r)]
-            settled = await settle(self.ledger, self.client, judged, self.options.in_doubt_settle_seconds)
+            settled = await settle_in_doubt(self.ledger, self.client, judged, self.options.in_doubt_settle_seconds)
             for job_id in settled:
                 self.progress.note(f"{job_id}: GET /jobs shows its earlier submission never reached the server; "
                                    "sending it again")
             if settled:
                 current = self._current()
         # Before anything is downloaded: earlier versions' files move out of the way of the current one's.
-        self.downloads.versions, warnings = await versions.settle(self.ledger, self.output, current.values())
+        self.downloads.versions, warnings = await versions.place_version_files(self.ledger, self.output,
+                                                                               current.values())
         for warning in warnings:
             self.progress.note(warning)
         if self.downloads.versions:
@@ -265,7 +265,7 @@ class Engine:
         if doubts:
             # A doubt left by a run whose lock was taken over waits for the user while that run may be alive.
             judged = [r for r in doubts if not held_for_user(r)]
-            for job_id in await settle(ledger, self.client, judged, self.options.in_doubt_settle_seconds):
+            for job_id in await settle_in_doubt(ledger, self.client, judged, self.options.in_doubt_settle_seconds):
                 self.progress.note(f"{job_id}: GET /jobs shows that {what} never reached the server: nothing "
                                    "was paid for it, and it is not sent")
             if self.options.resubmit_in_doubt:
@@ -334,20 +334,21 @@ class Engine:
                 remote_id = await asyncio.shield(task)
                 if remote_id is None:
                     return
-                state, fresh = await self.polling.await_generation(job, record.rowid, remote_id,
+                state, just_succeeded = await self.polling.await_generation(job, record.rowid, remote_id,
                                                                    dt.datetime.now(dt.UTC))
         elif state == JobState.SUBMITTED and record.remote_id:
             self.gate.enter()
             self.progress.event("resumed", job.id, record.remote_id)
             submitted = dt.datetime.fromtimestamp(record.submitted_at, dt.UTC) if record.submitted_at else None
             try:
-                state, fresh = await self.polling.await_generation(job, record.rowid, record.remote_id, submitted)
+                state, just_succeeded = await self.polling.await_generation(job, record.rowid, record.remote_id,
+                                                                            submitted)
             finally:
                 await self.gate.leave()
         else:
-            fresh = ()
+            just_succeeded = ()
         if state == JobState.SUCCEEDED:
-            await self.downloads.download_all(job, record.rowid, fresh, earlier)
+            await self.downloads.download_all(job, record.rowid, just_succeeded, earlier)
 
     def _submit_done(self, task: asyncio.Task[Any]) -> None:
         """Forget a finished submission, retrieving its exception: the job flow awaiting it through a shield may

@@ -78,7 +78,7 @@ def doubts(ledger: Ledger, records: Iterable[JobRecord], server_now: float) -> l
     return found
 
 
-async def settle(ledger: Ledger, client: PhotoGPTClient, records: Iterable[JobRecord],
+async def settle_in_doubt(ledger: Ledger, client: PhotoGPTClient, records: Iterable[JobRecord],
                  settle_after: float) -> list[str]:
     """Move back to ``planned`` every in-doubt job whose submission provably created nothing; returns their
     ids. Only submissions older than ``settle_after`` seconds are judged: a server may still be creating a

@@ -8,8 +8,8 @@ import logging
 import time
 from typing import Any
 
+from ..campaign import Campaign, PlannedJob
 from ..client import ApiError
-from ..jobs import Campaign, PlannedJob
 from ..ledger import Disposition, JobRecord, JobState, LedgerError
 from ..plugins import get_registry
 from ..spend.budget import BudgetClosed, BudgetGate, BudgetReached, PriceUnknown, SpendPreview

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..assets.store import StoreError
+from ..campaign import PlannedJob
 from ..client import (
     ApiError,
     AuthError,
@@ -12,7 +13,6 @@ from ..client import (
     RateLimited,
     TransportError,
 )
-from ..jobs import PlannedJob
 from ..ledger import JobRecord
 from ..spend.budget import BudgetReached
 from .context import RunContext, key_refused

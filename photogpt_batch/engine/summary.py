@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from ..jobs import Campaign
+from ..campaign import Campaign
 from ..ledger import JobState, Ledger, VideoState
 from ..spend.budget import SpendPreview
 from .versions import unfinished_earlier, unfinished_outside

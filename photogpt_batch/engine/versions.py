@@ -3,7 +3,7 @@
 A job's *version* is its content: the first is version 1, and each change of the spec that changes the
 request makes the next (going back to an earlier content makes that version current again). The current
 version's videos are ``<job-id>/<n>.mp4``, where a reader expects them; each earlier version's are
-``<job-id>/v<k>/<n>.mp4`` (`layout` says so). `settle` moves files to where their version says before a run
+``<job-id>/v<k>/<n>.mp4`` (`layout` says so). `place_version_files` moves files to where their version says before a run
 downloads anything, and records each move in the ledger, so the new version's download never lands on a paid file.
 
 An earlier version that was sent is still followed to its end (`unfinished_earlier`): a run interrupted after
@@ -20,7 +20,7 @@ import os
 from collections.abc import Container, Iterable
 from pathlib import Path
 
-from ..durable import describe, fsync_dir, owned_dirs
+from ..io.durable import describe, fsync_dir, owned_dirs
 from ..layout import earlier_video_path, video_path
 from ..ledger import JobRecord, JobState, Ledger, MoveVideo, VideoState, VideoTransition
 from . import lastframe
@@ -66,7 +66,8 @@ def unfinished_outside(current: Iterable[JobRecord], earlier: Iterable[JobRecord
     return [(r, numbers[r.rowid]) for r in sorted(mine, key=lambda r: r.rowid) if unfinished(r)]
 
 
-async def settle(ledger: Ledger, output: Path, current: Iterable[JobRecord]) -> tuple[dict[str, int], list[str]]:
+async def place_version_files(ledger: Ledger, output: Path,
+                              current: Iterable[JobRecord]) -> tuple[dict[str, int], list[str]]:
     """Move the files of ``current``'s jobs where their versions say (earlier versions out of the way first,
     then a current version that was an earlier one back in place), recording each move.
 

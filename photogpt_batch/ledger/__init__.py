@@ -46,7 +46,16 @@ from .errors import (
 )
 from .migrations import APPLICATION_ID, MIGRATIONS, PG_MIGRATIONS, PG_SCHEMA_VERSION, SCHEMA_VERSION
 from .ops import JobTransition, MoveVideo, Op, SetCredits, SetMeta, VideoTransition
-from .records import Event, JobRecord, LockHolder, Reconciled, Reconciliation, VideoRecord, disposition, pending_videos
+from .records import (
+    Event,
+    JobRecord,
+    LockHolder,
+    ReconciledJob,
+    Reconciliation,
+    VideoRecord,
+    disposition,
+    pending_videos,
+)
 from .sqlite import SqliteLedger
 from .states import JOB_TRANSITIONS, VIDEO_TRANSITIONS, Disposition, JobState, VideoState
 from .stores import LEDGER_ENV, LedgerUrlError, has_password, ledger_url, redact, where_and_holder
@@ -86,7 +95,7 @@ __all__ = [
     "MoveVideo",
     "Op",
     "ReadOnlyLedger",
-    "Reconciled",
+    "ReconciledJob",
     "Reconciliation",
     "SetCredits",
     "SetMeta",

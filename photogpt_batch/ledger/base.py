@@ -25,10 +25,10 @@ from pathlib import Path, PurePath
 from types import TracebackType
 from typing import Any, Self
 
-from ..jobs import PlannedJob, canonical_json
+from ..campaign import PlannedJob, canonical_json
 from .errors import UnknownRecord
 from .ops import INSERT_EVENT, EventRow, JobTransition, Op, SetCredits, SetMeta, Tx, VideoTransition, with_offset
-from .records import Event, JobRecord, LockHolder, Reconciled, Reconciliation, VideoRecord, disposition
+from .records import Event, JobRecord, LockHolder, ReconciledJob, Reconciliation, VideoRecord, disposition
 from .states import JOB_STATES, VIDEO_STATES, Disposition, JobState, VideoState
 from .writer import GroupCommit
 
@@ -419,6 +419,6 @@ class Ledger(GroupCommit):
         items = []
         for job in planned:
             record = records.pop(job.id, None)
-            items.append(Reconciled(job.id, disposition(job, record), job, record))
-        orphaned = [Reconciled(r.job_id, Disposition.ORPHANED, None, r) for r in records.values()]
+            items.append(ReconciledJob(job.id, disposition(job, record), job, record))
+        orphaned = [ReconciledJob(r.job_id, Disposition.ORPHANED, None, r) for r in records.values()]
         return Reconciliation(items, orphaned)

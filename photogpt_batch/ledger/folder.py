@@ -20,7 +20,7 @@ import stat
 from collections.abc import Callable
 from pathlib import Path
 
-from ..durable import check_owned_dir, fsync_dir, open_owned
+from ..io.durable import check_owned_dir, fsync_dir, open_owned
 from ..layout import claim_path, ledger_dir, ledger_path, manifest_path, tmp_path
 from .errors import LedgerError
 from .sqlite_file import FolderLock

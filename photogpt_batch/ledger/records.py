@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from ..jobs import PlannedJob
+from ..campaign import PlannedJob
 from .states import Disposition, JobState, VideoState
 
 
@@ -86,7 +86,7 @@ class Event(NamedTuple):
         return None if self.clock_offset is None else self.at + self.clock_offset
 
 
-class Reconciled(NamedTuple):
+class ReconciledJob(NamedTuple):
     """A job of the spec (or an orphan of the ledger) and what the ledger says about it."""
 
     job_id: str
@@ -99,8 +99,8 @@ class Reconciled(NamedTuple):
 class Reconciliation:
     """The spec compared with the ledger: spec jobs in spec order, then ledger jobs the spec dropped."""
 
-    jobs: list[Reconciled]
-    orphaned: list[Reconciled]
+    jobs: list[ReconciledJob]
+    orphaned: list[ReconciledJob]
 
     @property
     def counts(self) -> dict[Disposition, int]:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import layout
-from ..durable import check_owned_dir, fsync_dir
+from ..io.durable import check_owned_dir, fsync_dir
 from . import sqlite_file as f
 from .base import Ledger
 from .errors import LedgerCorrupt, LedgerError, LedgerTooNew, LedgerUnusable, ReadOnlyLedger

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..durable import LinkRefused, open_owned
+from ..io.durable import LinkRefused, open_owned
 from ..layout import lock_path
 from .errors import LedgerCorrupt, LedgerError, LedgerLocked, LedgerTooNew, LedgerUnusable, LedgerWriteFailed
 from .migrations import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION

@@ -1,27 +1,27 @@
 """The review page: a campaign's videos in one static HTML file, laid out by its matrix, to compare and pick.
 
-    from photogpt_batch.review import write_gallery, record_picks
+    from photogpt_batch.review import write_review_page, record_picks
 
-    write_gallery(campaign)                        # <output>/index.html
+    write_review_page(campaign)                        # <output>/index.html
     record_picks(campaign, Path("demo-picks.json"))  # the page's export, into the ledger
 
 See `page` (the file and its escaping), `data` (what it shows) and `picks` (the picks file and the ledger).
 """
 
-from .data import campaign_axes, gallery_data
-from .page import PAGE, GalleryError, embed_json, render_page, write_gallery
+from .data import campaign_axes, review_page_data
+from .page import PAGE, ReviewPageError, embed_json, render_page, write_review_page
 from .picks import PicksError, RecordedPicks, record_picks, recorded_picks
 
 __all__ = [
     "PAGE",
-    "GalleryError",
     "PicksError",
     "RecordedPicks",
+    "ReviewPageError",
     "campaign_axes",
     "embed_json",
-    "gallery_data",
     "record_picks",
     "recorded_picks",
     "render_page",
-    "write_gallery",
+    "review_page_data",
+    "write_review_page",
 ]

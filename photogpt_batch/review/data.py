@@ -8,10 +8,10 @@ from collections import Counter
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from ..campaign import Campaign, PlannedJob
 from ..engine.versions import numbered, unfinished
-from ..jobs import Campaign, PlannedJob
 from ..layout import last_frame_path, last_frame_saved
-from ..ledger import Disposition, JobRecord, JobState, Ledger, Reconciled, VideoState
+from ..ledger import Disposition, JobRecord, JobState, Ledger, ReconciledJob, VideoState
 from .picks import recorded_picks
 
 #: The axis every campaign has: the job's model. Matrix keys follow, in the order the spec first uses them.
@@ -130,7 +130,7 @@ def _job(output: Path, planned: PlannedJob, disposition: Disposition, record: Jo
     return entry
 
 
-def _history(items: list[Reconciled], earlier: list[JobRecord]) -> dict[str, list[tuple[int, JobRecord]]]:
+def _history(items: list[ReconciledJob], earlier: list[JobRecord]) -> dict[str, list[tuple[int, JobRecord]]]:
     """Per spec job, its earlier versions with their numbers, oldest first."""
     current = [item.record for item in items if item.record is not None]
     numbers = numbered([*earlier, *current])
@@ -142,7 +142,7 @@ def _history(items: list[Reconciled], earlier: list[JobRecord]) -> dict[str, lis
     return history
 
 
-def gallery_data(campaign: Campaign, ledger: Ledger) -> dict[str, Any]:
+def review_page_data(campaign: Campaign, ledger: Ledger) -> dict[str, Any]:
     """Everything the page shows about ``campaign``, from its ``ledger`` and the files in its output folder."""
     output = campaign.output
     reconciliation = ledger.reconcile(campaign.jobs)

@@ -20,19 +20,19 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from ..durable import describe, open_owned
+from ..campaign import Campaign
 from ..errors import UsageError
-from ..jobs import Campaign
+from ..io.durable import describe, open_owned
 from ..layout import PAGE as PAGE  # re-exported: the review package names its file
 from ..layout import page_path, tmp_path
 from ..ledger import Ledger, LedgerError, redact
-from .data import gallery_data
+from .data import review_page_data
 
 _MARKER = re.compile(r"\{\{(TITLE|CSP|STYLE|SCRIPT|DATA)\}\}")
 _JSON_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
 
 
-class GalleryError(UsageError):
+class ReviewPageError(UsageError):
     """The page cannot be written (an unreadable ledger, a folder that cannot be written); exit 2."""
 
 
@@ -53,8 +53,8 @@ def _sha256(text: str) -> str:
 
 
 def render_page(data: dict[str, Any]) -> str:
-    """The page's HTML for `gallery_data` output."""
-    style, script = _asset("gallery.css"), _asset("gallery.js")
+    """The page's HTML for `review_page_data` output."""
+    style, script = _asset("page.css"), _asset("page.js")
     # Media and images come only from the page's own folder (or, on file://, from the file system);
     # nothing else may be fetched, framed or run.
     csp = (f"default-src 'none'; script-src {_sha256(script)}; style-src {_sha256(style)}; "
@@ -67,7 +67,7 @@ def render_page(data: dict[str, Any]) -> str:
         "DATA": embed_json(data),
     }
     # One pass over the template: text filled in is never searched for markers again.
-    return _MARKER.sub(lambda m: values[m.group(1)], _asset("gallery.html"))
+    return _MARKER.sub(lambda m: values[m.group(1)], _asset("page.html"))
 
 
 def write_page(output: Path, page: str) -> Path:
@@ -89,12 +89,12 @@ def write_page(output: Path, page: str) -> Path:
     return path
 
 
-def write_gallery(campaign: Campaign, ledger: Ledger | None = None, ledger_url: str | None = None) -> Path:
+def write_review_page(campaign: Campaign, ledger: Ledger | None = None, ledger_url: str | None = None) -> Path:
     """Write the review page of ``campaign`` into its output folder; returns its path.
 
     ``ledger``: an open ledger of the campaign (a run's own); by default its ledger is opened for reading: the
     folder's, or with ``ledger_url`` the shared one (a campaign that never ran shows every job as not
-    submitted). Raises `GalleryError`."""
+    submitted). Raises `ReviewPageError`."""
     where = campaign.output if ledger_url is None else redact(ledger_url)
     try:
         if ledger is None:
@@ -102,13 +102,13 @@ def write_gallery(campaign: Campaign, ledger: Ledger | None = None, ledger_url: 
                 owner = reader.meta("campaign")
                 if owner is not None and owner != campaign.name:
                     # Its jobs would be matched to this spec's by id: another campaign's videos under these names.
-                    raise GalleryError(f"{campaign.output} belongs to campaign {owner!r}, not {campaign.name!r}: "
+                    raise ReviewPageError(f"{campaign.output} belongs to campaign {owner!r}, not {campaign.name!r}: "
                                        "give --output the folder of this campaign")
-                data = gallery_data(campaign, reader)
+                data = review_page_data(campaign, reader)
         else:
-            data = gallery_data(campaign, ledger)
+            data = review_page_data(campaign, ledger)
         return write_page(campaign.output, render_page(data))
     except LedgerError as exc:
-        raise GalleryError(f"cannot read the ledger in {where}: {exc}") from exc
+        raise ReviewPageError(f"cannot read the ledger in {where}: {exc}") from exc
     except OSError as exc:
-        raise GalleryError(f"cannot write {page_path(campaign.output)}: {describe(exc)}") from exc
+        raise ReviewPageError(f"cannot write {page_path(campaign.output)}: {describe(exc)}") from exc

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..campaign import Campaign
 from ..errors import UsageError
-from ..jobs import Campaign
 from ..ledger import Ledger, LedgerError, ledger_path
 
 PICKS_KEY = "picks"

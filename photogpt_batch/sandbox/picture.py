@@ -1,4 +1,4 @@
-"""What a sandbox video shows: the request drawn into every frame, so a gallery of sandbox videos is worth looking at.
+"""What a sandbox video shows: the request drawn into every frame, so their review page is worth looking at.
 
 Each video is a short H.264 clip in the requested aspect ratio whose length follows the requested duration
 (scaled down and capped, so files stay a few kilobytes), on a colour derived from the request, with the model,

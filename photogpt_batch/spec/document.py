@@ -23,8 +23,8 @@ from ruamel.yaml.constructor import DuplicateKeyError
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.events import CollectionEndEvent, CollectionStartEvent, ScalarEvent, StreamEndEvent
 
-from ..diagnostics import Diagnostic, SpecError
 from ..models import JsonPath
+from .diagnostics import Diagnostic, SpecError
 from .text import key_text
 
 Pos = tuple[int, int]

@@ -15,8 +15,8 @@ from collections.abc import Hashable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..diagnostics import Diagnostic
 from ..models import JsonPath
+from .diagnostics import Diagnostic
 from .document import Pos, YamlMap, YamlSeq, key_position, to_plain, value_position, walk_position
 from .ids import CAMPAIGN_SLUG, EntryIds, SeenIds, invalid_as_written
 from .matrix import Matrix, content_key, value_key

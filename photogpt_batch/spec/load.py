@@ -14,10 +14,10 @@ from typing import Any
 from ..assets.body import body_assets
 from ..assets.hashcache import HashCache
 from ..assets.local import LocalFiles
-from ..diagnostics import SpecError, sort_diagnostics
-from ..jobs import Campaign
+from ..campaign import Campaign
 from ..plugins import Registry, get_registry
 from ..state_dir import state_dir
+from .diagnostics import SpecError, sort_diagnostics
 from .document import load_document, load_plain, read_text, spec_relative
 from .expand import iter_expand
 from .validation import validate_expansion

@@ -7,7 +7,7 @@ import itertools
 from collections.abc import Hashable, Iterator
 from typing import Any
 
-from ..diagnostics import suggest
+from .diagnostics import suggest
 from .document import Pos, YamlMap, key_position, to_plain, value_position
 from .reporter import Reporter
 from .templates import Cell

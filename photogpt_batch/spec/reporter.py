@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..diagnostics import Diagnostic, suggest
+from .diagnostics import Diagnostic, suggest
 from .document import Pos, YamlMap, key_position
 from .templates import RESERVED_NAMES, VAR_NAME
 from .text import key_text, show

@@ -20,7 +20,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
-from ..diagnostics import Diagnostic
+from .diagnostics import Diagnostic
 from .document import MAX_SPEC_BYTES, Pos, check_values, to_plain, value_position
 from .templates import VAR_NAME, Cell
 

@@ -13,8 +13,8 @@ import difflib
 from collections.abc import Sequence
 from fnmatch import fnmatchcase
 
+from ..campaign import Campaign, PlannedJob
 from ..errors import UsageError
-from ..jobs import Campaign, PlannedJob
 
 
 class SelectionError(UsageError, ValueError):

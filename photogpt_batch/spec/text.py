@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ..jobs import canonical_json
+from ..campaign import canonical_json
 from ..models import JsonPath
 
 #: A value shown in a message is cut to this many characters, so that one message stays one line.

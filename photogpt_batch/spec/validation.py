@@ -17,10 +17,10 @@ from typing import Any
 import jsonschema
 
 from ..assets.local import LocalFiles
-from ..diagnostics import Diagnostic, suggest
-from ..jobs import PlannedJob, canonical_json, content_hash
+from ..campaign import PlannedJob, canonical_json, content_hash
 from ..models import JsonPath, Model, Problem
 from ..plugins import Registry
+from .diagnostics import Diagnostic, suggest
 from .document import node_position, walk_position
 from .expand import ExpandedJob
 from .files import with_files

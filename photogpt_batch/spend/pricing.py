@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, NamedTuple, Protocol
 
 from .. import campaign_index
-from ..jobs import canonical_json
+from ..campaign import canonical_json
 from ..ledger import JobRecord, JobState, Ledger, LedgerError
 
 log = logging.getLogger(__name__)

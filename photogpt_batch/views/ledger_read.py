@@ -7,8 +7,8 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
+from ..campaign import Campaign
 from ..errors import StatusError
-from ..jobs import Campaign
 from ..ledger import JobRecord, Ledger, LedgerError, LockHolder, Reconciliation
 
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..jobs import Campaign
-from ..ledger import Disposition, Reconciled, Reconciliation
+from ..campaign import Campaign
+from ..ledger import Disposition, ReconciledJob, Reconciliation
 from ..plugins import get_registry
 from ..spend.pricing import Estimate, PriceBook, estimate_all, learn_prices
 from .diff import Change, body_diff
@@ -39,7 +39,7 @@ class Plan:
         """Jobs per state (new, changed, in_flight, done, failed, in_doubt, orphaned)."""
         return {str(k): v for k, v in self.reconciliation.counts.items()}
 
-    def estimated_credits(self, item: Reconciled) -> float | None:
+    def estimated_credits(self, item: ReconciledJob) -> float | None:
         """What submitting this job would cost, estimated from the prices paid (None: unknown)."""
         if self.prices is None or item.planned is None:
             return None

@@ -7,10 +7,10 @@ from typing import IO, TYPE_CHECKING, Any
 
 import click
 
-from ..jsonstream import write_json
+from ..io.jsonstream import write_json
 
 if TYPE_CHECKING:
-    from ..ledger import Reconciled
+    from ..ledger import ReconciledJob
     from ..spend.pricing import Estimate
     from .plan import Plan
 
@@ -40,7 +40,7 @@ def _head(plan: Plan) -> dict[str, Any]:
     return head
 
 
-def _entry_json(plan: Plan, item: Reconciled) -> dict[str, Any]:
+def _entry_json(plan: Plan, item: ReconciledJob) -> dict[str, Any]:
     job = item.planned
     assert job is not None
     entry: dict[str, Any] = {"id": job.id, "model": job.model, "state": str(item.disposition),

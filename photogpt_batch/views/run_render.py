@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from ..jobs import Campaign
+from ..campaign import Campaign
 from ..spend.pricing import format_credits
 from .status_render import EARLIER_STATES, outside
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+from ..campaign import Campaign
 from ..engine.versions import numbered, unfinished, unfinished_outside
 from ..errors import StatusError as StatusError  # re-exported: callers catch it from here too
-from ..jobs import Campaign
 from ..ledger import Disposition, JobRecord, JobState, LedgerError, Reconciliation
 from .ledger_read import LedgerWhere, open_ledger, read_ledger
 

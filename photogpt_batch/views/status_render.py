@@ -8,8 +8,8 @@ from typing import IO, Any
 import click
 
 from ..engine.versions import unfinished
-from ..jsonstream import write_json
-from ..ledger import JobRecord, Reconciled, VideoState
+from ..io.jsonstream import write_json
+from ..ledger import JobRecord, ReconciledJob, VideoState
 from ..spend.pricing import format_credits
 from .status import StatusReport, VersionHistory
 
@@ -32,7 +32,7 @@ def _videos_json(record: JobRecord) -> list[dict[str, Any]]:
              "sha256": v.sha256, "error": v.error} for v in record.videos]
 
 
-def _status_entry(item: Reconciled, report: StatusReport) -> dict[str, Any]:
+def _status_entry(item: ReconciledJob, report: StatusReport) -> dict[str, Any]:
     record = item.record
     entry: dict[str, Any] = {"id": item.job_id, "state": str(item.disposition)}
     if item.planned is not None:

@@ -10,7 +10,7 @@ import pytest
 from asset_helpers import png
 
 from photogpt_batch.assets.hashcache import HashCache
-from photogpt_batch.diagnostics import SpecError
+from photogpt_batch.spec.diagnostics import SpecError
 from photogpt_batch.spec.load import load_campaign
 
 

@@ -14,8 +14,8 @@ from asset_helpers import campaign_file, s3_client
 from engine_helpers import fast_sandbox, load, posts, run_config
 
 from photogpt_batch.assets.sandbox_store import SandboxStore
+from photogpt_batch.engine.progress import Progress
 from photogpt_batch.ledger import ledger_path
-from photogpt_batch.progress import Progress
 from photogpt_batch.runner import ConfigError, run_campaign
 from photogpt_batch.sandbox import SandboxThread
 

@@ -364,7 +364,7 @@ def test_a_run_that_sent_nothing_does_not_hold_the_folder(tmp_path: Path, sandbo
 
 
 def test_another_api_of_the_same_kind_is_followed_with_a_warning(tmp_path: Path, sandbox: SandboxThread) -> None:
-    from photogpt_batch.progress import Progress
+    from photogpt_batch.engine.progress import Progress
 
     spec = write_campaign(tmp_path, jobs=2)
     assert run_campaign(load(spec), run_config(sandbox)).complete

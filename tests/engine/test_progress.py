@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from engine_helpers import check_outputs, fast_sandbox, write_campaign
 
-from photogpt_batch.progress import Progress
+from photogpt_batch.engine.progress import Progress
 from photogpt_batch.sandbox import SandboxThread
 
 KINDS = ["submitted", "generating", "generated", "downloaded", "failed", "in_doubt", "video_failed"]

@@ -15,7 +15,7 @@ from engine_helpers import check_outputs, fast_sandbox, load, run_config, write_
 
 from photogpt_batch.cli.run import resume_command, run
 from photogpt_batch.engine import RunSummary
-from photogpt_batch.progress import Progress
+from photogpt_batch.engine.progress import Progress
 from photogpt_batch.runner import run_campaign
 from photogpt_batch.sandbox import SandboxThread
 from photogpt_batch.views.run_render import print_summary

@@ -9,8 +9,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from photogpt_batch.campaign import Campaign
 from photogpt_batch.engine import EngineOptions
-from photogpt_batch.jobs import Campaign
 from photogpt_batch.runner import RunConfig
 from photogpt_batch.sandbox import SandboxConfig, SandboxThread
 from photogpt_batch.spec.load import load_campaign

@@ -10,7 +10,7 @@ import psycopg
 import pytest
 from pg_server import PASSWORD, Cluster
 
-from photogpt_batch.jobs import PlannedJob, content_hash
+from photogpt_batch.campaign import PlannedJob, content_hash
 from photogpt_batch.ledger import (
     PG_MIGRATIONS,
     PG_SCHEMA_VERSION,

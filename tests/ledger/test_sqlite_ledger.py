@@ -20,7 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from ledger_writes import commit
 
-from photogpt_batch.jobs import PlannedJob, content_hash
+from photogpt_batch.campaign import PlannedJob, content_hash
 from photogpt_batch.ledger import (
     APPLICATION_ID,
     JOB_TRANSITIONS,
@@ -327,7 +327,7 @@ async def test_committed_state_survives_close_and_reopen(output: Path) -> None:
 CHILD_COMMITS_THEN_HANGS = """
 import asyncio, sys
 from pathlib import Path
-from photogpt_batch.jobs import PlannedJob, content_hash
+from photogpt_batch.campaign import PlannedJob, content_hash
 from photogpt_batch.ledger import Ledger
 
 body = {"modelID": "veo-3.1", "prompt": "x"}

@@ -22,7 +22,7 @@ from pg_server import Cluster
 from photogpt_batch.cli import cli
 from photogpt_batch.engine import RunSummary
 from photogpt_batch.ledger import JobState, Ledger, VideoState
-from photogpt_batch.review import gallery_data
+from photogpt_batch.review import review_page_data
 from photogpt_batch.runner import RunConfig, run_campaign
 from photogpt_batch.sandbox import Faults, SandboxThread
 from photogpt_batch.spec.selection import select_jobs
@@ -81,7 +81,7 @@ def earlier_versions(output: Path, url: str | None) -> list[Any]:
 def review_earlier(spec: Path, url: str | None) -> list[dict[str, Any]]:
     campaign = load(spec)
     with Ledger.open_for_reading(campaign.output, url=url, campaign="t") as ledger:
-        return gallery_data(campaign, ledger)["jobs"][0]["earlierVersions"]
+        return review_page_data(campaign, ledger)["jobs"][0]["earlierVersions"]
 
 
 def edit_prompt(spec: Path) -> None:

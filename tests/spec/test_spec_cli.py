@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
+from photogpt_batch.campaign import canonical_json
 from photogpt_batch.cli import cli
-from photogpt_batch.jobs import canonical_json
 
 ROOT = Path(__file__).parents[2]
 SPECS = ROOT / "specs"

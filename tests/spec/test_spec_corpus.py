@@ -25,7 +25,7 @@ import pytest
 from click.testing import CliRunner
 
 from photogpt_batch.cli import cli
-from photogpt_batch.diagnostics import Diagnostic, SpecError
+from photogpt_batch.spec.diagnostics import Diagnostic, SpecError
 from photogpt_batch.spec.load import load_campaign
 
 CORPUS = Path(__file__).parent / "corpus"

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from photogpt_batch.diagnostics import Diagnostic, SpecError
-from photogpt_batch.jobs import Campaign
+from photogpt_batch.campaign import Campaign
 from photogpt_batch.layout import LEDGER_DIR, MANIFEST
+from photogpt_batch.spec.diagnostics import Diagnostic, SpecError
 from photogpt_batch.spec.document import load_document
 from photogpt_batch.spec.expand import expand
 from photogpt_batch.spec.ids import MAX_ID_LENGTH

@@ -24,9 +24,9 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from photogpt_batch.diagnostics import SpecError
 from photogpt_batch.plugins import get_registry
 from photogpt_batch.spec import document, load
+from photogpt_batch.spec.diagnostics import SpecError
 from photogpt_batch.spec.document import load_document, load_plain
 from photogpt_batch.spec.load import load_campaign
 
@@ -174,7 +174,7 @@ def test_when_ruamel_yaml_clib_cannot_be_imported_loading_still_works(tmp_path: 
 import sys
 sys.modules["_ruamel_yaml"] = None  # what an interpreter without ruamel.yaml.clib sees: ImportError
 from photogpt_batch.spec import document
-from photogpt_batch.diagnostics import SpecError
+from photogpt_batch.spec.diagnostics import SpecError
 from photogpt_batch.spec.load import load_campaign
 assert document.CParser is None
 print([job.id for job in load_campaign({str(path)!r}).jobs])

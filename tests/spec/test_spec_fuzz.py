@@ -16,8 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from photogpt_batch.cli import cli
-from photogpt_batch.diagnostics import SpecError
 from photogpt_batch.plugins import get_registry
+from photogpt_batch.spec.diagnostics import SpecError
 from photogpt_batch.spec.load import load_campaign
 
 SPECS = sorted((Path(__file__).parents[2] / "specs").glob("*.yaml"))

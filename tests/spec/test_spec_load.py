@@ -12,8 +12,8 @@ import pytest
 from click.testing import CliRunner
 
 from photogpt_batch.cli import cli
-from photogpt_batch.diagnostics import Diagnostic, SpecError
 from photogpt_batch.spec import document as spec_module
+from photogpt_batch.spec.diagnostics import Diagnostic, SpecError
 from photogpt_batch.spec.document import load_document
 from photogpt_batch.spec.load import load_campaign
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from photogpt_batch.diagnostics import SpecError
+from photogpt_batch.spec.diagnostics import SpecError
 from photogpt_batch.spec.load import load_campaign
 from photogpt_batch.spec.text import dotted, show
 

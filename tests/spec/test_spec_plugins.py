@@ -1,6 +1,6 @@
 """Third-party model plugins: a new family works without touching the core, and a broken one costs only itself.
 
-In-process tests hand plugin objects to `make_plugin_manager(extra=...)`. The entry-point tests install a
+In-process tests hand plugin objects to `make_plugin_host(extra=...)`. The entry-point tests install a
 throwaway distribution for real: a ``*.dist-info`` folder with an ``entry_points.txt`` in a temporary
 directory on ``PYTHONPATH`` of a ``photogpt-batch`` subprocess.
 """
@@ -20,9 +20,9 @@ from typing import Any
 import pytest
 
 from photogpt_batch import Model, Problem, hookimpl
-from photogpt_batch.diagnostics import SpecError
 from photogpt_batch.models import Job
-from photogpt_batch.plugins import Registry, build_registry, make_plugin_manager
+from photogpt_batch.plugins import Registry, build_registry, make_plugin_host
+from photogpt_batch.spec.diagnostics import SpecError
 from photogpt_batch.spec.load import load_campaign
 from photogpt_batch.views.plan import make_plan
 
@@ -51,7 +51,7 @@ def plugin_module(name: str, register_models: Callable[[Callable[[Model], None]]
 
 
 def registry_with(*plugins: object) -> Registry:
-    return build_registry(make_plugin_manager(load_entry_points=True, extra=plugins))
+    return build_registry(make_plugin_host(load_entry_points=True, extra=plugins))
 
 
 def acme_plugin() -> types.ModuleType:
@@ -175,19 +175,19 @@ def test_duplicate_model_id_is_a_warning_and_the_first_is_kept() -> None:
 
 def test_plugins_env_var_limits_the_entry_point_plugins(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PHOTOGPT_BATCH_PLUGINS", "veo")
-    registry = build_registry(make_plugin_manager())
+    registry = build_registry(make_plugin_host())
     assert registry.ids() == ["veo-3.1", "veo-3.1-fast"]
     assert {m.plugin for m in registry.models.values()} == {"veo"}
 
 
 def test_plugins_env_var_takes_a_comma_separated_list(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PHOTOGPT_BATCH_PLUGINS", "veo, grok")
-    assert {m.plugin for m in build_registry(make_plugin_manager()).models.values()} == {"veo", "grok"}
+    assert {m.plugin for m in build_registry(make_plugin_host()).models.values()} == {"veo", "grok"}
 
 
 def test_a_plugin_name_in_the_env_var_that_is_not_installed_is_a_warning(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PHOTOGPT_BATCH_PLUGINS", "veo, seedanse")
-    registry = build_registry(make_plugin_manager())
+    registry = build_registry(make_plugin_host())
     assert {m.plugin for m in registry.models.values()} == {"veo"}
     [warning] = registry.warnings
     assert "PHOTOGPT_BATCH_PLUGINS names 'seedanse'" in warning and "seedance" in warning

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from photogpt_batch.diagnostics import SpecError
 from photogpt_batch.review import campaign_axes
+from photogpt_batch.spec.diagnostics import SpecError
 from photogpt_batch.spec.load import load_campaign
 from photogpt_batch.spec.selection import select_jobs
 

@@ -14,7 +14,7 @@ import pytest
 from jsonschema import Draft7Validator
 from ruamel.yaml import YAML
 
-from photogpt_batch.plugins import Registry, build_registry, make_plugin_manager
+from photogpt_batch.plugins import Registry, build_registry, make_plugin_host
 from photogpt_batch.spec import schemas
 from photogpt_batch.spec.document import to_plain
 
@@ -26,7 +26,7 @@ MODELINE = "# yaml-language-server: $schema=../schemas/campaign.schema.json"
 
 @pytest.fixture(scope="module")
 def builtin() -> Registry:
-    return build_registry(make_plugin_manager(builtin_only=True))
+    return build_registry(make_plugin_host(builtin_only=True))
 
 
 @pytest.fixture(scope="module")

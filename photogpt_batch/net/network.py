@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 import aiohttp
 from yarl import URL
 
-from .errors import UsageError
+from ..errors import UsageError
 
 #: Each URL scheme's proxy variables, in the order they are looked up (lower case first, as requests does).
 PROXY_VARIABLES: dict[str, tuple[str, ...]] = {

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .assets import LocalAsset
-    from .diagnostics import Diagnostic
+    from .spec.diagnostics import Diagnostic
 
 
 def canonical_json(value: Any) -> str:

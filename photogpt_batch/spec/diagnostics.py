@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from .errors import UsageError
+from ..errors import UsageError
 
 Severity = Literal["error", "warning"]
 

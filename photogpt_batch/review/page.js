@@ -4,7 +4,7 @@
 (() => {
   "use strict";
 
-  const data = JSON.parse(document.getElementById("gallery-data").textContent);
+  const data = JSON.parse(document.getElementById("page-data").textContent);
   const jobs = data.jobs;
   const axes = data.axes;
   const NONE = "";
