@@ -2,9 +2,10 @@
 
 `diagnose` returns `Check` records in a fixed order: the base URL, the proxy, the CA certificates, the API
 (``GET /ping``: reachable, the key, the ``API-Version`` header, the clock against the server's ``Date``), the
-plugins and their warnings, and, for a campaign, its ledger and the free disk in its output folder. It sends
-one request (the ping) and writes nothing but what opening a ledger for a run writes (its lock file; an
-older ledger is upgraded as any command would). A shared ledger (``ledger_url``) is only read: where it is,
+plugins and their warnings, the object store for local files, and, for a campaign, its ledger and the free
+disk in its output folder. It sends one request to the API (the ping) and writes nothing but what opening a
+ledger for a run writes (its lock file; an older ledger is upgraded as any command would) and, when a store is
+configured, a small probe object on it, which it deletes. A shared ledger (``ledger_url``) is only read: where it is,
 whether it answers, and who holds the campaign's run lock.
 
 A verdict is ``ok``, ``warn`` (works, but look) or ``fail`` (a run would not work, or not well); `healthy` is
@@ -74,10 +75,12 @@ def healthy(checks: list[Check]) -> bool:
 
 
 def diagnose(campaign: Campaign | None = None, *, sandbox: bool = False, environ: Mapping[str, str] | None = None,
-             registry: Registry | None = None, ledger_url: str | None = None) -> list[Check]:
+             registry: Registry | None = None, ledger_url: str | None = None, assets: str | None = None
+             ) -> list[Check]:
     """Check the configuration in ``environ`` (default ``os.environ``), the API it points at (or, with
-    ``sandbox``, an in-process sandbox), the plugins, and ``campaign``'s ledger (the output folder's, or the
-    shared one at ``ledger_url``) and disk when one is given."""
+    ``sandbox``, an in-process sandbox), the plugins, the object store for local files (``assets``, else
+    ``$PHOTOGPT_BATCH_ASSETS``: `doctor_store.check_store`), and ``campaign``'s ledger (the output folder's, or
+    the shared one at ``ledger_url``) and disk when one is given."""
     env = os.environ if environ is None else environ
     checks: list[Check] = []
     with _endpoint(env, sandbox) as (base_url, key):
@@ -86,6 +89,9 @@ def diagnose(campaign: Campaign | None = None, *, sandbox: bool = False, environ
         if base is not None and network is not None:
             checks.extend(_check_api(base, key, network, sandbox))
     checks.extend(_check_plugins(registry or get_registry()))
+    from .doctor_store import check_store  # imports this module's Check
+
+    checks.append(check_store(assets, env, sandbox))
     if campaign is not None:
         checks.append(check_ledger(campaign.output) if ledger_url is None
                       else check_shared_ledger(campaign.output, ledger_url, campaign.name))

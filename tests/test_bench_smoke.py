@@ -89,3 +89,12 @@ def test_cpu_ab_runs_both_versions_in_turn() -> None:
     report = run_script("ab_cpu.py", "--jobs", "5", "--rounds", "1", timeout=120)
     assert [len(report["runs"][side]) for side in ("A", "B")] == [1, 1]
     assert all(run["cpuMsPerJob"] > 0 for side in ("A", "B") for run in report["runs"][side])
+
+
+def test_catalog_bench_measures_local_files_uploads_and_rows_against_a_matrix() -> None:
+    report = run_script("bench_catalog.py", "--rows", "20", "--upload", "10", "--big", "1", "--compare", "200",
+                        timeout=180)
+    assert set(report["specLayer"]) == {"validate cold", "validate warm", "plan --json cold", "plan --json warm"}
+    assert all(r["exit"] == 0 for r in (*report["specLayer"].values(), *report["rowsVsMatrix"].values()))
+    assert report["upload"]["small"]["files"] == 10 and report["upload"]["large"]["files"] == 1
+    assert report["upload"]["large"]["mbPerSecond"] > 0

@@ -27,7 +27,8 @@ from photogpt_batch.runner import run_campaign
 from photogpt_batch.sandbox import SandboxThread
 
 KEY = "doctor-test-key-0123456789"
-NAMES = ["base-url", "proxy", "certificates", "api", "key", "api-version", "clock", "plugins", "plugin-warnings"]
+NAMES = ["base-url", "proxy", "certificates", "api", "key", "api-version", "clock", "plugins", "plugin-warnings",
+         "store"]
 
 
 def by_name(checks: list[Check]) -> dict[str, Check]:

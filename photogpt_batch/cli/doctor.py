@@ -18,14 +18,17 @@ _EXIT_DOCTOR = "  0    no check failed (warnings pass)\n  1    some check failed
 @click.option("--sandbox", is_flag=True, help="Check against a local sandbox started in-process (no key needed).")
 @json_option("Print the checks as JSON.")
 @ledger_option
-def doctor(spec: str | None, sandbox: bool, as_json: bool, ledger: str | None) -> None:
+@click.option("--assets", metavar="s3://BUCKET/PREFIX", default=None,
+              help="The object store to check (default: $PHOTOGPT_BATCH_ASSETS).")
+def doctor(spec: str | None, sandbox: bool, as_json: bool, ledger: str | None, assets: str | None) -> None:
     """Check what a run depends on: the key, the API and its version, the clock, the base URL, the proxy and
-    certificates, the plugins and, given SPEC, its ledger and the free disk in its output folder. Each check
-    says ok, warn or fail, and what to do. Sends one request (GET /ping)."""
+    certificates, the plugins, the object store for local files (write, read back, sign, delete) and, given
+    SPEC, its ledger and the free disk in its output folder. Each check says ok, warn or fail, and what to do.
+    Sends one request to the API (GET /ping)."""
     from ..doctor import diagnose, healthy
 
     campaign = load_for_command(spec, as_json) if spec is not None else None
-    checks = diagnose(campaign, sandbox=sandbox, ledger_url=resolve_ledger(ledger))
+    checks = diagnose(campaign, sandbox=sandbox, ledger_url=resolve_ledger(ledger), assets=assets)
     if as_json:
         emit_json({"ok": healthy(checks), "checks": [c.to_json() for c in checks]})
     else:

@@ -20,14 +20,18 @@ _EXIT_STATUS = ("  0    every job of the spec is done\n  1    some jobs failed, 
 @spec_and_output
 @ledger_option
 @json_option("Print the plan as JSON, with every request body.")
-def plan(spec: str, output: str | None, only: tuple[str, ...], ledger: str | None, as_json: bool) -> None:
+@click.option("--assets", metavar="s3://BUCKET/PREFIX", default=None,
+              help="The object store the spec's local files would be staged on (not asked: plan sends nothing) "
+                   "[default: $PHOTOGPT_BATCH_ASSETS].")
+def plan(spec: str, output: str | None, only: tuple[str, ...], ledger: str | None, as_json: bool,
+         assets: str | None) -> None:
     """Show what `run` would do: each job's id, model, state against the ledger and request. Sends nothing."""
     from ..campaign_index import paid_elsewhere
     from ..views.plan import make_plan
     from ..views.plan_render import print_plan, write_plan_json
 
     campaign = load_for_command(spec, as_json, output, only)
-    the_plan = make_plan(campaign, resolve_ledger(ledger))
+    the_plan = make_plan(campaign, resolve_ledger(ledger), assets=assets)
     if as_json:
         write_plan_json(sys.stdout, the_plan)
         return

@@ -1,8 +1,10 @@
 """What changed between two versions of a job's request body, field by field (what ``plan`` shows).
 
 Paths use the spec's names: ``model`` for ``modelID``, and ``options.duration`` for the body's
-``options.<group>.duration`` (the spec writes options flat). Mappings are compared key by key; a list is one
-value (a reference list that changed is shown whole).
+``options.<group>.duration`` (the spec writes options flat). Mappings are compared key by key, and so are the
+items of two lists of mappings of one length (``referenceImages[0].url``); any other list is one value (a
+reference list that grew or shrank is shown whole). A local file's reference shows as its content's change
+(``file content: sha256 342403c69df4... → 9f1907b92814...``): a job's identity is its files' content.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from typing import Any, NamedTuple
+
+from ..assets.kinds import parse_asset_ref
 
 #: Body keys shown under the spec's name.
 SPEC_NAMES = {"modelID": "model"}
@@ -34,7 +38,11 @@ class Change(NamedTuple):
         return entry
 
     def describe(self) -> str:
-        """``prompt: "a" → "b"``, ``options.duration: 4 → 8``, ``options.seed: (none) → 7``."""
+        """``prompt: "a" → "b"``, ``options.duration: 4 → 8``, ``options.seed: (none) → 7``;
+        ``referenceImages[0].url: file content: sha256 342403c69df4... → 9f1907b92814...``."""
+        old, new = parse_asset_ref(self.old), parse_asset_ref(self.new)
+        if old is not None and new is not None:
+            return f"{self.path}: file content: sha256 {old[0][:12]}... → {new[0][:12]}..."
         return f"{self.path}: {_show(self.old)} → {_show(self.new)}"
 
 
@@ -58,8 +66,16 @@ def _walk(old: Any, new: Any, path: str) -> Iterator[Change]:
     if isinstance(old, dict) and isinstance(new, dict):
         for key in [*old, *(k for k in new if k not in old)]:
             yield from _walk(old.get(key, ABSENT), new.get(key, ABSENT), f"{path}.{key}" if path else str(key))
+    elif _mappings(old) and _mappings(new) and len(old) == len(new):
+        for index, (was, now) in enumerate(zip(old, new, strict=True)):
+            yield from _walk(was, now, f"{path}[{index}]")
     elif old is ABSENT or new is ABSENT or old != new or type(old) is not type(new):
         yield Change(path, old, new)
+
+
+def _mappings(value: Any) -> bool:
+    """A list whose items are all mappings (a list of references)."""
+    return isinstance(value, list) and all(isinstance(item, dict) for item in value)
 
 
 def body_diff(old: dict[str, Any], new: dict[str, Any]) -> list[Change]:

@@ -6,12 +6,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..assets.store import parse_address, store_address
 from ..campaign import Campaign
+from ..errors import ConfigError
 from ..ledger import Disposition, ReconciledJob, Reconciliation
 from ..plugins import get_registry
 from ..spend.pricing import Estimate, PriceBook, estimate_all, learn_prices
 from .diff import Change, body_diff
 from .ledger_read import LedgerWhere, open_ledger, read_ledger
+from .plan_upload import PlannedUpload, planned_upload
 
 #: The dispositions `run` pays for (without --retry-failed or --resubmit-in-doubt).
 TO_PAY = (Disposition.NEW, Disposition.CHANGED)
@@ -29,6 +32,8 @@ class Plan:
     diffs: dict[str, list[Change]] = field(default_factory=dict)
     #: Where the ledger is and who holds its lock.
     ledger: LedgerWhere | None = None
+    #: The object store local files go to (``--assets`` or $PHOTOGPT_BATCH_ASSETS; None: none configured).
+    store: str | None = None
 
     @property
     def orphaned(self) -> list[str]:
@@ -52,6 +57,13 @@ class Plan:
         book = self.prices or PriceBook(get_registry())
         return estimate_all(book, bodies)
 
+    def upload(self) -> PlannedUpload | None:
+        """The local files the jobs `run` would submit reference, at most (the store is not asked which it
+        holds); None when they reference none."""
+        bodies = (item.planned.body for item in self.reconciliation.jobs
+                  if item.planned is not None and item.disposition in TO_PAY)
+        return planned_upload(self.campaign.assets, bodies, self.store)
+
     def to_json(self) -> dict[str, Any]:
         """What ``plan --json`` prints (`plan_render.plan_json`)."""
         from .plan_render import plan_json
@@ -59,10 +71,12 @@ class Plan:
         return plan_json(self)
 
 
-def make_plan(campaign: Campaign, ledger_url: str | None = None, other_ledgers: bool = True) -> Plan:
+def make_plan(campaign: Campaign, ledger_url: str | None = None, other_ledgers: bool = True,
+              assets: str | None = None) -> Plan:
     """The plan for ``campaign`` against its ledger (the output folder's, or the shared one at ``ledger_url``),
     with the diff of each changed job and prices learned from this campaign's ledger (and, with
-    ``other_ledgers``, the other ledgers on this machine)."""
+    ``other_ledgers``, the other ledgers on this machine); ``assets``: the object store its local files would be
+    staged on (default $PHOTOGPT_BATCH_ASSETS)."""
     diffs: dict[str, list[Change]] = {}
     with open_ledger(campaign, ledger_url) as ledger:
         read = read_ledger(campaign, ledger, ledger_url is not None)
@@ -70,4 +84,15 @@ def make_plan(campaign: Campaign, ledger_url: str | None = None, other_ledgers: 
             if item.disposition == Disposition.CHANGED and item.record is not None and item.planned is not None:
                 diffs[item.job_id] = body_diff(ledger.body(item.record.rowid), item.planned.body)
         prices = learn_prices(ledger, get_registry(), campaign.output, others=other_ledgers)
-    return Plan(campaign, read.reconciliation, prices, diffs, read.where)
+    return Plan(campaign, read.reconciliation, prices, diffs, read.where, _store(campaign, assets))
+
+
+def _store(campaign: Campaign, assets: str | None) -> str | None:
+    """The configured store's address, checked as `run` checks it when the campaign has local files."""
+    address = store_address(assets)
+    if address is not None and campaign.assets:
+        try:
+            parse_address(address)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from exc
+    return address

@@ -19,7 +19,8 @@ def plan_json(plan: Plan) -> dict[str, Any]:
     """The plan as JSON: campaign, output, counts, skipped ids (left out by ``--only``), ledger (location,
     shared, lock holder), the estimate (``{credits, priced, unknown}``), jobs (id, model, state, contentHash,
     request, remote id when known, warnings, estimatedCredits, and for a changed job its diff) and orphaned
-    ids."""
+    ids; ``upload``: the local files the jobs to submit would stage, at most (`plan_upload.PlannedUpload`), or
+    null."""
     return {**_head(plan), "jobs": [_entry_json(plan, item) for item in plan.reconciliation.jobs],
             "orphaned": plan.orphaned}
 
@@ -32,11 +33,13 @@ def write_plan_json(stream: IO[str], plan: Plan) -> None:
 
 
 def _head(plan: Plan) -> dict[str, Any]:
-    head = {"campaign": plan.campaign.name, "output": str(plan.campaign.output), "counts": plan.counts(),
-            "skipped": plan.campaign.skipped}
+    head: dict[str, Any] = {"campaign": plan.campaign.name, "output": str(plan.campaign.output),
+                            "counts": plan.counts(), "skipped": plan.campaign.skipped}
     if plan.ledger is not None:
         head["ledger"] = plan.ledger.to_json()
     head["estimate"] = plan.estimate().to_json()
+    upload = plan.upload()
+    head["upload"] = upload.to_json() if upload is not None else None
     return head
 
 
@@ -55,7 +58,7 @@ def _entry_json(plan: Plan, item: ReconciledJob) -> dict[str, Any]:
 
 def print_plan(plan: Plan, paid_elsewhere: Path | None = None) -> None:
     """The plan as text: one line per job (and under a changed one, what changed), the orphans, the counts, where
-    the ledger is (on stderr), then what ``run`` would pay. ``paid_elsewhere``: the folder that holds the
+    the ledger is (on stderr), then what ``run`` would pay and upload. ``paid_elsewhere``: the folder that holds the
     campaign's paid jobs when this one holds none (`campaign_index.paid_elsewhere`), noted on stderr."""
     campaign = plan.campaign
     width = max((len(j.id) for j in campaign.jobs), default=2)
@@ -77,6 +80,9 @@ def print_plan(plan: Plan, paid_elsewhere: Path | None = None) -> None:
         click.echo(f"note: campaign {campaign.name!r} already has paid jobs in {paid_elsewhere}: `run` would start "
                    "over here, paying again (it refuses without --fresh); --output points it there", err=True)
     click.echo(spend_line(plan.counts().get("new", 0), plan.counts().get("changed", 0), plan.estimate()))
+    upload = plan.upload()
+    if upload is not None:
+        click.echo(upload.describe())
 
 
 def spend_line(new: int, changed: int, estimate: Estimate) -> str:

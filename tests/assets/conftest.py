@@ -3,11 +3,18 @@ mode) on 127.0.0.1."""
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from asset_helpers import png, s3_client
+from engine_helpers import wait_until
 from moto.server import ThreadedMotoServer
 
 BUCKET = "photos-bucket"
@@ -47,3 +54,35 @@ def photos(tmp_path: Path) -> Path:
     (folder / "red.png").write_bytes(png((200, 30, 30)))
     (folder / "green.png").write_bytes(png((30, 200, 30)))
     return tmp_path
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _answers(url: str) -> bool:
+    try:
+        urllib.request.urlopen(url, timeout=1)
+    except urllib.error.HTTPError:
+        return True  # it answered, with an error: it is up
+    except OSError:
+        return False
+    return True
+
+
+@pytest.fixture
+def moto_with_auth() -> Iterator[str]:
+    """moto's server in its own process with IAM checks on: only keys it issued are accepted."""
+    port = _free_port()
+    env = dict(os.environ, INITIAL_NO_AUTH_ACTION_COUNT="0")
+    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until(lambda: _answers(url + "/"), timeout=60)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
