@@ -61,7 +61,7 @@ def tool_download(sb: SandboxProc, tmp: Path, name: str, video_bytes: int, check
     with Ledger.open_for_reading(out) as ledger:
         record = ledger.jobs()[0]
         video = record.videos[0]
-        events = {e.to_state: e.at for e in ledger.events(record.rowid) if e.n == video.n}
+        events = {e.to_state: e.at for e in ledger.events(record.row) if e.n == video.n}
         url = video.url
     path = out / (video.path or "")
     seconds = events["downloaded"] - events["ready"]

@@ -67,7 +67,7 @@ async def collect_credits(ledger: Ledger, client: JobLister) -> int:
     Never raises for the API or the ledger: credits are informative, and a later run (or ``status --refresh``)
     asks again."""
     lacking = lacking_credits(ledger)
-    rows = {r.remote_id: r.rowid for r in lacking if r.remote_id}
+    rows = {r.remote_id: r.row for r in lacking if r.remote_id}
     try:
         found = await fetch_credits(client, {r.remote_id: r.submitted_at for r in lacking
                                              if r.remote_id and r.submitted_at})

@@ -119,13 +119,13 @@ class Downloads:
                     # Bookkeeping that nothing waits on (a crash only means asking create-download again):
                     # it rides with the next group commit instead of costing one of its own.
                     if state != VideoState.PREPARING:
-                        await ledger.mark_video_preparing(record.rowid, video.n, durable=False)
+                        await ledger.mark_video_preparing(record.row, video.n, durable=False)
                         state = VideoState.PREPARING
                     url = await self._prepare(video)
                     if url is None:
                         last_error = "the server could not prepare the download"
                         break
-                    await ledger.mark_video_ready(record.rowid, video.n, url, durable=False)
+                    await ledger.mark_video_ready(record.row, video.n, url, durable=False)
                     state = VideoState.READY
                 # The slot covers only moving bytes: the server's preparation and our retry pauses hold none.
                 async with self.slots:
@@ -152,7 +152,7 @@ class Downloads:
             except OSError as exc:  # our disk, not the network (fetch_file wraps those): retrying will not help
                 last_error = f"cannot write {rel}: {describe(exc)}"
                 break
-            await ledger.mark_video_downloaded(record.rowid, video.n, rel, result.bytes, result.sha256)
+            await ledger.mark_video_downloaded(record.row, video.n, rel, result.bytes, result.sha256)
             lastframe.discard_stale(dest)
             if folder_existed:  # a new folder has nothing set aside in it: no listing on the common path
                 _drop_copies_set_aside(dest, result.bytes, result.sha256)
@@ -167,7 +167,7 @@ class Downloads:
         await self._video_failed(job, record, video, last_error)
 
     async def _video_failed(self, job: PlannedJob, record: JobRecord, video: VideoRecord, error: str) -> None:
-        await self.ctx.ledger.mark_video_failed(record.rowid, video.n, error)
+        await self.ctx.ledger.mark_video_failed(record.row, video.n, error)
         self.ctx.progress.event("video_failed", job.id, error)
 
     async def _prepare(self, video: VideoRecord) -> str | None:

@@ -198,22 +198,22 @@ class Engine:
             if (state == JobState.FAILED and self.options.retry_failed) or (
                 state == JobState.IN_DOUBT and self.options.resubmit_in_doubt
             ):
-                reset.append(JobTransition(record.rowid, JobState.PLANNED))
+                reset.append(JobTransition(record.row, JobState.PLANNED))
             elif state == JobState.SUCCEEDED:
                 for video in record.videos:
                     if video.state == VideoState.FAILED or (
                         video.state == VideoState.DOWNLOADED and not self.downloads.file_intact(video)
                     ):
                         # A download costs nothing: failed or damaged videos are fetched again on every run.
-                        reset.append(VideoTransition(record.rowid, video.n, VideoState.PENDING))
+                        reset.append(VideoTransition(record.row, video.n, VideoState.PENDING))
             elif state not in (JobState.PLANNED, JobState.SUBMITTED):
                 continue
-            work.append(record.rowid)
+            work.append(record.row)
         if reset:
             await self.ledger.write(*reset)
             current = self._current()
         self._show_start(current.values(), earlier)
-        by_row = {r.rowid: r for r in current.values()}
+        by_row = {r.row: r for r in current.values()}
         return [by_row[row] for row in work], earlier
 
     async def _prepare_earlier(self, current: dict[str, JobRecord]
@@ -269,17 +269,17 @@ class Engine:
                 self.progress.note(f"{job_id}: GET /jobs shows that {what} never reached the server: nothing "
                                    "was paid for it, and it is not sent")
             if self.options.resubmit_in_doubt:
-                still = {r.rowid for r, _ in find() if r.state == JobState.IN_DOUBT}
-                ops += [JobTransition(r.rowid, JobState.FAILED, error="in doubt, and the spec no longer asks for it: "
+                still = {r.row for r, _ in find() if r.state == JobState.IN_DOUBT}
+                ops += [JobTransition(r.row, JobState.FAILED, error="in doubt, and the spec no longer asks for it: "
                                       "not sent again (--resubmit-in-doubt); if it was created, it is on the dashboard")
-                        for r in doubts if r.rowid in still and closable(r)]
-        ops += [VideoTransition(r.rowid, v.n, VideoState.PENDING) for r, _ in followed
+                        for r in doubts if r.row in still and closable(r)]
+        ops += [VideoTransition(r.row, v.n, VideoState.PENDING) for r, _ in followed
                 if r.state == JobState.SUCCEEDED for v in r.videos if v.state == VideoState.FAILED]
         if ops:
             await ledger.write(*ops)
         if doubts or ops:
             followed = find()
-        return [(PlannedJob(r.job_id, r.model, ledger.body(r.rowid), r.content_hash), r, k) for r, k in followed
+        return [(PlannedJob(r.job_id, r.model, ledger.body(r.row), r.content_hash), r, k) for r, k in followed
                 if (r.state == JobState.SUBMITTED and r.remote_id) or r.state == JobState.SUCCEEDED]
 
     def _current(self) -> dict[str, JobRecord]:
@@ -330,25 +330,25 @@ class Engine:
                 task = asyncio.create_task(submit(self.ctx, self.spend, self.gate, job, record))
                 self._submits.add(task)
                 task.add_done_callback(self._submit_done)
-                task.add_done_callback(functools.partial(self.spend.submission_ended, record.rowid))
+                task.add_done_callback(functools.partial(self.spend.submission_ended, record.row))
                 remote_id = await asyncio.shield(task)
                 if remote_id is None:
                     return
-                state, just_succeeded = await self.polling.await_generation(job, record.rowid, remote_id,
+                state, just_succeeded = await self.polling.await_generation(job, record.row, remote_id,
                                                                    dt.datetime.now(dt.UTC))
         elif state == JobState.SUBMITTED and record.remote_id:
             self.gate.enter()
             self.progress.event("resumed", job.id, record.remote_id)
             submitted = dt.datetime.fromtimestamp(record.submitted_at, dt.UTC) if record.submitted_at else None
             try:
-                state, just_succeeded = await self.polling.await_generation(job, record.rowid, record.remote_id,
+                state, just_succeeded = await self.polling.await_generation(job, record.row, record.remote_id,
                                                                             submitted)
             finally:
                 await self.gate.leave()
         else:
             just_succeeded = ()
         if state == JobState.SUCCEEDED:
-            await self.downloads.download_all(job, record.rowid, just_succeeded, earlier)
+            await self.downloads.download_all(job, record.row, just_succeeded, earlier)
 
     def _submit_done(self, task: asyncio.Task[Any]) -> None:
         """Forget a finished submission, retrieving its exception: the job flow awaiting it through a shield may

@@ -63,7 +63,7 @@ def doubts(ledger: Ledger, records: Iterable[JobRecord], server_now: float) -> l
     for record in records:
         if record.state != JobState.IN_DOUBT:
             continue
-        events = [e for e in ledger.events(record.rowid) if e.n is None]
+        events = [e for e in ledger.events(record.row) if e.n is None]
         sent = [i for i, e in enumerate(events) if e.to_state == JobState.SUBMITTING]
         if not sent:
             continue
@@ -74,7 +74,7 @@ def doubts(ledger: Ledger, records: Iterable[JobRecord], server_now: float) -> l
             log.info("%s: the clock of the run that recorded its submission is unknown: it stays in doubt",
                      record.job_id)
             continue
-        found.append(Doubt(record.rowid, record.job_id, sent_at, doubted_at))
+        found.append(Doubt(record.row, record.job_id, sent_at, doubted_at))
     return found
 
 

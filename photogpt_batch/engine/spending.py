@@ -87,9 +87,9 @@ class RunSpend:
             if record.credits is not None:
                 gate.spent += record.credits
             elif record.remote_id or record.state in (JobState.IN_DOUBT, JobState.SUBMITTING):
-                body = ledger.body(record.rowid)
+                body = ledger.body(record.row)
                 key, estimate = price_class(body, self.prices.rules), self.prices.estimate(body)
-                gate.hold(record.rowid, key, estimate)
+                gate.hold(record.row, key, estimate)
                 if estimate is None and record.state == JobState.SUCCEEDED:
                     # Generated, and GET /jobs (just asked) has no credits for it: another job of its class
                     # would go at 0 and teach nothing more. Its class waits for its credits or a stated price.
@@ -106,7 +106,7 @@ class RunSpend:
             return
         assert prices is not None
         try:
-            await budget.reserve(record.rowid, price_class(job.body, prices.rules), lambda: prices.estimate(job.body))
+            await budget.reserve(record.row, price_class(job.body, prices.rules), lambda: prices.estimate(job.body))
         except BudgetClosed:
             raise
         except PriceUnknown as exc:

@@ -31,7 +31,7 @@ async def submit(ctx: RunContext, spend: RunSpend, gate: Gate, job: PlannedJob, 
     crash while waiting for the limiter then leaves the job planned (provably unsent), not in doubt. Every
     attempt proves the run still holds the campaign's lock right before it goes out (`Ledger.prove_lock`)."""
     intent = False
-    ledger, row = ctx.ledger, record.rowid
+    ledger, row = ctx.ledger, record.row
 
     async def record_intent() -> None:
         nonlocal intent

@@ -80,11 +80,11 @@ def summarise(ledger: Ledger, campaign: Campaign, sent: Iterable[int] = ()) -> R
         if version.credits is not None:
             total += version.credits
             summary.credits_jobs += 1
-            if version.rowid in this_run:
+            if version.row in this_run:
                 summary.run_credits += version.credits
         elif version.remote_id or version.state == JobState.IN_DOUBT:
             summary.credits_pending += 1
-            summary.run_credits_pending += version.rowid in this_run
+            summary.run_credits_pending += version.row in this_run
     summary.credits = total if summary.credits_jobs else None
     spec_ids = {job.id for job in campaign.jobs}
     summary.earlier_unfinished = [(f"{r.job_id} v{k}", str(r.state)) for r, k in

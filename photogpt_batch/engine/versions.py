@@ -30,8 +30,8 @@ def numbered(records: Iterable[JobRecord]) -> dict[int, int]:
     """Each job row's version: 1 for a job's first recorded content, then in the order recorded."""
     seen: dict[str, int] = {}
     numbers = {}
-    for record in sorted(records, key=lambda r: r.rowid):
-        seen[record.job_id] = numbers[record.rowid] = seen.get(record.job_id, 0) + 1
+    for record in sorted(records, key=lambda r: r.row):
+        seen[record.job_id] = numbers[record.row] = seen.get(record.job_id, 0) + 1
     return numbers
 
 
@@ -51,7 +51,7 @@ def unfinished_earlier(current: Iterable[JobRecord], earlier: Iterable[JobRecord
     if not any(unfinished(r) for r in mine):
         return []
     numbers = numbered([*mine, *(by_id[job_id] for job_id in {r.job_id for r in mine})])
-    return [(r, numbers[r.rowid]) for r in sorted(mine, key=lambda r: r.rowid) if unfinished(r)]
+    return [(r, numbers[r.row]) for r in sorted(mine, key=lambda r: r.row) if unfinished(r)]
 
 
 def unfinished_outside(current: Iterable[JobRecord], earlier: Iterable[JobRecord], held: Container[str]
@@ -63,7 +63,7 @@ def unfinished_outside(current: Iterable[JobRecord], earlier: Iterable[JobRecord
     if not any(unfinished(r) for r in mine):
         return []
     numbers = numbered(mine)  # every version of each of these jobs: its current one and the replaced ones
-    return [(r, numbers[r.rowid]) for r in sorted(mine, key=lambda r: r.rowid) if unfinished(r)]
+    return [(r, numbers[r.row]) for r in sorted(mine, key=lambda r: r.row) if unfinished(r)]
 
 
 async def place_version_files(ledger: Ledger, output: Path,
@@ -84,23 +84,23 @@ async def place_version_files(ledger: Ledger, output: Path,
     # before versions were kept replaced the earlier file there. It is gone; the ledger says so (pending:
     # fetched again, free, should the spec go back to that content).
     taken = {v.path for r in changed.values() for v in r.videos if v.state == VideoState.DOWNLOADED}
-    lost = [VideoTransition(r.rowid, v.n, VideoState.PENDING) for r in earlier for v in r.videos
+    lost = [VideoTransition(r.row, v.n, VideoState.PENDING) for r in earlier for v in r.videos
             if v.state == VideoState.DOWNLOADED and v.path in taken]
     if lost:
         await ledger.write(*lost)
         earlier = [r for r in ledger.replaced() if r.job_id in by_id]
-    moves = [(r, v, earlier_video_path(r.job_id, numbers[r.rowid], v.n)) for r in earlier for v in r.videos]
+    moves = [(r, v, earlier_video_path(r.job_id, numbers[r.row], v.n)) for r in earlier for v in r.videos]
     moves += [(r, v, video_path(r.job_id, v.n)) for r in changed.values() for v in r.videos]
     for record, video, wanted in moves:
         if video.state != VideoState.DOWNLOADED or not video.path or video.path == wanted:
             continue
         try:
             if _move(output, video.path, wanted, video.bytes):
-                await ledger.write(MoveVideo(record.rowid, video.n, wanted))
+                await ledger.write(MoveVideo(record.row, video.n, wanted))
         except OSError as exc:
             warnings.append(f"warning: cannot move {video.path} to {wanted} ({describe(exc)}); it stays where "
                             "it is")
-    return {job_id: numbers[r.rowid] for job_id, r in changed.items()}, warnings
+    return {job_id: numbers[r.row] for job_id, r in changed.items()}, warnings
 
 
 def _move(output: Path, src_rel: str, dst_rel: str, size: int | None) -> bool:

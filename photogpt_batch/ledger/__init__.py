@@ -5,9 +5,10 @@ the intent to submit before the POST, the jobId as soon as it arrives, a file on
 renamed into place. A crash, a Ctrl-C or a rerun therefore resumes from what the ledger says, and a job is
 never paid for twice without the user deciding so (``in_doubt``).
 
-Jobs are rows keyed by an integer ``rowid``; a spec job id can have several *versions* (one per content
-hash) of which exactly one is ``current``: when a job's content changes in the spec, `Ledger.register`
-records a new version and keeps the old one, with its remote job and files, for the record.
+Jobs are rows keyed by an integer, called ``row`` everywhere (`JobRecord.row`, the ops' and ``mark_...``
+methods' ``row``; the ``jobs.id`` column); a spec job id can have several *versions* (one per content hash) of
+which exactly one is ``current``: when a job's content changes in the spec, `Ledger.register` records a new
+version and keeps the old one, with its remote job and files, for the record.
 
 `Ledger` is the abstract interface; a store (`SqliteLedger`, `PostgresLedger`) implements it and raises only the
 ledger's own errors (`LedgerWriteFailed`, `LedgerUnavailable`, ...), never its driver's. Writes are ops, written

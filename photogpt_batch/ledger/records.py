@@ -38,7 +38,7 @@ def pending_videos(row: int, video_ids: Sequence[str], at: float) -> tuple[Video
 class JobRecord(NamedTuple):
     """One version of a job, as recorded (its request body is read separately: `Ledger.body`)."""
 
-    rowid: int
+    row: int
     job_id: str
     model: str
     content_hash: str

@@ -138,7 +138,7 @@ def _history(items: list[ReconciledJob], earlier: list[JobRecord]) -> dict[str, 
     history: dict[str, list[tuple[int, JobRecord]]] = {}
     for record in earlier:
         if record.job_id in shown:
-            history.setdefault(record.job_id, []).append((numbers[record.rowid], record))
+            history.setdefault(record.job_id, []).append((numbers[record.row], record))
     return history
 
 

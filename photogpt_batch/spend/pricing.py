@@ -184,7 +184,7 @@ def ledger_history(ledger: Ledger) -> Iterator[Paid]:
     records: list[JobRecord] = [*ledger.jobs(), *ledger.replaced()]
     for record in records:
         if record.credits is not None and record.state == JobState.SUCCEEDED:
-            yield Paid(ledger.body(record.rowid), record.credits)
+            yield Paid(ledger.body(record.row), record.credits)
 
 
 def machine_history(exclude: Path | None = None, index: Path | None = None) -> Iterator[Paid]:

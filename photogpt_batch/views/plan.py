@@ -82,7 +82,7 @@ def make_plan(campaign: Campaign, ledger_url: str | None = None, other_ledgers: 
         read = read_ledger(campaign, ledger, ledger_url is not None)
         for item in read.reconciliation.jobs:
             if item.disposition == Disposition.CHANGED and item.record is not None and item.planned is not None:
-                diffs[item.job_id] = body_diff(ledger.body(item.record.rowid), item.planned.body)
+                diffs[item.job_id] = body_diff(ledger.body(item.record.row), item.planned.body)
         prices = learn_prices(ledger, get_registry(), campaign.output, others=other_ledgers)
     return Plan(campaign, read.reconciliation, prices, diffs, read.where, _store(campaign, assets))
 

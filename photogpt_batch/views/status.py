@@ -137,8 +137,8 @@ def _history(reconciliation: Reconciliation, earlier: list[JobRecord]) -> dict[s
     earlier = [r for r in earlier if r.job_id in shown]
     current = [r for r in (shown[job_id] for job_id in {r.job_id for r in earlier}) if r is not None]
     numbers = numbered([*earlier, *current])
-    history = {r.job_id: VersionHistory(numbers[r.rowid], []) for r in current}
+    history = {r.job_id: VersionHistory(numbers[r.row], []) for r in current}
     for record in earlier:
         history.setdefault(record.job_id, VersionHistory(0, [])).earlier.append(
-            EarlierVersion(numbers[record.rowid], record))
+            EarlierVersion(numbers[record.row], record))
     return history

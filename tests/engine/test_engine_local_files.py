@@ -148,9 +148,9 @@ def test_a_partial_file_that_is_not_a_file_fails_the_resumed_download(tmp_path: 
     with Ledger.open_for_run(out) as ledger:
         record = ledger.job("clip-1")
         assert record is not None
-        commit(ledger, VideoTransition(record.rowid, 1, VideoState.PENDING))
-        commit(ledger, VideoTransition(record.rowid, 1, VideoState.PREPARING))
-        commit(ledger, VideoTransition(record.rowid, 1, VideoState.READY, url="http://127.0.0.1:9/gone.mp4"))
+        commit(ledger, VideoTransition(record.row, 1, VideoState.PENDING))
+        commit(ledger, VideoTransition(record.row, 1, VideoState.PREPARING))
+        commit(ledger, VideoTransition(record.row, 1, VideoState.READY, url="http://127.0.0.1:9/gone.mp4"))
     (out / "clip-1" / "1.mp4").unlink()
     os.mkfifo(out / "clip-1" / "1.mp4.part")  # ...which is no longer a regular file
     summary = run_campaign(load(spec), run_config(sandbox))
@@ -320,7 +320,7 @@ def test_a_ledger_that_fills_up_mid_run_stops_the_run_cleanly_and_nothing_is_pai
     check_outputs(tmp_path / "out", 40)
     # Only a submission whose jobId could not be recorded may exist twice, and only because it was asked for.
     with Ledger.open_for_reading(tmp_path / "out") as ledger:
-        doubted = sum(1 for r in ledger.jobs() for e in ledger.events(r.rowid) if e.to_state == "in_doubt")
+        doubted = sum(1 for r in ledger.jobs() for e in ledger.events(r.row) if e.to_state == "in_doubt")
     assert sum(n - 1 for n in sandbox.counters.duplicate_payloads().values()) <= doubted
 
 

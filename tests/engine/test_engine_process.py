@@ -65,7 +65,7 @@ def test_sigkill_at_random_moments_then_resume_loses_nothing_and_pays_once(tmp_p
         check_outputs(tmp_path / "out", jobs)
         with Ledger.open_for_reading(tmp_path / "out") as ledger:
             assert all(r.state == JobState.SUCCEEDED for r in ledger.jobs())
-            doubted = sum(1 for r in ledger.jobs() for e in ledger.events(r.rowid) if e.to_state == "in_doubt")
+            doubted = sum(1 for r in ledger.jobs() for e in ledger.events(r.row) if e.to_state == "in_doubt")
         # Only a submission the kill left in doubt, resubmitted on request, may exist twice on the server.
         duplicates = sum(n - 1 for n in sandbox.counters.duplicate_payloads().values())
         assert duplicates <= doubted

@@ -224,7 +224,7 @@ def test_a_copy_set_aside_by_a_run_killed_before_it_downloaded_is_cleared_later(
     with Ledger.open_for_run(tmp_path / "out") as ledger:
         record = ledger.job("clip-1")
         assert record is not None
-        commit(ledger, VideoTransition(record.rowid, 1, VideoState.PENDING))
+        commit(ledger, VideoTransition(record.row, 1, VideoState.PENDING))
     copy = video.with_name("1.mp4.untrusted-1")
     video.rename(copy)
     stranger = video.with_name("1.mp4.untrusted-2")
@@ -288,7 +288,7 @@ def test_an_unrecorded_copy_of_the_same_video_is_not_left_behind(tmp_path: Path,
     spec = write_campaign(tmp_path, jobs=1)
     run_campaign(load(spec), run_config(sandbox))
     with Ledger.open_for_run(tmp_path / "out") as ledger:
-        row = ledger.jobs()[0].rowid
+        row = ledger.jobs()[0].row
         commit(ledger, VideoTransition(row, 1, VideoState.PENDING))
     assert run_campaign(load(spec), run_config(sandbox)).complete
     assert sorted(p.name for p in (tmp_path / "out" / "clip-1").iterdir()) == ["1.mp4"]

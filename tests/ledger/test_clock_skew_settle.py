@@ -50,7 +50,7 @@ def in_doubt(output: Path, url: str | None) -> list[str]:
 def lag(output: Path, url: str | None) -> float:
     """How far behind the true time the ledger's latest event was recorded (a slow clock's events lag)."""
     with reader(output, url) as ledger:
-        return time.time() - max(e.at for r in ledger.jobs() for e in ledger.events(r.rowid))
+        return time.time() - max(e.at for r in ledger.jobs() for e in ledger.events(r.row))
 
 
 @needs_faketime

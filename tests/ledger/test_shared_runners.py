@@ -46,7 +46,7 @@ def duplicates(sandbox: SandboxThread) -> int:
 
 def doubted(url: str, output: Path) -> int:
     with Ledger.open_for_reading(output, url=url, campaign="t") as ledger:
-        return sum(1 for r in ledger.jobs() for e in ledger.events(r.rowid) if e.to_state == "in_doubt")
+        return sum(1 for r in ledger.jobs() for e in ledger.events(r.row) if e.to_state == "in_doubt")
 
 
 def test_a_second_runner_is_refused_then_completes_after_kill_and_unlock(tmp_path: Path,

@@ -590,7 +590,7 @@ async def test_changed_content_becomes_a_new_current_version_keeping_the_old(led
     new_row = ledger.register([planned("a", "second")])["a"]
 
     assert new_row != old_row
-    assert [(v.rowid, v.current, v.state) for v in ledger.versions("a")] == [
+    assert [(v.row, v.current, v.state) for v in ledger.versions("a")] == [
         (old_row, False, "submitted"),
         (new_row, True, "planned"),
     ]
@@ -604,7 +604,7 @@ async def test_returning_to_earlier_content_makes_that_version_current_again(led
 
     assert ledger.register([planned("a", "first")])["a"] == first
     current = ledger.job("a")
-    assert current is not None and current.rowid == first
+    assert current is not None and current.row == first
 
 
 def test_duplicate_ids_in_a_plan_are_refused(output: Path) -> None:
@@ -649,7 +649,7 @@ async def test_an_earlier_versions_files_stay_in_the_manifest_marked_not_current
                        VideoTransition(first, 1, VideoState.READY, url="u"),
                        VideoTransition(first, 1, VideoState.DOWNLOADED, path="a/1.mp4", bytes=5, sha256="ff" * 32))
     second = ledger.register([planned("a", "another prompt")])["a"]
-    assert [r.rowid for r in ledger.replaced()] == [first]
+    assert [r.row for r in ledger.replaced()] == [first]
 
     await ledger.write(MoveVideo(first, 1, "a/v1/1.mp4"))
 

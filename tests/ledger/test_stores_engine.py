@@ -114,7 +114,7 @@ def test_sigkill_at_random_moments_then_resume_loses_nothing_and_pays_once(tmp_p
         check_outputs(tmp_path / "out", jobs)
         with reader(tmp_path / "out", shared_url) as ledger:
             assert all(r.state == JobState.SUCCEEDED for r in ledger.jobs())
-            doubted = sum(1 for r in ledger.jobs() for e in ledger.events(r.rowid) if e.to_state == "in_doubt")
+            doubted = sum(1 for r in ledger.jobs() for e in ledger.events(r.row) if e.to_state == "in_doubt")
         duplicates = sum(n - 1 for n in sandbox.counters.duplicate_payloads().values())
         assert duplicates <= doubted and posts(sandbox) <= jobs + doubted
 
@@ -194,5 +194,5 @@ def test_the_server_restarting_mid_run_stops_it_cleanly_and_a_rerun_resumes(tmp_
         assert final.returncode == 0, final.stderr
         check_outputs(tmp_path / "out", 12)
         with reader(tmp_path / "out", url) as ledger:
-            doubted = sum(1 for r in ledger.jobs() for e in ledger.events(r.rowid) if e.to_state == "in_doubt")
+            doubted = sum(1 for r in ledger.jobs() for e in ledger.events(r.row) if e.to_state == "in_doubt")
         assert sum(n - 1 for n in sandbox.counters.duplicate_payloads().values()) <= doubted
