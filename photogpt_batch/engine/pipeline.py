@@ -25,6 +25,7 @@ from ..client import PhotoGPTClient
 from ..errors import RunAborted
 from ..ledger import JobRecord, JobState, JobTransition, Ledger, LedgerWriteFailed, Op, VideoState, VideoTransition
 from ..ledger.takeover import held_for_user
+from ..ledger.versions import unfinished_earlier, unfinished_outside
 from ..spend.budget import effective_budget
 from . import versions
 from .context import EngineOptions, RunContext
@@ -228,7 +229,7 @@ class Engine:
         closed as failed, unsent; otherwise it stays in doubt, and reported. Its failed downloads are tried again,
         as the current version's are (a download costs nothing)."""
         followed = await self._settle_followed(
-            lambda: versions.unfinished_earlier(current.values(), self.ledger.replaced()),
+            lambda: unfinished_earlier(current.values(), self.ledger.replaced()),
             lambda record: True, "an earlier version's submission")
         return [(job, r, k) for job, r, k in followed]
 
@@ -243,7 +244,7 @@ class Engine:
         decides."""
         ledger, skipped = self.ledger, set(self.campaign.skipped)
         followed = await self._settle_followed(
-            lambda: versions.unfinished_outside(ledger.jobs(), ledger.replaced(), self._jobs),
+            lambda: unfinished_outside(ledger.jobs(), ledger.replaced(), self._jobs),
             lambda record: record.job_id not in skipped, "the submission of a job this run does not hold")
         current = [(job, r, k) for job, r, k in followed if r.current]
         for job, _, k in current:  # the number its current files are listed under in the manifest

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 
 from ..campaign import Campaign
 from ..ledger import JobState, Ledger, VideoState
+from ..ledger.versions import unfinished_earlier, unfinished_outside
 from ..spend.budget import SpendPreview
-from .versions import unfinished_earlier, unfinished_outside
 
 
 @dataclass
@@ -25,11 +25,11 @@ class RunSummary:
     not_submitted: list[str] = field(default_factory=list)
     in_flight: list[str] = field(default_factory=list)
     #: Earlier versions (no longer the spec's) that were sent and are not finished, as (``<job-id> v<k>``,
-    #: ledger state): each is followed by every run until it is done or failed (see `versions.unfinished`).
+    #: ledger state): each is followed by every run until it is done or failed (see `ledger.versions.unfinished`).
     earlier_unfinished: list[tuple[str, str]] = field(default_factory=list)
     #: Versions of jobs the run does not hold (removed from the spec, or left out by ``--only``) that were sent
     #: and are not finished, as (``<job-id> v<k>``, ledger state, whether the spec still has the job): each is
-    #: followed by every run too (see `versions.unfinished_outside`).
+    #: followed by every run too (see `ledger.versions.unfinished_outside`).
     outside_unfinished: list[tuple[str, str, bool]] = field(default_factory=list)
     #: The campaign's total credits: every version of every job, every run (None: none known yet).
     credits: float | None = None

@@ -3,13 +3,14 @@
 A job's *version* is its content: the first is version 1, and each change of the spec that changes the
 request makes the next (going back to an earlier content makes that version current again). The current
 version's videos are ``<job-id>/<n>.mp4``, where a reader expects them; each earlier version's are
-``<job-id>/v<k>/<n>.mp4`` (`layout` says so). `place_version_files` moves files to where their version says before a run
-downloads anything, and records each move in the ledger, so the new version's download never lands on a paid file.
+``<job-id>/v<k>/<n>.mp4`` (`layout` says so). `place_version_files` moves files to where their version says before
+a run downloads anything, and records each move in the ledger, so the new version's download never lands on a paid file.
 
-An earlier version that was sent is still followed to its end (`unfinished_earlier`): a run interrupted after
-its POST, then a change of the spec, must not leave a paid job unpolled and its videos on the server. So is every
-sent version of a job the run does not hold (`unfinished_outside`: removed from the spec, or left out by
-``--only``), its current version into ``<job-id>/<n>.mp4`` and its earlier ones into ``<job-id>/v<k>/``.
+An earlier version that was sent is still followed to its end (`ledger.versions.unfinished_earlier`): a run
+interrupted after its POST, then a change of the spec, must not leave a paid job unpolled and its videos on the
+server. So is every sent version of a job the run does not hold (`ledger.versions.unfinished_outside`: removed
+from the spec, or left out by ``--only``), its current version into ``<job-id>/<n>.mp4`` and its earlier ones
+into ``<job-id>/v<k>/``.
 """
 
 from __future__ import annotations
@@ -17,53 +18,14 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-from collections.abc import Container, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 
 from ..io.durable import describe, fsync_dir, owned_dirs
 from ..layout import earlier_video_path, video_path
-from ..ledger import JobRecord, JobState, Ledger, MoveVideo, VideoState, VideoTransition
+from ..ledger import JobRecord, Ledger, MoveVideo, VideoState, VideoTransition
+from ..ledger.versions import numbered
 from . import lastframe
-
-
-def numbered(records: Iterable[JobRecord]) -> dict[int, int]:
-    """Each job row's version: 1 for a job's first recorded content, then in the order recorded."""
-    seen: dict[str, int] = {}
-    numbers = {}
-    for record in sorted(records, key=lambda r: r.row):
-        seen[record.job_id] = numbers[record.row] = seen.get(record.job_id, 0) + 1
-    return numbers
-
-
-def unfinished(record: JobRecord) -> bool:
-    """Whether a job version that was sent has something still to come: it is being submitted, generating or in
-    doubt, or it succeeded and a video of it is not on disk yet (a failed download is fetched again)."""
-    if record.state in (JobState.SUBMITTING, JobState.SUBMITTED, JobState.IN_DOUBT):
-        return True
-    return record.state == JobState.SUCCEEDED and not record.all_downloaded
-
-
-def unfinished_earlier(current: Iterable[JobRecord], earlier: Iterable[JobRecord]) -> list[tuple[JobRecord, int]]:
-    """The `unfinished` versions among ``earlier`` (versions no longer current) of ``current``'s jobs, each with
-    its version number, oldest first: what a run still follows and ``status`` still reports."""
-    by_id = {r.job_id: r for r in current}
-    mine = [r for r in earlier if r.job_id in by_id]
-    if not any(unfinished(r) for r in mine):
-        return []
-    numbers = numbered([*mine, *(by_id[job_id] for job_id in {r.job_id for r in mine})])
-    return [(r, numbers[r.row]) for r in sorted(mine, key=lambda r: r.row) if unfinished(r)]
-
-
-def unfinished_outside(current: Iterable[JobRecord], earlier: Iterable[JobRecord], held: Container[str]
-                       ) -> list[tuple[JobRecord, int]]:
-    """The `unfinished` versions, current or not, of the jobs whose ids are not in ``held`` (the run's jobs: those
-    removed from the spec, or left out by ``--only``), each with its version number, oldest first: a run follows
-    them too, since what was sent is paid for whether or not the spec still asks for it."""
-    mine = [r for r in (*current, *earlier) if r.job_id not in held]
-    if not any(unfinished(r) for r in mine):
-        return []
-    numbers = numbered(mine)  # every version of each of these jobs: its current one and the replaced ones
-    return [(r, numbers[r.row]) for r in sorted(mine, key=lambda r: r.row) if unfinished(r)]
 
 
 async def place_version_files(ledger: Ledger, output: Path,

@@ -9,9 +9,9 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from ..campaign import Campaign, PlannedJob
-from ..engine.versions import numbered, unfinished
 from ..layout import last_frame_path, last_frame_saved
 from ..ledger import Disposition, JobRecord, JobState, Ledger, ReconciledJob, VideoState
+from ..ledger.versions import numbered, unfinished
 from .picks import recorded_picks
 
 #: The axis every campaign has: the job's model. Matrix keys follow, in the order the spec first uses them.

@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from ..campaign import Campaign
-from ..engine.versions import numbered, unfinished, unfinished_outside
 from ..errors import StatusError as StatusError  # re-exported: callers catch it from here too
 from ..ledger import Disposition, JobRecord, JobState, LedgerError, Reconciliation
+from ..ledger.versions import numbered, unfinished, unfinished_outside
 from .ledger_read import LedgerWhere, open_ledger, read_ledger
 
 
@@ -103,7 +103,7 @@ class StatusReport:
 
     @property
     def earlier_unfinished(self) -> list[UnfinishedEarlier]:
-        """The spec's jobs' earlier versions that are `versions.unfinished`, as (job id, version, record)."""
+        """The spec's jobs' earlier versions that are `ledger.versions.unfinished`, as (job id, version, record)."""
         return [UnfinishedEarlier(item.job_id, k, record) for item in self.reconciliation.jobs
                 for k, record in self.history.get(item.job_id, VersionHistory(0, [])).earlier if unfinished(record)]
 

@@ -7,9 +7,9 @@ from typing import IO, Any
 
 import click
 
-from ..engine.versions import unfinished
 from ..io.jsonstream import write_json
 from ..ledger import JobRecord, ReconciledJob, VideoState
+from ..ledger.versions import unfinished
 from ..spend.pricing import format_credits
 from .status import StatusReport, VersionHistory
 
