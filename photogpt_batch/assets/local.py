@@ -70,7 +70,7 @@ class LocalFiles:
             what = f"{found[0]} ({found[1]})" if found else "neither an image nor a video the API takes"
             raise FileProblem(f"{raw}: not {_ACCEPTED[kind]} by its content: it is {what}")
         if st.st_size > MAX_BYTES[kind]:
-            raise FileProblem(f"{raw}: {_mb(st.st_size)} is over the {_mb(MAX_BYTES[kind])} accepted for "
+            raise FileProblem(f"{raw}: {size_text(st.st_size)} is over the {size_text(MAX_BYTES[kind])} accepted for "
                               f"a reference {kind}")
         try:
             digest = self.cache.sha256(path, st)
@@ -79,6 +79,12 @@ class LocalFiles:
         return LocalAsset(path, digest, st.st_size, *found)
 
 
-def _mb(size: int) -> str:
+def size_text(size: int) -> str:
+    """A byte count for people, in decimal units as file managers show them: ``740 bytes``, ``3.4 kB``,
+    ``4.2 MB``, ``2,147.5 MB`` (uploads of a catalog's small photos are not ``0.0 MB``)."""
+    if size < 1_000:
+        return f"{size} bytes"
+    if size < 1_000_000:
+        return f"{size / 1_000:.1f} kB"
     return f"{size / 1_000_000:,.1f} MB"
 

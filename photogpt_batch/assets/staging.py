@@ -14,6 +14,7 @@ from typing import Any
 
 from .body import body_assets, with_urls
 from .kinds import LocalAsset
+from .local import size_text
 from .store import URL_TTL_SECONDS, Store, StoreError
 
 _CHECKS_AT_ONCE = 16
@@ -31,7 +32,7 @@ class UploadPlan:
     def describe(self) -> str:
         """``3 files, 4.2 MB to upload to s3://...`` (and how many are there already)."""
         there = f" ({self.already} already there)" if self.already else ""
-        return f"{self.files} file(s), {self.bytes / 1_000_000:.1f} MB to upload to {self.location}{there}"
+        return f"{self.files} file(s), {size_text(self.bytes)} to upload to {self.location}{there}"
 
 
 class Stager:

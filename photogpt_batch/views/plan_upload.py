@@ -14,6 +14,7 @@ from typing import Any
 
 from ..assets.body import body_assets
 from ..assets.kinds import LocalAsset
+from ..assets.local import size_text
 from ..assets.store import ASSETS_ENV
 
 
@@ -28,7 +29,7 @@ class PlannedUpload:
 
     def describe(self) -> str:
         """``up to 3 file(s), 4.2 MB to upload to s3://...``, or what a missing store means."""
-        size = f"{self.files} file(s), {self.bytes / 1_000_000:.1f} MB"
+        size = f"{self.files} file(s), {size_text(self.bytes)}"
         if self.store is None:
             return (f"{size} to upload, and no object store is configured: run refuses local files against the "
                     f"API without one (set {ASSETS_ENV}=s3://BUCKET/PREFIX or --assets; run --sandbox uses its "

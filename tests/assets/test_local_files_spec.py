@@ -10,6 +10,7 @@ import pytest
 from asset_helpers import png
 
 from photogpt_batch.assets.hashcache import HashCache
+from photogpt_batch.assets.local import size_text
 from photogpt_batch.spec.diagnostics import SpecError
 from photogpt_batch.spec.load import load_campaign
 
@@ -97,3 +98,8 @@ def test_the_hash_cache_reads_each_file_once(photos: Path, tmp_path: Path) -> No
     assert again.sha256(path, path.stat()) == digest and again.hashed == 0
     path.write_bytes(png((1, 1, 1)))  # a changed file (size or mtime) is read again
     assert again.sha256(path, path.stat()) != digest and again.hashed == 1
+
+
+def test_sizes_are_shown_in_the_unit_that_fits() -> None:
+    assert [size_text(n) for n in (0, 740, 3_400, 4_200_000, 2_147_483_648)] == [
+        "0 bytes", "740 bytes", "3.4 kB", "4.2 MB", "2,147.5 MB"]

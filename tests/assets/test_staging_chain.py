@@ -62,7 +62,7 @@ def test_a_file_already_on_the_store_is_not_sent_again(photos: Path, s3_env: str
         progress = Progress(1)
         summary = run_campaign(load(spec), config, progress)
         assert not summary.failed
-    assert "0 file(s), 0.0 MB to upload to s3://" in capsys.readouterr().err
+    assert "0 file(s), 0 bytes to upload to s3://" in capsys.readouterr().err
 
 
 def test_local_files_without_a_store_are_refused_before_anything_is_sent(photos: Path,
