@@ -21,7 +21,7 @@ from ..io.jsonstream import needs_ascii
 from ..plugins import get_registry
 from ..spec.diagnostics import Diagnostic, SpecError
 from ..spec.load import load_campaign
-from ..spec.selection import select_jobs
+from ..spec.selection import needs_picks, select_jobs
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -80,10 +80,11 @@ def report_error(exc: BatchError, as_json: bool) -> None:
 
 
 def load_for_command(spec: str, as_json: bool = False, output: str | None = None,
-                     only: tuple[str, ...] = ()) -> Campaign:
+                     only: tuple[str, ...] = (), ledger_url: str | None = None) -> Campaign:
     """Load a campaign for a command (``output`` overrides its folder; ``only`` selects jobs, see
-    `selection`); a `UsageError` (exit 2) for a bad spec, folder or selection. Prints the spec's warnings unless
-    ``as_json``."""
+    `selection`, ``picked`` and ``unpicked`` by the picks recorded in its ledger: the folder's, or the shared
+    one at ``ledger_url``); a `UsageError` (exit 2) for a bad spec, folder or selection, or picks that cannot be
+    read. Prints the spec's warnings unless ``as_json``."""
     plugin_warnings()
     try:
         campaign = load_campaign(spec)
@@ -100,7 +101,12 @@ def load_for_command(spec: str, as_json: bool = False, output: str | None = None
         problem = f"cannot be a folder ({describe(exc) if isinstance(exc, OSError) else exc})"
     if problem:
         raise UsageError(f"the output folder {campaign.output} {problem}")
-    select_jobs(campaign, only)
+    picked = None
+    if needs_picks(only):
+        from ..review.picks import picked_ids
+
+        picked = picked_ids(campaign, ledger_url)
+    select_jobs(campaign, only, picked)
     return campaign
 
 
@@ -119,7 +125,8 @@ def spec_and_output(command: Callable[..., None]) -> Callable[..., None]:
     """The SPEC argument and the ``--output`` and ``--only`` options that plan, run, status and review share."""
     command = click.option("--only", multiple=True, metavar="PATTERN",
                            help="Only the jobs whose id matches this glob ('social-*') or with this axis value "
-                                "('model=veo-3.1', 'ratio=9:16'); repeatable. The others are skipped, "
+                                "('model=veo-3.1', 'ratio=9:16'), or 'picked' / 'unpicked' (by the picks "
+                                "recorded with review --picks); repeatable. The others are skipped, "
                                 "untouched.")(command)
     command = click.option("--output", type=click.Path(file_okay=False), callback=_not_empty,
                            help="Output folder, relative to the working directory (default: the spec's "

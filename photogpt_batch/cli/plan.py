@@ -30,8 +30,9 @@ def plan(spec: str, output: str | None, only: tuple[str, ...], ledger: str | Non
     from ..views.plan import make_plan
     from ..views.plan_render import print_plan, write_plan_json
 
-    campaign = load_for_command(spec, as_json, output, only)
-    the_plan = make_plan(campaign, resolve_ledger(ledger), assets=assets)
+    url = resolve_ledger(ledger)
+    campaign = load_for_command(spec, as_json, output, only, url)
+    the_plan = make_plan(campaign, url, assets=assets)
     if as_json:
         write_plan_json(sys.stdout, the_plan)
         return
@@ -54,8 +55,8 @@ def status(spec: str, output: str | None, only: tuple[str, ...], refresh: bool, 
     from ..views.status import read_status
     from ..views.status_render import print_status, write_status_json
 
-    campaign = load_for_command(spec, as_json, output, only)
     url = resolve_ledger(ledger)
+    campaign = load_for_command(spec, as_json, output, only, url)
     if refresh:
         from ..runner import RunConfig, refresh_credits
 

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from ..errors import UsageError
+from ..spec.selection import needs_picks
 from .common import load_for_command, spec_and_output
 from .ledger import ledger_option, resolve_ledger
 
@@ -24,8 +26,10 @@ def review(spec: str, output: str | None, only: tuple[str, ...], picks_file: str
     """Write <output>/index.html: the campaign's videos laid out by its matrix, to compare and pick."""
     from ..review import record_picks, write_review_page
 
-    campaign = load_for_command(spec, False, output, only)
+    if picks_file is not None and needs_picks(only):  # the new picks would be filtered by the old ones
+        raise UsageError("--picks records the whole file: give it without --only picked/unpicked")
     url = resolve_ledger(ledger)
+    campaign = load_for_command(spec, False, output, only, url)
     if picks_file is not None:
         recorded = record_picks(campaign, Path(picks_file), url)
         for job_id in recorded.unknown:

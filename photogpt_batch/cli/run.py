@@ -140,8 +140,8 @@ def run(ctx: click.Context, spec: str, output: str | None, only: tuple[str, ...]
 
     if accept_models and not sandbox:
         raise click.UsageError("--accept-model applies to the local sandbox: add --sandbox")
-    campaign = load_for_command(spec, as_json, output, only)
     url = resolve_ledger(ledger)
+    campaign = load_for_command(spec, as_json, output, only, url)
     options = EngineOptions(concurrency=concurrency, download_concurrency=download_concurrency,
                             retry_failed=retry_failed, resubmit_in_doubt=resubmit_in_doubt, verify_files=not no_verify,
                             max_credits=max_credits, confirm=None if yes or not _interactive() else _ask_to_pay,

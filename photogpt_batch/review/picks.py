@@ -116,3 +116,21 @@ def recorded_picks(ledger: Ledger) -> dict[str, Any] | None:
         return None
     return {"recordedAt": value.get("recordedAt"),
             "jobs": [p for p in value["jobs"] if isinstance(p, dict) and isinstance(p.get("job"), str)]}
+
+
+def picked_ids(campaign: Campaign, ledger_url: str | None = None) -> set[str]:
+    """The ids of the picks recorded in the ledger of ``campaign`` (its output folder's, or the shared one at
+    ``ledger_url``): what ``--only picked`` and ``--only unpicked`` select by. Raises `PicksError` (exit 2) when
+    the ledger cannot be read or holds no picks: without them, ``unpicked`` would mean every job."""
+    where = "the shared ledger" if ledger_url is not None else f"the ledger in {campaign.output}"
+    try:
+        with Ledger.open_for_reading(campaign.output, url=ledger_url, campaign=campaign.name) as ledger:
+            picks = recorded_picks(ledger)
+    except LedgerError as exc:
+        raise PicksError(f"--only picked/unpicked: {exc}") from exc
+    except OSError as exc:
+        raise PicksError(f"--only picked/unpicked: cannot read {where}: {exc.strerror or exc}") from exc
+    if picks is None:
+        raise PicksError(f"--only picked/unpicked: no picks are recorded for campaign {campaign.name!r} in {where}; "
+                         "record them with: photogpt-batch review SPEC --picks FILE")
+    return {p["job"] for p in picks["jobs"]}
