@@ -56,3 +56,6 @@ class Campaign:
     budget_credits: float | None = None
     #: The local files the jobs reference (``file:``), by sha256: what a run stages on the object store.
     assets: dict[str, LocalAsset] = field(default_factory=dict)
+    #: The spec's ``sequences:``: each name's job ids, in order, whose videos are joined into
+    #: ``<output>/sequences/<name>.mp4``.
+    sequences: dict[str, tuple[str, ...]] = field(default_factory=dict)

@@ -9,6 +9,9 @@ no job id may take.
             lock                  LOCK_FILE, held by the runner writing into the folder
             campaign              CLAIM_FILE, the campaign a shared-ledger run claimed the folder for (via .tmp)
             sandbox-jobs.jsonl    SANDBOX_JOBS_FILE, the jobs of ``run --sandbox``'s in-process sandbox
+        sequences/                SEQUENCES_DIR: the spec's sequences, each its jobs' videos joined
+            <name>.mp4            a sequence (written through <name>.mp4.tmp)
+            <name>.json           what it was built from (each clip's sha256), through <name>.json.tmp
         <job-id>/                 one folder per job, named by its id
             <n>.mp4               video n of the job's current version
             <n>.last.png          its last frame, when the job asked for one
@@ -45,7 +48,9 @@ SANDBOX_JOBS_FILE = "sandbox-jobs.jsonl"
 #: Everything the tool writes at the top of the output folder, next to the job folders ``<output>/<id>/``: a job
 #: whose id names one of them would be paid for and its videos never saved (or overwritten by the tool's file).
 #: A job's own ``v<k>/`` folders live inside its folder, where no other job's goes, so ``v1`` is a fine id.
-TOP_LEVEL_NAMES = (MANIFEST, MANIFEST_TMP, PAGE, PAGE_TMP, LEDGER_DIR)
+#: The folder of the spec's sequences (``sequences/<name>.mp4``).
+SEQUENCES_DIR = "sequences"
+TOP_LEVEL_NAMES = (MANIFEST, MANIFEST_TMP, PAGE, PAGE_TMP, LEDGER_DIR, SEQUENCES_DIR)
 
 VIDEO_SUFFIX = ".mp4"
 LAST_FRAME_SUFFIX = ".last.png"
@@ -123,6 +128,16 @@ def claim_path(output: Path) -> Path:
 def sandbox_jobs_path(output: Path) -> Path:
     """Where ``run --sandbox`` keeps its sandbox's jobs, so an interrupted rehearsal resumes."""
     return ledger_dir(output) / SANDBOX_JOBS_FILE
+
+
+def sequence_path(name: str) -> str:
+    """Where sequence ``name`` is written, relative to the output folder."""
+    return f"{SEQUENCES_DIR}/{name}{VIDEO_SUFFIX}"
+
+
+def sequence_record_path(name: str) -> str:
+    """Where what sequence ``name`` was built from is recorded, relative to the output folder."""
+    return f"{SEQUENCES_DIR}/{name}.json"
 
 
 def tmp_path(path: Path) -> Path:

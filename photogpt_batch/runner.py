@@ -25,6 +25,7 @@ from .engine import Engine, EngineOptions, RunSummary
 from .engine.credits import collect_credits, lacking_credits
 from .engine.progress import Progress
 from .errors import ConfigError as ConfigError  # re-exported: callers catch it from here too
+from .io.durable import describe
 from .ledger import Ledger, LedgerError, LedgerUnavailable, LedgerWriteFailed
 from .ledger.transfer import moved_refusal
 from .net.network import Network
@@ -228,6 +229,8 @@ async def _run(campaign: Campaign, ledger: Ledger, base_url: str, key: str, netw
             finally:
                 for sig in handled:
                     loop.remove_signal_handler(sig)
+            if campaign.sequences and not summary.interrupted:
+                _write_sequences(campaign, ledger, engine.progress)
             _write_review_page(campaign, ledger, engine.progress)
             return summary
     finally:
@@ -245,6 +248,19 @@ async def _check_store(stager: Stager | None) -> str | None:
         why = "the object store refused the credentials" if exc.refused else "the object store cannot be used"
         raise ConfigError(f"{why}: {exc.message}; nothing was sent") from exc
     return plan.describe()
+
+
+def _write_sequences(campaign: Campaign, ledger: Ledger, progress: Progress) -> None:
+    """Join the videos of each sequence whose jobs are all done and that changed, then list them in the manifest.
+    A sequence is a view of paid videos: one that cannot be written is a warning, never a failed run."""
+    from .engine.download import write_manifest
+    from .sequences.build import build_sequences
+
+    if build_sequences(campaign.output, campaign.sequences, ledger.manifest_entries(), progress.note):
+        try:
+            write_manifest(campaign.output, ledger, campaign.sequences)
+        except OSError as exc:
+            progress.note(f"warning: the manifest was not rewritten with the sequences: {describe(exc)}")
 
 
 def _write_review_page(campaign: Campaign, ledger: Ledger, progress: Progress) -> None:

@@ -35,6 +35,7 @@ def test_a_run_writes_its_files_where_the_layout_says_and_only_reserved_names_at
     monkeypatch.setattr(os, "replace", replace)
     campaign = load_campaign(DEMO)
     campaign.output = output
+    campaign.sequences = {"reel": ("hero", "first-frame")}  # both 16:9: joined into sequences/reel.mp4
     summary = run_campaign(campaign, RunConfig(sandbox=True, engine=EngineOptions(concurrency=8)),
                            install_signal_handlers=False)
     assert summary.complete
@@ -52,6 +53,9 @@ def test_a_run_writes_its_files_where_the_layout_says_and_only_reserved_names_at
     expected = {layout.video_path(job.id, n) for job in campaign.jobs
                 for n in range(1, job.body.get("numVideos", 1) + 1)}
     entries = [json.loads(line) for line in layout.manifest_path(output).read_text(encoding="utf-8").splitlines()]
+    assert (output / layout.sequence_path("reel")).is_file()
+    assert [e["path"] for e in entries if "sequence" in e] == [layout.sequence_path("reel")]
+    entries = [e for e in entries if "sequence" not in e]
     assert {e["path"] for e in entries} == expected and all((output / rel).is_file() for rel in expected)
     frames = {e["lastFrame"] for e in entries if "lastFrame" in e}
     assert frames == {layout.last_frame_path(layout.video_path("first-frame", n)) for n in (1, 2)}

@@ -66,6 +66,8 @@ class RunContext:
     stop_event: asyncio.Event = field(default_factory=asyncio.Event)
     #: Stages the campaign's local files and signs them into each body sent (None: the campaign has none).
     stager: Stager | None = None
+    #: The spec's sequences (name → job ids): the manifest lists those written (`sequences.state`).
+    sequences: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def stop(self) -> None:
         """Nothing new is to be sent or started."""

@@ -17,8 +17,9 @@ from ..campaign import PlannedJob
 from ..client import ApiError, AuthError, Conflict
 from ..io.durable import describe, owned_dirs
 from ..layout import ASIDE_MARK, earlier_video_path, last_frame_path, last_frame_saved, part_path, video_path
-from ..ledger import JobRecord, JobState, VideoRecord, VideoState, pending_videos
+from ..ledger import JobRecord, JobState, Ledger, VideoRecord, VideoState, pending_videos
 from ..net.retry import RetryPolicy
+from ..sequences.state import manifest_lines
 from . import lastframe
 from .context import RunContext, key_refused
 from .fetch import FetchError, IncompleteDownload, UrlExpired, fetch_file, hash_file
@@ -239,10 +240,17 @@ class Downloads:
         be written (the run still reports)."""
         self._manifest.close()
         try:
-            manifest.rewrite(self.output, lastframe.annotate(self.output, self.ctx.ledger.manifest_entries()))
+            write_manifest(self.output, self.ctx.ledger, self.ctx.sequences)
         except OSError as exc:
             return describe(exc)
         return None
+
+
+def write_manifest(output: Path, ledger: Ledger, sequences: dict[str, tuple[str, ...]]) -> None:
+    """Rewrite ``manifest.jsonl``: a line per downloaded video from the ledger (with its last frame), then a line
+    per sequence written; raises `OSError` when it cannot be written."""
+    entries = lastframe.annotate(output, ledger.manifest_entries())
+    manifest.rewrite(output, [*entries, *manifest_lines(output, sequences)])
 
 
 def _drop_copies_set_aside(dest: Path, size: int, sha256: str) -> None:

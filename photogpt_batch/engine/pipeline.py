@@ -52,7 +52,8 @@ class Engine:
         self.output = output = campaign.output
         self.options = options or EngineOptions()
         self.progress = progress or Progress(0, quiet=True)
-        self.ctx = RunContext(ledger, client, output, self.options, self.progress, stager=stager)
+        self.ctx = RunContext(ledger, client, output, self.options, self.progress, stager=stager,
+                              sequences=campaign.sequences)
         self.gate = Gate(self.options.concurrency)
         self.spend = RunSpend(self.ctx, campaign)
         self.downloads = Downloads(self.ctx)

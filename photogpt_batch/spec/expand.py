@@ -26,7 +26,7 @@ from .templates import Cell, TemplateError, compile_value, fill_part, format_val
 from .text import dotted, show
 
 FORMAT_VERSION = 1
-TOP_KEYS = ("version", "campaign", "output", "budget", "defaults", "vars", "jobs")
+TOP_KEYS = ("version", "campaign", "output", "budget", "defaults", "vars", "jobs", "sequences")
 #: The keys of ``budget``.
 BUDGET_KEYS = ("credits",)
 JOB_FIELDS = ("model", "prompt", "numVideos", "options", "referenceImages", "referenceVideos", "elementIDs")

@@ -8,6 +8,7 @@ file with something to report, or that the quick parse gives up on, is read agai
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,8 @@ from ..plugins import Registry, get_registry
 from ..state_dir import state_dir
 from .diagnostics import SpecError, sort_diagnostics
 from .document import load_document, load_plain, read_text, spec_relative
-from .expand import iter_expand
+from .expand import ExpandedJob, iter_expand
+from .sequences import read_sequences
 from .validation import validate_expansion
 
 
@@ -70,8 +72,10 @@ def _campaign(path: Path, doc: dict[Any, Any], registry: Registry, files: LocalF
     files = files or LocalFiles(path.parent, HashCache(None))
     file = str(path)
     expansion = iter_expand(doc, file)
-    planned, diagnostics = validate_expansion(expansion.jobs, file, registry, files)
-    diagnostics = sort_diagnostics([*expansion.diagnostics, *diagnostics])
+    ids: list[str] = []  # every job's id, valid or not: a sequence naming a job with an error is not a typo
+    planned, diagnostics = validate_expansion(_noting_ids(expansion.jobs, ids), file, registry, files)
+    sequences, sequence_diagnostics = read_sequences(doc, ids, file)
+    diagnostics = sort_diagnostics([*expansion.diagnostics, *diagnostics, *sequence_diagnostics])
     if any(d.severity == "error" for d in diagnostics):
         raise SpecError(diagnostics)
     assert expansion.campaign is not None  # no errors means the campaign slug was valid
@@ -79,4 +83,11 @@ def _campaign(path: Path, doc: dict[Any, Any], registry: Registry, files: LocalF
     used = {ref for job in planned for ref in body_assets(job.body)}
     assets = {sha: asset for sha, asset in files.assets.items() if sha in used}
     return Campaign(expansion.campaign, output, path, planned, diagnostics, budget_credits=expansion.budget_credits,
-                    assets=assets)
+                    assets=assets, sequences=sequences)
+
+
+def _noting_ids(jobs: Iterable[ExpandedJob], ids: list[str]) -> Iterator[ExpandedJob]:
+    """``jobs`` as they come, each one's id appended to ``ids`` (the jobs are expanded lazily, once)."""
+    for job in jobs:
+        ids.append(job.id)
+        yield job

@@ -144,6 +144,11 @@ def campaign_schema(registry: Registry) -> dict[str, Any]:
                      "propertyNames": {"pattern": f"^{VAR_NAME.pattern}$", "not": {"enum": list(RESERVED_NAMES)}},
                      "description": "Values for {name} placeholders."},
             "jobs": {"type": "array", "minItems": 1, "items": job},
+            "sequences": {"type": "object", "minProperties": 1,
+                          "propertyNames": {"pattern": f"^{CAMPAIGN_SLUG.pattern}$"},
+                          "additionalProperties": {"type": "array", "minItems": 1, "items": {"type": "string"}},
+                          "description": "Named, ordered lists of job ids: once every job of one is done, their "
+                                         "videos are joined into <output>/sequences/<name>.mp4."},
         },
         # A job needs a prompt and a model of its own unless `defaults` gives them (a matrix over `model` gives
         # a model too): said here so that an editor marks the job, as `validate` does.

@@ -10,6 +10,7 @@ from ..campaign import Campaign
 from ..errors import StatusError as StatusError  # re-exported: callers catch it from here too
 from ..ledger import Disposition, JobRecord, JobState, LedgerError, Reconciliation
 from ..ledger.versions import numbered, unfinished, unfinished_outside
+from ..sequences.state import SequenceState, sequence_states
 from .ledger_read import LedgerWhere, open_ledger, read_ledger
 
 
@@ -92,6 +93,8 @@ class StatusReport:
     #: Versions of jobs the report does not hold (removed from the spec, or left out by ``--only``) that were
     #: sent and are not finished, as (record, version, whether the spec still has the job): a run follows them.
     outside_unfinished: list[OutsideVersion] = field(default_factory=list)
+    #: The spec's sequences, each built, waiting for jobs or to be (re)built by the next run.
+    sequences: list[SequenceState] = field(default_factory=list)
 
     @property
     def complete(self) -> bool:
@@ -125,10 +128,13 @@ def read_status(campaign: Campaign, ledger_url: str | None = None) -> StatusRepo
             skipped = set(campaign.skipped)
             outside = [OutsideVersion(r, k, r.job_id in skipped) for r, k in
                        unfinished_outside(ledger.jobs(), read.earlier, {job.id for job in campaign.jobs})]
+            sequences = (sequence_states(campaign.output, campaign.sequences, ledger.manifest_entries())
+                         if campaign.sequences else [])
         except LedgerError as exc:
             raise StatusError(f"cannot read the ledger in {campaign.output}: {exc}") from exc
     return StatusReport(campaign, read.reconciliation, read.video_counts, _history(read.reconciliation, read.earlier),
-                        picks=picks, ledger=read.where, credits=totals, outside_unfinished=outside)
+                        picks=picks, ledger=read.where, credits=totals, outside_unfinished=outside,
+                        sequences=sequences)
 
 
 def _history(reconciliation: Reconciliation, earlier: list[JobRecord]) -> dict[str, VersionHistory]:

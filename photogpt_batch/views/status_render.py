@@ -64,6 +64,8 @@ def _status_head(report: StatusReport) -> dict[str, Any]:
         "outsideUnfinished": [{"job": r.job_id, "version": k, "ledgerState": str(r.state), "inSpec": in_spec}
                               for r, k, in_spec in report.outside_unfinished],
         "credits": _credits_json(report),
+        "sequences": [{"name": s.name, "state": s.standing, "path": s.path, "jobs": list(s.jobs),
+                       "waitingFor": list(s.waiting)} for s in report.sequences],
         "jobs": [],
     }
 
@@ -123,6 +125,8 @@ def print_status(report: StatusReport) -> None:
     credits, priced, pending = report.credits.total
     click.echo(f"{report.campaign.name}: {counts or 'no jobs'}; videos: {videos or 'none'}{skipped}; "
                f"output {report.campaign.output}")
+    for sequence in report.sequences:
+        click.echo(f"sequence {sequence.name}: {sequence.describe()}")
     unfinished_earlier = report.earlier_unfinished
     if unfinished_earlier:
         click.echo(f"earlier versions not finished: {len(unfinished_earlier)} ("

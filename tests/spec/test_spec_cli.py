@@ -289,4 +289,4 @@ def test_the_reserved_ids_are_the_names_the_tool_writes() -> None:
     from photogpt_batch.spec.ids import OUTPUT_NAMES
 
     assert set(OUTPUT_NAMES.values()) == set(TOP_LEVEL_NAMES) == {
-        "manifest.jsonl", "manifest.jsonl.tmp", "index.html", "index.html.tmp", ".photogpt-batch"}
+        "manifest.jsonl", "manifest.jsonl.tmp", "index.html", "index.html.tmp", ".photogpt-batch", "sequences"}
