@@ -86,3 +86,15 @@ def moto_with_auth() -> Iterator[str]:
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+
+
+@pytest.fixture
+def wrong_store_credentials(moto_with_auth: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The environment of a user whose store (moto with IAM checks on) refuses their credentials; returns the
+    store's endpoint."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_with_auth)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIANOTAKEYMOTOKNOWS")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "wrong")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    return moto_with_auth

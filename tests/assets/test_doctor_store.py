@@ -60,13 +60,7 @@ def test_an_unreachable_endpoint_fails(monkeypatch: pytest.MonkeyPatch, s3_env: 
 
 
 @pytest.mark.slow
-def test_refused_credentials_fail_and_name_the_credentials(moto_with_auth: str,
-                                                           monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_with_auth)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIANOTAKEYMOTOKNOWS")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "wrong")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
+def test_refused_credentials_fail_and_name_the_credentials(wrong_store_credentials: str) -> None:
     check = check_store("s3://photos-bucket/doctor", {}, sandbox=False)
     assert check.verdict == "fail", check
     assert check.advice is not None and "AWS_ACCESS_KEY_ID" in check.advice and "s3:" in check.advice

@@ -13,13 +13,8 @@ from photogpt_batch.sandbox import SandboxThread
 
 
 @pytest.mark.slow
-def test_wrong_store_credentials_end_the_run_before_anything_is_sent(photos: Path, moto_with_auth: str,
-                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_with_auth)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIANOTAKEYMOTOKNOWS")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "wrong")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
+def test_wrong_store_credentials_end_the_run_before_anything_is_sent(photos: Path,
+                                                                     wrong_store_credentials: str) -> None:
     campaign = load(campaign_file(photos, {"red": "file: photos/red.png"}))
     with SandboxThread(fast_sandbox(fetch_references=True)) as sandbox:
         config = run_config(sandbox)

@@ -6,19 +6,16 @@ creates its job and answers 502."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
-from engine_helpers import fast_sandbox, load, run_config, wait_until, write_campaign
+from engine_helpers import current_states, fast_sandbox, load, run_config, wait_until, write_campaign
 
-from photogpt_batch.ledger import ledger_path
 from photogpt_batch.runner import run_campaign
 from photogpt_batch.sandbox import Faults, SandboxThread
 from photogpt_batch.spend.budget import BudgetClosed, BudgetGate, PriceUnknown
@@ -39,17 +36,6 @@ def _env(sb: SandboxThread) -> dict[str, str]:
 
 def _cli(spec: Path, *flags: str) -> list[str]:
     return [sys.executable, "-m", "photogpt_batch", "run", str(spec), "--concurrency", "8", "--rate", "1000", *flags]
-
-
-def _states(output: Path) -> dict[str, int]:
-    path = ledger_path(output)
-    if not path.exists():
-        return {}
-    try:
-        with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
-            return dict(conn.execute("SELECT state, count(*) FROM jobs WHERE current = 1 GROUP BY state"))
-    except sqlite3.Error:  # the child is creating it
-        return {}
 
 
 # ---- the gate ----------------------------------------------------------------------------------------------
@@ -147,7 +133,7 @@ def test_a_lost_first_post_of_an_unknown_class_ends_the_run_by_itself(tmp_path: 
                 "submitted" in result.stderr)
         assert "in doubt   clip-1" in result.stderr and "Resume with: photogpt-batch run" in result.stderr
         assert _posts(sb) == 1
-    assert _states(tmp_path / "out") == {"in_doubt": 1, "planned": 5}
+    assert current_states(tmp_path / "out") == {"in_doubt": 1, "planned": 5}
 
 
 @pytest.mark.slow
@@ -158,7 +144,7 @@ def test_sigterm_while_jobs_wait_on_an_unknown_price_ends_the_run_promptly(tmp_p
         proc = subprocess.Popen(_cli(spec, "--max-credits", "100"), env=_env(sb), stdin=subprocess.DEVNULL,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         try:
-            wait_until(lambda: _states(tmp_path / "out") == {"submitted": 1, "planned": 5})
+            wait_until(lambda: current_states(tmp_path / "out") == {"submitted": 1, "planned": 5})
             proc.send_signal(signal.SIGTERM)
             sent = time.monotonic()
             _, stderr = proc.communicate(timeout=10)  # today: it never ends
@@ -171,4 +157,4 @@ def test_sigterm_while_jobs_wait_on_an_unknown_price_ends_the_run_promptly(tmp_p
         assert "Resume with: photogpt-batch run" in stderr and "--max-credits 100" in stderr
         assert "Traceback" not in stderr
         assert _posts(sb) == 1
-    assert _states(tmp_path / "out") == {"submitted": 1, "planned": 5}  # the waiting jobs were never sent
+    assert current_states(tmp_path / "out") == {"submitted": 1, "planned": 5}  # the waiting jobs were never sent

@@ -6,7 +6,6 @@ campaign's jobs (duration 3) cost 6 credits per video."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
 import sqlite3
@@ -18,7 +17,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from engine_helpers import fast_sandbox, load, run_config, wait_until, write_campaign
+from engine_helpers import current_states, fast_sandbox, load, run_config, wait_until, write_campaign
 
 from photogpt_batch import campaign_index
 from photogpt_batch.cli import cli
@@ -311,7 +310,7 @@ def test_budget_after_a_real_kill_9(tmp_path: Path) -> None:
                                   "--max-credits", "1000"], env=env, stdin=subprocess.DEVNULL,
                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
-            wait_until(lambda: _states(tmp_path / "out") == {"submitted": 2, "submitting": 1, "planned": 7})
+            wait_until(lambda: current_states(tmp_path / "out") == {"submitted": 2, "submitting": 1, "planned": 7})
         finally:
             child.kill()
             child.wait()
@@ -326,17 +325,6 @@ def test_budget_after_a_real_kill_9(tmp_path: Path) -> None:
         third = run_campaign(load(spec), run_config(sb, max_credits=36, resubmit_in_doubt=True))
         assert posts(sb) == 8 and third.in_doubt == [] and third.credits == 36
         assert sandbox_spend(sb) == 6 + 36
-
-
-def _states(output: Path) -> dict[str, int]:
-    path = ledger_path(output)
-    if not path.exists():
-        return {}
-    try:
-        with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
-            return dict(conn.execute("SELECT state, count(*) FROM jobs WHERE current = 1 GROUP BY state"))
-    except sqlite3.Error:  # the child is creating it
-        return {}
 
 
 def test_the_resume_command_repeats_the_budget_but_not_yes() -> None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import sqlite3
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -11,6 +13,7 @@ from typing import Any
 
 from photogpt_batch.campaign import Campaign
 from photogpt_batch.engine import EngineOptions
+from photogpt_batch.layout import ledger_path
 from photogpt_batch.runner import RunConfig
 from photogpt_batch.sandbox import SandboxConfig, SandboxThread
 from photogpt_batch.spec.load import load_campaign
@@ -128,3 +131,16 @@ def check_outputs(output: Path, expected_videos: int) -> list[dict[str, Any]]:
 def posts(sandbox: SandboxThread) -> int:
     """How many POST /videos/generation requests the sandbox has seen."""
     return sandbox.counters.requests.get("POST /videos/generation", 0)
+
+
+def current_states(output: Path) -> dict[str, int]:
+    """Counts of the current job versions' states in ``output``'s SQLite ledger, read-only, while a child process
+    may be writing it (empty while the child is still creating it)."""
+    path = ledger_path(output)
+    if not path.exists():
+        return {}
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
+            return dict(conn.execute("SELECT state, count(*) FROM jobs WHERE current = 1 GROUP BY state"))
+    except sqlite3.Error:  # the child is creating it
+        return {}
