@@ -41,6 +41,18 @@ class PlannedJob:
         return int(self.body.get("numVideos", 1))
 
 
+@dataclass(frozen=True, slots=True)
+class Need:
+    """One job's need of another: ``job`` must be done (generated, its videos downloaded) before the job
+    that needs it is submitted; with ``picked``, it must also be picked in the review."""
+
+    job: str
+    picked: bool = False
+    #: How the need was written: ``"needs"`` (the job's ``needs:``) or ``"from"`` (an output used as an input,
+    #: ``referenceImages: [{from: ...}]``, which implies the need).
+    via: str = "needs"
+
+
 @dataclass
 class Campaign:
     """A loaded, expanded and validated campaign spec."""
@@ -59,3 +71,6 @@ class Campaign:
     #: The spec's ``sequences:``: each name's job ids, in order, whose videos are joined into
     #: ``<output>/sequences/<name>.mp4``.
     sequences: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    #: What each job needs first (``needs:`` and ``from:``), for the jobs that need anything: the campaign is a
+    #: graph whose other jobs are independent. Checked at load: every need names a job of the spec, no cycles.
+    needs: dict[str, tuple[Need, ...]] = field(default_factory=dict)
