@@ -9,9 +9,10 @@ from typing import Any
 from ..assets.store import parse_address, store_address
 from ..campaign import Campaign
 from ..errors import ConfigError
-from ..ledger import Disposition, ReconciledJob, Reconciliation
+from ..ledger import Disposition, Ledger, ReconciledJob, Reconciliation
 from ..plugins import get_registry
 from ..spend.pricing import Estimate, PriceBook, estimate_all, learn_prices
+from ..spend.stages import Stage, make_stages
 from .diff import Change, body_diff
 from .ledger_read import LedgerWhere, open_ledger, read_ledger
 from .plan_upload import PlannedUpload, planned_upload
@@ -34,6 +35,9 @@ class Plan:
     ledger: LedgerWhere | None = None
     #: The object store local files go to (``--assets`` or $PHOTOGPT_BATCH_ASSETS; None: none configured).
     store: str | None = None
+    #: The jobs `run` would submit grouped by depth in the needs graph (`spend.stages`); empty when the
+    #: campaign's jobs need nothing.
+    stages: list[Stage] = field(default_factory=list)
 
     @property
     def orphaned(self) -> list[str]:
@@ -84,7 +88,21 @@ def make_plan(campaign: Campaign, ledger_url: str | None = None, other_ledgers: 
             if item.disposition == Disposition.CHANGED and item.record is not None and item.planned is not None:
                 diffs[item.job_id] = body_diff(ledger.body(item.record.row), item.planned.body)
         prices = learn_prices(ledger, get_registry(), campaign.output, others=other_ledgers)
-    return Plan(campaign, read.reconciliation, prices, diffs, read.where, _store(campaign, assets))
+        stages = _stages(campaign, read.reconciliation, ledger, prices)
+    return Plan(campaign, read.reconciliation, prices, diffs, read.where, _store(campaign, assets), stages)
+
+
+def _stages(campaign: Campaign, reconciliation: Reconciliation, ledger: Ledger, prices: PriceBook) -> list[Stage]:
+    """The stages of the jobs `run` would submit (new and changed), with the picks recorded in ``ledger``;
+    none when the campaign's jobs need nothing (its plan reads as it always did)."""
+    if not campaign.needs:
+        return []
+    from ..review.picks import recorded_picks  # only campaigns with needs read the picks
+
+    picks = recorded_picks(ledger)
+    picked = {p["job"] for p in picks["jobs"]} if picks is not None else set()
+    sending = [item.planned for item in reconciliation.jobs if item.planned is not None and item.disposition in TO_PAY]
+    return make_stages(sending, campaign.needs, picked, prices)
 
 
 def _store(campaign: Campaign, assets: str | None) -> str | None:

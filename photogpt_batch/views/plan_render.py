@@ -20,7 +20,7 @@ def plan_json(plan: Plan) -> dict[str, Any]:
     shared, lock holder), the estimate (``{credits, priced, unknown}``), jobs (id, model, state, contentHash,
     request, remote id when known, warnings, estimatedCredits, and for a changed job its diff) and orphaned
     ids; ``upload``: the local files the jobs to submit would stage, at most (`plan_upload.PlannedUpload`), or
-    null."""
+    null; ``stages`` (only when jobs need others): the jobs to submit by stage (`spend.stages.Stage`)."""
     return {**_head(plan), "jobs": [_entry_json(plan, item) for item in plan.reconciliation.jobs],
             "orphaned": plan.orphaned}
 
@@ -40,7 +40,14 @@ def _head(plan: Plan) -> dict[str, Any]:
     head["estimate"] = plan.estimate().to_json()
     upload = plan.upload()
     head["upload"] = upload.to_json() if upload is not None else None
+    head.update(_stages_json(plan))
     return head
+
+
+def _stages_json(plan: Plan) -> dict[str, Any]:
+    """``{"stages": [...]}`` when the campaign's jobs need others; nothing otherwise, so the JSON of a campaign
+    without needs is what it always was."""
+    return {"stages": [stage.to_json() for stage in plan.stages]} if plan.campaign.needs else {}
 
 
 def _entry_json(plan: Plan, item: ReconciledJob) -> dict[str, Any]:
@@ -80,9 +87,16 @@ def print_plan(plan: Plan, paid_elsewhere: Path | None = None) -> None:
         click.echo(f"note: campaign {campaign.name!r} already has paid jobs in {paid_elsewhere}: `run` would start "
                    "over here, paying again (it refuses without --fresh); --output points it there", err=True)
     click.echo(spend_line(plan.counts().get("new", 0), plan.counts().get("changed", 0), plan.estimate()))
+    print_stages(plan)
     upload = plan.upload()
     if upload is not None:
         click.echo(upload.describe())
+
+
+def print_stages(plan: Plan) -> None:
+    """One line per stage of the jobs ``run`` would submit (`spend.stages.Stage.describe`), when there are stages."""
+    for stage in plan.stages:
+        click.echo(stage.describe())
 
 
 def spend_line(new: int, changed: int, estimate: Estimate) -> str:
