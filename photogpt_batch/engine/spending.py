@@ -14,6 +14,7 @@ from ..ledger import Disposition, JobRecord, JobState, LedgerError
 from ..plugins import get_registry
 from ..spend.budget import BudgetClosed, BudgetGate, BudgetReached, PriceUnknown, SpendPreview
 from ..spend.pricing import PriceBook, describe_class, estimate_all, format_credits, learn_prices, price_class
+from ..spend.stages import held_for_picks
 from .context import RunContext
 from .credits import fetch_credits
 from .summary import RunSummary
@@ -45,10 +46,13 @@ class RunSpend:
 
     def preview(self) -> SpendPreview:
         """What the run is about to pay for, read from the ledger before anything is recorded: new and changed
-        jobs, failed ones with ``retry_failed``, in-doubt ones with ``resubmit_in_doubt``, and their estimate."""
+        jobs, failed ones with ``retry_failed``, in-doubt ones with ``resubmit_in_doubt``, and their estimate.
+        Downstream jobs that may follow in this run count (a job that needs another is sent once its need is
+        met); a job that waits for a pick not recorded yet does not, as this run sends it only if it is picked
+        (`spend.stages.held_for_picks`): those are counted apart."""
         ledger = self.ctx.ledger
-        why: list[str] = []
-        bodies = []
+        why: dict[str, str] = {}
+        bodies: dict[str, dict[str, Any]] = {}
         for item in ledger.reconcile(self.campaign.jobs).jobs:
             assert item.planned is not None
             record = item.record
@@ -58,11 +62,22 @@ class RunSpend:
                                if r.content_hash == item.planned.content_hash), None)
             reason = self._reason_to_pay(record)
             if reason is not None:
-                why.append("changed" if reason == "new" and item.disposition == Disposition.CHANGED else reason)
-                bodies.append(item.planned.body)
+                why[item.job_id] = "changed" if reason == "new" and item.disposition == Disposition.CHANGED else reason
+                bodies[item.job_id] = item.planned.body
+        held = held_for_picks(why.keys(), self.campaign.needs, self._picked()) if self.campaign.needs else set()
+        counted = [reason for job_id, reason in why.items() if job_id not in held]
         assert self.prices is not None
-        return SpendPreview(why.count("new"), why.count("changed"), why.count("retried"), why.count("resubmitted"),
-                            estimate_all(self.prices, bodies))
+        return SpendPreview(counted.count("new"), counted.count("changed"), counted.count("retried"),
+                            counted.count("resubmitted"),
+                            estimate_all(self.prices, (body for job_id, body in bodies.items() if job_id not in held)),
+                            after_picks=len(held))
+
+    def _picked(self) -> set[str]:
+        """The ids of the picks recorded in the run's ledger (none recorded: none picked)."""
+        from ..review.picks import recorded_picks
+
+        picks = recorded_picks(self.ctx.ledger)
+        return {p["job"] for p in picks["jobs"]} if picks is not None else set()
 
     def _reason_to_pay(self, record: JobRecord | None) -> str | None:
         """Why this run would submit the job version ``record`` (None: nothing sent yet), or None if it would not."""

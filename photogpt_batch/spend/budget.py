@@ -142,13 +142,15 @@ class BudgetGate:
 @dataclass(frozen=True)
 class SpendPreview:
     """What a run is about to pay for (what the question before paying shows): jobs by why they are sent,
-    and their estimated cost."""
+    and their estimated cost; ``after_picks``: jobs that wait for a pick not recorded yet, which the run may
+    never send, so neither counted in ``jobs`` nor in the estimate."""
 
     new: int
     changed: int
     retried: int
     resubmitted: int
     estimate: Estimate
+    after_picks: int = 0
 
     @property
     def jobs(self) -> int:
@@ -156,10 +158,12 @@ class SpendPreview:
         return self.new + self.changed + self.retried + self.resubmitted
 
     def describe(self) -> str:
-        """``42 new, 3 changed, 2 retried · ≈ 3,360 credits (36 priced from 118 past jobs, 9 unknown)``."""
+        """``42 new, 3 changed, 2 retried · ≈ 3,360 credits (36 priced from 118 past jobs, 9 unknown)``, then
+        ``; 12 more after picks (not counted)`` when some jobs wait for picks."""
         extra = "".join(f", {n} {what}" for n, what in ((self.retried, "retried"),
                                                            (self.resubmitted, "resubmitted")) if n)
-        return f"{self.new} new, {self.changed} changed{extra} · {self.estimate.describe()}"
+        later = f"; {self.after_picks} more after picks (not counted)" if self.after_picks else ""
+        return f"{self.new} new, {self.changed} changed{extra} · {self.estimate.describe()}{later}"
 
 
 def effective_budget(flag: float | None, spec: float | None) -> float | None:
