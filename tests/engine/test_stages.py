@@ -1,33 +1,26 @@
 """Stages and budgets of a campaign whose jobs need others (issue #20, item 4): `plan` groups the jobs to submit
 by depth in the needs graph with each stage's estimate, and the question before paying counts the downstream
 jobs a run may send, a job gated on a pick only once that pick is recorded. The spec's ``needs:`` key is read by
-the spec layer; here the graph is set on the loaded campaign, as the spec layer would set it.
-
-Against the sandbox: grok-imagine-1.5 at duration 3 costs 6 credits per video (docs/sandbox.md), so a draft
-(one video) costs 6 and a final (two videos, same price class) 12."""
+the spec layer; here the graph is set on the loaded campaign, as the spec layer would set it (see
+`pipeline_spend`: three drafts at 6 credits, their finals at 12)."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from engine_helpers import fast_sandbox, load, posts, run_config
+from pipeline_spend import DRAFT, FINAL, pick, pipeline, preview_of, run_drafts, spec_file
 
-from photogpt_batch.campaign import Campaign, Need, PlannedJob
+from photogpt_batch.campaign import Need, PlannedJob
 from photogpt_batch.plugins import get_registry
-from photogpt_batch.review.picks import record_picks
 from photogpt_batch.runner import run_campaign
 from photogpt_batch.sandbox import SandboxThread
-from photogpt_batch.spend.budget import SpendPreview
 from photogpt_batch.spend.pricing import PriceBook
 from photogpt_batch.spend.stages import depths, held_for_picks, make_stages
 from photogpt_batch.views.plan import make_plan
 from photogpt_batch.views.plan_render import plan_json, print_plan
-
-DRAFT, FINAL = 6, 12
 
 
 @pytest.fixture
@@ -46,71 +39,6 @@ def priced_book() -> PriceBook:
     book = PriceBook(get_registry())
     book.learn(job("paid").body, DRAFT)
     return book
-
-
-def spec_file(tmp_path: Path, finals: bool = True) -> Path:
-    """Three drafts (one video each) and, with ``finals``, three finals of them (two videos each)."""
-    spec = tmp_path / "pipe.yaml"
-    final = """  - id: "final-{i}"
-    prompt: "take {i}"
-    numVideos: 2
-    matrix:
-      i: [1, 2, 3]
-""" if finals else ""
-    spec.write_text(f"""version: 1
-campaign: pipe
-output: {tmp_path / 'out'}
-defaults:
-  model: grok-imagine-1.5
-  options:
-    duration: 3
-jobs:
-  - id: "draft-{{i}}"
-    prompt: "take {{i}}"
-    matrix:
-      i: [1, 2, 3]
-{final}""", encoding="utf-8")
-    return spec
-
-
-def pipeline(spec: Path, picked: bool = True) -> Campaign:
-    """The campaign of ``spec`` with each final needing its draft (gated on the pick with ``picked``), as the
-    spec's ``needs: {job: draft-{i}, picked: true}`` would say."""
-    campaign = load(spec)
-    campaign.needs = {f"final-{i}": (Need(f"draft-{i}", picked=picked),) for i in (1, 2, 3)}
-    return campaign
-
-
-def pick(campaign: Campaign, tmp_path: Path, *ids: str) -> None:
-    """Record ``ids`` as picked in the campaign's ledger, as ``review --picks`` does."""
-    path = tmp_path / "picks.json"
-    path.write_text(json.dumps({"format": "photogpt-batch-picks", "version": 1, "campaign": campaign.name,
-                                "picks": [{"job": i} for i in ids]}))
-    record_picks(campaign, path)
-
-
-def run_drafts(tmp_path: Path, sandbox: SandboxThread) -> None:
-    """The drafts, generated and downloaded by an earlier run (a spec that had only them)."""
-    assert run_campaign(load(spec_file(tmp_path, finals=False)), run_config(sandbox)).complete
-
-
-def preview_of(campaign: Campaign, sandbox: SandboxThread, **engine: Any) -> SpendPreview:
-    """The question before paying that `run` would ask for ``campaign``, answered no: nothing is sent. (A run
-    with nothing to count asks nothing and goes on: every case here has something to count.)"""
-    shown: list[SpendPreview] = []
-
-    def decline(preview: SpendPreview) -> bool:
-        shown.append(preview)
-        return False
-
-    config = run_config(sandbox, **engine)
-    assert config.engine is not None
-    config.engine.confirm = decline
-    before = posts(sandbox)
-    summary = run_campaign(campaign, config)
-    assert summary.declined and posts(sandbox) == before
-    assert len(shown) == 1
-    return shown[0]
 
 
 # ---- stages, pure ----------------------------------------------------------------------------------------
