@@ -12,56 +12,15 @@ from typing import Any
 
 import pytest
 from engine_helpers import fast_sandbox, load, run_config
+from review_helpers import pipeline_spec, with_needs
 
-from photogpt_batch.campaign import Campaign, Need
+from photogpt_batch.campaign import Need
 from photogpt_batch.ledger import Ledger
 from photogpt_batch.review import review_page_data
 from photogpt_batch.review.lineage import chains
 from photogpt_batch.review.picks import PICKS_KEY
 from photogpt_batch.runner import run_campaign
 from photogpt_batch.sandbox import SandboxThread
-
-
-def pipeline_spec(tmp_path: Path) -> Path:
-    """Drafts and their finals (matrix n), and three shots given out of order, with a sequence of the shots."""
-    spec = tmp_path / "pipe.yaml"
-    spec.write_text(f"""version: 1
-campaign: pipe
-output: {tmp_path / 'out'}
-jobs:
-  - id: shot-3
-    model: grok-imagine-1.5
-    prompt: the third shot
-    options: {{duration: 2}}
-  - id: "draft-{{n}}"
-    model: grok-imagine-1.5
-    prompt: "draft {{n}}"
-    matrix: {{n: [1, 2, 3]}}
-    options: {{duration: 2}}
-  - id: "final-{{n}}"
-    model: grok-imagine-1.5
-    prompt: "final {{n}}"
-    matrix: {{n: [1, 2, 3]}}
-    options: {{duration: 2}}
-  - id: shot-1
-    model: grok-imagine-1.5
-    prompt: the first shot
-    options: {{duration: 2}}
-  - id: shot-2
-    model: grok-imagine-1.5
-    prompt: the second shot
-    options: {{duration: 2}}
-sequences:
-  story: [shot-1, shot-2, shot-3]
-""", encoding="utf-8")
-    return spec
-
-
-def with_needs(campaign: Campaign) -> Campaign:
-    """The pipeline's needs: each final from its picked draft; shot-2 after shot-1, shot-3 from shot-2's output."""
-    campaign.needs = {**{f"final-{n}": (Need(f"draft-{n}", picked=True),) for n in (1, 2, 3)},
-                      "shot-2": (Need("shot-1"),), "shot-3": (Need("shot-2", via="from"),)}
-    return campaign
 
 
 def by_id(data: dict[str, Any]) -> dict[str, dict[str, Any]]:

@@ -11,14 +11,13 @@ from typing import Any
 
 import pytest
 from engine_helpers import fast_sandbox, load, run_config
-from test_review_lineage import pipeline_spec, with_needs
+from review_helpers import ARGS, CHROMIUM, DEADLINE_MS, pipeline_spec, with_needs
 
 from photogpt_batch.review import write_review_page
 from photogpt_batch.runner import run_campaign
 from photogpt_batch.sandbox import SandboxThread
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install -e '.[test]')")
-from test_review_browser import ARGS, CHROMIUM, DEADLINE_MS  # noqa: E402  (after the skip: it needs Playwright)
 
 pytestmark = [pytest.mark.skipif(CHROMIUM is None, reason="no Chromium on this machine: apt-get install chromium"),
               pytest.mark.slow]
