@@ -63,7 +63,11 @@ def _picked(picks: dict[str, Any] | None) -> set[str]:
 
 def add_lineage(campaign: Campaign, jobs: list[dict[str, Any]], picks: dict[str, Any] | None) -> list[dict[str, Any]]:
     """Give each page entry of ``jobs`` (from `data._job`) its ``needs``, ``followers`` and ``chain``; returns the
-    entries reordered so that each chain's jobs sit together, in chain order, where its first job was."""
+    entries reordered so that each chain's jobs sit together, in chain order, where its first job was. A campaign
+    whose jobs need nothing gets no lineage fields: its page stays as small as it was (the script reads them as
+    absent)."""
+    if not campaign.needs:
+        return jobs
     by_id = {job["id"]: job for job in jobs}
     picked = _picked(picks)
     for job in jobs:
