@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from engine_helpers import fast_sandbox, load, run_config
+from review_helpers import ARGS, CHROMIUM, DEADLINE_MS
 
 from photogpt_batch.cli import cli
 from photogpt_batch.review import render_page, write_review_page
@@ -23,16 +24,11 @@ from photogpt_batch.sandbox import Faults, SandboxThread
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install -e '.[test]')")
 
-CHROMIUM = next((p for p in ("/usr/bin/chromium", shutil.which("chromium"), shutil.which("chromium-browser")) if p
-                 and Path(p).exists()), None)
 # slow: each test drives a browser process (started through Playwright, which test_slow_marker cannot follow).
 pytestmark = [pytest.mark.skipif(CHROMIUM is None, reason="no Chromium on this machine: apt-get install chromium "
                                                            "(.ci/run installs it)"), pytest.mark.slow]
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
 HOSTILE = '</script><script>window.__pwned=1</script><img src=x onerror="window.__pwned=2"> "quoted" & \'single\''
 FAIL_MESSAGE = "generation failed: the model refused <b>this</b>"
-DEADLINE_MS = 10_000
 
 
 @pytest.fixture(scope="module")

@@ -12,6 +12,7 @@ from ..campaign import Campaign, PlannedJob
 from ..layout import last_frame_path, last_frame_saved
 from ..ledger import Disposition, JobRecord, JobState, Ledger, ReconciledJob, VideoState
 from ..ledger.versions import numbered, unfinished
+from .lineage import add_lineage, sequence_tiles
 from .picks import recorded_picks
 
 #: The axis every campaign has: the job's model. Matrix keys follow, in the order the spec first uses them.
@@ -153,6 +154,9 @@ def review_page_data(campaign: Campaign, ledger: Ledger) -> dict[str, Any]:
     for job in jobs:
         for axis in axes:
             job["axes"].setdefault(axis, NO_VALUE)
+    picks = recorded_picks(ledger)
+    # Lineage: links between tiles, chains kept together in chain order (see `lineage`).
+    jobs = add_lineage(campaign, jobs, picks)
     credits = [j["credits"] for j in jobs if j["credits"] is not None]
     return {
         "format": 1,
@@ -165,5 +169,7 @@ def review_page_data(campaign: Campaign, ledger: Ledger) -> dict[str, Any]:
             "credits": sum(credits) if credits else None,
             "states": dict(Counter(j["state"] for j in jobs)),
         },
-        "picks": recorded_picks(ledger),
+        "picks": picks,
+        # Only a campaign with sequences reads the ledger's files for them.
+        "sequences": sequence_tiles(campaign, ledger.manifest_entries()) if campaign.sequences else [],
     }

@@ -153,6 +153,7 @@
     pickButtons[index].setAttribute("aria-pressed", on ? "true" : "false");
     pickButtons[index].textContent = on ? "★ picked" : "☆ pick";
     updateTotals();
+    reviewLineage.refreshGates(lineageContext);
     if (view.picked && !on) render();
   }
   function ratioOf(job) {
@@ -209,6 +210,8 @@
     meta.append(el("span", null, job.model), el("span", "badge " + job.state, job.stateLabel),
       el("span", "credits", job.credits === null ? "credits: –" : job.credits + " credits"));
     body.append(meta);
+    const lineage = reviewLineage.lines(job, lineageContext);
+    if (lineage) body.append(lineage);
     body.append(el("p", "prompt", job.prompt));
     const options = el("dl", "options");
     for (const [key, value] of Object.entries(job.options)) {
@@ -239,6 +242,9 @@
     tile.addEventListener("focusout", (event) => { if (!tile.contains(event.relatedTarget)) pause(tile); });
     return tile;
   }
+  // Lineage links (lineage.js) lead from tile to tile by job id.
+  const indexOf = new Map(jobs.map((job, i) => [job.id, i]));
+  const lineageContext = { el, picks, has: (id) => indexOf.has(id), follow };
   const tiles = jobs.map(buildTile);
   loadPicks();
   for (let i = 0; i < jobs.length; i++) {
@@ -459,6 +465,22 @@
       focusTile(tile);
     }
   });
+  // A lineage link: show the tile (clearing the filters that hide it), bring it into view, focus and mark it.
+  function follow(id) {
+    const index = indexOf.get(id);
+    if (index === undefined) return;
+    if (!shown.includes(index)) {
+      view.filters = {};
+      view.state = ALL;
+      view.picked = false;
+      syncControls();
+      changed();
+    }
+    for (const old of document.querySelectorAll(".tile.target")) old.classList.remove("target");
+    tiles[index].classList.add("target");
+    focusTile(tiles[index]);
+    tiles[index].scrollIntoView({ block: "center", inline: "center" });
+  }
   grid.addEventListener("focusin", (event) => {
     const tile = event.target.closest ? event.target.closest(".tile") : null;
     if (tile && event.target === tile) focusTile(tile);
@@ -469,4 +491,5 @@
   syncControls();
   writeView();
   render();
+  reviewLineage.sequences(document.getElementById("sequences"), data.sequences || [], lineageContext);
 })();

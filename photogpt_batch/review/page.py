@@ -54,7 +54,8 @@ def _sha256(text: str) -> str:
 
 def render_page(data: dict[str, Any]) -> str:
     """The page's HTML for `review_page_data` output."""
-    style, script = _asset("page.css"), _asset("page.js")
+    # lineage.js defines what page.js calls: one script element, one hash.
+    style, script = _asset("page.css"), _asset("lineage.js") + "\n" + _asset("page.js")
     # Media and images come only from the page's own folder (or, on file://, from the file system);
     # nothing else may be fetched, framed or run.
     csp = (f"default-src 'none'; script-src {_sha256(script)}; style-src {_sha256(style)}; "
