@@ -27,6 +27,7 @@ sys.dont_write_bytecode = False
 XDIST_GROUPS = {
     "tests/test_bench_smoke.py": "cpu",
     "tests/test_review_browser.py": "browser",
+    "tests/test_review_lineage_browser.py": "browser",
     "tests/test_docs_example_plugin.py": "pip",
 }
 
