@@ -46,6 +46,11 @@ def body_outputs(body: Mapping[str, Any]) -> Iterator[OutputRef]:
                 yield parsed
 
 
+def takes_outputs(body: Mapping[str, Any]) -> bool:
+    """Whether a body takes another job's output as an input."""
+    return any(True for _ in body_outputs(body))
+
+
 def with_refs(body: Mapping[str, Any], refs: Mapping[str, str]) -> dict[str, Any]:
     """A copy of ``body`` whose reference URLs found in ``refs`` are replaced by ``refs[url]`` (an ``output:``
     reference by the ``asset:`` reference of the file it resolved to, or by its upstream-hashed form)."""
