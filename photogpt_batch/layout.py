@@ -9,6 +9,8 @@ no job id may take.
             lock                  LOCK_FILE, held by the runner writing into the folder
             campaign              CLAIM_FILE, the campaign a shared-ledger run claimed the folder for (via .tmp)
             sandbox-jobs.jsonl    SANDBOX_JOBS_FILE, the jobs of ``run --sandbox``'s in-process sandbox
+            frames/               FRAMES_DIR: frames taken from videos to feed other jobs (``from:``)
+                <sha256>.<frame>.png  frame ``first``, ``last`` or ``2.5s`` of the video with that sha256
         sequences/                SEQUENCES_DIR: the spec's sequences, each its jobs' videos joined
             <name>.mp4            a sequence (written through <name>.mp4.tmp)
             <name>.json           what it was built from (each clip's sha256), through <name>.json.tmp
@@ -44,6 +46,9 @@ LEDGER_FILE = "ledger.sqlite3"
 LOCK_FILE = "lock"
 CLAIM_FILE = "campaign"
 SANDBOX_JOBS_FILE = "sandbox-jobs.jsonl"
+#: The frames extracted from the jobs' videos for the jobs that take them as inputs: by the video's content and the
+#: frame, so a rerun reuses one, and a video downloaded again with other content gets its own.
+FRAMES_DIR = "frames"
 
 #: Everything the tool writes at the top of the output folder, next to the job folders ``<output>/<id>/``: a job
 #: whose id names one of them would be paid for and its videos never saved (or overwritten by the tool's file).
@@ -128,6 +133,11 @@ def claim_path(output: Path) -> Path:
 def sandbox_jobs_path(output: Path) -> Path:
     """Where ``run --sandbox`` keeps its sandbox's jobs, so an interrupted rehearsal resumes."""
     return ledger_dir(output) / SANDBOX_JOBS_FILE
+
+
+def frame_path(output: Path, video_sha256: str, frame: str) -> Path:
+    """Where frame ``frame`` (``first``, ``last``, ``2.5s``) of the video whose content is ``video_sha256`` is kept."""
+    return ledger_dir(output) / FRAMES_DIR / f"{video_sha256}.{frame}.png"
 
 
 def sequence_path(name: str) -> str:

@@ -85,9 +85,10 @@ class Model:
 
     def job_schema(self) -> dict[str, Any]:
         """The JSON Schema of one expanded job for this model (what `validate` checks before the rules)."""
-        # asset:sha256:...: a local file by content (a spec's `file:`), replaced by a signed URL when sent
-        url = {"type": "string", "pattern": "^(https?://|asset:sha256:)", "description": "An http(s) URL the server "
-               "can fetch."}
+        # asset:sha256:...: a local file by content (a spec's `file:`); output:...: another job's output (a spec's
+        # `from:`); both replaced by a signed URL when sent
+        url = {"type": "string", "pattern": "^(https?://|asset:sha256:|output:)",
+               "description": "An http(s) URL the server can fetch."}
         props: dict[str, Any] = {
             "id": {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9._-]*$"},
             "model": {"const": self.id},

@@ -17,6 +17,7 @@ from pathlib import Path
 from yarl import URL
 
 from . import campaign_index
+from .assets.body import takes_outputs
 from .assets.staging import Stager
 from .assets.store import HOW_TO_CONFIGURE, URL_TTL_SECONDS, Store, StoreError, open_store, store_address
 from .campaign import Campaign
@@ -83,11 +84,17 @@ def _refuse_a_fresh_start(campaign: Campaign, ledger: Ledger, endpoint: str) -> 
 
 
 
+def _stages_files(campaign: Campaign) -> bool:
+    """Whether a run of the campaign stages files on a store: its local files (``file:``), or other jobs' outputs
+    (``from:``), which need the store just the same."""
+    return bool(campaign.assets) or any(takes_outputs(job.body) for job in campaign.jobs)
+
+
 def _configured_store(campaign: Campaign, config: RunConfig) -> Store | None:
     """The store the campaign's local files go to: the configured one; None when the campaign has none, or
     with ``sandbox`` and none configured (the sandbox's own store is used). `ConfigError` when the campaign
     has local files and a real API but no store: nothing is sent."""
-    if not campaign.assets:
+    if not _stages_files(campaign):
         return None
     if config.store is not None:
         return config.store
@@ -95,8 +102,10 @@ def _configured_store(campaign: Campaign, config: RunConfig) -> Store | None:
     if address is None:
         if config.sandbox:
             return None
-        raise ConfigError(f"the campaign references {len(campaign.assets)} local file(s), and no object store is "
-                          f"configured to stage them for the API: {HOW_TO_CONFIGURE}; nothing was sent")
+        what = f"references {len(campaign.assets)} local file(s)" if campaign.assets else \
+            "takes other jobs' outputs as inputs (from:)"
+        raise ConfigError(f"the campaign {what}, and no object store is configured to stage them for the API: "
+                          f"{HOW_TO_CONFIGURE}; nothing was sent")
     try:
         return open_store(address)
     except ValueError as exc:
@@ -184,9 +193,10 @@ def run_campaign(campaign: Campaign, config: RunConfig | None = None, progress: 
     try:
         if not config.fresh:
             _refuse_a_fresh_start(campaign, ledger, config.endpoint())
-        with _api_endpoint(config, output, bool(campaign.assets)) as (base_url, key, network, sandbox_store):
+        staging = _stages_files(campaign)
+        with _api_endpoint(config, output, staging) as (base_url, key, network, sandbox_store):
             store = store or sandbox_store
-            stager = Stager(store, campaign.assets, config.url_ttl_seconds) if store and campaign.assets else None
+            stager = Stager(store, campaign.assets, config.url_ttl_seconds) if store and staging else None
             return asyncio.run(_run(campaign, ledger, base_url, key, network, config, progress,
                                     install_signal_handlers, stager))
     finally:

@@ -17,6 +17,7 @@ from ..ledger import JobRecord
 from ..spend.budget import BudgetReached
 from .context import RunContext, key_refused
 from .gate import Gate
+from .inputs import InputNotReady, with_inputs
 from .spending import RunSpend
 
 
@@ -51,12 +52,16 @@ async def submit(ctx: RunContext, spend: RunSpend, gate: Gate, job: PlannedJob, 
             raise _NotSending
 
     body = job.body
-    if ctx.stager is not None:
-        try:  # staged and signed now, before anything is recorded or paid: a resubmission signs again
-            body = await ctx.stager.sendable(job.body)
-        except StoreError as exc:  # nothing was sent: the job stays planned for the next run
-            ctx.progress.event("not_sent", job.id, f"its reference file could not be staged: {exc.message}")
-            return None
+    try:  # other jobs' outputs found, staged and signed now, before anything is recorded or paid
+        body = await with_inputs(ctx, job.body)
+        if ctx.stager is not None:  # a resubmission signs again
+            body = await ctx.stager.sendable(body)
+    except InputNotReady as exc:  # nothing was sent: the job stays planned for the next run
+        ctx.progress.event("not_sent", job.id, exc.message)
+        return None
+    except StoreError as exc:  # nothing was sent: the job stays planned for the next run
+        ctx.progress.event("not_sent", job.id, f"its reference file could not be staged: {exc.message}")
+        return None
     try:
         remote_id = await ctx.client.submit(body, stop=ctx.stop_event, before_send=record_intent)
     except BudgetReached:  # counted by spend.reserve; nothing was recorded or sent

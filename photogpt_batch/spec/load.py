@@ -21,6 +21,7 @@ from ..state_dir import state_dir
 from .diagnostics import SpecError, sort_diagnostics
 from .document import load_document, load_plain, read_text, spec_relative
 from .expand import ExpandedJob, iter_expand
+from .outputs import FromPlaces, link_outputs
 from .sequences import read_sequences
 from .validation import validate_expansion
 
@@ -73,9 +74,11 @@ def _campaign(path: Path, doc: dict[Any, Any], registry: Registry, files: LocalF
     file = str(path)
     expansion = iter_expand(doc, file)
     ids: list[str] = []  # every job's id, valid or not: a sequence naming a job with an error is not a typo
-    planned, diagnostics = validate_expansion(_noting_ids(expansion.jobs, ids), file, registry, files)
+    places = FromPlaces(file)  # the jobs with `from:` items, to locate what `link_outputs` finds
+    planned, diagnostics = validate_expansion(places.noting(_noting_ids(expansion.jobs, ids)), file, registry, files)
+    planned, from_needs, from_diagnostics = link_outputs(planned, ids, places)
     sequences, sequence_diagnostics = read_sequences(doc, ids, file)
-    diagnostics = sort_diagnostics([*expansion.diagnostics, *diagnostics, *sequence_diagnostics])
+    diagnostics = sort_diagnostics([*expansion.diagnostics, *diagnostics, *sequence_diagnostics, *from_diagnostics])
     if any(d.severity == "error" for d in diagnostics):
         raise SpecError(diagnostics)
     assert expansion.campaign is not None  # no errors means the campaign slug was valid
@@ -83,7 +86,7 @@ def _campaign(path: Path, doc: dict[Any, Any], registry: Registry, files: LocalF
     used = {ref for job in planned for ref in body_assets(job.body)}
     assets = {sha: asset for sha, asset in files.assets.items() if sha in used}
     return Campaign(expansion.campaign, output, path, planned, diagnostics, budget_credits=expansion.budget_credits,
-                    assets=assets, sequences=sequences)
+                    assets=assets, sequences=sequences, needs=from_needs)
 
 
 def _noting_ids(jobs: Iterable[ExpandedJob], ids: list[str]) -> Iterator[ExpandedJob]:

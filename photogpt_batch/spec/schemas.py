@@ -60,15 +60,22 @@ def campaign_schema(registry: Registry) -> dict[str, Any]:
         }
     file = {"type": "string", "description": "A local file, relative to the spec: staged on the object store and "
             "sent as a signed URL."}
-    one_of = [{"required": ["url"]}, {"required": ["file"]}]
+    source = {"type": "string", "description": "Another job's id: its first video (or a frame of it) is this input, "
+              "once that job is done; staged on the object store and sent as a signed URL."}
+    frame = {"type": "string", "pattern": "^(first|last|\\d+(\\.\\d+)?s|\\{.*)$", "default": "last",
+             "description": "Which frame of the `from` job's first video: first, last, or a time such as 2.5s."}
+    one_of = [{"required": ["url"]}, {"required": ["file"]}, {"required": ["from"]}]
     ref_image = {"type": "object", "additionalProperties": False, "required": ["role"], "oneOf": one_of,
                  "properties": {
         "file": file,
+        "from": source,
+        "frame": frame,
         "url": {"type": "string", "pattern": "^(https?://|\\{)"},
         "role": {"enum": ["first_frame", "last_frame", "reference_image"]},
     }}
     ref_video = {"type": "object", "additionalProperties": False, "oneOf": one_of, "properties": {
         "file": file,
+        "from": source,
         "url": {"type": "string", "pattern": "^(https?://|\\{)"},
         "role": {"enum": ["reference_video"]},
     }}

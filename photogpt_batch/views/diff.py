@@ -4,7 +4,9 @@ Paths use the spec's names: ``model`` for ``modelID``, and ``options.duration`` 
 ``options.<group>.duration`` (the spec writes options flat). Mappings are compared key by key, and so are the
 items of two lists of mappings of one length (``referenceImages[0].url``); any other list is one value (a
 reference list that grew or shrank is shown whole). A local file's reference shows as its content's change
-(``file content: sha256 342403c69df4... → 9f1907b92814...``): a job's identity is its files' content.
+(``file content: sha256 342403c69df4... → 9f1907b92814...``): a job's identity is its files' content; another job's
+output shows as that job's change (``from shot-1, which changed: version 2c5e2d663b48bb69 → 9a0e...``): a job's
+identity includes the content of the jobs it takes outputs from.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from collections.abc import Iterator
 from typing import Any, NamedTuple
 
 from ..assets.kinds import parse_asset_ref
+from ..assets.output_ref import parse_output_ref
 
 #: Body keys shown under the spec's name.
 SPEC_NAMES = {"modelID": "model"}
@@ -39,10 +42,14 @@ class Change(NamedTuple):
 
     def describe(self) -> str:
         """``prompt: "a" → "b"``, ``options.duration: 4 → 8``, ``options.seed: (none) → 7``;
-        ``referenceImages[0].url: file content: sha256 342403c69df4... → 9f1907b92814...``."""
+        ``referenceImages[0].url: file content: sha256 342403c69df4... → 9f1907b92814...``;
+        ``referenceImages[0].url: from shot-1, which changed: version 2c5e2d663b48bb69 → 9a0e5f27c1d4b8e3``."""
         old, new = parse_asset_ref(self.old), parse_asset_ref(self.new)
         if old is not None and new is not None:
             return f"{self.path}: file content: sha256 {old[0][:12]}... → {new[0][:12]}..."
+        was, now = parse_output_ref(self.old), parse_output_ref(self.new)
+        if was is not None and now is not None and (was.job, was.frame) == (now.job, now.frame):
+            return f"{self.path}: from {now.job}, which changed: version {was.upstream} → {now.upstream}"
         return f"{self.path}: {_show(self.old)} → {_show(self.new)}"
 
 
