@@ -24,6 +24,7 @@ from .client import DEFAULT_BASE_URL, ApiError, AuthError, PhotoGPTClient, check
 from .engine import Engine, EngineOptions, RunSummary
 from .engine.credits import collect_credits, lacking_credits
 from .engine.progress import Progress
+from .engine.schedule import refuse_unmet_left_out
 from .errors import ConfigError as ConfigError  # re-exported: callers catch it from here too
 from .io.durable import describe
 from .ledger import Ledger, LedgerError, LedgerUnavailable, LedgerWriteFailed
@@ -184,6 +185,7 @@ def run_campaign(campaign: Campaign, config: RunConfig | None = None, progress: 
     try:
         if not config.fresh:
             _refuse_a_fresh_start(campaign, ledger, config.endpoint())
+        refuse_unmet_left_out(campaign, ledger.jobs())
         with _api_endpoint(config, output, bool(campaign.assets)) as (base_url, key, network, sandbox_store):
             store = store or sandbox_store
             stager = Stager(store, campaign.assets, config.url_ttl_seconds) if store and campaign.assets else None

@@ -321,7 +321,8 @@ class Engine:
         planned ones: ready to send, or waiting for their needs (the picks are read once, now), or blocked."""
         gated = any(need.picked for needs in self.campaign.needs.values() for need in needs)
         picks = recorded_picks(self.ledger) if gated else None
-        self.scheduler = Scheduler(self.campaign.needs, self._current(),
+        # Every job's record, those left out by --only included: a need met by an earlier run counts.
+        self.scheduler = Scheduler(self.campaign.needs, {r.job_id: r for r in self.ledger.jobs()},
                                    {p["job"] for p in (picks or {}).get("jobs", ())})
         for record in records:
             if record.state == JobState.PLANNED:

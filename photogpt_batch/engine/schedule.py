@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import collections
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
-from ..campaign import Need
+from ..campaign import Campaign, Need
+from ..errors import ConfigError
 from ..ledger import JobRecord
 from ..readiness import BLOCKED, Readiness, job_readiness
 
@@ -98,3 +99,21 @@ async def gather_first_error(tasks: list[asyncio.Task[Any]]) -> None:
             task.cancel()
         if pending:
             await asyncio.gather(*pending, return_exceptions=True)
+
+
+def refuse_unmet_left_out(campaign: Campaign, records: Iterable[JobRecord]) -> None:
+    """Raise `ConfigError` (exit 2, nothing sent) when ``--only`` selects a job that needs one it leaves out
+    and that is not already met by an earlier run: the selected job could never be sent by this run."""
+    if not campaign.skipped or not campaign.needs:
+        return
+    left_out = set(campaign.skipped)
+    done = {r.job_id for r in records if r.all_downloaded}
+    unmet = [(job.id, need.job) for job in campaign.jobs for need in campaign.needs.get(job.id, ())
+             if need.job in left_out and need.job not in done]
+    if unmet:
+        shown = "; ".join(f"{job} needs {need}" for job, need in unmet[:5]) + (
+            f" and {len(unmet) - 5} more" if len(unmet) > 5 else "")
+        needed = sorted({need for _, need in unmet})
+        raise ConfigError(f"--only leaves out jobs that selected jobs need, and they are not done yet: {shown}. "
+                          "Add them to the selection (" + " ".join(f"--only {n}" for n in needed[:3])
+                          + (" ..." if len(needed) > 3 else "") + "), or run them first. Nothing was sent")

@@ -11,10 +11,13 @@ from ..campaign import Campaign
 from ..errors import ConfigError
 from ..ledger import Disposition, ReconciledJob, Reconciliation
 from ..plugins import get_registry
+from ..readiness import Readiness
+from ..review.picks import recorded_picks
 from ..spend.pricing import Estimate, PriceBook, estimate_all, learn_prices
 from .diff import Change, body_diff
 from .ledger_read import LedgerWhere, open_ledger, read_ledger
 from .plan_upload import PlannedUpload, planned_upload
+from .status import not_sent_readiness
 
 #: The dispositions `run` pays for (without --retry-failed or --resubmit-in-doubt).
 TO_PAY = (Disposition.NEW, Disposition.CHANGED)
@@ -34,6 +37,8 @@ class Plan:
     ledger: LedgerWhere | None = None
     #: The object store local files go to (``--assets`` or $PHOTOGPT_BATCH_ASSETS; None: none configured).
     store: str | None = None
+    #: The jobs not sent yet that `run` would not send yet either: waiting (for what) or blocked (by what).
+    readiness: dict[str, Readiness] = field(default_factory=dict)
 
     @property
     def orphaned(self) -> list[str]:
@@ -84,7 +89,8 @@ def make_plan(campaign: Campaign, ledger_url: str | None = None, other_ledgers: 
             if item.disposition == Disposition.CHANGED and item.record is not None and item.planned is not None:
                 diffs[item.job_id] = body_diff(ledger.body(item.record.row), item.planned.body)
         prices = learn_prices(ledger, get_registry(), campaign.output, others=other_ledgers)
-    return Plan(campaign, read.reconciliation, prices, diffs, read.where, _store(campaign, assets))
+        ready = not_sent_readiness(campaign, read.reconciliation, recorded_picks(ledger)) if campaign.needs else {}
+    return Plan(campaign, read.reconciliation, prices, diffs, read.where, _store(campaign, assets), ready)
 
 
 def _store(campaign: Campaign, assets: str | None) -> str | None:

@@ -9,10 +9,12 @@ from pathlib import Path
 from click.testing import CliRunner
 from engine_helpers import fast_sandbox, load, posts, run_config
 
+from photogpt_batch.campaign import Campaign
 from photogpt_batch.cli import cli
 from photogpt_batch.ledger import JobState, Ledger
 from photogpt_batch.runner import run_campaign
 from photogpt_batch.sandbox import Faults, SandboxThread
+from photogpt_batch.spec.selection import select_jobs
 
 CHAIN = """\
 version: 1
@@ -114,3 +116,25 @@ jobs:
         assert summary.blocked == [("b", f"needs a, which failed: {error}"),
                                    ("c", f"needs b, blocked by a, which failed: {error}")]
         assert posts(sandbox) == 2  # a and free: b and c are never sent
+
+
+def test_only_leaving_out_an_unmet_need_is_refused_and_a_met_one_is_fine(tmp_path: Path) -> None:
+    spec = write(tmp_path, CHAIN)
+    with SandboxThread(fast_sandbox()) as sandbox:
+        result = CliRunner().invoke(cli, ["run", str(spec), "--only", "final-2"],
+                                    env={"PHOTOGPT_API_KEY": "test-key", "PHOTOGPT_BASE_URL": sandbox.base_url})
+        assert result.exit_code == 2, result.output
+        assert "final-2 needs draft-2" in result.output and "--only draft-2" in result.output
+        assert posts(sandbox) == 0
+        assert run_campaign(_only(spec, "draft-*"), run_config(sandbox)).complete
+        assert posts(sandbox) == 3
+        # The drafts are done now: a final alone is sent, its need met by the earlier run.
+        assert run_campaign(_only(spec, "final-2"), run_config(sandbox)).complete
+        assert posts(sandbox) == 4
+
+
+def _only(spec: Path, pattern: str) -> Campaign:
+    """The campaign with ``--only pattern`` applied."""
+    campaign = load(spec)
+    select_jobs(campaign, [pattern])
+    return campaign
