@@ -138,3 +138,20 @@ def _only(spec: Path, pattern: str) -> Campaign:
     campaign = load(spec)
     select_jobs(campaign, [pattern])
     return campaign
+
+
+def test_status_and_plan_tell_waiting_from_unfinished(tmp_path: Path) -> None:
+    spec = write(tmp_path, GATED)
+    with SandboxThread(fast_sandbox()) as sandbox:
+        assert run_campaign(load(spec), run_config(sandbox)).complete
+    runner = CliRunner()
+    status = runner.invoke(cli, ["status", str(spec), "--json"])
+    assert status.exit_code == 0, status.output  # the rest only waits for picks
+    data = json.loads(status.stdout)
+    assert data["complete"] and data["waiting"] == 3 and data["blocked"] == 0
+    final = next(job for job in data["jobs"] if job["id"] == "final-2")
+    assert (final["readiness"], final["why"]) == ("waiting", "needs draft-2 (not picked)")
+    text = runner.invoke(cli, ["status", str(spec)]).output
+    assert "waiting   final-1  needs draft-1 (not picked)" in text
+    plan = runner.invoke(cli, ["plan", str(spec)])
+    assert "waiting   final-3  needs draft-3 (not picked)" in plan.output, plan.output
