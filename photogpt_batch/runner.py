@@ -25,6 +25,7 @@ from .client import DEFAULT_BASE_URL, ApiError, AuthError, PhotoGPTClient, check
 from .engine import Engine, EngineOptions, RunSummary
 from .engine.credits import collect_credits, lacking_credits
 from .engine.progress import Progress
+from .engine.schedule import refuse_unmet_left_out
 from .errors import ConfigError as ConfigError  # re-exported: callers catch it from here too
 from .io.durable import describe
 from .ledger import Ledger, LedgerError, LedgerUnavailable, LedgerWriteFailed
@@ -193,6 +194,7 @@ def run_campaign(campaign: Campaign, config: RunConfig | None = None, progress: 
     try:
         if not config.fresh:
             _refuse_a_fresh_start(campaign, ledger, config.endpoint())
+        refuse_unmet_left_out(campaign, ledger.jobs())
         staging = _stages_files(campaign)
         with _api_endpoint(config, output, staging) as (base_url, key, network, sandbox_store):
             store = store or sandbox_store

@@ -12,7 +12,8 @@ from .common import epilog, json_option, load_for_command, spec_and_output
 from .ledger import ledger_option, resolve_ledger
 
 _EXIT_PLAN = "  0    the plan is shown\n  2    bad spec, usage or configuration, or an unreadable ledger"
-_EXIT_STATUS = ("  0    every job of the spec is done\n  1    some jobs failed, are in doubt or not finished\n"
+_EXIT_STATUS = ("  0    every job of the spec is done, or waits for what it needs (picks)\n"
+                "  1    some jobs failed, are blocked, in doubt or not finished\n"
                 "  2    bad spec, usage or configuration, or an unreadable ledger")
 
 

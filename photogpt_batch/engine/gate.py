@@ -51,6 +51,11 @@ class Gate:
                 self.active += 1
                 waiter.set_result(None)
 
+    async def acquire(self) -> None:
+        """Wait for room and take one generating slot; free it with `leave`. (The run's feeder is the one
+        waiter: the jobs it has not started yet hold no task.)"""
+        await self._wait_for_room()
+
     @contextlib.asynccontextmanager
     async def slot(self) -> AsyncIterator[None]:
         """Hold one generating slot for the duration of the block (waits for room)."""

@@ -1,10 +1,12 @@
 """The async pipeline: submit → poll → prepare download → download, within limits, recorded step by step.
 
-Jobs flow independently: each job is one task, so a slow or failed job never holds up the rest. Three limits
-apply: `Gate` bounds the jobs generating on the server (``--concurrency``), a semaphore bounds downloads, and
-the client's rate limiter bounds requests per second. Every transition is durable in the ledger before the
-action that depends on it (the intent before the POST, the jobId as soon as it arrives, a file only once it
-is complete and fsynced), which is what makes a rerun after anything safe.
+Jobs flow independently: each job in flight is one task, so a slow or failed job never holds up the rest. Jobs
+to send wait in the scheduler's ready queue (`schedule`), not as tasks: one feeder starts each job's flow as a
+generating slot frees up, and a job that needs others joins the queue once they are done (in the same run).
+Three limits apply: `Gate` bounds the jobs generating on the server (``--concurrency``), a semaphore bounds
+downloads, and the client's rate limiter bounds requests per second. Every transition is durable in the ledger
+before the action that depends on it (the intent before the POST, the jobId as soon as it arrives, a file only
+once it is complete and fsynced), which is what makes a rerun after anything safe.
 
 The stages live beside this module: `submit`, `poll` (the poll stage), `download`, and `spending` (the
 question before paying, the budget, the credits); `summary` says what a run achieved.
@@ -26,6 +28,7 @@ from ..errors import RunAborted
 from ..ledger import JobRecord, JobState, JobTransition, Ledger, LedgerWriteFailed, Op, VideoState, VideoTransition
 from ..ledger.takeover import held_for_user
 from ..ledger.versions import unfinished_earlier, unfinished_outside
+from ..review.picks import recorded_picks
 from ..spend.budget import effective_budget
 from . import versions
 from .context import EngineOptions, RunContext
@@ -35,6 +38,7 @@ from .gate import Gate
 from .poll import PollStage
 from .progress import Progress
 from .reconcile import settle_in_doubt
+from .schedule import Scheduler, gather_first_error
 from .spending import RunSpend
 from .submit import submit
 from .summary import RunSummary, summarise
@@ -59,8 +63,14 @@ class Engine:
         self.downloads = Downloads(self.ctx)
         self.polling = PollStage(self.ctx, self.spend, self.gate, self.downloads)
         self._submits: set[asyncio.Task[Any]] = set()
-        self._tasks: list[asyncio.Task[None]] = []
+        self._tasks: set[asyncio.Task[None]] = set()
         self._jobs = {job.id: job for job in campaign.jobs}
+        self.scheduler = Scheduler(campaign.needs, {}, ())
+        self._rows: dict[str, JobRecord] = {}  # the record of each planned job of this run, by id
+        self._open = 0  # current jobs' flows started and not ended
+        self._changed = asyncio.Event()  # a flow ended: the feeder looks at the queue again
+        self._error: BaseException | None = None  # the first error of a flow, which ends the run
+        self._feeder: asyncio.Task[None] | None = None
 
     @property
     def stopping(self) -> bool:
@@ -119,13 +129,15 @@ class Engine:
         poller = asyncio.create_task(self.polling.poller.run(), name="poller")
         credit_watch = (asyncio.create_task(self.spend.watch_credits(), name="credits")
                         if self.spend.budget else None)
-        self._tasks = [asyncio.create_task(self._job_flow(self._jobs[r.job_id], r), name=f"job:{r.job_id}")
-                       for r in records]
-        self._tasks += [asyncio.create_task(self._job_flow(job, r, k), name=f"job:{r.job_id}" + (f":v{k}" if k else ""))
-                        for job, r, k in earlier]
+        self._schedule(records)
+        fixed = [asyncio.create_task(self._job_flow(job, r, k), name=f"job:{r.job_id}" + (f":v{k}" if k else ""))
+                 for job, r, k in earlier]
+        self._feeder = asyncio.create_task(self._feed(), name="feeder")
+        self._tasks.update(fixed)
+        self._tasks.add(self._feeder)
         aborted = None
         try:
-            await self._gather(self._tasks)
+            await gather_first_error([self._feeder, *fixed])
         except RunAborted as exc:
             # The key was refused mid-run: send nothing more (not even the credits listing), record the
             # rest and report what stands.
@@ -143,6 +155,8 @@ class Engine:
                     task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
                         await task
+            if self._tasks:  # flows cancelled by a stop end before the run does
+                await asyncio.gather(*self._tasks, return_exceptions=True)
             # A POST in flight when we stop still gets its outcome recorded.
             if self._submits:
                 await asyncio.gather(*self._submits, return_exceptions=True)
@@ -302,31 +316,81 @@ class Engine:
                 total += job.num_videos
         self.progress.start_at(downloaded, total)
 
-    async def _gather(self, tasks: list[asyncio.Task[Any]]) -> None:
-        pending = set(tasks)
-        try:
-            while pending:
-                done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_EXCEPTION)
-                # Every exception is retrieved (asyncio would print the others as "never retrieved"); the
-                # first one ends the run.
-                errors = [task.exception() for task in done if not task.cancelled()]
-                first = next((exc for exc in errors if exc is not None), None)
-                if first is not None:
-                    raise first
-        finally:
-            for task in pending:
-                task.cancel()
-            if pending:
-                await asyncio.gather(*pending, return_exceptions=True)
+    def _schedule(self, records: list[JobRecord]) -> None:
+        """Start the flows of the current jobs already sent (resumed, or with videos to download) and queue the
+        planned ones: ready to send, or waiting for their needs (the picks are read once, now), or blocked."""
+        gated = any(need.picked for needs in self.campaign.needs.values() for need in needs)
+        picks = recorded_picks(self.ledger) if gated else None
+        # Every job's record, those left out by --only included: a need met by an earlier run counts.
+        self.scheduler = Scheduler(self.campaign.needs, {r.job_id: r for r in self.ledger.jobs()},
+                                   {p["job"] for p in (picks or {}).get("jobs", ())})
+        for record in records:
+            if record.state == JobState.PLANNED:
+                self._rows[record.job_id] = record
+                self.scheduler.admit(record.job_id)
+            else:
+                self._start(record)
 
-    async def _job_flow(self, job: PlannedJob, record: JobRecord, earlier: int | None = None) -> None:
+    def _start(self, record: JobRecord, slot_held: bool = False) -> None:
+        """Start one current job's flow, counted until it ends (`_flow_ended`)."""
+        task = asyncio.create_task(self._job_flow(self._jobs[record.job_id], record, slot_held=slot_held),
+                                   name=f"job:{record.job_id}")
+        self._open += 1
+        self._tasks.add(task)
+        task.add_done_callback(functools.partial(self._flow_ended, record.row, record.job_id))
+
+    async def _feed(self) -> None:
+        """Start the queued jobs' flows as generating slots free up, until no flow is left that could make another
+        job ready. The first error of a flow ends the run (it cancels this task, which raises it)."""
+        try:
+            while True:
+                if self.scheduler.ready and not self.stopping:
+                    await self.gate.acquire()
+                    if self.stopping:
+                        await self.gate.leave()
+                        continue
+                    self._start(self._rows.pop(self.scheduler.ready.popleft()), slot_held=True)
+                    continue
+                if self._open == 0:
+                    return
+                self._changed.clear()
+                await self._changed.wait()
+        except asyncio.CancelledError:
+            if self._error is not None:
+                raise self._error from None
+            raise
+
+    def _flow_ended(self, row: int, job_id: str, task: asyncio.Task[None]) -> None:
+        """A current job's flow ended: look again at the jobs that need it, wake the feeder; an error ends the
+        run."""
+        self._open -= 1
+        self._tasks.discard(task)
+        self._changed.set()
+        if task.cancelled():
+            return
+        error = task.exception()
+        if error is not None:
+            if self._error is None:
+                self._error = error
+                if self._feeder is not None:
+                    self._feeder.cancel()
+            return
+        if self.scheduler.has_dependants(job_id) and not self.stopping:
+            ready, blocked = self.scheduler.finished(self.ledger.record(row))
+            for job in ready:
+                self.progress.event("ready", job)
+            for job in blocked:
+                self.progress.event("blocked", job, self.scheduler.blocked[job].why)
+
+    async def _job_flow(self, job: PlannedJob, record: JobRecord, earlier: int | None = None,
+                        slot_held: bool = False) -> None:
         """One job, start to end: submit it (if planned) or resume watching it, then download its videos.
-        ``earlier``: the version number of a version no longer current (never planned: only followed)."""
+        ``earlier``: the version number of a version no longer current (never planned: only followed);
+        ``slot_held``: the feeder took a generating slot for this planned job, freed when its generation ends."""
         state = record.state
         if state == JobState.PLANNED:
-            if self.stopping:
-                return
-            async with self.gate.slot():
+            assert slot_held, "a planned job is started by the feeder, with a slot"
+            try:
                 if self.stopping:
                     return
                 task = asyncio.create_task(submit(self.ctx, self.spend, self.gate, job, record))
@@ -337,7 +401,9 @@ class Engine:
                 if remote_id is None:
                     return
                 state, just_succeeded = await self.polling.await_generation(job, record.row, remote_id,
-                                                                   dt.datetime.now(dt.UTC))
+                                                                            dt.datetime.now(dt.UTC))
+            finally:
+                await self.gate.leave()
         elif state == JobState.SUBMITTED and record.remote_id:
             self.gate.enter()
             self.progress.event("resumed", job.id, record.remote_id)

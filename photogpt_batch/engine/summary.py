@@ -6,8 +6,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from ..campaign import Campaign
-from ..ledger import JobState, Ledger, VideoState
+from ..ledger import JobRecord, JobState, Ledger, VideoState
 from ..ledger.versions import unfinished_earlier, unfinished_outside
+from ..readiness import BLOCKED, WAITING, Readiness, readiness
+from ..review.picks import recorded_picks
 from ..spend.budget import SpendPreview
 
 
@@ -24,6 +26,10 @@ class RunSummary:
     in_doubt: list[str] = field(default_factory=list)
     not_submitted: list[str] = field(default_factory=list)
     in_flight: list[str] = field(default_factory=list)
+    #: Jobs not sent because what they need is not done or not picked yet, as (id, why): not a failure.
+    waiting: list[tuple[str, str]] = field(default_factory=list)
+    #: Jobs not sent because something they need failed, as (id, why naming the failure): a failure.
+    blocked: list[tuple[str, str]] = field(default_factory=list)
     #: Earlier versions (no longer the spec's) that were sent and are not finished, as (``<job-id> v<k>``,
     #: ledger state): each is followed by every run until it is done or failed (see `ledger.versions.unfinished`).
     earlier_unfinished: list[tuple[str, str]] = field(default_factory=list)
@@ -57,9 +63,11 @@ class RunSummary:
 
     @property
     def complete(self) -> bool:
-        """Every job succeeded and every video is on disk."""
-        return (not self.failed and not self.video_failures and not self.in_doubt and not self.not_submitted
-                and not self.in_flight and not self.earlier_unfinished and not self.outside_unfinished
+        """Every job that can run succeeded and every video is on disk (jobs waiting for picks do not count:
+        they are not failures; blocked ones are)."""
+        return (not self.failed and not self.blocked and not self.video_failures and not self.in_doubt
+                and not self.not_submitted and not self.in_flight and not self.earlier_unfinished
+                and not self.outside_unfinished
                 and self.videos_downloaded == self.videos_expected and not self.interrupted
                 and self.aborted is None and self.manifest_error is None and not self.declined)
 
@@ -92,11 +100,20 @@ def summarise(ledger: Ledger, campaign: Campaign, sent: Iterable[int] = ()) -> R
     skipped = set(campaign.skipped)
     summary.outside_unfinished = [(f"{r.job_id} v{k}", str(r.state), r.job_id in skipped)
                                   for r, k in unfinished_outside(current, earlier, spec_ids)]
+    ready = _readiness(ledger, campaign, current)
     for item in ledger.reconcile(campaign.jobs).jobs:
         record = item.record
         expected = item.planned.num_videos if item.planned else 0
-        if record is None or record.content_hash != (item.planned.content_hash if item.planned else None):
-            summary.not_submitted.append(item.job_id)
+        if record is None or record.content_hash != (item.planned.content_hash if item.planned else None) or (
+                record.state == JobState.PLANNED):
+            found = ready.get(item.job_id)
+            if found is not None and found.state == WAITING:
+                summary.waiting.append((item.job_id, found.why))  # its videos are not expected of this run
+                continue
+            if found is not None and found.state == BLOCKED:
+                summary.blocked.append((item.job_id, found.why))
+            else:
+                summary.not_submitted.append(item.job_id)
             summary.videos_expected += expected
             continue
         if record.state == JobState.SUCCEEDED:
@@ -113,8 +130,15 @@ def summarise(ledger: Ledger, campaign: Campaign, sent: Iterable[int] = ()) -> R
             summary.failed.append((item.job_id, record.error or "failed"))
         elif record.state == JobState.IN_DOUBT:
             summary.in_doubt.append(item.job_id)
-        elif record.state == JobState.PLANNED:
-            summary.not_submitted.append(item.job_id)
         else:
             summary.in_flight.append(item.job_id)
     return summary
+
+
+def _readiness(ledger: Ledger, campaign: Campaign, current: list[JobRecord]) -> dict[str, Readiness]:
+    """The readiness of the campaign's jobs that need others, from the ledger's records and recorded picks."""
+    if not campaign.needs:
+        return {}
+    picks = recorded_picks(ledger)
+    return readiness(campaign.needs, {r.job_id: r for r in current},
+                     {p["job"] for p in (picks or {}).get("jobs", ())})

@@ -15,11 +15,13 @@ from collections.abc import Hashable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..campaign import Need
 from ..models import JsonPath
 from .diagnostics import Diagnostic
 from .document import Pos, YamlMap, YamlSeq, key_position, to_plain, value_position, walk_position
 from .ids import CAMPAIGN_SLUG, EntryIds, SeenIds, invalid_as_written
 from .matrix import Matrix, content_key, value_key
+from .needs import NEEDS_KEY, EntryNeeds
 from .reporter import Reporter
 from .rows import ROWS_KEY, EntryRows, RowSource, read_entry_rows
 from .templates import Cell, TemplateError, compile_value, fill_part, format_value, parse
@@ -30,7 +32,7 @@ TOP_KEYS = ("version", "campaign", "output", "budget", "defaults", "vars", "jobs
 #: The keys of ``budget``.
 BUDGET_KEYS = ("credits",)
 JOB_FIELDS = ("model", "prompt", "numVideos", "options", "referenceImages", "referenceVideos", "elementIDs")
-JOB_KEYS = ("id", *JOB_FIELDS, "matrix", ROWS_KEY)
+JOB_KEYS = ("id", *JOB_FIELDS, "matrix", ROWS_KEY, NEEDS_KEY)
 
 
 @dataclass(slots=True)
@@ -53,6 +55,10 @@ class ExpandedJob:
     axes: tuple[tuple[str, str], ...] = ()
     #: The row of the entry's ``rows:`` file that made the job (None without ``rows:``).
     row: RowSource | None = None
+    #: What the job's ``needs:`` names, filled in (empty without; None: it could not be filled, reported).
+    needs: tuple[Need, ...] | None = ()
+    #: Where the entry's ``needs:`` is written (where its graph errors are reported).
+    needs_pos: Pos | None = None
 
     @property
     def id(self) -> str:
@@ -133,7 +139,12 @@ def iter_expand(doc: YamlMap, file: str) -> Expansion:
                   f"allowed keys: {', '.join(JOB_FIELDS)}")
         defaults = None
     if defaults is not None:
-        rep.unknown_keys(defaults, JOB_FIELDS, "defaults")
+        if NEEDS_KEY in defaults:  # said plainly: the generic "unknown key" would not say why
+            rep.error(key_position(defaults, NEEDS_KEY), "needs: is per job, not in defaults",
+                      "write `needs:` in each job entry that waits for another job")
+            rep.unknown_keys(defaults, (*JOB_FIELDS, NEEDS_KEY), "defaults")
+        else:
+            rep.unknown_keys(defaults, JOB_FIELDS, "defaults")
     defaults_plain = {k: to_plain(v) for k, v in (defaults or {}).items() if k in JOB_FIELDS}
 
     variables: dict[str, Any] = {}
@@ -207,6 +218,7 @@ class _Entry:
                  positioned: bool = True):
         self.index, self.node, self.pos, self.defaults, self.rep = index, entry, pos, defaults, rep
         self.positioned = positioned
+        self.needs: EntryNeeds | None = None
         self._reported: set[tuple[JsonPath, str]] = set()  # placeholder errors: one per path and text
 
     def expand(self, defaults_plain: dict[str, Any], variables: dict[str, Any]) -> Iterator[ExpandedJob]:
@@ -230,6 +242,9 @@ class _Entry:
             if rows is None:
                 return
         fields, broken, shape_names = self._compile(merged)
+        self.needs = EntryNeeds(self.node, self.rep) if NEEDS_KEY in self.node else None
+        if self.needs is not None and not self.needs.ok:
+            return
         count = 0
         for row in rows.table.rows if rows is not None else (None,):
             source = None
@@ -258,8 +273,9 @@ class _Entry:
             shape_key = self._shape_key(matrix, data, values, shape_names, source)
             data["id"] = job_id
             axes = tuple((k, _axis_text(v)) for k, v in combo.items() if k != "model")
+            needs = self.needs.fill(values) if self.needs is not None else ()
             yield ExpandedJob(data, self.node, self.defaults, matrix.positions(data.get("model")), job_broken,
-                              shape_key, axes, source)
+                              shape_key, axes, source, needs, self.needs.pos if self.needs is not None else None)
 
     def _written_id(self) -> EntryIds | None:
         """The checker of the entry's final ids, or None after reporting an id that is missing or invalid as

@@ -15,12 +15,13 @@ from typing import Any
 from ..assets.body import body_assets
 from ..assets.hashcache import HashCache
 from ..assets.local import LocalFiles
-from ..campaign import Campaign
+from ..campaign import Campaign, Need
 from ..plugins import Registry, get_registry
 from ..state_dir import state_dir
 from .diagnostics import SpecError, sort_diagnostics
-from .document import load_document, load_plain, read_text, spec_relative
+from .document import Pos, load_document, load_plain, read_text, spec_relative
 from .expand import ExpandedJob, iter_expand
+from .needs import check_needs
 from .outputs import FromPlaces, link_outputs
 from .sequences import read_sequences
 from .validation import validate_expansion
@@ -74,11 +75,16 @@ def _campaign(path: Path, doc: dict[Any, Any], registry: Registry, files: LocalF
     file = str(path)
     expansion = iter_expand(doc, file)
     ids: list[str] = []  # every job's id, valid or not: a sequence naming a job with an error is not a typo
+    graph = _Graph()
     places = FromPlaces(file)  # the jobs with `from:` items, to locate what `link_outputs` finds
-    planned, diagnostics = validate_expansion(places.noting(_noting_ids(expansion.jobs, ids)), file, registry, files)
+    planned, diagnostics = validate_expansion(places.noting(_noting_ids(expansion.jobs, ids, graph)), file,
+                                              registry, files)
     planned, from_needs, from_diagnostics = link_outputs(planned, ids, places)
+    needs = _merged(graph.needs, from_needs)
     sequences, sequence_diagnostics = read_sequences(doc, ids, file)
-    diagnostics = sort_diagnostics([*expansion.diagnostics, *diagnostics, *sequence_diagnostics, *from_diagnostics])
+    need_diagnostics = check_needs(needs, graph.positions, ids, file)
+    diagnostics = sort_diagnostics([*expansion.diagnostics, *diagnostics, *sequence_diagnostics, *from_diagnostics,
+                                    *need_diagnostics])
     if any(d.severity == "error" for d in diagnostics):
         raise SpecError(diagnostics)
     assert expansion.campaign is not None  # no errors means the campaign slug was valid
@@ -86,11 +92,34 @@ def _campaign(path: Path, doc: dict[Any, Any], registry: Registry, files: LocalF
     used = {ref for job in planned for ref in body_assets(job.body)}
     assets = {sha: asset for sha, asset in files.assets.items() if sha in used}
     return Campaign(expansion.campaign, output, path, planned, diagnostics, budget_credits=expansion.budget_credits,
-                    assets=assets, sequences=sequences, needs=from_needs)
+                    assets=assets, sequences=sequences, needs=needs)
 
 
-def _noting_ids(jobs: Iterable[ExpandedJob], ids: list[str]) -> Iterator[ExpandedJob]:
-    """``jobs`` as they come, each one's id appended to ``ids`` (the jobs are expanded lazily, once)."""
+def _merged(written: dict[str, tuple[Need, ...]], implied: dict[str, tuple[Need, ...]]
+            ) -> dict[str, tuple[Need, ...]]:
+    """The campaign's graph: each job's written ``needs:``, then the needs its ``from:`` references imply."""
+    if not implied:
+        return written
+    merged = dict(written)
+    for job, needs in implied.items():
+        merged[job] = merged.get(job, ()) + needs
+    return merged
+
+
+class _Graph:
+    """The jobs' needs as expansion yields them (only jobs that need anything), and where each is written."""
+
+    def __init__(self) -> None:
+        self.needs: dict[str, tuple[Need, ...]] = {}
+        self.positions: dict[str, Pos | None] = {}
+
+
+def _noting_ids(jobs: Iterable[ExpandedJob], ids: list[str], graph: _Graph) -> Iterator[ExpandedJob]:
+    """``jobs`` as they come, each one's id appended to ``ids`` and its needs to ``graph`` (the jobs are
+    expanded lazily, once)."""
     for job in jobs:
         ids.append(job.id)
+        if job.needs:
+            graph.needs[job.id] = job.needs
+            graph.positions[job.id] = job.needs_pos
         yield job

@@ -24,6 +24,24 @@ PLACEHOLDER = {"type": "string", "pattern": rf"^{_PH}$",
                "description": "A value from vars or the matrix, e.g. \"{seed}\"."}
 
 
+
+_NEED_ITEM: dict[str, Any] = {
+    "anyOf": [
+        {"type": "string", "minLength": 1},
+        {"type": "object", "required": ["job"], "additionalProperties": False,
+         "properties": {"job": {"type": "string", "minLength": 1},
+                        "picked": {"type": "boolean", "description": "Sent only if that job is picked in the "
+                                                                     "review (its recorded picks)."}}},
+    ],
+}
+#: A job's ``needs:`` (see spec/needs.py): never part of the request.
+_NEEDS: dict[str, Any] = {
+    "description": "Jobs to wait for (their videos downloaded) before this one is sent: an id, {job: ID, picked: "
+                   "true}, or a list of them; {name} placeholders are filled per job, as in `id`.",
+    "anyOf": [_NEED_ITEM, {"type": "array", "minItems": 1, "items": _NEED_ITEM}],
+}
+
+
 def model_schema(model: Model) -> dict[str, Any]:
     """The standalone JSON Schema of one expanded job for ``model``."""
     return {
@@ -125,6 +143,7 @@ def campaign_schema(registry: Registry) -> dict[str, Any]:
                      "description": "One job per row of this data file (CSV or TSV with a header, JSON Lines, or a "
                                     "YAML or JSON list of mappings), relative to this file; its columns are "
                                     "placeholders. With a matrix: every row times every combination."},
+            "needs": _NEEDS,
         },
         "allOf": per_model,
     }

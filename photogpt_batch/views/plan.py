@@ -9,13 +9,16 @@ from typing import Any
 from ..assets.store import parse_address, store_address
 from ..campaign import Campaign
 from ..errors import ConfigError
-from ..ledger import Disposition, Ledger, ReconciledJob, Reconciliation
+from ..ledger import Disposition, ReconciledJob, Reconciliation
 from ..plugins import get_registry
+from ..readiness import Readiness
+from ..review.picks import recorded_picks
 from ..spend.pricing import Estimate, PriceBook, estimate_all, learn_prices
 from ..spend.stages import Stage, make_stages
 from .diff import Change, body_diff
 from .ledger_read import LedgerWhere, open_ledger, read_ledger
 from .plan_upload import PlannedUpload, planned_upload
+from .status import not_sent_readiness
 
 #: The dispositions `run` pays for (without --retry-failed or --resubmit-in-doubt).
 TO_PAY = (Disposition.NEW, Disposition.CHANGED)
@@ -38,6 +41,8 @@ class Plan:
     #: The jobs `run` would submit grouped by depth in the needs graph (`spend.stages`); empty when the
     #: campaign's jobs need nothing.
     stages: list[Stage] = field(default_factory=list)
+    #: The jobs not sent yet that `run` would not send yet either: waiting (for what) or blocked (by what).
+    readiness: dict[str, Readiness] = field(default_factory=dict)
 
     @property
     def orphaned(self) -> list[str]:
@@ -82,24 +87,24 @@ def make_plan(campaign: Campaign, ledger_url: str | None = None, other_ledgers: 
     ``other_ledgers``, the other ledgers on this machine); ``assets``: the object store its local files would be
     staged on (default $PHOTOGPT_BATCH_ASSETS)."""
     diffs: dict[str, list[Change]] = {}
+    stages: list[Stage] = []
+    ready: dict[str, Readiness] = {}
     with open_ledger(campaign, ledger_url) as ledger:
         read = read_ledger(campaign, ledger, ledger_url is not None)
         for item in read.reconciliation.jobs:
             if item.disposition == Disposition.CHANGED and item.record is not None and item.planned is not None:
                 diffs[item.job_id] = body_diff(ledger.body(item.record.row), item.planned.body)
         prices = learn_prices(ledger, get_registry(), campaign.output, others=other_ledgers)
-        stages = _stages(campaign, read.reconciliation, ledger, prices)
-    return Plan(campaign, read.reconciliation, prices, diffs, read.where, _store(campaign, assets), stages)
+        if campaign.needs:  # only campaigns with needs read the picks
+            picks = recorded_picks(ledger)
+            stages = _stages(campaign, read.reconciliation, picks, prices)
+            ready = not_sent_readiness(campaign, read.reconciliation, picks)
+    return Plan(campaign, read.reconciliation, prices, diffs, read.where, _store(campaign, assets), stages, ready)
 
 
-def _stages(campaign: Campaign, reconciliation: Reconciliation, ledger: Ledger, prices: PriceBook) -> list[Stage]:
-    """The stages of the jobs `run` would submit (new and changed), with the picks recorded in ``ledger``;
-    none when the campaign's jobs need nothing (its plan reads as it always did)."""
-    if not campaign.needs:
-        return []
-    from ..review.picks import recorded_picks  # only campaigns with needs read the picks
-
-    picks = recorded_picks(ledger)
+def _stages(campaign: Campaign, reconciliation: Reconciliation, picks: dict[str, Any] | None, prices: PriceBook
+            ) -> list[Stage]:
+    """The stages of the jobs `run` would submit (new and changed), with the recorded ``picks``."""
     picked = {p["job"] for p in picks["jobs"]} if picks is not None else set()
     sending = [item.planned for item in reconciliation.jobs if item.planned is not None and item.disposition in TO_PAY]
     return make_stages(sending, campaign.needs, picked, prices)

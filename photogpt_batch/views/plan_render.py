@@ -58,6 +58,8 @@ def _entry_json(plan: Plan, item: ReconciledJob) -> dict[str, Any]:
                              "warnings": list(job.warnings), "estimatedCredits": plan.estimated_credits(item)}
     if item.record is not None and item.record.content_hash == job.content_hash and item.record.remote_id:
         entry["jobId"] = item.record.remote_id
+    if (ready := plan.readiness.get(item.job_id)) is not None:  # waiting or blocked, with why
+        entry.update({"readiness": ready.state, "why": ready.why})
     if item.job_id in plan.diffs:
         entry["diff"] = [change.to_json() for change in plan.diffs[item.job_id]]
     return entry
@@ -72,8 +74,12 @@ def print_plan(plan: Plan, paid_elsewhere: Path | None = None) -> None:
     for item in plan.reconciliation.jobs:
         job = item.planned
         assert job is not None
-        click.echo(f"{item.disposition!s:<9} {job.id:<{width}}  {job.model:<22} "
-                   f"{job.num_videos} video{'s' * (job.num_videos != 1)}")
+        ready = plan.readiness.get(job.id)
+        if ready is not None:  # `run` would not send it yet: say why instead
+            click.echo(f"{ready.state:<9} {job.id:<{width}}  {ready.why}")
+        else:
+            click.echo(f"{item.disposition!s:<9} {job.id:<{width}}  {job.model:<22} "
+                       f"{job.num_videos} video{'s' * (job.num_videos != 1)}")
         for change in plan.diffs.get(job.id, ()):
             click.echo(f"{'':<9}   ~ {change.describe()}")
     for orphan in plan.orphaned:

@@ -37,6 +37,8 @@ def summary_json(campaign: Campaign, summary: RunSummary) -> dict[str, Any]:
         "outsideUnfinished": [{"version": v, "ledgerState": state, "inSpec": in_spec}
                               for v, state, in_spec in summary.outside_unfinished],
         "notSubmitted": summary.not_submitted,
+        "waiting": [{"job": j, "why": why} for j, why in summary.waiting],
+        "blocked": [{"job": j, "why": why} for j, why in summary.blocked],
         "credits": summary.credits,
         "spend": {
             "run": {"credits": summary.run_credits, "pending": summary.run_credits_pending},
@@ -103,6 +105,8 @@ def print_summary(campaign: Campaign, summary: RunSummary, resume: Sequence[str]
         echo(f"  {line}")
     for job, error in summary.failed:
         echo(f"  failed     {job}: {error}")
+    for job, why in summary.blocked:
+        echo(f"  blocked    {job}: {why}")
     for video, error in summary.video_failures:
         echo(f"  not saved  {video}: {error}")
     for job in summary.in_doubt:
@@ -115,6 +119,12 @@ def print_summary(campaign: Campaign, summary: RunSummary, resume: Sequence[str]
         echo("  check the PhotoGPT dashboard, then rerun with --resubmit-in-doubt to submit those jobs again")
     if summary.failed:
         echo("  rerun with --retry-failed to submit failed jobs again (each is a new, billed job)")
+    if summary.waiting:
+        picks = sum(why.endswith("(not picked)") for _, why in summary.waiting)
+        echo(f"  waiting: {len(summary.waiting)} job{'s' * (len(summary.waiting) != 1)} not sent yet, "
+             f"{picks} of them for picks (not a failure): "
+             + ", ".join(f"{job} {why}" for job, why in summary.waiting[:5])
+             + (f" and {len(summary.waiting) - 5} more" if len(summary.waiting) > 5 else ""))
     if summary.manifest_error:
         echo(f"  manifest.jsonl not written: {summary.manifest_error} (the ledger keeps every video; "
              "a rerun writes it)")

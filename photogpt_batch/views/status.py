@@ -10,6 +10,7 @@ from ..campaign import Campaign
 from ..errors import StatusError as StatusError  # re-exported: callers catch it from here too
 from ..ledger import Disposition, JobRecord, JobState, LedgerError, Reconciliation
 from ..ledger.versions import numbered, unfinished, unfinished_outside
+from ..readiness import WAITING, Readiness, readiness
 from ..sequences.state import SequenceState, sequence_states
 from .ledger_read import LedgerWhere, open_ledger, read_ledger
 
@@ -95,14 +96,24 @@ class StatusReport:
     outside_unfinished: list[OutsideVersion] = field(default_factory=list)
     #: The spec's sequences, each built, waiting for jobs or to be (re)built by the next run.
     sequences: list[SequenceState] = field(default_factory=list)
+    #: The readiness of the jobs not sent yet that need others: waiting (for what) or blocked (by what).
+    readiness: dict[str, Readiness] = field(default_factory=dict)
 
     @property
     def complete(self) -> bool:
         """Every job of the spec is done (all its videos downloaded), and no version that was sent is unfinished
         (generating, in doubt, or with videos still to download: a run follows it), whether it is an earlier
         version of one of them or a version of a job removed from the spec or left out by ``--only``."""
-        return (all(item.disposition == Disposition.DONE for item in self.reconciliation.jobs)
+        # A job waiting for what it needs is not unfinished in itself: what it waits for is (a draft generating),
+        # or it waits for picks, which only a reviewer can give. A blocked job's failed need is a failure.
+        return (all(item.disposition == Disposition.DONE or self.waiting(item.job_id)
+                    for item in self.reconciliation.jobs)
                 and not self.earlier_unfinished and not self.outside_unfinished)
+
+    def waiting(self, job_id: str) -> bool:
+        """The job is not sent yet and waits for what it needs (not blocked)."""
+        found = self.readiness.get(job_id)
+        return found is not None and found.state == WAITING
 
     @property
     def earlier_unfinished(self) -> list[UnfinishedEarlier]:
@@ -130,11 +141,26 @@ def read_status(campaign: Campaign, ledger_url: str | None = None) -> StatusRepo
                        unfinished_outside(ledger.jobs(), read.earlier, {job.id for job in campaign.jobs})]
             sequences = (sequence_states(campaign.output, campaign.sequences, ledger.manifest_entries())
                          if campaign.sequences else [])
+            ready = not_sent_readiness(campaign, read.reconciliation, picks)
         except LedgerError as exc:
             raise StatusError(f"cannot read the ledger in {campaign.output}: {exc}") from exc
     return StatusReport(campaign, read.reconciliation, read.video_counts, _history(read.reconciliation, read.earlier),
                         picks=picks, ledger=read.where, credits=totals, outside_unfinished=outside,
-                        sequences=sequences)
+                        sequences=sequences, readiness=ready)
+
+
+def not_sent_readiness(campaign: Campaign, reconciliation: Reconciliation, picks: dict[str, Any] | None
+                       ) -> dict[str, Readiness]:
+    """The readiness of the spec's jobs not sent yet (new or changed) that need others, from the ledger's
+    records of the current content and the recorded picks (``plan`` and ``status`` say the same)."""
+    if not campaign.needs:
+        return {}
+    records = {item.job_id: item.record for item in reconciliation.jobs if item.record is not None
+               and item.planned is not None and item.record.content_hash == item.planned.content_hash}
+    unsent = {item.job_id for item in reconciliation.jobs
+              if item.disposition in (Disposition.NEW, Disposition.CHANGED)}
+    found = readiness(campaign.needs, records, {p["job"] for p in (picks or {}).get("jobs", ())})
+    return {job: r for job, r in found.items() if job in unsent and not r.ready}
 
 
 def _history(reconciliation: Reconciliation, earlier: list[JobRecord]) -> dict[str, VersionHistory]:

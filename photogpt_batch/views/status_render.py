@@ -35,6 +35,8 @@ def _videos_json(record: JobRecord) -> list[dict[str, Any]]:
 def _status_entry(item: ReconciledJob, report: StatusReport) -> dict[str, Any]:
     record = item.record
     entry: dict[str, Any] = {"id": item.job_id, "state": str(item.disposition)}
+    if (ready := report.readiness.get(item.job_id)) is not None:  # waiting or blocked, with why
+        entry.update({"readiness": ready.state, "why": ready.why})
     if item.planned is not None:
         entry["model"] = item.planned.model
     if record is not None:
@@ -54,6 +56,8 @@ def _status_head(report: StatusReport) -> dict[str, Any]:
         "campaign": report.campaign.name,
         "output": str(report.campaign.output),
         "complete": report.complete,
+        "waiting": sum(r.state == "waiting" for r in report.readiness.values()),
+        "blocked": sum(r.state == "blocked" for r in report.readiness.values()),
         "counts": {str(k): v for k, v in report.reconciliation.counts.items()},
         "skipped": report.campaign.skipped,
         "videos": report.video_counts,
@@ -95,8 +99,11 @@ def print_status(report: StatusReport) -> None:
     width = max((len(i.job_id) for i in report.reconciliation.jobs), default=2)
     for item in (*report.reconciliation.jobs, *report.reconciliation.orphaned):
         record = item.record
-        line = f"{item.disposition!s:<9} {item.job_id:<{width}}"
-        if record is not None:
+        ready = report.readiness.get(item.job_id)
+        line = f"{ready.state if ready else item.disposition!s:<9} {item.job_id:<{width}}"
+        if ready is not None:
+            line += f"  {ready.why}"
+        elif record is not None:
             if record.remote_id:
                 line += f"  {record.remote_id}"
             files = [v.path for v in record.videos if v.path and str(v.state) == "downloaded"]

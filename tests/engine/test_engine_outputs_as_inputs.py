@@ -121,16 +121,16 @@ def test_a_frame_past_the_end_sends_nothing_and_leaves_the_job_planned(tmp_path:
     assert current_states(tmp_path / "out") == {"succeeded": 1, "planned": 1}
 
 
-def test_an_upstream_not_done_sends_nothing_and_the_next_run_sends_it(tmp_path: Path) -> None:
+def test_a_job_that_takes_an_output_waits_for_it_in_the_same_run(tmp_path: Path) -> None:
+    # `from:` implies the need: shot-2 is sent only once shot-1's video is downloaded, in the same run.
     spec = chain_spec(tmp_path, FRAME_SHOT.format(frame="last"))
     with SandboxThread(fast_sandbox(fetch_references=True)) as sandbox:
         config = with_store(sandbox)
-        first = run_campaign(load(spec), config)  # shot-2 comes up while shot-1 is being made
-        assert not first.failed and not first.complete
-        assert [job.body["prompt"] for job in sandbox.jobs.values()] == ["a fox in the snow"]
-        assert current_states(tmp_path / "out") == {"succeeded": 1, "planned": 1}
-        assert run_campaign(load(spec), config).complete
+        first = run_campaign(load(spec), config)
+        assert first.complete and not first.failed
+        assert [job.body["prompt"] for job in sandbox.jobs.values()][0] == "a fox in the snow"
         assert len(sandbox.jobs) == 2
+    assert current_states(tmp_path / "out") == {"succeeded": 2}
 
 
 def test_the_models_returned_last_frame_is_preferred(tmp_path: Path) -> None:
