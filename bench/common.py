@@ -302,15 +302,19 @@ def prompt_for(campaign: str, job_id: str) -> str:
     return f"bench clip {campaign} {job_id}"
 
 
-def write_campaign(path: Path, n: int, campaign: str, output: Path, take: int = 0) -> list[tuple[str, dict[str, Any]]]:
+def write_campaign(path: Path, n: int, campaign: str, output: Path, take: int = 0, chain: int = 1
+                   ) -> list[tuple[str, dict[str, Any]]]:
     """Write an n-job, one-video-each campaign; return (job id, request body) per job. ``take`` > 0: every prompt
-    edited (``... take 2``), so each job's content changes."""
+    edited (``... take 2``), so each job's content changes. ``chain`` > 1: the jobs form chains of that many,
+    each job after the first of its chain needing the one before it (``needs:``)."""
     jobs = [(job_id, {"modelID": MODEL, "prompt": prompt_for(campaign, job_id) + (f" take {take}" if take else "")})
             for job_id in job_ids(n)]
     lines = ["version: 1", f"campaign: {campaign}", f"output: {json.dumps(str(output))}",
              f"defaults:\n  model: {MODEL}", "jobs:"]
-    for job_id, body in jobs:
+    for i, (job_id, body) in enumerate(jobs):
         lines.append(f"  - id: {job_id}\n    prompt: {json.dumps(body['prompt'])}")
+        if i % chain:
+            lines.append(f"    needs: {jobs[i - 1][0]}")
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return jobs
 
@@ -361,6 +365,25 @@ def mp4_boxes(path: Path) -> list[str]:
     if not types or types[0] != "ftyp" or "moov" not in types or "mdat" not in types:
         raise ValueError(f"not a playable MP4 layout: {types}")
     return types
+
+
+def chain_order_violations(output: Path, jobs: Sequence[str], chain: int, ledger_url: str | None = None,
+                           campaign: str | None = None) -> list[str]:
+    """The jobs of a ``chain`` campaign (`write_campaign`) that were sent before the job they need had its videos
+    downloaded (there should be none): read from the ledger's times."""
+    from photogpt_batch.ledger import Ledger
+
+    with Ledger.open_for_reading(output, url=ledger_url, campaign=campaign) as ledger:
+        records = {r.job_id: r for r in ledger.jobs()}
+    wrong = []
+    for i, job_id in enumerate(jobs):
+        record, need = records.get(job_id), records.get(jobs[i - 1]) if i % chain else None
+        if record is None or need is None or record.submitted_at is None:
+            continue
+        downloaded = [v.updated_at for v in need.videos if str(v.state) == "downloaded"]
+        if not downloaded or record.submitted_at < max(downloaded):
+            wrong.append(f"{job_id} was sent before {jobs[i - 1]}, which it needs, was downloaded")
+    return wrong
 
 
 def sha256_file(path: Path) -> str:

@@ -7,6 +7,7 @@
     python bench/torture.py takeover-loop --ledger postgresql://... --jobs 100 --takeovers 10
     python bench/torture.py edit-loop --jobs 100 --kills 8      # kill -9, then edit every prompt, and again
     python bench/torture.py kill-loop --jobs 300 --kills 20 --slow-clock 400  # every other run 400 s slow
+    python bench/torture.py kill-loop --jobs 300 --kills 20 --chain 3   # 100 chains of 3: a graph, killed
     python bench/torture.py budget-soak --jobs 40               # a budget while GET /jobs reports credits: null
                                                                 # and the first POST is lost (502)
 
@@ -26,6 +27,9 @@ the tool. The tool runs as ``photogpt-batch run`` in a child process each time.
   that the ledger knows has its videos on disk and in the manifest (in ``<job>/v<k>/`` for an earlier version),
   and none is sent again. Reruns without flags, then with ``--resubmit-in-doubt`` (which closes an earlier
   version in doubt, unsent).
+- ``--chain N`` (any mode): the jobs form chains of N, each job after the first of its chain needing the one
+  before it (``needs:``): the kills land across a graph. Besides the checks below, no job may have been sent
+  before the job it needs had its video downloaded (from the ledger's times).
 - ``--slow-clock SECONDS`` (any mode): every other run of the tool, the first included, runs with its clock that
   many seconds slow (Debian's libfaketime preloaded; the sandbox keeps the true clock): in-doubt submissions one
   clock recorded are judged by runs on the other, and must still never be paid twice.
@@ -67,6 +71,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (
     SandboxProc,
     body_key,
+    chain_order_violations,
     cli_argv,
     emit,
     fmt,
@@ -122,7 +127,7 @@ class Experiment:
     def __post_init__(self) -> None:
         self.output = self.tmp / "out"
         self.spec = self.tmp / f"{self.name}.yaml"
-        self.jobs = write_campaign(self.spec, self.args.jobs, self.name, self.output)
+        self.jobs = write_campaign(self.spec, self.args.jobs, self.name, self.output, chain=self.args.chain)
         self.bodies = {job_id: body_key(body) for job_id, body in self.jobs}
         self.allowed.update(self.bodies.values())
 
@@ -159,7 +164,8 @@ class Experiment:
 
     def edit(self, take: int) -> None:
         """Edit every prompt of the spec (a new version of each job): the new bodies are allowed once each."""
-        self.jobs = write_campaign(self.spec, self.args.jobs, self.name, self.output, take=take)
+        self.jobs = write_campaign(self.spec, self.args.jobs, self.name, self.output, take=take,
+                                   chain=self.args.chain)
         self.bodies = {job_id: body_key(body) for job_id, body in self.jobs}
         self.allowed.update(self.bodies.values())
 
@@ -200,6 +206,8 @@ def finish(exp: Experiment, expect_all: bool = True) -> dict[str, Any]:
     counters = exp.sandbox.counters()
     return {
         "verification": check,
+        "chainOrder": chain_order_violations(exp.output, [job_id for job_id, _ in exp.jobs], exp.args.chain,
+                                             exp.ledger_url, exp.name if exp.ledger_url else None),
         "duplicates": exp.duplicates(),
         "faults": counters.get("faults", {}),
         "credentialedFileRequests": counters.get("credentialedFileRequests", 0),
@@ -407,7 +415,8 @@ def render(mode: str, args: argparse.Namespace, result: dict[str, Any]) -> tuple
                          p.get("failed", 0), p.get("videos_downloaded", 0), s.get("videoFailures", "-")])
     runs = md_table(["run", "exit", "after s", "jobs succeeded", "in flight", "in doubt", "failed",
                      "videos on disk", "video failures (this run)"], run_rows)
-    ok = check.ok and dup["silent"] == 0 and result["tracebacks"] == 0 and result["credentialedFileRequests"] == 0
+    ok = (check.ok and dup["silent"] == 0 and result["tracebacks"] == 0 and result["credentialedFileRequests"] == 0
+          and not result["chainOrder"])
     checks = [
         ["lost videos", len(check.lost), verdict(not check.lost)],
         ["silent duplicate submissions", dup["silent"], verdict(dup["silent"] == 0)],
@@ -417,6 +426,8 @@ def render(mode: str, args: argparse.Namespace, result: dict[str, Any]) -> tuple
         ["tracebacks in any run's output", result["tracebacks"], verdict(result["tracebacks"] == 0)],
         ["requests carrying the key to the file host", result["credentialedFileRequests"],
          verdict(result["credentialedFileRequests"] == 0)],
+        ["jobs sent before the job they need was downloaded (--chain)", len(result["chainOrder"]),
+         verdict(not result["chainOrder"])],
         ["videos verified", f"{check.videos_verified}/{check.videos_expected}", "-"],
         ["duplicates the user approved (--retry-failed / --resubmit-in-doubt)", dup["approvedDuplicates"], "-"],
         ["jobs the sandbox created / bodies in the campaign", f"{dup['created']} / {args.jobs}", "-"],
@@ -465,7 +476,7 @@ def render(mode: str, args: argparse.Namespace, result: dict[str, Any]) -> tuple
         faults = ", ".join(f"{k} {v}" for k, v in sorted(result["faults"].items()))
         checks += [["faults fired", faults, "-"]]
     problems = (check.lost + check.corrupt + check.manifest_problems + dup["examples"]
-                + result.get("abandoned", []))[:10]
+                + result.get("abandoned", []) + result["chainOrder"])[:10]
     stderr = [f"{r['label']}: {r['stderr']}" for r in result["runs"] if r["stderr"]][:3]
     body = "\n".join([runs, "", md_table(["check", "result", "verdict"], checks),
                       *(["", "Problems:", *[f"- {p}" for p in problems]] if problems else []),
@@ -495,6 +506,8 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--tool", metavar="COMMAND", help="how to start photogpt-batch (default: the installed "
                        "script), e.g. to check a patched build")
         p.add_argument("--json", action="store_true")
+        p.add_argument("--chain", type=int, default=1, metavar="N",
+                       help="chains of N jobs, each needing the one before it (a graph to resume across)")
         p.add_argument("--slow-clock", type=float, default=0.0, metavar="SECONDS",
                        help="every other run with its clock this many seconds slow (needs libfaketime)")
         if mode in ("kill-loop", "edit-loop"):

@@ -68,6 +68,21 @@ def test_kill_loop_loses_nothing_and_submits_nothing_twice() -> None:
     assert report["videosVerified"] == 20 and report["ok"] is True
 
 
+def test_kill_loop_across_a_three_stage_chain_keeps_order_and_pays_once() -> None:
+    report = run_script("torture.py", "kill-loop", "--jobs", "18", "--chain", "3", "--kills", "3", "--generation",
+                        "0.2,0.5", "--min-delay", "0.3", "--max-delay", "1.5")
+    assert report["killsLanded"] >= 1 and report["killsLanded"] + report["killsNotNeeded"] == 3
+    assert (report["lost"], report["silentDuplicates"], report["corrupt"], report["manifestProblems"]) == (0, 0, 0, 0)
+    assert report["chainOrder"] == [] and report["videosVerified"] == 18 and report["ok"] is True
+
+
+def test_pipeline_bench_sends_each_final_after_its_draft() -> None:
+    report = run_script("bench_pipeline.py", "--drafts", "20", "--finals", "4", "--generation", "0.1,0.3",
+                        "--prepare", "0.1")
+    assert report["verified"] == 24 and report["finalsSentEarly"] == 0 and report["exit"] == 0
+    assert report["criticalPath"] > 0 and report["ideal"] >= report["criticalPath"] and report["targetMet"] is True
+
+
 def test_edit_loop_follows_every_paid_version_to_its_end() -> None:
     # Kills late enough that POSTs are answered: each kill leaves a version submitted (paid), then the spec changes.
     report = run_script("torture.py", "edit-loop", "--jobs", "12", "--kills", "2", "--generation", "1,2",
