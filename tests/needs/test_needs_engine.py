@@ -155,3 +155,26 @@ def test_status_and_plan_tell_waiting_from_unfinished(tmp_path: Path) -> None:
     assert "waiting   final-1  needs draft-1 (not picked)" in text
     plan = runner.invoke(cli, ["plan", str(spec)])
     assert "waiting   final-3  needs draft-3 (not picked)" in plan.output, plan.output
+
+
+def test_a_job_whose_need_is_in_doubt_waits_and_is_never_sent(tmp_path: Path) -> None:
+    # a's POST reaches the server, but its answer is lost: a is in doubt (maybe paid). b, which needs it, must not
+    # be sent on a guess: it waits, saying why, until the doubt is settled.
+    spec = write(tmp_path, """\
+version: 1
+campaign: doubt
+output: {out}
+defaults: {{model: grok-imagine-1.5, options: {{duration: 3}}}}
+jobs:
+  - {{id: a, prompt: first shot}}
+  - {{id: b, prompt: second shot, needs: a}}
+""")
+    faults = Faults(lost_post_nth=(1,), lost_post_mode="error")
+    with SandboxThread(fast_sandbox(faults=faults)) as sandbox:
+        summary = run_campaign(load(spec), run_config(sandbox, concurrency=1))
+        assert summary.in_doubt == ["a"]
+        assert [(job, why) for job, why in summary.waiting] == [("b", "needs a (in doubt)")]
+        assert not summary.complete and posts(sandbox) == 1
+        # A rerun does not guess either: the doubt stands (the server created a), so b still waits.
+        again = run_campaign(load(spec), run_config(sandbox, concurrency=1))
+        assert [job for job, _ in again.waiting] == ["b"] and posts(sandbox) == 1
