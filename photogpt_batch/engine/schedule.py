@@ -107,7 +107,7 @@ def refuse_unmet_left_out(campaign: Campaign, records: Iterable[JobRecord]) -> N
     if not campaign.skipped or not campaign.needs:
         return
     left_out = set(campaign.skipped)
-    done = {r.job_id for r in records if r.all_downloaded}
+    done = {r.job_id for r in records if r.current and r.all_downloaded}  # an earlier version meets nothing
     unmet = [(job.id, need.job) for job in campaign.jobs for need in campaign.needs.get(job.id, ())
              if need.job in left_out and need.job not in done]
     if unmet:
