@@ -94,7 +94,7 @@ def link_outputs(planned: list[PlannedJob], ids: Iterable[str], places: FromPlac
     diagnostics = [Diagnostic(where, line, col, f"{message} ({_jobs(ids_)})", "error", hint)
                    for (where, line, col, message, hint), ids_ in found.items()]
     if diagnostics:
-        return planned, {}, diagnostics
+        return planned, _needs(planned), diagnostics  # the graph check still sees them: every error in one pass
     return _hashed(planned), _needs(planned), []
 
 

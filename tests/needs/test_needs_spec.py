@@ -104,3 +104,22 @@ def test_bad_shapes_and_needs_in_defaults_are_located_errors(tmp_path: Path) -> 
     assert "needs: must name at least one job" in messages
     assert any(m.startswith("needs: unknown placeholder {nope}") for m in messages)
     assert len(found) == 5
+
+
+def test_a_cycle_of_needs_and_from_is_reported_with_the_spec_s_other_errors_in_one_pass(tmp_path: Path) -> None:
+    found = errors(tmp_path, """\
+  - id: "a-{n}"
+    matrix: {n: [1, 2]}
+    prompt: "a {n}"
+    needs: "b-{n}"
+  - id: "b-{n}"
+    matrix: {n: [1, 2]}
+    prompt: "b {n}"
+    referenceImages: [{from: "a-{n}", frame: last, role: first_frame}]
+  - id: c
+    prompt: c
+    referenceImages: [{from: shot-9}]
+""")
+    messages = [d.message for d in found]
+    assert any("a-1 → b-1 → a-1" in m for m in messages) and any("a-2 → b-2 → a-2" in m for m in messages)
+    assert any("shot-9 is not the id of a job" in m for m in messages)
