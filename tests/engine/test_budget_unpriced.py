@@ -15,9 +15,8 @@ from pathlib import Path
 
 import pytest
 from cli_in_process import run_main
-from engine_helpers import current_states, engine_options, fast_sandbox, load, run_config, wait_until, write_campaign
+from engine_helpers import current_states, fast_sandbox, load, run_config, wait_until, write_campaign
 
-import photogpt_batch.engine
 from photogpt_batch.runner import run_campaign
 from photogpt_batch.sandbox import Faults, SandboxThread
 from photogpt_batch.spend.budget import BudgetClosed, BudgetGate, PriceUnknown
@@ -98,20 +97,18 @@ def test_without_credits_from_the_api_no_more_of_the_class_is_sent_and_a_stated_
         assert _posts(sb) == 5 and again.budget_not_submitted == 3 and again.budget_unpriced == []
 
 
-def test_the_cli_stops_an_unpriced_class_and_goes_on_with_a_stated_price(tmp_path: Path,
-                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    # In this process (run_main), with the tests' short poll intervals: the run lists GET /jobs three times,
-    # poll_max_interval apart, before it calls the class unpriced (8 s apart by default: 25 s of waiting).
-    monkeypatch.setattr(photogpt_batch.engine, "EngineOptions", engine_options)  # FAST_ENGINE, then the flags
+def test_the_cli_stops_an_unpriced_class_and_goes_on_with_a_stated_price(tmp_path: Path) -> None:
+    # In this process, with the tests' short poll intervals (run_main's quick): the run lists GET /jobs three
+    # times, poll_max_interval apart, before it calls the class unpriced (8 s apart by default: 25 s of waiting).
     spec = write_campaign(tmp_path, jobs=8)
     with SandboxThread(fast_sandbox(faults=Faults(no_credits=True))) as sb:
-        first = run_main(_args(spec, "--max-credits", "30"), _env(sb))
+        first = run_main(_args(spec, "--max-credits", "30"), _env(sb), quick=True)
         assert first.returncode == 1, first.stderr
         assert (f"budget: price unknown for {GROK} (the API reports no credits yet); 7 jobs not submitted"
                 in first.stderr)
         assert f"--price '{GROK}=CREDITS'" in first.stderr and "Traceback" not in first.stderr
         assert _posts(sb) == 1
-        second = run_main(_args(spec, "--max-credits", "30", "--price", f"{GROK}=6"), _env(sb))
+        second = run_main(_args(spec, "--max-credits", "30", "--price", f"{GROK}=6"), _env(sb), quick=True)
         assert second.returncode == 1, second.stderr
         assert "budget reached: 30 of 30 credits; 3 jobs not submitted" in second.stderr
         assert _posts(sb) == 5

@@ -11,18 +11,26 @@ import subprocess
 import sys
 from collections.abc import Mapping
 
+import pytest
 from click.testing import CliRunner
+from engine_helpers import engine_options
 
+import photogpt_batch.engine
 from photogpt_batch.cli import main
 
 
-def run_main(args: list[str], env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run_main(args: list[str], env: Mapping[str, str] | None = None,
+             quick: bool = False) -> subprocess.CompletedProcess[str]:
     """Run ``main()`` with ``sys.argv = ["photogpt-batch", *args]``, stdin empty, stdout and stderr captured.
 
     ``env`` is the environment the command sees, as a process would get it (`subprocess.run`'s ``env``): its
     ``PHOTOGPT_*`` variables replace this process's for the call, and ``os.environ`` is restored after. The
     package logger's handlers and flags, which ``run`` sets for its progress line, and the root logger's, are
-    restored too, so that a later test in this worker is not affected."""
+    restored too, so that a later test in this worker is not affected.
+
+    ``quick``: the engine polls and prepares downloads at the tests' intervals (`engine_helpers.FAST_ENGINE`,
+    then the command's own flags) instead of its defaults (a first poll after 1 s, listings 8 s apart), for a
+    run against a `fast_sandbox`: what it sends and records is the same, sooner."""
     overrides: dict[str, str | None] = {}
     if env is not None:
         overrides = {name: None for name in os.environ if name.startswith("PHOTOGPT_") and name not in env}
@@ -36,7 +44,9 @@ def run_main(args: list[str], env: Mapping[str, str] | None = None) -> subproces
     root.setLevel(logging.WARNING)
     argv = sys.argv
     code: int | str | None = 0
-    with CliRunner().isolation(env=overrides) as (out, err, _):
+    with CliRunner().isolation(env=overrides) as (out, err, _), pytest.MonkeyPatch.context() as patch:
+        if quick:
+            patch.setattr(photogpt_batch.engine, "EngineOptions", engine_options)
         sys.argv = ["photogpt-batch", *args]
         try:
             main()
