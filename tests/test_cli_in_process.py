@@ -27,7 +27,7 @@ def test_a_run_sees_the_given_environment_and_leaves_the_process_as_it_was(tmp_p
     spec = write_campaign(tmp_path, jobs=2)
     with SandboxThread(fast_sandbox()) as sandbox:
         env = {**os.environ, "PHOTOGPT_BASE_URL": sandbox.base_url, "PHOTOGPT_API_KEY": "test-key"}
-        done = run_main(["run", str(spec), "--rate", "1000", "--quiet"], env, quick=True)
+        done = run_main(["run", str(spec), "--rate", "1000", "--quiet"], env)
         assert done.returncode == 0, done.stderr
         assert sandbox.counters.requests.get("POST /videos/generation") == 2
         refused = run_main(["run", str(spec), "--quiet"], {**env, "PHOTOGPT_API_KEY": ""})

@@ -102,13 +102,13 @@ def test_the_cli_stops_an_unpriced_class_and_goes_on_with_a_stated_price(tmp_pat
     # times, poll_max_interval apart, before it calls the class unpriced (8 s apart by default: 25 s of waiting).
     spec = write_campaign(tmp_path, jobs=8)
     with SandboxThread(fast_sandbox(faults=Faults(no_credits=True))) as sb:
-        first = run_main(_args(spec, "--max-credits", "30"), _env(sb), quick=True)
+        first = run_main(_args(spec, "--max-credits", "30"), _env(sb))
         assert first.returncode == 1, first.stderr
         assert (f"budget: price unknown for {GROK} (the API reports no credits yet); 7 jobs not submitted"
                 in first.stderr)
         assert f"--price '{GROK}=CREDITS'" in first.stderr and "Traceback" not in first.stderr
         assert _posts(sb) == 1
-        second = run_main(_args(spec, "--max-credits", "30", "--price", f"{GROK}=6"), _env(sb), quick=True)
+        second = run_main(_args(spec, "--max-credits", "30", "--price", f"{GROK}=6"), _env(sb))
         assert second.returncode == 1, second.stderr
         assert "budget reached: 30 of 30 credits; 3 jobs not submitted" in second.stderr
         assert _posts(sb) == 5

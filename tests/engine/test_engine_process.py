@@ -240,7 +240,7 @@ def test_the_api_key_is_never_written_to_disk_or_printed(tmp_path: Path) -> None
     key = "sk-live-DISTINCTIVE-7f3a9c"
     spec = write_campaign(tmp_path, jobs=3)
     with SandboxThread(fast_sandbox()) as sandbox:
-        result = run_main(["run", str(spec), "--concurrency", "8", "--rate", "1000"], _env(sandbox, key), quick=True)
+        result = run_main(["run", str(spec), "--concurrency", "8", "--rate", "1000"], _env(sandbox, key))
         status = run_main(["status", str(spec), "--json"], _env(sandbox, key))
         assert result.returncode == 0, result.stderr
         assert sandbox.counters.credentialed_file_requests == 0
@@ -277,7 +277,7 @@ def test_run_of_an_invalid_spec_exits_2_with_located_errors(tmp_path: Path) -> N
 def test_status_json_reports_counts_remote_ids_and_files(tmp_path: Path) -> None:
     spec = write_campaign(tmp_path, jobs=2, num_videos=2)
     with SandboxThread(fast_sandbox()) as sandbox:
-        assert run_main(["run", str(spec), *FAST_FLAGS], _env(sandbox), quick=True).returncode == 0
+        assert run_main(["run", str(spec), *FAST_FLAGS], _env(sandbox)).returncode == 0
     result = run_main(["status", str(spec), "--json"], dict(os.environ))
     assert result.returncode == 0
     report = json.loads(result.stdout)

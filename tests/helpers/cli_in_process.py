@@ -20,7 +20,7 @@ from photogpt_batch.cli import main
 
 
 def run_main(args: list[str], env: Mapping[str, str] | None = None,
-             quick: bool = False) -> subprocess.CompletedProcess[str]:
+             quick: bool = True) -> subprocess.CompletedProcess[str]:
     """Run ``main()`` with ``sys.argv = ["photogpt-batch", *args]``, stdin empty, stdout and stderr captured.
 
     ``env`` is the environment the command sees, as a process would get it (`subprocess.run`'s ``env``): its
@@ -28,9 +28,10 @@ def run_main(args: list[str], env: Mapping[str, str] | None = None,
     package logger's handlers and flags, which ``run`` sets for its progress line, and the root logger's, are
     restored too, so that a later test in this worker is not affected.
 
-    ``quick``: the engine polls and prepares downloads at the tests' intervals (`engine_helpers.FAST_ENGINE`,
-    then the command's own flags) instead of its defaults (a first poll after 1 s, listings 8 s apart), for a
-    run against a `fast_sandbox`: what it sends and records is the same, sooner."""
+    ``quick`` (the default): a run polls and prepares downloads at the tests' intervals
+    (`engine_helpers.FAST_ENGINE`, then the command's own flags) instead of its defaults (a first poll after 1 s,
+    listings 8 s apart), as the library-level tests' runs do against a `fast_sandbox`: what it sends and
+    records is the same, sooner. ``quick=False`` keeps the defaults."""
     overrides: dict[str, str | None] = {}
     if env is not None:
         overrides = {name: None for name in os.environ if name.startswith("PHOTOGPT_") and name not in env}
