@@ -43,14 +43,30 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Put each test of `XDIST_GROUPS` in its group, and start the slow tests (processes, benchmarks) first, so
-    that the quick ones fill the workers at the end instead of one long test ending the run alone. The order is
+    """Put each test of `XDIST_GROUPS` in its group, and start the slow tests (processes, benchmarks) first, then
+    the long ones among the others (`_long_in_process`), so that the quick ones fill the workers at the end
+    instead of one long test ending the run alone (in `pytest -m "not slow"` too). The order is
     the same in every worker (xdist requires it); without xdist it only changes the order."""
     for item in items:
         group = XDIST_GROUPS.get(item.nodeid.split("::", 1)[0])
         if group:
             item.add_marker(pytest.mark.xdist_group(group))
-    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+    items.sort(key=lambda item: (item.get_closest_marker("slow") is None, not _long_in_process(item)))
+
+
+#: Tests that take seconds of CPU in the test's own process without drawing examples (so `_long_in_process`
+#: cannot tell): started first among the quick ones, like the property tests.
+LONG_IN_PROCESS = {
+    # ruamel's pure-Python scanner, several seconds before it reaches the recursion limit
+    "tests/spec/test_spec_fastpath.py::test_nesting_deep_enough_to_crash_the_c_parser_is_refused_cleanly",
+}
+
+
+def _long_in_process(item: pytest.Item) -> bool:
+    """A property test (hypothesis draws up to hundreds of examples: seconds of CPU) or one of `LONG_IN_PROCESS`.
+    Started early, they overlap the rest; started last, one of them would end the run alone on one worker."""
+    test = getattr(item, "obj", None)
+    return bool(getattr(test, "is_hypothesis_test", False)) or item.nodeid in LONG_IN_PROCESS
 
 
 @pytest.fixture(autouse=True)
