@@ -1,6 +1,7 @@
-"""The order tests/conftest.py gives the suite: the slow tests first, then the long ones among the others (the
-property tests and `LONG_IN_PROCESS`), then the rest, so that no long test starts last on a worker and ends
-the run alone (`pytest` and `pytest -m "not slow"` alike)."""
+"""How tests/conftest.py spreads the suite over xdist's workers: the modules of `XDIST_GROUPS` each on one worker,
+and the slow tests first, then the long ones among the others (the property tests and `LONG_IN_PROCESS`), then
+the rest, so that no long test starts last on a worker and ends the run alone (`pytest` and
+`pytest -m "not slow"` alike)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from xdist.remote import Producer  # type: ignore[import-untyped]  # pytest-xdist has no py.typed
 
 ROOT = Path(__file__).parents[1]
 #: Modules with tests of each kind: slow ones (processes), property tests, a listed long one, quick ones.
@@ -40,3 +42,20 @@ def test_slow_tests_start_first_then_the_long_ones_then_the_rest() -> None:
     assert [kind(n) for n in quick] == sorted(kind(n) for n in quick)
     assert [kind(n) for n in quick].count(1) == 3
     assert collected("-m", "not slow") == quick
+
+
+def test_each_group_is_one_unit_of_work_and_every_other_test_its_own(pytestconfig: pytest.Config,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    # The scheduler the controller asks for with pyproject's --dist loadgroup (here, in a worker or with -n 0,
+    # xdist has set it to "no"): a unit of work goes to one worker whole.
+    monkeypatch.setattr(pytestconfig.option, "dist", "loadgroup")
+    monkeypatch.setattr(pytestconfig.option, "tx", ["2*popen"])  # two workers, as -n 2 says
+    scheduler = pytestconfig.hook.pytest_xdist_make_scheduler(config=pytestconfig, log=Producer("test"))
+    assert scheduler is not None
+    unit = scheduler._split_scope
+    bench = [f"tests/test_bench_smoke.py::test_{name}" for name in ("a", "b[1]", "c[x@y]")]
+    assert {unit(node) for node in bench} == {unit(bench[0])}
+    browser, pip = unit("tests/test_review_browser.py::test_a"), unit("tests/test_docs_example_plugin.py::test_a")
+    assert len({unit(bench[0]), browser, pip}) == 3
+    assert unit("tests/test_jsonstream.py::test_a") != unit("tests/test_jsonstream.py::test_b")
+    assert unit("tests/test_jsonstream.py::test_a") not in (unit(bench[0]), browser, pip)
