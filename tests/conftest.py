@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
+from xdist.remote import Producer  # type: ignore[import-untyped]  # pytest-xdist has no py.typed
+from xdist.scheduler import LoadScopeScheduling, Scheduling  # type: ignore[import-untyped]
 
 ServeApp = Callable[..., Awaitable[TestServer]]
 
@@ -19,17 +21,37 @@ ServeApp = Callable[..., Awaitable[TestServer]]
 # (seconds of CPU per worker). Writing the cache in this process makes the next run start at once.
 sys.dont_write_bytecode = False
 
-#: Modules whose tests run on one xdist worker, one after another (``--dist loadgroup``, set in pyproject), by
-#: group: ``cpu``, the benchmark scripts, each busy on the CPU for seconds (together they would starve each other
-#: and the timing-sensitive tests); ``browser``, one Chromium and one rendered campaign for the module (its
-#: fixtures are module-scoped) and a page whose speed is measured; ``pip``, one pip install of the plugin
-#: tutorial for the module instead of one per worker.
+#: Modules whose tests run on one xdist worker, one after another (`GroupScheduling`), by group: ``cpu``, the
+#: benchmark scripts, each busy on the CPU for seconds (together they would starve each other and the
+#: timing-sensitive tests); ``browser``, one Chromium and one rendered campaign for the module (its fixtures are
+#: module-scoped) and a page whose speed is measured; ``pip``, one pip install of the plugin tutorial for the
+#: module instead of one per worker.
 XDIST_GROUPS = {
     "tests/test_bench_smoke.py": "cpu",
     "tests/test_review_browser.py": "browser",
     "tests/test_review_lineage_browser.py": "browser",
     "tests/test_docs_example_plugin.py": "pip",
 }
+
+
+class GroupScheduling(LoadScopeScheduling):  # type: ignore[misc]
+    """``--dist loadgroup`` by module: the tests of an `XDIST_GROUPS` module are one unit of work, sent to one
+    worker; every other test is a unit of its own. Units go out largest first (the groups), then in the
+    collection's order (`pytest_collection_modifyitems`).
+
+    xdist's own loadgroup reads the group from the node id, where its worker-side hook appends ``@group``;
+    with pytest 9.2 that append no longer takes (pytest-dev/pytest-xdist#1386), and the groups silently stopped
+    holding. Here the controller finds the group from the module's path, which any node id names."""
+
+    def _split_scope(self, nodeid: str) -> str:
+        return XDIST_GROUPS.get(nodeid.split("::", 1)[0], nodeid)
+
+
+@pytest.hookimpl(tryfirst=True, optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Producer) -> Scheduling | None:
+    """`GroupScheduling` for ``--dist loadgroup`` (pyproject's addopts); any other ``--dist`` as xdist has it.
+    tryfirst: xdist's own implementation would answer first otherwise."""
+    return GroupScheduling(config, log) if config.getvalue("dist") == "loadgroup" else None
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -44,14 +66,26 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Put each test of `XDIST_GROUPS` in its group, and start the slow tests (processes, benchmarks) first, so
-    that the quick ones fill the workers at the end instead of one long test ending the run alone. The order is
-    the same in every worker (xdist requires it); without xdist it only changes the order."""
-    for item in items:
-        group = XDIST_GROUPS.get(item.nodeid.split("::", 1)[0])
-        if group:
-            item.add_marker(pytest.mark.xdist_group(group))
-    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+    """Start the slow tests (processes, benchmarks) first, then the long ones among the others
+    (`_long_in_process`), so that the quick ones fill the workers at the end instead of one long test ending the
+    run alone (in `pytest -m "not slow"` too). The order is the same in every worker (xdist requires it);
+    without xdist it only changes the order."""
+    items.sort(key=lambda item: (item.get_closest_marker("slow") is None, not _long_in_process(item)))
+
+
+#: Tests that take seconds of CPU in the test's own process without drawing examples (so `_long_in_process`
+#: cannot tell): started first among the quick ones, like the property tests.
+LONG_IN_PROCESS = {
+    # ruamel's pure-Python scanner, several seconds before it reaches the recursion limit
+    "tests/spec/test_spec_fastpath.py::test_nesting_deep_enough_to_crash_the_c_parser_is_refused_cleanly",
+}
+
+
+def _long_in_process(item: pytest.Item) -> bool:
+    """A property test (hypothesis draws up to hundreds of examples: seconds of CPU) or one of `LONG_IN_PROCESS`.
+    Started early, they overlap the rest; started last, one of them would end the run alone on one worker."""
+    test = getattr(item, "obj", None)
+    return bool(getattr(test, "is_hypothesis_test", False)) or item.nodeid in LONG_IN_PROCESS
 
 
 @pytest.fixture(autouse=True)

@@ -4,11 +4,10 @@ password, not a failed run."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from cli_in_process import run_main
 from engine_helpers import write_campaign
 
 from photogpt_batch.client import check_base_url
@@ -40,13 +39,11 @@ def test_a_plain_base_url_is_accepted() -> None:
     assert str(check_base_url("http://127.0.0.1:1/api")) == "http://127.0.0.1:1/api"
 
 
-@pytest.mark.slow
 def test_run_with_user_info_in_the_base_url_is_a_configuration_error(tmp_path: Path) -> None:
     spec = write_campaign(tmp_path, jobs=1)
     env = {k: v for k, v in os.environ.items() if not k.startswith("PHOTOGPT_")}
     env.update(PHOTOGPT_API_KEY="k", PHOTOGPT_BASE_URL="http://user:pw@127.0.0.1:1/api")
-    result = subprocess.run([sys.executable, "-m", "photogpt_batch", "run", str(spec), "--quiet"], env=env,
-                            capture_output=True, text=True, timeout=60)
+    result = run_main(["run", str(spec), "--quiet"], env)
     assert result.returncode == 2, result.stderr
     assert "PHOTOGPT_BASE_URL" in result.stderr
     assert "pw" not in result.stderr and "pw" not in result.stdout

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
+from cli_in_process import run_main
 from engine_helpers import current_states, fast_sandbox, load, run_config, wait_until, write_campaign
 
 from photogpt_batch.runner import run_campaign
@@ -34,8 +35,12 @@ def _env(sb: SandboxThread) -> dict[str, str]:
     return env
 
 
+def _args(spec: Path, *flags: str) -> list[str]:
+    return ["run", str(spec), "--concurrency", "8", "--rate", "1000", *flags]
+
+
 def _cli(spec: Path, *flags: str) -> list[str]:
-    return [sys.executable, "-m", "photogpt_batch", "run", str(spec), "--concurrency", "8", "--rate", "1000", *flags]
+    return [sys.executable, "-m", "photogpt_batch", *_args(spec, *flags)]
 
 
 # ---- the gate ----------------------------------------------------------------------------------------------
@@ -92,29 +97,26 @@ def test_without_credits_from_the_api_no_more_of_the_class_is_sent_and_a_stated_
         assert _posts(sb) == 5 and again.budget_not_submitted == 3 and again.budget_unpriced == []
 
 
-@pytest.mark.slow
 def test_the_cli_stops_an_unpriced_class_and_goes_on_with_a_stated_price(tmp_path: Path) -> None:
+    # In this process, with the tests' short poll intervals (run_main's quick): the run lists GET /jobs three
+    # times, poll_max_interval apart, before it calls the class unpriced (8 s apart by default: 25 s of waiting).
     spec = write_campaign(tmp_path, jobs=8)
     with SandboxThread(fast_sandbox(faults=Faults(no_credits=True))) as sb:
-        first = subprocess.run(_cli(spec, "--max-credits", "30"), env=_env(sb), capture_output=True, text=True,
-                               timeout=120)
+        first = run_main(_args(spec, "--max-credits", "30"), _env(sb))
         assert first.returncode == 1, first.stderr
         assert (f"budget: price unknown for {GROK} (the API reports no credits yet); 7 jobs not submitted"
                 in first.stderr)
         assert f"--price '{GROK}=CREDITS'" in first.stderr and "Traceback" not in first.stderr
         assert _posts(sb) == 1
-        second = subprocess.run(_cli(spec, "--max-credits", "30", "--price", f"{GROK}=6"), env=_env(sb),
-                                capture_output=True, text=True, timeout=120)
+        second = run_main(_args(spec, "--max-credits", "30", "--price", f"{GROK}=6"), _env(sb))
         assert second.returncode == 1, second.stderr
         assert "budget reached: 30 of 30 credits; 3 jobs not submitted" in second.stderr
         assert _posts(sb) == 5
         assert sum(job.credits for job in sb.jobs.values()) == 30  # what was billed stayed within the budget
-        typo = subprocess.run(_cli(spec, "--max-credits", "30", "--price", "grok 3 s=6", "--quiet"), env=_env(sb),
-                              capture_output=True, text=True, timeout=120)
+        typo = run_main(_args(spec, "--max-credits", "30", "--price", "grok 3 s=6", "--quiet"), _env(sb))
         assert "--price 'grok 3 s' matches no job of this campaign" in typo.stderr and GROK in typo.stderr
         assert _posts(sb) == 5
-        bad = subprocess.run(_cli(spec, "--price", f"{GROK}=free"), env=_env(sb), capture_output=True, text=True,
-                             timeout=60)
+        bad = run_main(_args(spec, "--price", f"{GROK}=free"), _env(sb))
         assert bad.returncode == 2 and "is not CLASS=CREDITS" in bad.stderr
 
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +12,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
+from cli_in_process import run_main
 from engine_helpers import engine_options, load, write_campaign
 
 from photogpt_batch.runner import RunConfig, run_campaign
@@ -144,13 +143,11 @@ def test_a_400_on_a_job_poll_fails_that_job_with_the_servers_message(tmp_path: P
     assert summary.aborted is None and not summary.interrupted
 
 
-@pytest.mark.slow
 def test_a_key_refused_mid_run_stops_everything_reports_and_exits_1(tmp_path: Path, hostile: HostileApi) -> None:
     hostile.key_revoked_at_post = 2
     spec = write_campaign(tmp_path, jobs=3)
     env = {**os.environ, "PHOTOGPT_API_KEY": "test-key-7f3a", "PHOTOGPT_BASE_URL": hostile.base_url + "/api"}
-    result = subprocess.run([sys.executable, "-m", "photogpt_batch", "run", str(spec), "--concurrency", "1",
-                             "--rate", "1000", "--quiet"], env=env, capture_output=True, text=True, timeout=60)
+    result = run_main(["run", str(spec), "--concurrency", "1", "--rate", "1000", "--quiet"], env)
     # Exit 2 means "nothing sent"; a job was submitted and paid for before the key was refused.
     assert result.returncode == 1, result.stderr
     assert "stopped: the API refused the key: key revoked" in result.stderr, result.stderr[-600:]

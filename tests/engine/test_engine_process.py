@@ -1,5 +1,6 @@
 """`photogpt-batch run` as a process: killed with SIGKILL and resumed, interrupted with Ctrl-C, exit codes,
-and the API key never written anywhere."""
+and the API key never written anywhere. Where the process itself is not the point (an exit code, what a
+command prints), the command runs in the test's process through the console script's `main()` (`run_main`)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from cli_in_process import run_main
 from click.testing import CliRunner
 from engine_helpers import check_outputs, fast_sandbox, posts, wait_until, write_campaign
 from ledger_writes import commit
@@ -224,24 +226,22 @@ def test_an_output_path_that_is_a_file_exits_2(tmp_path: Path, command: str) -> 
     assert (tmp_path / "out").read_text() == "a file, not a folder"
 
 
-@pytest.mark.slow
 def test_a_base_url_that_is_not_http_is_a_configuration_error(tmp_path: Path) -> None:
     spec = write_campaign(tmp_path, jobs=1)
     env = {k: v for k, v in os.environ.items() if not k.startswith("PHOTOGPT_")}
     env.update(PHOTOGPT_API_KEY="test-key", PHOTOGPT_BASE_URL="ftp://example.com/api")
-    result = _run(["run", str(spec), "--quiet"], env)
+    result = run_main(["run", str(spec), "--quiet"], env)
     assert result.returncode == 2, result.stderr
     assert "PHOTOGPT_BASE_URL" in result.stderr and "http(s)" in result.stderr
     assert "Traceback" not in result.stderr
 
 
-@pytest.mark.slow
 def test_the_api_key_is_never_written_to_disk_or_printed(tmp_path: Path) -> None:
     key = "sk-live-DISTINCTIVE-7f3a9c"
     spec = write_campaign(tmp_path, jobs=3)
     with SandboxThread(fast_sandbox()) as sandbox:
-        result = _run(["run", str(spec), "--concurrency", "8", "--rate", "1000"], _env(sandbox, key))
-        status = _run(["status", str(spec), "--json"], _env(sandbox, key))
+        result = run_main(["run", str(spec), "--concurrency", "8", "--rate", "1000"], _env(sandbox, key))
+        status = run_main(["status", str(spec), "--json"], _env(sandbox, key))
         assert result.returncode == 0, result.stderr
         assert sandbox.counters.credentialed_file_requests == 0
     for text in (result.stdout, result.stderr, status.stdout, status.stderr):
@@ -252,36 +252,33 @@ def test_the_api_key_is_never_written_to_disk_or_printed(tmp_path: Path) -> None
         assert key.encode() not in path.read_bytes(), path
 
 
-@pytest.mark.slow
 def test_run_without_a_key_exits_2_and_sends_nothing(tmp_path: Path) -> None:
     spec = write_campaign(tmp_path, jobs=1)
     env = {k: v for k, v in os.environ.items() if not k.startswith("PHOTOGPT_")}
     env["PHOTOGPT_BASE_URL"] = "http://127.0.0.1:9/api"
-    result = _run(["run", str(spec)], env)
+    result = run_main(["run", str(spec)], env)
     assert result.returncode == 2
     assert "PHOTOGPT_API_KEY" in result.stderr and "Traceback" not in result.stderr
-    as_json = _run(["run", str(spec), "--json"], env)  # a script that asked for JSON gets JSON
+    as_json = run_main(["run", str(spec), "--json"], env)  # a script that asked for JSON gets JSON
     assert as_json.returncode == 2
     report = json.loads(as_json.stdout)
     assert report["ok"] is False and "PHOTOGPT_API_KEY" in report["error"]
 
 
-@pytest.mark.slow
 def test_run_of_an_invalid_spec_exits_2_with_located_errors(tmp_path: Path) -> None:
     spec = tmp_path / "bad.yaml"
     spec.write_text("version: 1\ncampaign: x\njobs:\n  - id: a\n    model: veo-3.1\n    prompt: p\n"
                     "    options: {duration: 5}\n")
-    result = _run(["run", str(spec), "--sandbox"], dict(os.environ))
+    result = run_main(["run", str(spec), "--sandbox"], dict(os.environ))
     assert result.returncode == 2
     assert f"{spec}:7:" in result.stderr and "5 is not one of 4, 6, 8" in result.stderr
 
 
-@pytest.mark.slow
 def test_status_json_reports_counts_remote_ids_and_files(tmp_path: Path) -> None:
     spec = write_campaign(tmp_path, jobs=2, num_videos=2)
     with SandboxThread(fast_sandbox()) as sandbox:
-        assert _run(["run", str(spec), *FAST_FLAGS], _env(sandbox)).returncode == 0
-    result = _run(["status", str(spec), "--json"], dict(os.environ))
+        assert run_main(["run", str(spec), *FAST_FLAGS], _env(sandbox)).returncode == 0
+    result = run_main(["status", str(spec), "--json"], dict(os.environ))
     assert result.returncode == 0
     report = json.loads(result.stdout)
     assert report["complete"] is True
@@ -291,23 +288,21 @@ def test_status_json_reports_counts_remote_ids_and_files(tmp_path: Path) -> None
     assert job["jobId"] and [v["path"] for v in job["videos"]] == ["clip-1/1.mp4", "clip-1/2.mp4"]
 
 
-@pytest.mark.slow
 def test_status_before_any_run_shows_new_jobs_and_exit_1(tmp_path: Path) -> None:
     spec = write_campaign(tmp_path, jobs=2)
-    result = _run(["status", str(spec)], dict(os.environ))
+    result = run_main(["status", str(spec)], dict(os.environ))
     assert result.returncode == 1
     assert "new" in result.stdout
     assert not (tmp_path / "out").exists()  # reading creates nothing
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("command", ["plan", "status"])
 def test_a_corrupt_ledger_is_a_clear_error_for_readers(tmp_path: Path, command: str) -> None:
     spec = write_campaign(tmp_path, jobs=1)
     ledger_file = tmp_path / "out" / ".photogpt-batch" / "ledger.sqlite3"
     ledger_file.parent.mkdir(parents=True)
     ledger_file.write_bytes(b"\x00" * 100)
-    result = _run([command, str(spec)], dict(os.environ))
+    result = run_main([command, str(spec)], dict(os.environ))
     assert result.returncode == 2
     assert "Traceback" not in result.stderr and "ledger" in result.stderr
 
@@ -325,7 +320,7 @@ def test_an_interrupted_sandbox_run_resumes_where_it_stood(tmp_path: Path) -> No
     proc.send_signal(signal.SIGINT)
     proc.communicate(timeout=30)
     assert proc.returncode in (0, 130)
-    result = _run(["run", str(spec), "--sandbox", "--quiet"], dict(os.environ))
+    result = run_main(["run", str(spec), "--sandbox", "--quiet"])  # the resume: in this process
     assert result.returncode == 0, result.stderr
     assert "does not know job" not in result.stderr
     check_outputs(tmp_path / "out", 8)

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from cli_in_process import run_main
 from engine_helpers import check_outputs, fast_sandbox, load, run_config, write_campaign
 
 from photogpt_batch.cli.run import resume_command, run
@@ -63,8 +64,7 @@ def test_the_command_printed_after_ctrl_c_resumes_the_run_as_printed(tmp_path: P
     assert {"--sandbox", "--output", str(out), "--concurrency", "--downloads", "--rate", "--only"} <= set(words)
     # Run exactly what was printed (the sandbox: without --sandbox it would ask for a key).
     env = {k: v for k, v in os.environ.items() if not k.startswith("PHOTOGPT_")}
-    resumed = subprocess.run([sys.executable, "-m", "photogpt_batch", *words[1:]], capture_output=True, text=True,
-                             timeout=60, env=env)
+    resumed = run_main(words[1:], env)  # in this process: the interrupted one was the process to test
     assert resumed.returncode == 0, resumed.stderr
     check_outputs(out, 8)
 

@@ -13,15 +13,13 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+from cli_in_process import run_main
 from engine_helpers import fast_sandbox, posts, wait_until, write_campaign
 from pg_server import Cluster
-from test_stores_engine import cli, env_for
+from test_stores_engine import env_for
 
 from photogpt_batch.ledger import redact
 from photogpt_batch.sandbox import SandboxThread
-
-# A PostgreSQL cluster (initdb, pg_ctl) and the CLI in processes of their own.
-pytestmark = pytest.mark.slow
 
 SECRET = "Gxq7?Hy2#Kw9@Pz4/Rm3"
 #: Pieces of the password: none may appear anywhere, whole, encoded or cut at its odd characters.
@@ -80,7 +78,10 @@ def test_redact_reads_the_password_as_libpq_does() -> None:
         hidden(redact(url))
 
 
-# One test per way of writing the URL (odd_urls), so that they run side by side on pytest-xdist's workers.
+# One test per way of writing the URL (odd_urls), so that they run side by side on pytest-xdist's workers. Slow:
+# a PostgreSQL cluster (initdb, pg_ctl) and a run in a process of its own, stopped by Ctrl-C; the other commands
+# run in this process (cli_in_process), as the unreachable server's test does.
+@pytest.mark.slow
 @pytest.mark.parametrize("form", range(3))
 def test_no_command_prints_a_password_with_odd_characters(tmp_path: Path, pg_cluster: Cluster,
                                                            odd_role: tuple[str, str], form: int) -> None:
@@ -97,7 +98,7 @@ def test_no_command_prints_a_password_with_odd_characters(tmp_path: Path, pg_clu
         hidden(out + err)
         for args in (["plan", str(spec)], ["status", str(spec)], ["status", str(spec), "--json"],
                      ["doctor", "--sandbox", str(spec)], ["ledger", "locks"], ["ledger", "locks", "--json"]):
-            done = cli([*args, "--ledger", url], env)
+            done = run_main([*args, "--ledger", url], env)
             assert done.returncode in (0, 1), (args, done.stderr)
             assert "127.0.0.1" in done.stdout + done.stderr or args[0] == "ledger", (args, done.stderr)
             hidden(done.stdout + done.stderr)
@@ -113,7 +114,7 @@ def test_no_command_prints_a_password_with_odd_characters_when_the_server_cannot
         url = odd_urls(1, "photogpt", "odd")[form]
         for args in (["plan", str(spec)], ["status", str(spec)], ["doctor", "--sandbox", str(spec)],
                      ["ledger", "locks"], ["run", str(spec), "--quiet"]):
-            done = cli([*args, "--ledger", url], env)
+            done = run_main([*args, "--ledger", url], env)
             assert done.returncode in (1, 2), (args, done.stderr)
             assert "127.0.0.1:1" in done.stdout + done.stderr, (args, done.stdout, done.stderr)
             hidden(done.stdout + done.stderr)

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from cli_in_process import run_main
 from engine_helpers import (
     PausableClock,
     check_outputs,
@@ -21,14 +22,15 @@ from engine_helpers import (
     write_campaign,
 )
 from pg_server import PASSWORD, Cluster
-from test_stores_engine import cli, env_for
+from test_stores_engine import env_for
 
 from photogpt_batch.ledger import Ledger, SqliteLedger, pg_admin, transfer
 from photogpt_batch.ledger.postgres import PostgresLedger
 from photogpt_batch.runner import run_campaign
 from photogpt_batch.sandbox import SandboxThread
 
-# A PostgreSQL cluster (initdb, pg_ctl) and, for most, the CLI in processes of their own.
+# A PostgreSQL cluster (initdb, pg_ctl) and runners in processes of their own (killed, paused). The commands
+# run beside them run in this process (run_main): what they print and return is the point, not the process.
 pytestmark = pytest.mark.slow
 
 SLOW = dict(generation_seconds=(0.8, 1.5))
@@ -63,37 +65,37 @@ def test_a_second_runner_is_refused_then_completes_after_kill_and_unlock(tmp_pat
         first = start(spec, first_out, env)
         try:
             wait_until(lambda: posts(sandbox) >= 3)
-            refused = cli(["run", str(spec), "--output", str(second_out), "--quiet"], env)
+            refused = run_main(["run", str(spec), "--output", str(second_out), "--quiet"], env)
             assert refused.returncode == 2, refused.stderr
             assert "campaign 't' is being run by" in refused.stderr and f"pid {first.pid}" in refused.stderr
             assert "since" in refused.stderr and PASSWORD not in refused.stderr
-            status = cli(["status", str(spec), "--output", str(second_out), "--json"], env)
+            status = run_main(["status", str(spec), "--output", str(second_out), "--json"], env)
             where = json.loads(status.stdout)["ledger"]
             assert where["shared"] and where["lock"]["pid"] == first.pid and PASSWORD not in status.stdout
-            plan = cli(["plan", str(spec)], env)
+            plan = run_main(["plan", str(spec)], env)
             assert "locked by" in plan.stderr and f"pid {first.pid}" in plan.stderr
         finally:
             first.kill()
             first.communicate(timeout=10)
             clock.resume()
-        locks = cli(["ledger", "locks"], env)
+        locks = run_main(["ledger", "locks"], env)
         assert locks.returncode == 0 and locks.stdout.startswith("t: ")
-        assert cli(["ledger", "unlock", str(spec)], env).returncode == 2  # no terminal to ask on, no --yes
-        unlocked = cli(["ledger", "unlock", str(spec), "--yes"], env)
+        assert run_main(["ledger", "unlock", str(spec)], env).returncode == 2  # no terminal to ask on, no --yes
+        unlocked = run_main(["ledger", "unlock", str(spec), "--yes"], env)
         assert unlocked.returncode == 0 and "unlocked campaign 't'" in unlocked.stdout
-        second = cli(["run", str(spec), "--output", str(second_out), "--concurrency", "8", "--rate", "1000",
+        second = run_main(["run", str(spec), "--output", str(second_out), "--concurrency", "8", "--rate", "1000",
                       "--quiet"], env)
         assert second.returncode in (0, 1), second.stderr
         assert duplicates(sandbox) == 0  # nothing paid twice; in-doubt jobs wait for --resubmit-in-doubt
         if second.returncode == 1:
             assert "in doubt" in second.stderr
-            final = cli(["run", str(spec), "--output", str(second_out), "--rate", "1000", "--quiet",
+            final = run_main(["run", str(spec), "--output", str(second_out), "--rate", "1000", "--quiet",
                          "--resubmit-in-doubt"], env)
             assert final.returncode == 0, final.stderr
         assert duplicates(sandbox) <= doubted(url, second_out)
         check_outputs(second_out, 10)
         sent = posts(sandbox)
-        rerun = cli(["run", str(spec), "--output", str(first_out), "--rate", "1000", "--quiet"], env)
+        rerun = run_main(["run", str(spec), "--output", str(first_out), "--rate", "1000", "--quiet"], env)
         assert rerun.returncode == 0, rerun.stderr
         assert posts(sandbox) == sent  # submits nothing: its folder is completed by downloads
         check_outputs(first_out, 10)
@@ -111,7 +113,7 @@ def test_a_paused_runner_whose_lock_was_taken_over_sends_nothing_more(tmp_path: 
             wait_until(lambda: posts(sandbox) >= 3)
             first.send_signal(signal.SIGSTOP)
             wait_until(lambda: (h := pg_admin.lock_holder(url, "t")) is not None and h.stale, timeout=20)
-            second = cli(["run", str(spec), "--output", str(tmp_path / "machine-2"), "--concurrency", "8",
+            second = run_main(["run", str(spec), "--output", str(tmp_path / "machine-2"), "--concurrency", "8",
                           "--rate", "1000"], env)  # not --quiet: the warning is progress output
             assert second.returncode in (0, 1), second.stderr
             assert "took over the stale lock of campaign 't'" in second.stderr
@@ -136,11 +138,11 @@ def test_push_and_pull_keep_every_row_and_the_password_is_never_shown_or_written
         assert run_campaign(load(spec), run_config(sandbox)).complete  # on the folder's SQLite ledger
         env = env_for(sandbox, None)
         outputs = []
-        pushed = cli(["ledger", "push", str(spec), "--ledger", url], env)
+        pushed = run_main(["ledger", "push", str(spec), "--ledger", url], env)
         assert pushed.returncode == 0 and "copied 4 job version(s), 8 video(s)" in pushed.stdout, pushed.stderr
-        again = cli(["ledger", "push", str(spec), "--ledger", url], env)
+        again = run_main(["ledger", "push", str(spec), "--ledger", url], env)
         assert again.returncode == 0 and "nothing changed" in again.stdout
-        pulled = cli(["ledger", "pull", str(spec), "--output", str(tmp_path / "archive"), "--ledger", url], env)
+        pulled = run_main(["ledger", "pull", str(spec), "--output", str(tmp_path / "archive"), "--ledger", url], env)
         assert pulled.returncode == 0 and "copied" in pulled.stdout, pulled.stderr
         outputs += [pushed, again, pulled]
         with SqliteLedger.open_for_reading(tmp_path / "out") as local, \
@@ -153,10 +155,10 @@ def test_push_and_pull_keep_every_row_and_the_password_is_never_shown_or_written
             assert transfer.dump(shared) == content == transfer.dump(archive)
         # pulled: the campaign runs from the archive folder's ledger now, not the shared one (one campaign, one
         # ledger), and it sends nothing again
-        moved = cli(["run", str(spec), "--output", str(tmp_path / "ci"), "--rate", "1000", "--quiet", "--ledger", url],
-                    env)
+        moved = run_main(["run", str(spec), "--output", str(tmp_path / "ci"), "--rate", "1000", "--quiet",
+                          "--ledger", url], env)
         assert moved.returncode == 2 and f"--output {tmp_path / 'archive'}" in moved.stderr, moved.stderr
-        rerun = cli(["run", str(spec), "--output", str(tmp_path / "archive"), "--rate", "1000", "--quiet"], env)
+        rerun = run_main(["run", str(spec), "--output", str(tmp_path / "archive"), "--rate", "1000", "--quiet"], env)
         assert rerun.returncode == 0, rerun.stderr
         assert posts(sandbox) == 4
         outputs += [moved, rerun]
@@ -166,7 +168,7 @@ def test_push_and_pull_keep_every_row_and_the_password_is_never_shown_or_written
         fresh = run_config(sandbox)
         fresh.fresh = True  # on purpose: the campaign's paid jobs are in another folder of this machine
         assert run_campaign(load(other), fresh).complete
-        clash = cli(["ledger", "push", str(other), "--ledger", url], env)
+        clash = run_main(["ledger", "push", str(other), "--ledger", url], env)
         assert clash.returncode == 2 and "other content" in clash.stderr
         outputs.append(clash)
     for result in outputs:

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from cli_in_process import run_main
 from engine_helpers import check_outputs, fast_sandbox, load, manifest, posts, run_config, wait_until, write_campaign
 from pg_server import PASSWORD, Cluster
 
@@ -108,8 +109,8 @@ def test_sigkill_at_random_moments_then_resume_loses_nothing_and_pays_once(tmp_p
             proc.send_signal(signal.SIGKILL)
             proc.wait(timeout=10)
             # the killed run's lock is left behind: break it, as the user would
-            assert cli(["ledger", "unlock", str(spec), "--yes"], env).returncode == 0
-        final = cli(["run", str(spec), *FAST_FLAGS, "--resubmit-in-doubt"], env)
+            assert run_main(["ledger", "unlock", str(spec), "--yes"], env).returncode == 0
+        final = run_main(["run", str(spec), *FAST_FLAGS, "--resubmit-in-doubt"], env)
         assert final.returncode == 0, final.stderr
         check_outputs(tmp_path / "out", jobs)
         with reader(tmp_path / "out", shared_url) as ledger:
@@ -138,7 +139,7 @@ def test_ctrl_c_exits_130_and_the_resume_command_repeats_the_ledger_without_its_
         assert "PGPASSWORD or ~/.pgpass" in stderr
         with reader(tmp_path / "out", shared_url) as ledger:
             assert len([r for r in ledger.jobs() if r.remote_id]) == posts(sandbox)
-        final = cli(["run", str(spec), *FAST_FLAGS, *flags], env)
+        final = run_main(["run", str(spec), *FAST_FLAGS, *flags], env)
         assert final.returncode == 0, final.stderr
         assert posts(sandbox) == 8
         check_outputs(tmp_path / "out", 8)
@@ -189,8 +190,8 @@ def test_the_server_restarting_mid_run_stops_it_cleanly_and_a_rerun_resumes(tmp_
         assert "Traceback" not in stderr and "never retrieved" not in stderr and "ignored" not in stderr, stderr
         sent = posts(sandbox)
         assert sent < 12  # it stopped once a transition could not be recorded
-        assert cli(["ledger", "unlock", str(spec), "--yes"], env).returncode == 0  # its lock was left
-        final = cli(["run", str(spec), *FAST_FLAGS, "--resubmit-in-doubt"], env)
+        assert run_main(["ledger", "unlock", str(spec), "--yes"], env).returncode == 0  # its lock was left
+        final = run_main(["run", str(spec), *FAST_FLAGS, "--resubmit-in-doubt"], env)
         assert final.returncode == 0, final.stderr
         check_outputs(tmp_path / "out", 12)
         with reader(tmp_path / "out", url) as ledger:
