@@ -14,7 +14,8 @@
    fsync'd commit), and 64 concurrent callers (one job's 6 transitions each), as the engine does.
 4. ``run`` at scale (``--run-jobs``, 20,000 by default with the full size; ``--run-jobs 20000 100000`` for both
    targets): a fresh run of the same matrix spec cut to N jobs on the sandbox (in a process of its own,
-   generation made fast, small files), then a rerun with nothing to do; each in its own process (wall time, CPU, peak RSS from ``wait4``).
+   generation made fast, small files), then a rerun with nothing to do; each in its own process (wall time,
+   CPU, peak RSS from ``wait4``).
    Targets: peak RSS ≤ 120 MB at 20,000 jobs and ≤ 250 MB at 100,000; the rerun ≤ 2 s at 20,000 jobs.
 """
 
