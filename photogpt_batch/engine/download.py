@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import errno
 import glob
+import itertools
 import stat
 import time
 from pathlib import Path
@@ -249,8 +250,8 @@ class Downloads:
 def write_manifest(output: Path, ledger: Ledger, sequences: dict[str, tuple[str, ...]]) -> None:
     """Rewrite ``manifest.jsonl``: a line per downloaded video from the ledger (with its last frame), then a line
     per sequence written; raises `OSError` when it cannot be written."""
-    entries = lastframe.annotate(output, ledger.manifest_entries())
-    manifest.rewrite(output, [*entries, *manifest_lines(output, sequences)])
+    entries = lastframe.annotate(output, ledger.iter_manifest_entries())
+    manifest.rewrite(output, itertools.chain(entries, manifest_lines(output, sequences)))
 
 
 def _drop_copies_set_aside(dest: Path, size: int, sha256: str) -> None:
