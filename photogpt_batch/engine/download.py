@@ -48,11 +48,14 @@ class Downloads:
         self.last_frame_urls: dict[int, list[str]] = {}
 
     async def download_all(self, job: PlannedJob, row: int, just_succeeded: tuple[str, ...] = (),
-                           earlier: int | None = None) -> None:
+                           earlier: int | None = None, record: JobRecord | None = None) -> None:
         """Download the job's videos not yet on disk. ``just_succeeded``: the video ids of a success just queued
         for the ledger, whose rows the ledger's readers may not see yet. ``earlier``: the version number of a version
-        that is no longer current (its videos go to ``<job-id>/v<k>/``), None for the current one."""
-        record = self.ctx.ledger.record(row)
+        that is no longer current (its videos go to ``<job-id>/v<k>/``), None for the current one. ``record``: the
+        job's record as the run's start read it, when nothing has happened to the job since (not read again: a
+        rerun of 20,000 done jobs would read each one)."""
+        if record is None or just_succeeded:
+            record = self.ctx.ledger.record(row)
         if just_succeeded:
             record = record._replace(state=JobState.SUCCEEDED,
                                      videos=pending_videos(row, just_succeeded, time.time()))
