@@ -350,7 +350,9 @@ class Engine:
         else:
             just_succeeded = ()
         if state == JobState.SUCCEEDED:
-            await self.downloads.download_all(job, record.row, just_succeeded, earlier)
+            # A job done before this run started: its record, read at the start, is current (not read again).
+            await self.downloads.download_all(job, record.row, just_succeeded, earlier,
+                                              record if record.state == JobState.SUCCEEDED else None)
 
     def _submit_done(self, task: asyncio.Task[Any]) -> None:
         """Forget a finished submission, retrieving its exception: the job flow awaiting it through a shield may
