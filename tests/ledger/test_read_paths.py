@@ -129,3 +129,20 @@ def test_the_manifest_is_built_entry_by_entry_and_compared_a_block_at_a_time(
             write_manifest(output, ledger, {})
             assert path.read_bytes() == written
         asyncio.run(ledger.aclose())
+
+
+def test_the_current_versions_outside_a_run_are_read_by_their_rows(
+        ledger: Ledger, monkeypatch: pytest.MonkeyPatch) -> None:
+    jobs = [planned(f"j{i}") for i in range(1203)]
+    ledger.register(jobs)
+    ledger.register([planned("j7", take=1)])  # j7's current version is its second
+    held = {f"j{i}" for i in range(0, 1203, 2)}  # the run's jobs; the odd ones were removed or left out
+
+    def every_record() -> list[JobRecord]:
+        raise AssertionError("every record was read to find the jobs outside the run")
+
+    expected = [r for r in ledger.jobs() if r.job_id not in held]
+    monkeypatch.setattr(ledger, "jobs", every_record)
+    found = ledger.current_outside(held)
+    assert found == expected and len(found) == 601
+    assert next(r for r in found if r.job_id == "j7").content_hash == planned("j7", take=1).content_hash
