@@ -245,7 +245,7 @@ class Engine:
         decides."""
         ledger, skipped = self.ledger, set(self.campaign.skipped)
         followed = await self._settle_followed(
-            lambda: unfinished_outside(ledger.jobs(), ledger.replaced(), self._jobs),
+            lambda: unfinished_outside(ledger.current_outside(self._jobs), ledger.replaced(), self._jobs),
             lambda record: record.job_id not in skipped, "the submission of a job this run does not hold")
         current = [(job, r, k) for job, r, k in followed if r.current]
         for job, _, k in current:  # the number its current files are listed under in the manifest
