@@ -5,6 +5,7 @@ is rewritten entry by entry and compared with the file a block at a time."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -146,3 +147,22 @@ def test_the_current_versions_outside_a_run_are_read_by_their_rows(
     found = ledger.current_outside(held)
     assert found == expected and len(found) == 601
     assert next(r for r in found if r.job_id == "j7").content_hash == planned("j7", take=1).content_hash
+
+
+def test_the_manifest_check_at_opening_reads_whole_lines_a_block_at_a_time(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from photogpt_batch.ledger import LedgerError, folder
+
+    output = tmp_path / "out"
+    output.mkdir()
+    ids = [f"job_{i:05d}" for i in range(200)]
+    lines = [json.dumps({"job": f"j{i}", "jobId": job_id, "path": f"j{i}/1.mp4"}, separators=(",", ":"))
+             for i, job_id in enumerate(ids)]
+    lines[57] = lines[57].replace("job_00057", "job\\u005f00057")  # an escaped id is read as the same id
+    (output / "manifest.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    monkeypatch.setattr(folder, "_BLOCK", 37)  # lines cut across blocks everywhere
+    folder.check_manifest_known(output, "the ledger", lambda: set(ids))  # every id known: nothing to say
+    with pytest.raises(LedgerError, match=r"does not know 1 job\(s\) .* \(such as job_00199\)"):
+        folder.check_manifest_known(output, "the ledger", lambda: set(ids[:-1]))
+    with pytest.raises(LedgerError, match=r"such as job_00057"):
+        folder.check_manifest_known(output, "the ledger", lambda: set(ids) - {"job_00057"})
