@@ -12,6 +12,11 @@
 3. Ledger transitions per second through the engine's path (``await ledger.mark_...``, group commit, each
    caller resumed only once its transition is durable): one caller at a time (every transition its own
    fsync'd commit), and 64 concurrent callers (one job's 6 transitions each), as the engine does.
+4. ``run`` at scale (``--run-jobs``, 20,000 by default with the full size; ``--run-jobs 20000 100000`` for both
+   targets): a fresh run of the same matrix spec cut to N jobs on the sandbox (in a process of its own,
+   generation made fast, small files), then a rerun with nothing to do; each in its own process (wall time,
+   CPU, peak RSS from ``wait4``).
+   Targets: peak RSS ≤ 120 MB at 20,000 jobs and ≤ 250 MB at 100,000; the rerun ≤ 2 s at 20,000 jobs.
 """
 
 from __future__ import annotations
@@ -23,15 +28,34 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import BENCH, cli_argv, emit, fmt, md_table, run_measured
+from common import (
+    BENCH,
+    SandboxProc,
+    cli_argv,
+    emit,
+    fmt,
+    md_table,
+    run_measured,
+    sandbox_config,
+    tool_env,
+    verdict,
+)
 
 FULL_SIZE = 100_000
 BATCH_JOBS = 1000
+#: ``run`` at scale: the sandbox's generation made fast (the run measures the tool, not the waiting), small files.
+RUN_GENERATION = (0.05, 0.2)
+RUN_PREPARE = 0.02
+RUN_VIDEO_BYTES = 2_000
+#: The issue's targets for ``run`` at scale: peak RSS (MB) by jobs, and a rerun's wall time (s) at 20,000 jobs.
+TARGET_RUN_RSS_MB = {20_000: 120.0, 100_000: 250.0}
+TARGET_RERUN_S = {20_000: 2.0}
 
 
 def spec_layer(jobs: int) -> tuple[str, int]:
@@ -126,6 +150,54 @@ async def _transitions(output: Path, jobs: int, concurrency: int, url: str | Non
         await ledger.aclose()
 
 
+def run_at_scale(jobs: int, tmp: Path) -> dict[str, Any]:
+    """A fresh ``run`` of ``jobs`` one-video jobs on a sandbox process, then a rerun with nothing to do: wall,
+    CPU and peak RSS of each (the tool's own process), and both exit codes."""
+    folder = tmp / f"run-{jobs}"
+    folder.mkdir()
+    spec, out = folder / "run.yaml", folder / "out"
+    # The 100,000-job spec's matrix cut to N jobs (as `status` and `plan` above), in a campaign of its own per
+    # measurement: the campaign index would refuse a fresh start of a campaign paid in another folder.
+    from bench_specs import campaign_yaml, shape
+
+    text = campaign_yaml(*shape(jobs)).replace("campaign: bench\n", f"campaign: bench-run-{uuid.uuid4().hex[:8]}\n")
+    spec.write_text(text, encoding="utf-8")
+    cfg = sandbox_config(generation=RUN_GENERATION, prepare=RUN_PREPARE, video_bytes=RUN_VIDEO_BYTES, queue=0.0)
+    argv = [*cli_argv(), "run", str(spec), "--output", str(out), "--concurrency", "64", "--downloads", "16",
+            "--rate", "10000", "--quiet", "--json"]
+    result: dict[str, Any] = {"jobs": jobs}
+    with SandboxProc(cfg) as sb:
+        for label in ("fresh", "rerun"):
+            m = run_measured(argv, env=tool_env(sb.api), cwd=folder)
+            summary = m.json() or {}
+            result[label] = {"wall": m.wall, "cpu": m.cpu, "rss_mb": m.maxrss_mb, "exit": m.returncode,
+                             "complete": summary.get("complete"),
+                             "succeeded": summary.get("succeeded"), "stderr": m.stderr[-1500:] if m.returncode else ""}
+    shutil.rmtree(folder, ignore_errors=True)
+    rss_target, rerun_target = TARGET_RUN_RSS_MB.get(jobs), TARGET_RERUN_S.get(jobs)
+    result["targets"] = {"rss_mb": rss_target, "rerun_s": rerun_target}
+    result["pass"] = ((rss_target is None or max(result["fresh"]["rss_mb"], result["rerun"]["rss_mb"]) <= rss_target)
+                      and (rerun_target is None or result["rerun"]["wall"] <= rerun_target))
+    return result
+
+
+def _run_rows(runs: list[dict[str, Any]]) -> list[list[Any]]:
+    rows = []
+    for r in runs:
+        rss_target, rerun_target = r["targets"]["rss_mb"], r["targets"]["rerun_s"]
+        for label in ("fresh", "rerun"):
+            m = r[label]
+            target = [f"≤ {rss_target:.0f} MB" if rss_target else ""]
+            if label == "rerun" and rerun_target:
+                target.append(f"≤ {rerun_target:g} s")
+            ok = (rss_target is None or m["rss_mb"] <= rss_target) and (
+                label == "fresh" or rerun_target is None or m["wall"] <= rerun_target)
+            rows.append([f"`run`, {r['jobs']:,} jobs, {label}", fmt(m["wall"]), fmt(m["cpu"]), fmt(m["rss_mb"], 0),
+                         m["exit"], ", ".join(t for t in target if t) or "-",
+                         verdict(ok) if any(target) else "-"])
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--jobs", type=int, default=FULL_SIZE, help="jobs in the spec and the ledger")
@@ -134,8 +206,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-spec-layer", action="store_true", help="skip bench_specs.py")
     parser.add_argument("--ledger", metavar="URL", help="also measure the awaited transitions on this shared "
                         "PostgreSQL ledger")
+    parser.add_argument("--run-jobs", type=int, nargs="*", metavar="N",
+                        help="`run` at scale: a fresh run of N jobs on the sandbox, then a rerun with nothing to do "
+                        "(default: a fifth of --jobs, 20,000 at the full size; none: skip)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
+    run_sizes = [max(1, args.jobs // 5)] if args.run_jobs is None else args.run_jobs
     sys.path.insert(0, str(BENCH))
     from bench_specs import campaign_yaml, shape
 
@@ -161,6 +237,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.ledger:
             shared = (asyncio.run(_transitions(tmp / "pg-seq", sequential_jobs, 1, args.ledger)),
                       asyncio.run(_transitions(tmp / "pg-conc", args.transition_jobs, 64, args.ledger)))
+        runs = [run_at_scale(n, tmp) for n in run_sizes]
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     jobs = built["jobs"]
@@ -197,11 +274,15 @@ def main(argv: list[str] | None = None) -> int:
         ]),
         "",
         f"Building it: load the spec {fmt(built['load'])} s, register {jobs:,} jobs {fmt(built['register'])} s.",
+        *(["", md_table(["`run` on the sandbox (own process; generation "
+                         f"U{RUN_GENERATION}, {RUN_VIDEO_BYTES:,}-byte files)", "wall s", "CPU s", "peak RSS MB",
+                         "exit", "target", "verdict"], _run_rows(runs))] if runs else []),
     ])
     emit(f"Scale: {jobs:,}-job spec, status and plan on a full ledger, ledger transitions", body,
          {"jobs": jobs, "specLayer": spec_table, "build": built, "ledgerMb": ledger_mb, "commands": commands,
-          "transitionsPerSecond": rates}, args.json)
-    return 1 if spec_rc or any(c["exit"] not in (0,) for c in commands.values()) else 0
+          "transitionsPerSecond": rates, "run": runs}, args.json)
+    failed_runs = any(r[label]["exit"] != 0 for r in runs for label in ("fresh", "rerun"))
+    return 1 if spec_rc or failed_runs or any(c["exit"] not in (0,) for c in commands.values()) else 0
 
 
 if __name__ == "__main__":

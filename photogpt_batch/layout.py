@@ -29,6 +29,7 @@ Pure: pathlib and constants only (no asyncio, sqlite3 or aiohttp), so the spec's
 
 from __future__ import annotations
 
+import os
 import stat
 from pathlib import Path
 
@@ -90,7 +91,8 @@ def last_frame_path(video: str) -> str:
 def last_frame_saved(output: Path, video: str) -> bool:
     """Whether the last frame of the video at ``video`` (relative) is saved: a regular file, not a link."""
     try:
-        return stat.S_ISREG((output / last_frame_path(video)).lstat().st_mode)
+        # os.path, not pathlib: the manifest and the review page ask this of every video of every run.
+        return stat.S_ISREG(os.lstat(os.path.join(output, last_frame_path(video))).st_mode)
     except OSError:
         return False
 

@@ -8,6 +8,7 @@ its manifest line never leaves the manifest short for long.
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import logging
 import os
@@ -20,6 +21,8 @@ from .io.durable import describe, fsync_dir, open_owned
 from .layout import manifest_path, tmp_path
 
 log = logging.getLogger(__name__)
+#: How much of the manifest `_holds` reads at a time.
+_BLOCK = 1 << 20
 
 
 def entry_line(entry: dict[str, Any]) -> str:
@@ -70,7 +73,11 @@ def rewrite(output: Path, entries: Iterable[dict[str, Any]]) -> None:
     now. A link in place of the manifest is replaced, not followed; raises `OSError` when it cannot be written.
     """
     path = manifest_path(output)
-    data = "".join(entry_line(entry) for entry in entries).encode("utf-8")
+    # Encoded line by line: the entries (a generator, for a large campaign) are never all held as text too.
+    buffer = io.BytesIO()
+    for entry in entries:
+        buffer.write(entry_line(entry).encode("utf-8"))
+    data = buffer.getbuffer()
     if _holds(path, data):
         # Appended lines may not have reached the disk yet; fsync works on a read-only descriptor too.
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
@@ -89,12 +96,19 @@ def rewrite(output: Path, entries: Iterable[dict[str, Any]]) -> None:
     fsync_dir(output)
 
 
-def _holds(path: Path, data: bytes) -> bool:
-    """Whether ``path`` is a regular file (not a link) holding exactly ``data``."""
+def _holds(path: Path, data: memoryview) -> bool:
+    """Whether ``path`` is a regular file (not a link) holding exactly ``data`` (read a block at a time: the
+    file is not held whole beside ``data``)."""
     try:
         found = path.lstat()
         if not stat.S_ISREG(found.st_mode) or found.st_size != len(data):
             return False
-        return path.read_bytes() == data
+        with open(path, "rb") as f:
+            pos = 0
+            while block := f.read(_BLOCK):
+                if data[pos:pos + len(block)] != block:
+                    return False
+                pos += len(block)
+            return pos == len(data)
     except OSError:
         return False

@@ -52,9 +52,12 @@ def test_download_bench_compares_with_curl_and_verifies_the_file() -> None:
 
 
 def test_scale_bench_measures_status_plan_and_transitions() -> None:
-    report = run_script("bench_scale.py", "--jobs", "2000", "--transition-jobs", "100")
+    report = run_script("bench_scale.py", "--jobs", "2000", "--transition-jobs", "100", "--run-jobs", "60")
     assert report["jobs"] == 2000
     assert all(c["exit"] == 0 for c in report["commands"].values())
+    [run] = report["run"]  # a fresh run of 60 jobs on the sandbox, then a rerun with nothing to do
+    assert run["jobs"] == 60 and run["fresh"]["succeeded"] == run["rerun"]["succeeded"] == 60
+    assert run["fresh"]["exit"] == run["rerun"]["exit"] == 0 and run["rerun"]["rss_mb"] > 0
     assert all(rate > 0 for rate in report["transitionsPerSecond"].values())
 
 

@@ -14,7 +14,7 @@ import time
 from typing import Any, Protocol
 
 from ..client import ApiError
-from ..ledger import JobRecord, JobState, Ledger, LedgerWriteFailed
+from ..ledger import JobRecord, Ledger, LedgerWriteFailed
 from .poller import MAX_LIST_WINDOW
 from .reconcile import CLOCK_MARGIN
 
@@ -35,9 +35,7 @@ def credits_of(item: dict[str, Any]) -> float | None:
 
 def lacking_credits(ledger: Ledger) -> list[JobRecord]:
     """Job versions that were created on the server, have finished, and whose credits are not recorded."""
-    return [r for r in [*ledger.jobs(), *ledger.replaced()]
-            if r.remote_id and r.credits is None and r.state in (JobState.SUCCEEDED, JobState.FAILED)
-            and r.submitted_at]
+    return ledger.lacking_credits()
 
 
 async def fetch_credits(client: JobLister, wanted: dict[str, float]) -> dict[str, float]:

@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import errno
 import glob
+import itertools
 import stat
 import time
 from pathlib import Path
@@ -47,11 +48,14 @@ class Downloads:
         self.last_frame_urls: dict[int, list[str]] = {}
 
     async def download_all(self, job: PlannedJob, row: int, just_succeeded: tuple[str, ...] = (),
-                           earlier: int | None = None) -> None:
+                           earlier: int | None = None, record: JobRecord | None = None) -> None:
         """Download the job's videos not yet on disk. ``just_succeeded``: the video ids of a success just queued
         for the ledger, whose rows the ledger's readers may not see yet. ``earlier``: the version number of a version
-        that is no longer current (its videos go to ``<job-id>/v<k>/``), None for the current one."""
-        record = self.ctx.ledger.record(row)
+        that is no longer current (its videos go to ``<job-id>/v<k>/``), None for the current one. ``record``: the
+        job's record as the run's start read it, when nothing has happened to the job since (not read again: a
+        rerun of 20,000 done jobs would read each one)."""
+        if record is None or just_succeeded:
+            record = self.ctx.ledger.record(row)
         if just_succeeded:
             record = record._replace(state=JobState.SUCCEEDED,
                                      videos=pending_videos(row, just_succeeded, time.time()))
@@ -249,8 +253,8 @@ class Downloads:
 def write_manifest(output: Path, ledger: Ledger, sequences: dict[str, tuple[str, ...]]) -> None:
     """Rewrite ``manifest.jsonl``: a line per downloaded video from the ledger (with its last frame), then a line
     per sequence written; raises `OSError` when it cannot be written."""
-    entries = lastframe.annotate(output, ledger.manifest_entries())
-    manifest.rewrite(output, [*entries, *manifest_lines(output, sequences)])
+    entries = lastframe.annotate(output, ledger.iter_manifest_entries())
+    manifest.rewrite(output, itertools.chain(entries, manifest_lines(output, sequences)))
 
 
 def _drop_copies_set_aside(dest: Path, size: int, sha256: str) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -53,12 +53,11 @@ def move_along(video_src: Path, video_dst: Path) -> None:
                   video_dst.with_name(last_frame_path(video_dst.name)))
 
 
-def annotate(output: Path, entries: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Manifest entries with ``lastFrame`` (relative path) added to those whose video has one saved."""
-    out = []
+def annotate(output: Path, entries: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    """Manifest entries with ``lastFrame`` (relative path) added to those whose video has one saved (one at a
+    time, as ``entries`` come)."""
     for entry in entries:
         path = entry.get("path")
         if isinstance(path, str) and last_frame_saved(output, path):
             entry = {**entry, "lastFrame": last_frame_path(path)}
-        out.append(entry)
-    return out
+        yield entry

@@ -259,7 +259,7 @@ class Engine:
         decides."""
         ledger, skipped = self.ledger, set(self.campaign.skipped)
         followed = await self._settle_followed(
-            lambda: unfinished_outside(ledger.jobs(), ledger.replaced(), self._jobs),
+            lambda: unfinished_outside(ledger.current_outside(self._jobs), ledger.replaced(), self._jobs),
             lambda record: record.job_id not in skipped, "the submission of a job this run does not hold")
         current = [(job, r, k) for job, r, k in followed if r.current]
         for job, _, k in current:  # the number its current files are listed under in the manifest
@@ -416,7 +416,9 @@ class Engine:
         else:
             just_succeeded = ()
         if state == JobState.SUCCEEDED:
-            await self.downloads.download_all(job, record.row, just_succeeded, earlier)
+            # A job done before this run started: its record, read at the start, is current (not read again).
+            await self.downloads.download_all(job, record.row, just_succeeded, earlier,
+                                              record if record.state == JobState.SUCCEEDED else None)
 
     def _submit_done(self, task: asyncio.Task[Any]) -> None:
         """Forget a finished submission, retrieving its exception: the job flow awaiting it through a shield may

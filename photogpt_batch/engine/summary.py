@@ -101,7 +101,7 @@ def summarise(ledger: Ledger, campaign: Campaign, sent: Iterable[int] = ()) -> R
     summary.outside_unfinished = [(f"{r.job_id} v{k}", str(r.state), r.job_id in skipped)
                                   for r, k in unfinished_outside(current, earlier, spec_ids)]
     ready = _readiness(ledger, campaign, current)
-    for item in ledger.reconcile(campaign.jobs).jobs:
+    for item in ledger.reconcile(campaign.jobs, current).jobs:
         record = item.record
         expected = item.planned.num_videos if item.planned else 0
         if record is None or record.content_hash != (item.planned.content_hash if item.planned else None) or (

@@ -20,7 +20,7 @@ import contextlib
 import json
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Container, Iterable, Iterator, Sequence
 from pathlib import Path, PurePath
 from types import TracebackType
 from typing import Any, Self
@@ -348,6 +348,23 @@ class Ledger(GroupCommit):
         """Every recorded version of ``job_id``, oldest first."""
         return self._select_jobs("jobs.job_id = ?", (job_id,))
 
+    def current_outside(self, held: Container[str]) -> list[JobRecord]:
+        """The current versions of the jobs whose ids are not in ``held`` (a run's jobs): read by their rows, so
+        that a run of 20,000 jobs does not read (and hold) every record again to find the few others."""
+        query = f"SELECT id, job_id FROM jobs WHERE {self._scope}current = 1 ORDER BY id"
+        rows = [row for row, job_id in self._query(query, self._scope_params) if job_id not in held]
+        found: list[JobRecord] = []
+        for first in range(0, len(rows), 500):  # within any store's limit on parameters
+            chunk = rows[first:first + 500]
+            found += self._select_jobs(f"jobs.current = 1 AND jobs.id IN ({', '.join('?' * len(chunk))})", chunk)
+        return found
+
+    def lacking_credits(self) -> list[JobRecord]:
+        """Job versions (current or not) created on the server and finished whose credits are not recorded: the
+        few that ``GET /jobs`` is asked about, selected by the store rather than out of every record."""
+        return self._select_jobs("jobs.remote_id IS NOT NULL AND jobs.credits IS NULL AND jobs.submitted_at IS NOT"
+                                 " NULL AND jobs.state IN (?, ?)", (JobState.SUCCEEDED.value, JobState.FAILED.value))
+
     def replaced(self) -> list[JobRecord]:
         """Every version that is no longer current (the spec's content changed since), oldest first."""
         return self._select_jobs("jobs.current = 0")
@@ -363,7 +380,7 @@ class Ledger(GroupCommit):
         """The videos of job version ``row``, by number."""
         return list(self.record(row).videos)
 
-    def manifest_entries(self) -> list[dict[str, Any]]:
+    def iter_manifest_entries(self) -> Iterator[dict[str, Any]]:
         """One manifest object per downloaded video of every job version, in ledger order: ``job``,
         ``model``, ``jobId``, ``videoId``, ``path`` (relative to the output folder), ``bytes``, ``sha256``,
         ``version`` (1 for a job's first content, counting each change) and ``current`` (false for the files
@@ -376,7 +393,12 @@ class Ledger(GroupCommit):
             f" jobs.current FROM videos v JOIN jobs ON jobs.id = v.job WHERE {self._scope}v.state = 'downloaded'"
             " ORDER BY jobs.id, v.n", self._scope_params)
         keys = ("job", "model", "jobId", "videoId", "path", "bytes", "sha256", "version", "current")
-        return [{**dict(zip(keys, row, strict=True)), "current": bool(row[-1])} for row in rows]
+        # One entry at a time: the manifest's rewrite turns each into its line, so 20,000 dicts are never held.
+        return ({**dict(zip(keys, row, strict=True)), "current": bool(row[-1])} for row in rows)
+
+    def manifest_entries(self) -> list[dict[str, Any]]:
+        """`iter_manifest_entries` as a list."""
+        return list(self.iter_manifest_entries())
 
     def anything_sent(self) -> bool:
         """Whether a submission was ever attempted for this campaign (one may have created a job)."""
@@ -413,9 +435,11 @@ class Ledger(GroupCommit):
                                 f" WHERE {scope}jobs.current = 1 GROUP BY v.state", sp))
         return {"jobs": jobs, "videos": videos}
 
-    def reconcile(self, planned: Sequence[PlannedJob]) -> Reconciliation:
-        """Compare the spec's jobs with the ledger (see `Disposition`); reads only."""
-        records = {record.job_id: record for record in self.jobs()}
+    def reconcile(self, planned: Sequence[PlannedJob], current: Iterable[JobRecord] | None = None
+                  ) -> Reconciliation:
+        """Compare the spec's jobs with the ledger (see `Disposition`); reads only. ``current``: the `jobs` the
+        caller has just read, so that the ledger is not read (and held) twice."""
+        records = {record.job_id: record for record in (self.jobs() if current is None else current)}
         items = []
         for job in planned:
             record = records.pop(job.id, None)

@@ -1,0 +1,168 @@
+"""The ledger's read paths at the end of a run hold one copy of what they need: the summary reads the current
+versions once, the credits' question selects only the jobs that lack credits (on both stores), and the manifest
+is rewritten entry by entry and compared with the file a block at a time."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pg_server import Cluster
+
+from photogpt_batch import manifest
+from photogpt_batch.campaign import Campaign, PlannedJob, content_hash
+from photogpt_batch.engine.credits import lacking_credits
+from photogpt_batch.engine.download import write_manifest
+from photogpt_batch.engine.summary import summarise
+from photogpt_batch.ledger import JobRecord, JobState, JobTransition, Ledger, VideoState, VideoTransition
+
+
+def planned(job_id: str, take: int = 0) -> PlannedJob:
+    body = {"modelID": "veo-3.1-fast", "prompt": f"a cat {job_id} take {take}"}
+    return PlannedJob(job_id, "veo-3.1-fast", body, content_hash(body))
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.slow)])
+def ledger(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Ledger]:
+    """A ledger to write, on each store."""
+    url = None
+    if request.param == "postgres":
+        cluster: Cluster = request.getfixturevalue("pg_cluster")
+        url = cluster.url(cluster.new_database())
+    opened = Ledger.open_for_run(tmp_path / "out", url=url, campaign="read-paths")
+    try:
+        yield opened
+    finally:
+        asyncio.run(opened.aclose())
+        opened.close()
+
+
+def _finish(ledger: Ledger, row: int, index: int, state: JobState, credits: float | None) -> None:
+    """Take job row ``row`` through submission to ``state`` (a success with one downloaded video)."""
+    ops: list[Any] = [JobTransition(row, JobState.SUBMITTING), JobTransition(row, JobState.SUBMITTED,
+                                                                            remote_id=f"job_{index}")]
+    if state == JobState.SUCCEEDED:
+        ops += [JobTransition(row, JobState.SUCCEEDED, video_ids=(f"vid_{index}",), credits=credits),
+                VideoTransition(row, 1, VideoState.PREPARING),
+                VideoTransition(row, 1, VideoState.READY, url="http://127.0.0.1:1/v.mp4"),
+                VideoTransition(row, 1, VideoState.DOWNLOADED, path=f"j{index}/1.mp4", bytes=10, sha256="0" * 64)]
+    elif state == JobState.FAILED:
+        ops.append(JobTransition(row, JobState.FAILED, error="no", credits=credits))
+
+    async def write() -> None:
+        await ledger.write(*ops)
+
+    asyncio.run(write())
+
+
+def test_the_jobs_lacking_credits_are_selected_by_the_store_not_out_of_every_record(
+        ledger: Ledger, monkeypatch: pytest.MonkeyPatch) -> None:
+    jobs = [planned(f"j{i}") for i in range(6)]
+    rows = ledger.register(jobs)
+    _finish(ledger, rows["j0"], 0, JobState.SUCCEEDED, 40.0)  # has its credits
+    _finish(ledger, rows["j1"], 1, JobState.SUCCEEDED, None)  # lacks them
+    _finish(ledger, rows["j2"], 2, JobState.FAILED, None)  # lacks them
+    _finish(ledger, rows["j3"], 3, JobState.SUBMITTED, None)  # not finished: not asked yet
+    # j4 stays planned; j5's first version succeeded without credits, then the spec changed it.
+    _finish(ledger, rows["j5"], 5, JobState.SUCCEEDED, None)
+    ledger.register([planned("j5", take=1)])
+
+    def every_record() -> list[JobRecord]:
+        raise AssertionError("every record was read to find the few that lack credits")
+
+    monkeypatch.setattr(ledger, "jobs", every_record)
+    monkeypatch.setattr(ledger, "replaced", every_record)
+    found = lacking_credits(ledger)
+    assert sorted((r.job_id, r.current) for r in found) == [("j1", True), ("j2", True), ("j5", False)]
+
+
+def test_the_summary_reads_the_current_versions_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    jobs = [planned(f"j{i}") for i in range(4)]
+    campaign = Campaign("read-paths", tmp_path / "out", tmp_path / "spec.yaml", jobs=jobs)
+    with Ledger.open_for_run(campaign.output) as ledger:
+        rows = ledger.register(jobs)
+        _finish(ledger, rows["j0"], 0, JobState.SUCCEEDED, 40.0)
+        _finish(ledger, rows["j1"], 1, JobState.FAILED, None)
+        reads = []
+        jobs_read = ledger.jobs
+
+        def counted() -> list[JobRecord]:
+            reads.append(1)
+            return jobs_read()
+
+        monkeypatch.setattr(ledger, "jobs", counted)
+        summary = summarise(ledger, campaign)
+        asyncio.run(ledger.aclose())
+    # Two reads held two copies of every record at once, at the end of a 20,000-job run.
+    assert len(reads) == 1
+    assert (summary.succeeded, summary.videos_downloaded, summary.failed) == (1, 1, [("j1", "no")])
+    assert summary.not_submitted == ["j2", "j3"] and summary.credits == 40.0
+
+
+def test_the_manifest_is_built_entry_by_entry_and_compared_a_block_at_a_time(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    output = tmp_path / "out"
+    jobs = [planned(f"j{i}") for i in range(30)]
+    with Ledger.open_for_run(output) as ledger:
+        rows = ledger.register(jobs)
+        for i, job in enumerate(jobs):
+            _finish(ledger, rows[job.id], i, JobState.SUCCEEDED, 1.0)
+        entries = ledger.iter_manifest_entries()
+        assert iter(entries) is entries  # a generator: 20,000 dicts are never held at once
+        assert list(entries) == ledger.manifest_entries()
+        monkeypatch.setattr(manifest, "_BLOCK", 64)  # many blocks, so the comparison's edges are exercised
+        write_manifest(output, ledger, {})
+        path = output / "manifest.jsonl"
+        written = path.read_bytes()
+        assert written.count(b"\n") == 30 and len(written) > 64 * 10
+        before = path.stat()
+        write_manifest(output, ledger, {})  # unchanged: the file is left as it is
+        assert (path.stat().st_ino, path.stat().st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
+        # A change in the last block, or a byte less, is found, and the file rewritten from the ledger.
+        for damaged in (written[:-2] + b"X\n", written[:-1]):
+            path.write_bytes(damaged)
+            os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+            write_manifest(output, ledger, {})
+            assert path.read_bytes() == written
+        asyncio.run(ledger.aclose())
+
+
+def test_the_current_versions_outside_a_run_are_read_by_their_rows(
+        ledger: Ledger, monkeypatch: pytest.MonkeyPatch) -> None:
+    jobs = [planned(f"j{i}") for i in range(1203)]
+    ledger.register(jobs)
+    ledger.register([planned("j7", take=1)])  # j7's current version is its second
+    held = {f"j{i}" for i in range(0, 1203, 2)}  # the run's jobs; the odd ones were removed or left out
+
+    def every_record() -> list[JobRecord]:
+        raise AssertionError("every record was read to find the jobs outside the run")
+
+    expected = [r for r in ledger.jobs() if r.job_id not in held]
+    monkeypatch.setattr(ledger, "jobs", every_record)
+    found = ledger.current_outside(held)
+    assert found == expected and len(found) == 601
+    assert next(r for r in found if r.job_id == "j7").content_hash == planned("j7", take=1).content_hash
+
+
+def test_the_manifest_check_at_opening_reads_whole_lines_a_block_at_a_time(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from photogpt_batch.ledger import LedgerError, folder
+
+    output = tmp_path / "out"
+    output.mkdir()
+    ids = [f"job_{i:05d}" for i in range(200)]
+    lines = [json.dumps({"job": f"j{i}", "jobId": job_id, "path": f"j{i}/1.mp4"}, separators=(",", ":"))
+             for i, job_id in enumerate(ids)]
+    lines[57] = lines[57].replace("job_00057", "job\\u005f00057")  # an escaped id is read as the same id
+    (output / "manifest.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    monkeypatch.setattr(folder, "_BLOCK", 37)  # lines cut across blocks everywhere
+    folder.check_manifest_known(output, "the ledger", lambda: set(ids))  # every id known: nothing to say
+    with pytest.raises(LedgerError, match=r"does not know 1 job\(s\) .* \(such as job_00199\)"):
+        folder.check_manifest_known(output, "the ledger", lambda: set(ids[:-1]))
+    with pytest.raises(LedgerError, match=r"such as job_00057"):
+        folder.check_manifest_known(output, "the ledger", lambda: set(ids) - {"job_00057"})
