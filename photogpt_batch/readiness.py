@@ -66,19 +66,21 @@ def job_readiness(job: str, needs: Mapping[str, tuple[Need, ...]], records: Mapp
     continuations does not overflow the stack."""
     memo = {} if memo is None else memo
     stack = [job]
+    on_stack = {job}  # a set beside the stack: looking a job up in the stack itself made a long chain quadratic
     while stack:
         current = stack[-1]
         if current in memo:
-            stack.pop()
+            on_stack.discard(stack.pop())
             continue
         # The needed jobs that are not done and may be blocked themselves are settled first.
         unsettled = [n.job for n in needs.get(current, ()) if n.job not in memo and n.job in needs
-                     and n.job != current and _may_be_blocked(records.get(n.job)) and n.job not in stack]
+                     and n.job != current and _may_be_blocked(records.get(n.job)) and n.job not in on_stack]
         if unsettled:
             stack.extend(unsettled)
+            on_stack.update(unsettled)
             continue
         memo[current] = _of(current, needs.get(current, ()), records, picks, memo)
-        stack.pop()
+        on_stack.discard(stack.pop())
     return memo[job]
 
 

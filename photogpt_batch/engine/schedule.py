@@ -41,11 +41,14 @@ class Scheduler:
         self.waiting: set[str] = set()
         #: Jobs of this run found blocked, with why.
         self.blocked: dict[str, Readiness] = {}
+        #: What `admit` found on the way, shared while the records stand still (cleared by `finished`): without
+        #: it, admitting each job of a long chain would walk the whole chain behind it again.
+        self._memo: dict[str, Readiness] = {}
 
     def admit(self, job_id: str) -> Readiness:
         """A planned job of this run: queued if ready, else kept as waiting or blocked. Returns its readiness."""
-        found = job_readiness(job_id, self.needs, self.records, self.picks) if job_id in self.needs else Readiness(
-            "ready")
+        found = (job_readiness(job_id, self.needs, self.records, self.picks, self._memo) if job_id in self.needs
+                 else Readiness("ready"))
         if found.ready:
             self.ready.append(job_id)
         elif found.state == BLOCKED:
@@ -59,6 +62,7 @@ class Scheduler:
         through a block, at theirs). Returns the jobs that became ready (already queued) and those found
         blocked."""
         self.records[record.job_id] = record
+        self._memo.clear()  # a record changed: what was found before may not hold
         became_ready: list[str] = []
         became_blocked: list[str] = []
         look = list(self.dependants.get(record.job_id, ()))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from photogpt_batch.campaign import Need
+from photogpt_batch.engine.schedule import Scheduler
 from photogpt_batch.ledger import JobRecord, JobState, VideoState
 from photogpt_batch.ledger.records import VideoRecord
 from photogpt_batch.readiness import BLOCKED, READY, WAITING, Readiness, job_readiness, readiness
@@ -57,3 +58,8 @@ def test_a_long_chain_does_not_overflow_the_stack() -> None:
     needs = {f"s{i}": (Need(f"s{i - 1}"),) for i in range(1, n)}
     records = {"s0": record("s0", JobState.FAILED, error="boom")}
     assert job_readiness(f"s{n - 1}", needs, records, ()).root == "s0"
+    # And the engine admitting every job of the chain, one by one, does not walk the chain again for each.
+    scheduler = Scheduler(needs, dict(records), ())
+    for i in range(1, n):
+        scheduler.admit(f"s{i}")
+    assert len(scheduler.blocked) == n - 1 and not scheduler.ready
