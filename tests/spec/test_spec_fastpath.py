@@ -215,6 +215,7 @@ def test_yaml_the_quick_parse_cannot_vouch_for_takes_the_round_trip_path(tmp_pat
     assert quick == slow and not fast
 
 
+@pytest.mark.slow  # seconds of CPU by design: out of the fast inner loop (see docs/development.md)
 def test_nesting_deep_enough_to_crash_the_c_parser_is_refused_cleanly(tmp_path: Path) -> None:
     # libyaml's tree builder recurses in C: 100,000 levels would overflow the C stack and kill the process.
     text = "version: 1\ncampaign: x\njobs: " + "[" * 100_000 + "]" * 100_000 + "\n"
@@ -406,6 +407,7 @@ def campaign_texts(draw: st.DrawFn) -> str:
     return text.replace("\n", "\r\n") if draw(st.integers(0, 9)) == 0 else text
 
 
+@pytest.mark.slow  # seconds of CPU by design: out of the fast inner loop (see docs/development.md)
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(campaign_texts())
 def test_generated_campaigns_load_the_same_either_way(text: str) -> None:

@@ -11,6 +11,7 @@ import re
 import tempfile
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -87,6 +88,7 @@ def check(data: bytes) -> None:
 FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
+@pytest.mark.slow  # seconds of CPU by design: out of the fast inner loop (see docs/development.md)
 @FUZZ
 @given(mutated_example())
 def test_mutated_examples_never_crash_the_loader(data: bytes) -> None:
