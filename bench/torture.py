@@ -215,11 +215,30 @@ def finish(exp: Experiment, expect_all: bool = True) -> dict[str, Any]:
     }
 
 
-def nothing_left(progress: dict[str, int], jobs: int) -> bool:
+def nothing_left(progress: dict[str, int], jobs: int, waiting: int = 0) -> bool:
     """Whether a plain rerun has nothing to do: every job registered and settled (succeeded with its video on
-    disk, failed, or in doubt), so a run ends by itself before a kill can land."""
-    settled = sum(progress.get(state, 0) for state in ("succeeded", "failed", "in_doubt"))
+    disk, failed, or in doubt, or, with ``--chain``, ``waiting``: planned behind a job that is not done and
+    cannot be without a flag), so a run ends by itself before a kill can land."""
+    settled = sum(progress.get(state, 0) for state in ("succeeded", "failed", "in_doubt")) + waiting
     return settled == jobs and progress.get("videos_downloaded", 0) >= progress.get("succeeded", 0)
+
+
+def waiting_behind(exp: Experiment) -> int:
+    """With ``--chain``: the planned jobs whose chain has a job in doubt or failed before them (they wait, or are
+    blocked, until the user's flag settles it)."""
+    if exp.args.chain <= 1:
+        return 0
+    states = exp.states()
+    ids = [job_id for job_id, _ in exp.jobs]
+    held = 0
+    for i, job_id in enumerate(ids):
+        if states.get(job_id) != "planned" or i % exp.args.chain == 0:
+            continue
+        k = i - 1
+        while k % exp.args.chain and states.get(ids[k]) == "planned":
+            k -= 1
+        held += states.get(ids[k]) in ("in_doubt", "failed")
+    return held
 
 
 def kill_loop(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
@@ -231,7 +250,7 @@ def kill_loop(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         not_needed = 0
         for k in range(args.kills):
             delay = rng.uniform(args.min_delay, args.max_delay)
-            if exp.runs and nothing_left(exp.runs[-1]["progress"], args.jobs):
+            if exp.runs and nothing_left(exp.runs[-1]["progress"], args.jobs, waiting_behind(exp)):
                 # Every job is done, failed or in doubt (never resubmitted without a flag): a run would end before
                 # any kill could land, so the kills left are not needed rather than missed.
                 not_needed += args.kills - k
@@ -239,7 +258,7 @@ def kill_loop(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
             entry = exp.run(kill_after=delay, label=f"kill {k + 1}")
             # A run that ended by itself, leaving nothing to do, had nothing for this kill to cut (typically the
             # run after a kill that caught every POST on the wire: it only records them in doubt).
-            not_needed += not entry["killed"] and nothing_left(entry["progress"], args.jobs)
+            not_needed += not entry["killed"] and nothing_left(entry["progress"], args.jobs, waiting_behind(exp))
         kills_landed = sum(r["killed"] for r in exp.runs)
         settle(exp, (), args.max_resumes)
         before_flag = exp.duplicates()

@@ -39,7 +39,8 @@ def test_slow_tests_start_first_then_the_long_ones_then_the_rest() -> None:
     assert slow and quick
     assert every == slow + quick  # the slow ones first; the quick ones in the order `-m "not slow"` runs them
     assert [kind(n) for n in quick] == sorted(kind(n) for n in quick)
-    assert [kind(n) for n in quick].count(1) == 3
+    # the longest property test and the deep nesting are slow themselves; the streamed one stays among the quick
+    assert [kind(n) for n in quick].count(1) == 1 and [kind(n) for n in slow].count(1) == 2
 
 
 def test_each_group_is_one_unit_of_work_and_every_other_test_its_own(pytestconfig: pytest.Config,
