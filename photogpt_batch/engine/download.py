@@ -221,6 +221,15 @@ class Downloads:
         dest.rename(aside)
         self.ctx.progress.note(f"warning: moved a file the ledger does not vouch for aside: {aside}")
 
+    def done(self, job: PlannedJob, record: JobRecord) -> bool:
+        """Whether a job that succeeded before this run has nothing left for `download_all` to do: every video
+        downloaded (and found intact by the caller) and, if it asked for them, every last frame saved. Such a
+        job needs no flow: its manifest lines come from the ledger when the run ends (`write_manifest`)."""
+        if any(v.state != VideoState.DOWNLOADED for v in record.videos):
+            return False
+        return not lastframe.asks_for_last_frame(job.body) or not record.remote_id or all(
+            not v.path or last_frame_saved(self.output, v.path) for v in record.videos)
+
     def file_intact(self, video: VideoRecord) -> bool:
         """A downloaded file is trusted only if it is there with the recorded size (and hash)."""
         if not video.path:

@@ -216,12 +216,14 @@ class Engine:
             ):
                 reset.append(JobTransition(record.row, JobState.PLANNED))
             elif state == JobState.SUCCEEDED:
-                for video in record.videos:
-                    if video.state == VideoState.FAILED or (
-                        video.state == VideoState.DOWNLOADED and not self.downloads.file_intact(video)
-                    ):
-                        # A download costs nothing: failed or damaged videos are fetched again on every run.
-                        reset.append(VideoTransition(record.row, video.n, VideoState.PENDING))
+                refetch = [VideoTransition(record.row, video.n, VideoState.PENDING) for video in record.videos
+                           if video.state == VideoState.FAILED or (
+                               video.state == VideoState.DOWNLOADED and not self.downloads.file_intact(video))]
+                # A download costs nothing: failed or damaged videos are fetched again on every run.
+                reset += refetch
+                if not refetch and self.downloads.done(job, record):
+                    # Nothing left to do for it: no flow (a rerun of 20,000 done jobs would start 20,000).
+                    continue
             elif state not in (JobState.PLANNED, JobState.SUBMITTED):
                 continue
             work.append(record.row)

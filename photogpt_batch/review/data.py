@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import stat
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -143,33 +144,71 @@ def _history(items: list[ReconciledJob], earlier: list[JobRecord]) -> dict[str, 
     return history
 
 
+class PageData:
+    """What the page shows, in the page data's key order, with the jobs as an iterator: the page is written while
+    they are built, one at a time (a list of 20,000 entries, and its JSON, held at once cost tens of MB).
+
+    ``head`` holds the keys before ``jobs``; `tail` the keys after it, known once ``jobs`` has been read through
+    (the totals are counted on the way)."""
+
+    def __init__(self, campaign: Campaign, ledger: Ledger):
+        self._campaign, self._ledger = campaign, ledger
+        axes = campaign_axes(campaign.jobs)
+        self.head: dict[str, Any] = {"format": 1, "campaign": campaign.name, "axes": axes}
+        self._picks = recorded_picks(ledger)
+        self._count = self._videos = 0
+        self._credits: list[float] = []
+        self._states: Counter[str] = Counter()
+        self.jobs: Iterator[dict[str, Any]] = self._counted(self._entries(axes))
+
+    def _entries(self, axes: list[str]) -> Iterator[dict[str, Any]]:
+        campaign, ledger = self._campaign, self._ledger
+        output = campaign.output
+        reconciliation = ledger.reconcile(campaign.jobs)
+        history = _history(reconciliation.jobs, ledger.replaced())
+        entries = (_fill_axes(_job(output, item.planned, item.disposition, item.record,
+                                   history.get(item.job_id, [])), axes)
+                   for item in reconciliation.jobs if item.planned is not None)
+        if campaign.needs:
+            # Lineage: links between tiles, chains kept together in chain order (see `lineage`): it needs them all.
+            yield from add_lineage(campaign, list(entries), self._picks)
+        else:
+            yield from entries
+
+    def _counted(self, jobs: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        for job in jobs:
+            self._count += 1
+            self._videos += sum(1 for v in job["videos"] if v["src"])
+            if job["credits"] is not None:
+                self._credits.append(job["credits"])
+            self._states[job["state"]] += 1
+            yield job
+
+    def tail(self) -> dict[str, Any]:
+        """The keys after ``jobs``: call it once ``jobs`` has been read through."""
+        campaign, ledger = self._campaign, self._ledger
+        return {
+            "totals": {
+                "jobs": self._count,
+                "videos": self._videos,
+                "credits": sum(self._credits) if self._credits else None,
+                "states": dict(self._states),
+            },
+            "picks": self._picks,
+            # Only a campaign with sequences reads the ledger's files for them.
+            "sequences": sequence_tiles(campaign, ledger.manifest_entries()) if campaign.sequences else [],
+        }
+
+
+def _fill_axes(job: dict[str, Any], axes: list[str]) -> dict[str, Any]:
+    for axis in axes:
+        job["axes"].setdefault(axis, NO_VALUE)
+    return job
+
+
 def review_page_data(campaign: Campaign, ledger: Ledger) -> dict[str, Any]:
-    """Everything the page shows about ``campaign``, from its ``ledger`` and the files in its output folder."""
-    output = campaign.output
-    reconciliation = ledger.reconcile(campaign.jobs)
-    history = _history(reconciliation.jobs, ledger.replaced())
-    jobs = [_job(output, item.planned, item.disposition, item.record, history.get(item.job_id, []))
-            for item in reconciliation.jobs if item.planned is not None]
-    axes = campaign_axes(campaign.jobs)
-    for job in jobs:
-        for axis in axes:
-            job["axes"].setdefault(axis, NO_VALUE)
-    picks = recorded_picks(ledger)
-    # Lineage: links between tiles, chains kept together in chain order (see `lineage`).
-    jobs = add_lineage(campaign, jobs, picks)
-    credits = [j["credits"] for j in jobs if j["credits"] is not None]
-    return {
-        "format": 1,
-        "campaign": campaign.name,
-        "axes": axes,
-        "jobs": jobs,
-        "totals": {
-            "jobs": len(jobs),
-            "videos": sum(1 for j in jobs for v in j["videos"] if v["src"]),
-            "credits": sum(credits) if credits else None,
-            "states": dict(Counter(j["state"] for j in jobs)),
-        },
-        "picks": picks,
-        # Only a campaign with sequences reads the ledger's files for them.
-        "sequences": sequence_tiles(campaign, ledger.manifest_entries()) if campaign.sequences else [],
-    }
+    """Everything the page shows about ``campaign``, from its ``ledger`` and the files in its output folder (as
+    one dict: the page itself is written from `PageData`, streamed)."""
+    data = PageData(campaign, ledger)
+    jobs = list(data.jobs)
+    return {**data.head, "jobs": jobs, **data.tail()}

@@ -15,10 +15,12 @@ import html
 import json
 import os
 import re
+import stat
+from collections.abc import Callable, Iterable, Iterator
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from ..campaign import Campaign
 from ..errors import UsageError
@@ -26,7 +28,7 @@ from ..io.durable import describe, open_owned
 from ..layout import PAGE as PAGE  # re-exported: the review package names its file
 from ..layout import page_path, tmp_path
 from ..ledger import Ledger, LedgerError, redact
-from .data import review_page_data
+from .data import PageData
 
 _MARKER = re.compile(r"\{\{(TITLE|CSP|STYLE|SCRIPT|DATA)\}\}")
 _JSON_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
@@ -41,19 +43,35 @@ def _asset(name: str) -> str:
     return resources.files(__package__).joinpath(name).read_text(encoding="utf-8")
 
 
+#: `embed_json`'s escapes as a translation table (the same characters, the same escapes).
+_ESCAPE_TABLE = str.maketrans(_JSON_ESCAPES)
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
 def embed_json(value: Any) -> str:
     """``value`` as JSON safe inside a ``<script type="application/json">`` element: nothing in it can end the
     element (``</script>``), start a comment or be taken as a line break by a JavaScript parser."""
-    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-    return re.sub("[<>&\u2028\u2029]", lambda m: _JSON_ESCAPES[m.group()], text)
+    return _ENCODER.encode(value).translate(_ESCAPE_TABLE)
+
+
+def _iter_data(head: dict[str, Any], jobs: Iterable[Any], tail: Callable[[], dict[str, Any]]) -> Iterator[str]:
+    """``{**head, "jobs": [*jobs], **tail()}`` as `embed_json` writes it, a job at a time (escaping works
+    character by character, so pieces escape as the whole would)."""
+    fields = [f"{embed_json(key)}:{embed_json(value)}" for key, value in head.items()]
+    yield "{" + "".join(f"{field}," for field in fields) + '"jobs":['
+    first = True
+    for job in jobs:
+        yield embed_json(job) if first else "," + embed_json(job)
+        first = False
+    yield "]" + "".join(f",{embed_json(key)}:{embed_json(value)}" for key, value in tail().items()) + "}"
 
 
 def _sha256(text: str) -> str:
     return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode() + "'"
 
 
-def render_page(data: dict[str, Any]) -> str:
-    """The page's HTML for `review_page_data` output."""
+def _iter_page(head: dict[str, Any], jobs: Iterable[Any], tail: Callable[[], dict[str, Any]]) -> Iterator[str]:
+    """The page's HTML in pieces, the data streamed (see `_iter_data`)."""
     # lineage.js defines what page.js calls: one script element, one hash.
     style, script = _asset("page.css"), _asset("lineage.js") + "\n" + _asset("page.js")
     # Media and images come only from the page's own folder (or, on file://, from the file system);
@@ -61,33 +79,110 @@ def render_page(data: dict[str, Any]) -> str:
     csp = (f"default-src 'none'; script-src {_sha256(script)}; style-src {_sha256(style)}; "
            "img-src 'self' file: data: blob:; media-src 'self' file: blob:; base-uri 'none'; form-action 'none'")
     values = {
-        "TITLE": html.escape(f"{data['campaign']} · review"),
+        "TITLE": html.escape(f"{head['campaign']} · review"),
         "CSP": html.escape(csp, quote=False),  # in a double-quoted attribute; a CSP has no double quotes
         "STYLE": style,
         "SCRIPT": script,
-        "DATA": embed_json(data),
     }
     # One pass over the template: text filled in is never searched for markers again.
-    return _MARKER.sub(lambda m: values[m.group(1)], _asset("page.html"))
+    template = _asset("page.html")
+    at = 0
+    for marker in _MARKER.finditer(template):
+        yield template[at:marker.start()]
+        if marker.group(1) == "DATA":
+            yield from _iter_data(head, jobs, tail)
+        else:
+            yield values[marker.group(1)]
+        at = marker.end()
+    yield template[at:]
 
 
-def write_page(output: Path, page: str) -> Path:
-    """Write ``page`` to ``<output>/index.html`` (a temporary file renamed into place), unless it already
-    holds exactly that: a rerun of a finished campaign writes nothing. A link in its place is replaced."""
-    path = page_path(output)
-    data = page.encode("utf-8")
+def _split(data: dict[str, Any]) -> tuple[dict[str, Any], Iterable[Any], Callable[[], dict[str, Any]]]:
+    """A page data dict as `_iter_page` takes it: the keys before ``jobs``, the jobs, the keys after."""
+    keys = list(data)
+    cut = keys.index("jobs")
+    after = {key: data[key] for key in keys[cut + 1:]}
+    return {key: data[key] for key in keys[:cut]}, data["jobs"], lambda: after
+
+
+def render_page(data: dict[str, Any]) -> str:
+    """The page's HTML for `review_page_data` output."""
+    return "".join(_iter_page(*_split(data)))
+
+
+def _existing(path: Path) -> BinaryIO | None:
+    """The page already at ``path``, open for reading, if it is a regular file (a link is replaced, not read)."""
     try:
-        if path.is_file() and not path.is_symlink() and path.read_bytes() == data:
-            return path
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except OSError:
+        return None
+    file = open(fd, "rb")  # noqa: SIM115 - closed by write_page
+    try:
+        if stat.S_ISREG(os.fstat(fd).st_mode):
+            return file
     except OSError:
         pass
-    output.mkdir(parents=True, exist_ok=True)
+    file.close()
+    return None
+
+
+def write_page(output: Path, pieces: Iterable[str]) -> Path:
+    """Write the page made of ``pieces`` to ``<output>/index.html`` (a temporary file renamed into place),
+    unless it already holds exactly that: a rerun of a finished campaign writes nothing. A link in its place is
+    replaced.
+
+    The pieces are compared with the page on disk as they come; only at the first difference is the temporary
+    file opened, given the part that matched (copied from the old page) and the rest: the page is never held
+    whole, in memory or twice."""
+    path = page_path(output)
+    old = _existing(path)
+    out: BinaryIO | None = None
     tmp = tmp_path(path)
+    matched = 0
+    try:
+        for piece in pieces:
+            data = piece.encode("utf-8")
+            if out is None and old is not None:
+                try:
+                    if old.read(len(data)) == data:
+                        matched += len(data)
+                        continue
+                except OSError:
+                    pass
+            if out is None:
+                out = _start_tmp(output, tmp, old, matched)
+            out.write(data)
+        if out is None:
+            try:
+                if old is not None and old.read(1) == b"":
+                    return path  # the same page: nothing is written
+            except OSError:
+                pass
+            out = _start_tmp(output, tmp, old, matched)
+        out.close()
+        os.replace(tmp, path)
+        return path
+    finally:
+        for file in (old, out):
+            if file is not None:
+                file.close()
+
+
+def _start_tmp(output: Path, tmp: Path, old: BinaryIO | None, matched: int) -> BinaryIO:
+    """The temporary page, opened fresh, holding the ``matched`` bytes the old page began with."""
+    output.mkdir(parents=True, exist_ok=True)
     tmp.unlink(missing_ok=True)
-    with open(open_owned(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL), "wb") as f:
-        f.write(data)
-    os.replace(tmp, path)
-    return path
+    out = open(open_owned(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL), "wb")  # noqa: SIM115 - closed by write_page
+    if matched:
+        assert old is not None
+        old.seek(0)
+        while matched:
+            block = old.read(min(matched, 1 << 20))
+            if not block:
+                raise OSError("the review page changed while it was compared with the new one")
+            out.write(block)
+            matched -= len(block)
+    return out
 
 
 def write_review_page(campaign: Campaign, ledger: Ledger | None = None, ledger_url: str | None = None) -> Path:
@@ -105,10 +200,10 @@ def write_review_page(campaign: Campaign, ledger: Ledger | None = None, ledger_u
                     # Its jobs would be matched to this spec's by id: another campaign's videos under these names.
                     raise ReviewPageError(f"{campaign.output} belongs to campaign {owner!r}, not {campaign.name!r}: "
                                        "give --output the folder of this campaign")
-                data = review_page_data(campaign, reader)
-        else:
-            data = review_page_data(campaign, ledger)
-        return write_page(campaign.output, render_page(data))
+                data = PageData(campaign, reader)
+                return write_page(campaign.output, _iter_page(data.head, data.jobs, data.tail))
+        data = PageData(campaign, ledger)
+        return write_page(campaign.output, _iter_page(data.head, data.jobs, data.tail))
     except LedgerError as exc:
         raise ReviewPageError(f"cannot read the ledger in {where}: {exc}") from exc
     except OSError as exc:

@@ -9,6 +9,8 @@ from typing import Any
 import pytest
 from engine_helpers import check_outputs, fast_sandbox, load, posts, run_config, write_campaign
 
+from photogpt_batch.campaign import PlannedJob
+from photogpt_batch.engine.pipeline import Engine
 from photogpt_batch.ledger import JobRecord, Ledger
 from photogpt_batch.runner import run_campaign
 from photogpt_batch.sandbox import SandboxThread
@@ -31,4 +33,32 @@ def test_a_rerun_of_a_done_campaign_reads_no_job_on_its_own(tmp_path: Path, monk
         assert posts(sandbox) == sent
     assert summary.complete and summary.videos_downloaded == 8
     assert reads == []
+    check_outputs(tmp_path / "out", 8)
+
+
+def test_a_rerun_of_a_done_campaign_starts_no_job_flow(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A job whose videos are all on disk and intact gets no asyncio task on a rerun: 20,000 done jobs made
+    20,000 flows just to find nothing to do. Its manifest lines still come from the ledger."""
+    spec = write_campaign(tmp_path, jobs=4, num_videos=2)
+    with SandboxThread(fast_sandbox()) as sandbox:
+        assert run_campaign(load(spec), run_config(sandbox)).complete
+        manifest = (tmp_path / "out" / "manifest.jsonl").read_bytes()
+        (tmp_path / "out" / "manifest.jsonl").unlink()
+        flows: list[str] = []
+        flow = Engine._job_flow
+
+        async def counted(self: Engine, job: PlannedJob, *args: Any, **kwargs: Any) -> None:
+            flows.append(job.id)
+            await flow(self, job, *args, **kwargs)
+
+        monkeypatch.setattr(Engine, "_job_flow", counted)
+        summary: Any = run_campaign(load(spec), run_config(sandbox))
+        assert flows == []
+        assert summary.complete and summary.videos_downloaded == 8
+        assert (tmp_path / "out" / "manifest.jsonl").read_bytes() == manifest
+        # A damaged file still gets its flow, and is fetched again.
+        video = next((tmp_path / "out").glob("*/1.mp4"))
+        video.write_bytes(b"x" * video.stat().st_size)
+        assert run_campaign(load(spec), run_config(sandbox)).complete
+        assert flows == [video.parent.name]
     check_outputs(tmp_path / "out", 8)
