@@ -11,8 +11,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import av
-
 from .assets.output_ref import FRAME_WORDS
 
 
@@ -23,6 +21,8 @@ class FrameUnavailable(Exception):
 def extract_frame(video: Path, frame: str, dest: Path) -> None:
     """Write frame ``frame`` of ``video`` to ``dest`` as a PNG (through a temporary file: a file at ``dest`` is
     complete). `FrameUnavailable` when there is no such frame."""
+    import av  # PyAV (and FFmpeg's libraries, ~16 MB) only when a frame is taken, not in every run
+
     seconds = None if frame in FRAME_WORDS else float(frame.removesuffix("s"))
     try:
         with av.open(str(video)) as container:

@@ -295,12 +295,10 @@ async def _stream(
 
 
 def hash_file(path: Path) -> hashlib._Hash:
-    """The running sha256 of a file's content, read in 1 MiB blocks (``.hexdigest()`` for the digest)."""
-    digest = hashlib.sha256()
+    """The running sha256 of a file's content (``.hexdigest()`` for the digest; ``.update()`` goes on from
+    its end). One buffer is reused across reads: a rerun hashes every file it keeps."""
     with open(path, "rb") as existing:
-        while block := existing.read(1 << 20):
-            digest.update(block)
-    return digest
+        return hashlib.file_digest(existing, "sha256")
 
 
 def _sync(out: BinaryIO) -> None:

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import io
 import sqlite3
+import subprocess
+import sys
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -163,3 +165,12 @@ def test_from_without_a_store_is_refused_before_anything_is_sent(tmp_path: Path,
         with pytest.raises(ConfigError, match=r"other jobs' outputs.*no object store is configured"):
             run_campaign(load(spec), run_config(sandbox))
         assert not sandbox.jobs
+
+
+@pytest.mark.slow
+def test_pyav_is_loaded_only_to_take_a_frame() -> None:
+    # FFmpeg's libraries cost every run ~16 MB of memory; only a job given another's frame needs them.
+    code = ("import sys\nimport photogpt_batch.cli.run, photogpt_batch.runner, photogpt_batch.engine.pipeline\n"
+            "print('av' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert done.stdout.split() == ["False"]
