@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import Any
 
 from ..campaign import Campaign, Need
@@ -22,8 +22,8 @@ from ..readiness import BLOCKED, Readiness, job_readiness
 class Scheduler:
     """The ready queue and the waiting and blocked jobs of one run.
 
-    ``needs``: the campaign's needs; ``records``: the current record of each of its jobs (kept up to date by
-    `finished`); ``picks``: the recorded picks, read once at the start of the run.
+    ``needs``: the campaign's needs; ``records``: the current record of each job that another needs (kept up to
+    date by `finished`); ``picks``: the recorded picks, read once at the start of the run.
     """
 
     def __init__(self, needs: Mapping[str, tuple[Need, ...]], records: dict[str, JobRecord],
@@ -61,6 +61,8 @@ class Scheduler:
         """A job's flow ended with ``record`` as its state: look again at the waiting jobs that need it (and,
         through a block, at theirs). Returns the jobs that became ready (already queued) and those found
         blocked."""
+        if record.job_id not in self.dependants:
+            return [], []  # no job needs it: no readiness depends on its record, which is not kept
         self.records[record.job_id] = record
         self._memo.clear()  # a record changed: what was found before may not hold
         became_ready: list[str] = []
@@ -105,13 +107,14 @@ async def gather_first_error(tasks: list[asyncio.Task[Any]]) -> None:
             await asyncio.gather(*pending, return_exceptions=True)
 
 
-def refuse_unmet_left_out(campaign: Campaign, records: Iterable[JobRecord]) -> None:
+def refuse_unmet_left_out(campaign: Campaign, records: Callable[[], Iterable[JobRecord]]) -> None:
     """Raise `ConfigError` (exit 2, nothing sent) when ``--only`` selects a job that needs one it leaves out
-    and that is not already met by an earlier run: the selected job could never be sent by this run."""
+    and that is not already met by an earlier run: the selected job could never be sent by this run.
+    ``records`` reads the ledger's current records: only when there is a selection and needs to check."""
     if not campaign.skipped or not campaign.needs:
         return
     left_out = set(campaign.skipped)
-    done = {r.job_id for r in records if r.current and r.all_downloaded}  # an earlier version meets nothing
+    done = {r.job_id for r in records() if r.current and r.all_downloaded}  # an earlier version meets nothing
     unmet = [(job.id, need.job) for job in campaign.jobs for need in campaign.needs.get(job.id, ())
              if need.job in left_out and need.job not in done]
     if unmet:
