@@ -294,7 +294,7 @@ async def _stream(
     return FetchResult(received, digest.hexdigest())
 
 
-def hash_file(path: Path) -> hashlib._Hash:
+def hash_file(path: str | os.PathLike[str]) -> hashlib._Hash:
     """The running sha256 of a file's content (``.hexdigest()`` for the digest; ``.update()`` goes on from
     its end). One buffer is reused across reads: a rerun hashes every file it keeps."""
     with open(path, "rb") as existing:
