@@ -23,11 +23,14 @@ from .layout import manifest_path, tmp_path
 log = logging.getLogger(__name__)
 #: How much of the manifest `_holds` reads at a time.
 _BLOCK = 1 << 20
+#: The manifest's JSON: compact, UTF-8 as is. Made once: ``json.dumps`` with options makes an encoder per call,
+#: and a run's end writes a line per video of the campaign.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 
 def entry_line(entry: dict[str, Any]) -> str:
     """One manifest line (compact JSON, newline-terminated)."""
-    return json.dumps(entry, ensure_ascii=False, separators=(",", ":")) + "\n"
+    return _ENCODER.encode(entry) + "\n"
 
 
 class Appender:

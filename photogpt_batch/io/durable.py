@@ -20,9 +20,9 @@ _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 class LinkRefused(OSError):
     """A path the tool writes is a symbolic link (or not what it should be): nothing is written through it."""
 
-    def __init__(self, path: Path, what: str = "a symbolic link") -> None:
+    def __init__(self, path: str | os.PathLike[str], what: str = "a symbolic link") -> None:
         super().__init__(errno.ELOOP, f"is {what}; nothing is written through it (move it away and rerun)",
-                         str(path))
+                         os.fspath(path))
 
 
 def describe(exc: OSError) -> str:
@@ -42,7 +42,7 @@ def open_owned(path: Path, flags: int, mode: int = 0o644) -> int:
         raise
 
 
-def check_owned_dir(path: Path) -> bool:
+def check_owned_dir(path: str | os.PathLike[str]) -> bool:
     """Whether the folder ``path`` exists; raises `LinkRefused` if it is a symbolic link or not a folder."""
     try:
         mode = os.lstat(path).st_mode
@@ -55,22 +55,35 @@ def check_owned_dir(path: Path) -> bool:
     return True
 
 
-def owned_dirs(root: Path, folder: Path, *, create: bool = False) -> bool:
+def owned_dirs(root: str | os.PathLike[str], folder: str | os.PathLike[str], *, create: bool = False) -> bool:
     """Whether ``folder`` (inside the output folder ``root``) exists, each folder between them checked with
     `check_owned_dir`: a symbolic link anywhere on the way (a job folder, its ``v<k>/``) raises `LinkRefused`,
     not only one in the last place. With ``create``, missing folders are made one at a time, never through a
     link (one planted meanwhile makes ``mkdir`` fail, and the check after it refuses it). ``root`` itself may
-    be a link: that is the user's choice, made outside it."""
-    current = root
-    for part in folder.relative_to(root).parts:
-        current = current / part
+    be a link: that is the user's choice, made outside it. Raises `ValueError` if ``folder`` is not inside
+    ``root``."""
+    current = os.fspath(root)
+    for part in _parts_between(current, os.fspath(folder)):
+        current = os.path.join(current, part)
         if not check_owned_dir(current):
             if not create:
                 return False
             with contextlib.suppress(FileExistsError):
-                current.mkdir()
+                os.mkdir(current)
             check_owned_dir(current)
     return True
+
+
+def _parts_between(root: str, folder: str) -> list[str]:
+    """The names that lead from ``root`` down to ``folder``: ``Path(folder).relative_to(root).parts``, with
+    plain string operations on the common path (a rerun checks the folder of every file it keeps)."""
+    if folder == root:
+        return []
+    if root and not root.endswith("/") and folder.startswith(root + "/"):
+        parts = folder[len(root) + 1:].split("/")
+        if "" not in parts and "." not in parts:  # already what pathlib would make of it
+            return parts
+    return list(Path(folder).relative_to(Path(root)).parts)
 
 
 def fsync_dir(path: Path) -> None:

@@ -46,6 +46,10 @@ def _safe_relative(path: str | None) -> str | None:
     """A ledger path usable as a relative link from the output folder (never absolute, never ``..``)."""
     if not path:
         return None
+    parts = path.split("/")
+    if "" not in parts and "." not in parts and ".." not in parts:
+        # Already relative and in normal form (as the tool writes them): no PurePosixPath for each of 20,000 videos.
+        return path
     pure = PurePosixPath(path)
     if pure.is_absolute() or ".." in pure.parts:
         return None
@@ -54,7 +58,7 @@ def _safe_relative(path: str | None) -> str | None:
 
 def _is_file(output: Path, rel: str) -> bool:
     try:
-        return stat.S_ISREG(os.stat(output / rel).st_mode)
+        return stat.S_ISREG(os.stat(os.path.join(output, rel)).st_mode)
     except OSError:
         return False
 
