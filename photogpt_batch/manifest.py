@@ -8,21 +8,18 @@ its manifest line never leaves the manifest short for long.
 from __future__ import annotations
 
 import contextlib
-import io
 import json
 import logging
 import os
-import stat
 from collections.abc import Iterable
 from pathlib import Path
 from typing import IO, Any
 
-from .io.durable import describe, fsync_dir, open_owned
-from .layout import manifest_path, tmp_path
+from .io.durable import describe, open_owned
+from .io.unchanged import replace_unless_same
+from .layout import manifest_path
 
 log = logging.getLogger(__name__)
-#: How much of the manifest `_holds` reads at a time.
-_BLOCK = 1 << 20
 #: The manifest's JSON: compact, UTF-8 as is. Made once: ``json.dumps`` with options makes an encoder per call,
 #: and a run's end writes a line per video of the campaign.
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
@@ -74,44 +71,8 @@ def rewrite(output: Path, entries: Iterable[dict[str, Any]]) -> None:
 
     A rerun of a finished campaign then writes nothing, so it also succeeds in a folder that is read-only by
     now. A link in place of the manifest is replaced, not followed; raises `OSError` when it cannot be written.
+    The entries (a generator, for a large campaign) are encoded and compared line by line: never held whole.
     """
-    path = manifest_path(output)
-    # Encoded line by line: the entries (a generator, for a large campaign) are never all held as text too.
-    buffer = io.BytesIO()
-    for entry in entries:
-        buffer.write(entry_line(entry).encode("utf-8"))
-    data = buffer.getbuffer()
-    if _holds(path, data):
-        # Appended lines may not have reached the disk yet; fsync works on a read-only descriptor too.
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        return
-    tmp = tmp_path(path)
-    tmp.unlink(missing_ok=True)  # a leftover (or a planted link): O_EXCL below then creates a fresh file
-    with open(open_owned(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL), "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    fsync_dir(output)
+    replace_unless_same(manifest_path(output), (entry_line(entry).encode("utf-8") for entry in entries),
+                        durable=True)
 
-
-def _holds(path: Path, data: memoryview) -> bool:
-    """Whether ``path`` is a regular file (not a link) holding exactly ``data`` (read a block at a time: the
-    file is not held whole beside ``data``)."""
-    try:
-        found = path.lstat()
-        if not stat.S_ISREG(found.st_mode) or found.st_size != len(data):
-            return False
-        with open(path, "rb") as f:
-            pos = 0
-            while block := f.read(_BLOCK):
-                if data[pos:pos + len(block)] != block:
-                    return False
-                pos += len(block)
-            return pos == len(data)
-    except OSError:
-        return False

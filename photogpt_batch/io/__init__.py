@@ -1,2 +1,3 @@
-"""Files the tool writes: `durable` (link-safe, durable writes inside the output folder and the folders it owns)
-and `jsonstream` (large JSON documents written piece by piece). Standard library only."""
+"""Files the tool writes: `durable` (link-safe, durable writes inside the output folder and the folders it owns),
+`jsonstream` (large JSON documents written piece by piece) and `unchanged` (a file replaced with content given in
+pieces, unless it already holds it). Standard library only, and the layout's names."""

@@ -13,20 +13,19 @@ import base64
 import hashlib
 import html
 import json
-import os
 import re
-import stat
 from collections.abc import Callable, Iterable, Iterator
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 from ..campaign import Campaign
 from ..errors import UsageError
-from ..io.durable import describe, open_owned
+from ..io.durable import describe
+from ..io.unchanged import replace_unless_same
 from ..layout import PAGE as PAGE  # re-exported: the review package names its file
-from ..layout import page_path, tmp_path
+from ..layout import page_path
 from ..ledger import Ledger, LedgerError, redact
 from .data import PageData
 
@@ -110,79 +109,14 @@ def render_page(data: dict[str, Any]) -> str:
     return "".join(_iter_page(*_split(data)))
 
 
-def _existing(path: Path) -> BinaryIO | None:
-    """The page already at ``path``, open for reading, if it is a regular file (a link is replaced, not read)."""
-    try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
-    except OSError:
-        return None
-    file = open(fd, "rb")  # noqa: SIM115 - closed by write_page
-    try:
-        if stat.S_ISREG(os.fstat(fd).st_mode):
-            return file
-    except OSError:
-        pass
-    file.close()
-    return None
-
-
 def write_page(output: Path, pieces: Iterable[str]) -> Path:
     """Write the page made of ``pieces`` to ``<output>/index.html`` (a temporary file renamed into place),
     unless it already holds exactly that: a rerun of a finished campaign writes nothing. A link in its place is
-    replaced.
-
-    The pieces are compared with the page on disk as they come; only at the first difference is the temporary
-    file opened, given the part that matched (copied from the old page) and the rest: the page is never held
-    whole, in memory or twice."""
+    replaced. The page is never held whole (`replace_unless_same`)."""
     path = page_path(output)
-    old = _existing(path)
-    out: BinaryIO | None = None
-    tmp = tmp_path(path)
-    matched = 0
-    try:
-        for piece in pieces:
-            data = piece.encode("utf-8")
-            if out is None and old is not None:
-                try:
-                    if old.read(len(data)) == data:
-                        matched += len(data)
-                        continue
-                except OSError:
-                    pass
-            if out is None:
-                out = _start_tmp(output, tmp, old, matched)
-            out.write(data)
-        if out is None:
-            try:
-                if old is not None and old.read(1) == b"":
-                    return path  # the same page: nothing is written
-            except OSError:
-                pass
-            out = _start_tmp(output, tmp, old, matched)
-        out.close()
-        os.replace(tmp, path)
-        return path
-    finally:
-        for file in (old, out):
-            if file is not None:
-                file.close()
-
-
-def _start_tmp(output: Path, tmp: Path, old: BinaryIO | None, matched: int) -> BinaryIO:
-    """The temporary page, opened fresh, holding the ``matched`` bytes the old page began with."""
     output.mkdir(parents=True, exist_ok=True)
-    tmp.unlink(missing_ok=True)
-    out = open(open_owned(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL), "wb")  # noqa: SIM115 - closed by write_page
-    if matched:
-        assert old is not None
-        old.seek(0)
-        while matched:
-            block = old.read(min(matched, 1 << 20))
-            if not block:
-                raise OSError("the review page changed while it was compared with the new one")
-            out.write(block)
-            matched -= len(block)
-    return out
+    replace_unless_same(path, (piece.encode("utf-8") for piece in pieces), durable=False)
+    return path
 
 
 def write_review_page(campaign: Campaign, ledger: Ledger | None = None, ledger_url: str | None = None) -> Path:

@@ -14,12 +14,12 @@ from typing import Any
 import pytest
 from pg_server import Cluster
 
-from photogpt_batch import manifest
 from photogpt_batch.campaign import Campaign, PlannedJob, content_hash
 from photogpt_batch.engine.credits import lacking_credits
 from photogpt_batch.engine.download import write_manifest
 from photogpt_batch.engine.summary import summarise
 from photogpt_batch.ledger import JobRecord, JobState, JobTransition, Ledger, VideoState, VideoTransition
+from photogpt_batch.ledger import base as ledger_base
 
 
 def planned(job_id: str, take: int = 0) -> PlannedJob:
@@ -42,15 +42,18 @@ def ledger(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Ledger]:
         opened.close()
 
 
-def _finish(ledger: Ledger, row: int, index: int, state: JobState, credits: float | None) -> None:
-    """Take job row ``row`` through submission to ``state`` (a success with one downloaded video)."""
+def _finish(ledger: Ledger, row: int, index: int, state: JobState, credits: float | None, videos: int = 1) -> None:
+    """Take job row ``row`` through submission to ``state`` (a success with ``videos`` downloaded videos)."""
     ops: list[Any] = [JobTransition(row, JobState.SUBMITTING), JobTransition(row, JobState.SUBMITTED,
                                                                             remote_id=f"job_{index}")]
     if state == JobState.SUCCEEDED:
-        ops += [JobTransition(row, JobState.SUCCEEDED, video_ids=(f"vid_{index}",), credits=credits),
-                VideoTransition(row, 1, VideoState.PREPARING),
-                VideoTransition(row, 1, VideoState.READY, url="http://127.0.0.1:1/v.mp4"),
-                VideoTransition(row, 1, VideoState.DOWNLOADED, path=f"j{index}/1.mp4", bytes=10, sha256="0" * 64)]
+        ops.append(JobTransition(row, JobState.SUCCEEDED, video_ids=tuple(f"vid_{index}_{n}" for n in
+                                                                          range(1, videos + 1)), credits=credits))
+        for n in range(1, videos + 1):
+            ops += [VideoTransition(row, n, VideoState.PREPARING),
+                    VideoTransition(row, n, VideoState.READY, url="http://127.0.0.1:1/v.mp4"),
+                    VideoTransition(row, n, VideoState.DOWNLOADED, path=f"j{index}/{n}.mp4", bytes=10,
+                                    sha256="0" * 64)]
     elif state == JobState.FAILED:
         ops.append(JobTransition(row, JobState.FAILED, error="no", credits=credits))
 
@@ -104,22 +107,26 @@ def test_the_summary_reads_the_current_versions_once(tmp_path: Path, monkeypatch
     assert summary.not_submitted == ["j2", "j3"] and summary.credits == 40.0
 
 
-def test_the_manifest_is_built_entry_by_entry_and_compared_a_block_at_a_time(
+def test_the_manifest_is_built_entry_by_entry_and_compared_a_line_at_a_time(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     output = tmp_path / "out"
     jobs = [planned(f"j{i}") for i in range(30)]
+    # Read 4 rows at a time: pages end inside the jobs of 3 videos, and between jobs.
+    monkeypatch.setattr(ledger_base, "_PAGE", 4)
     with Ledger.open_for_run(output) as ledger:
         rows = ledger.register(jobs)
         for i, job in enumerate(jobs):
-            _finish(ledger, rows[job.id], i, JobState.SUCCEEDED, 1.0)
+            _finish(ledger, rows[job.id], i, JobState.SUCCEEDED, 1.0, videos=3 if i % 4 == 1 else 1)
         entries = ledger.iter_manifest_entries()
         assert iter(entries) is entries  # a generator: 20,000 dicts are never held at once
-        assert list(entries) == ledger.manifest_entries()
-        monkeypatch.setattr(manifest, "_BLOCK", 64)  # many blocks, so the comparison's edges are exercised
+        listed = list(entries)
+        assert [e["path"] for e in listed] == [f"j{i}/{n}.mp4" for i in range(30)
+                                               for n in range(1, (3 if i % 4 == 1 else 1) + 1)]
+        assert listed == ledger.manifest_entries()
         write_manifest(output, ledger, {})
         path = output / "manifest.jsonl"
         written = path.read_bytes()
-        assert written.count(b"\n") == 30 and len(written) > 64 * 10
+        assert written.count(b"\n") == len(listed) == 30 + 2 * 8
         before = path.stat()
         write_manifest(output, ledger, {})  # unchanged: the file is left as it is
         assert (path.stat().st_ino, path.stat().st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
