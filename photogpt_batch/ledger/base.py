@@ -36,7 +36,10 @@ JOB_COLUMNS = (
     "jobs.id, jobs.job_id, jobs.model, jobs.content_hash, jobs.state, jobs.current, jobs.remote_id, jobs.error,"
     " jobs.err, jobs.credits, jobs.attempts, jobs.submitted_at, jobs.created_at, jobs.updated_at"
 )
-VIDEO_COLUMNS = "v.job, v.n, v.video_id, v.state, v.url, v.path, v.bytes, v.sha256, v.error, v.updated_at"
+#: A downloaded video's signed URL is not read: it has expired, and nothing downloads from it again (a file that
+#: went missing is prepared again), while it is the largest field of a record (~200 bytes a video).
+VIDEO_COLUMNS = ("v.job, v.n, v.video_id, v.state, CASE WHEN v.state = 'downloaded' THEN NULL ELSE v.url END,"
+                 " v.path, v.bytes, v.sha256, v.error, v.updated_at")
 #: Rows read at a time where a read goes through every job (`Ledger.iter_manifest_entries`).
 _PAGE = 2000
 
@@ -326,9 +329,12 @@ class Ledger(GroupCommit):
         # Column order matches the records' field order (see JOB_COLUMNS and VIDEO_COLUMNS).
         for r in video_rows:
             videos[r[0]].append(VideoRecord(r[0], r[1], r[2], VIDEO_STATES[r[3]], *r[4:]))
+        del video_rows  # a full read holds 20,000 records: the rows are not kept beside them
+        models: dict[str, str] = {}  # one string per model, not one per record
         # mypy cannot count the fields a row's slices fill, so it thinks 'videos' may be given twice
-        return [JobRecord(*r[:4], JOB_STATES[r[4]], bool(r[5]), *r[6:],  # type: ignore[call-arg, misc]
-                          videos=tuple(videos.get(r[0], ()))) for r in job_rows]
+        return [JobRecord(r[0], r[1], models.setdefault(r[2], r[2]), r[3], JOB_STATES[r[4]], bool(r[5]),
+                          *r[6:], videos=tuple(videos.pop(r[0], ())))  # type: ignore[misc]
+                for r in job_rows]
 
     def jobs(self) -> list[JobRecord]:
         """Every job's current version, with its videos, in the order they were first recorded."""

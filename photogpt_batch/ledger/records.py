@@ -15,7 +15,8 @@ from .states import Disposition, JobState, VideoState
 # Records are NamedTuples: immutable like frozen dataclasses, and several times cheaper to build, which
 # matters when a read returns 100,000 of them.
 class VideoRecord(NamedTuple):
-    """One video of a job version (job row ``job``), as recorded."""
+    """One video of a job version (job row ``job``), as recorded. ``url`` (the signed file URL) is read only
+    until the video is downloaded."""
 
     job: int
     n: int

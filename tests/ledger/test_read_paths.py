@@ -173,3 +173,21 @@ def test_the_manifest_check_at_opening_reads_whole_lines_a_block_at_a_time(
         folder.check_manifest_known(output, "the ledger", lambda: set(ids[:-1]))
     with pytest.raises(LedgerError, match=r"such as job_00057"):
         folder.check_manifest_known(output, "the ledger", lambda: set(ids) - {"job_00057"})
+
+
+def test_a_downloaded_videos_expired_url_is_not_read_back(tmp_path: Path) -> None:
+    # The largest field of a record, and never used again once the file is on disk; a ready video's URL is.
+    jobs = [planned("done"), planned("ready")]
+    with Ledger.open_for_run(tmp_path / "out") as ledger:
+        rows = ledger.register(jobs)
+        _finish(ledger, rows["done"], 0, JobState.SUCCEEDED, 1.0)
+        ops: list[Any] = [JobTransition(rows["ready"], JobState.SUBMITTING),
+                          JobTransition(rows["ready"], JobState.SUBMITTED, remote_id="job_r"),
+                          JobTransition(rows["ready"], JobState.SUCCEEDED, video_ids=("vid_r",)),
+                          VideoTransition(rows["ready"], 1, VideoState.PREPARING),
+                          VideoTransition(rows["ready"], 1, VideoState.READY, url="http://127.0.0.1:1/r.mp4")]
+        asyncio.run(ledger.write(*ops))
+        videos = {r.job_id: r.videos[0] for r in ledger.jobs()}
+        assert (videos["done"].state, videos["done"].url, videos["done"].path) == ("downloaded", None, "j0/1.mp4")
+        assert (videos["ready"].state, videos["ready"].url) == ("ready", "http://127.0.0.1:1/r.mp4")
+        asyncio.run(ledger.aclose())
