@@ -202,7 +202,8 @@ def test_picks_are_kept_exported_and_recorded(page: Any, campaign_dir: Path, tmp
     assert page.locator(".tile.picked").count() == 2 and "2 picked" in page.locator("#totals").inner_text()
     page.reload()
     page.wait_for_selector(".tile")
-    assert page.locator(".tile.picked").count() == 2  # kept in the browser
+    # kept in the browser (the page marks the picks once it has read them back: waited for, with a deadline)
+    sync_api.expect(page.locator(".tile.picked")).to_have_count(2, timeout=10_000)
     with page.expect_download() as download:
         page.click("#export")
     assert download.value.suggested_filename == "gallery-picks.json"
