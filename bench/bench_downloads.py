@@ -17,7 +17,9 @@ Targets: throughput ≥ 0.8 × curl's; peak RSS flat (here: within 20 MB of the 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import shutil
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -62,7 +64,11 @@ def tool_download(sb: SandboxProc, tmp: Path, name: str, video_bytes: int, check
         record = ledger.jobs()[0]
         video = record.videos[0]
         events = {e.to_state: e.at for e in ledger.events(record.row) if e.n == video.n}
-        url = video.url
+    # The signed URL, read from the ledger's table: records leave it out once the video is downloaded.
+    from photogpt_batch.layout import ledger_path
+
+    with contextlib.closing(sqlite3.connect(ledger_path(out))) as db:
+        url = db.execute("SELECT url FROM videos WHERE job = ? AND n = ?", (record.row, video.n)).fetchone()[0]
     path = out / (video.path or "")
     seconds = events["downloaded"] - events["ready"]
     result = {"wall": measured.wall, "cpu": measured.cpu, "rss_mb": measured.maxrss_mb, "seconds": seconds,

@@ -29,19 +29,9 @@ from ..campaign import PlannedJob, canonical_json
 from .errors import UnknownRecord
 from .ops import INSERT_EVENT, EventRow, JobTransition, Op, SetCredits, SetMeta, Tx, VideoTransition, with_offset
 from .records import Event, JobRecord, LockHolder, ReconciledJob, Reconciliation, VideoRecord, disposition
-from .states import JOB_STATES, VIDEO_STATES, Disposition, JobState, VideoState
+from .rows import JOB_COLUMNS, PAGE, VIDEO_COLUMNS, job_record, video_record
+from .states import Disposition, JobState, VideoState
 from .writer import GroupCommit
-
-JOB_COLUMNS = (
-    "jobs.id, jobs.job_id, jobs.model, jobs.content_hash, jobs.state, jobs.current, jobs.remote_id, jobs.error,"
-    " jobs.err, jobs.credits, jobs.attempts, jobs.submitted_at, jobs.created_at, jobs.updated_at"
-)
-#: A downloaded video's signed URL is not read: it has expired, and nothing downloads from it again (a file that
-#: went missing is prepared again), while it is the largest field of a record (~200 bytes a video).
-VIDEO_COLUMNS = ("v.job, v.n, v.video_id, v.state, CASE WHEN v.state = 'downloaded' THEN NULL ELSE v.url END,"
-                 " v.path, v.bytes, v.sha256, v.error, v.updated_at")
-#: Rows read at a time where a read goes through every job (`Ledger.iter_manifest_entries`).
-_PAGE = 2000
 
 
 class Ledger(GroupCommit):
@@ -326,15 +316,11 @@ class Ledger(GroupCommit):
             video_rows = query(f"SELECT {VIDEO_COLUMNS} FROM videos v JOIN jobs ON jobs.id = v.job WHERE {where}"
                                " ORDER BY v.job, v.n", params)
         videos: defaultdict[int, list[VideoRecord]] = defaultdict(list)
-        # Column order matches the records' field order (see JOB_COLUMNS and VIDEO_COLUMNS).
         for r in video_rows:
-            videos[r[0]].append(VideoRecord(r[0], r[1], r[2], VIDEO_STATES[r[3]], *r[4:]))
+            videos[r[0]].append(video_record(r))
         del video_rows  # a full read holds 20,000 records: the rows are not kept beside them
-        models: dict[str, str] = {}  # one string per model, not one per record
-        # mypy cannot count the fields a row's slices fill, so it thinks 'videos' may be given twice
-        return [JobRecord(r[0], r[1], models.setdefault(r[2], r[2]), r[3], JOB_STATES[r[4]], bool(r[5]),
-                          *r[6:], videos=tuple(videos.pop(r[0], ())))  # type: ignore[misc]
-                for r in job_rows]
+        models: dict[str, str] = {}
+        return [job_record(r, videos.pop(r[0], ()), models) for r in job_rows]
 
     def jobs(self) -> list[JobRecord]:
         """Every job's current version, with its videos, in the order they were first recorded."""
@@ -401,13 +387,13 @@ class Ledger(GroupCommit):
         sql = ("SELECT jobs.job_id, jobs.model, jobs.remote_id, v.video_id, v.path, v.bytes, v.sha256, (SELECT "
                f"count(*) FROM jobs AS e WHERE e.job_id = jobs.job_id AND e.id <= jobs.id{self._same_campaign}),"
                f" jobs.current, jobs.id, v.n FROM videos v JOIN jobs ON jobs.id = v.job WHERE {self._scope}v.state"
-               f" = 'downloaded' AND (jobs.id > ? OR (jobs.id = ? AND v.n > ?)) ORDER BY jobs.id, v.n LIMIT {_PAGE}")
+               f" = 'downloaded' AND (jobs.id > ? OR (jobs.id = ? AND v.n > ?)) ORDER BY jobs.id, v.n LIMIT {PAGE}")
         after = (0, 0)
         while True:
             rows = self._query(sql, (*self._scope_params, after[0], after[0], after[1]))
             for row in rows:
                 yield {**dict(zip(keys, row[:9], strict=True)), "current": bool(row[8])}
-            if len(rows) < _PAGE:
+            if len(rows) < PAGE:
                 return
             after = rows[-1][9:]
 

@@ -29,12 +29,13 @@ from pathlib import Path
 from typing import Any
 
 from . import folder, pg_lock
-from .base import JOB_COLUMNS, VIDEO_COLUMNS, Ledger
+from .base import Ledger
 from .errors import LedgerError, LedgerUnavailable, LedgerUnusable, LedgerWriteFailed, ReadOnlyLedger, UnknownRecord
 from .migrations import PG_SCHEMA_VERSION
 from .ops import Op, apply_ops, select_job_row, select_video_state
 from .pg_connect import connect, first_line, load_psycopg, migrate, pg_sql, rollback_quietly, schema_version, unusable
-from .records import JobRecord, LockHolder, VideoRecord
+from .records import JobRecord, LockHolder
+from .rows import JOB_COLUMNS, VIDEO_COLUMNS, job_record, video_record
 from .sqlite_file import FolderLock
 from .states import JOB_STATES, VIDEO_STATES, JobState, VideoState
 from .stores import redact, scrub
@@ -412,9 +413,8 @@ class PostgresLedger(Ledger):
             f"SELECT {JOB_COLUMNS}, (SELECT json_agg(json_build_array({VIDEO_COLUMNS}) ORDER BY v.n) FROM videos v"
             f" WHERE v.job = jobs.id) FROM jobs WHERE {self._scope}{where} ORDER BY jobs.id",
             (*self._scope_params, *params))
-        return [JobRecord(*r[:4], JOB_STATES[r[4]], bool(r[5]), *r[6:-1],  # type: ignore[call-arg, misc]
-                          videos=tuple(VideoRecord(v[0], v[1], v[2], VIDEO_STATES[v[3]], *v[4:]) for v in r[-1] or ()))
-                for r in rows]
+        models: dict[str, str] = {}
+        return [job_record(r, (video_record(v) for v in r[-1] or ()), models) for r in rows]
 
     def paid_by_other_campaigns(self) -> list[tuple[dict[str, Any], float]]:
         """What the other campaigns of the shared ledger paid, in ONE statement over the jobs of every campaign

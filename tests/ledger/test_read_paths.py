@@ -112,7 +112,7 @@ def test_the_manifest_is_built_entry_by_entry_and_compared_a_line_at_a_time(
     output = tmp_path / "out"
     jobs = [planned(f"j{i}") for i in range(30)]
     # Read 4 rows at a time: pages end inside the jobs of 3 videos, and between jobs.
-    monkeypatch.setattr(ledger_base, "_PAGE", 4)
+    monkeypatch.setattr(ledger_base, "PAGE", 4)
     with Ledger.open_for_run(output) as ledger:
         rows = ledger.register(jobs)
         for i, job in enumerate(jobs):
