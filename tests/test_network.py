@@ -170,13 +170,15 @@ async def test_proxy_credentials_go_to_the_proxy(tls_sandbox: SandboxThread, ca_
 
 
 async def test_a_proxy_that_refuses_the_tunnel_stops_the_run_before_anything_is_sent(
-        tls_sandbox: SandboxThread, ca_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        tls_sandbox: SandboxThread, ca_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
     async with ForwardProxy(require_auth="Basic c29tZW9uZTplbHNl") as proxy:
         monkeypatch.setenv("SSL_CERT_FILE", str(ca_file))
         monkeypatch.setenv("HTTPS_PROXY", proxy.url)  # no credentials: 407
         with pytest.raises(ConfigError, match=r"the proxy refused to open a tunnel \(HTTP 407"):
             await _run_off_loop(campaign(tmp_path), run_config(tls_sandbox, key=KEY))
     assert tls_sandbox.counters.requests == {}
+    assert "retry" not in caplog.text  # credentials do not appear by waiting
 
 
 def test_an_unreachable_proxy_is_named(tmp_path: Path, refused_port: tuple[int, object],
@@ -187,9 +189,11 @@ def test_an_unreachable_proxy_is_named(tmp_path: Path, refused_port: tuple[int, 
         run_campaign(campaign(tmp_path), config, install_signal_handlers=False)
 
 
-def test_without_the_ca_the_servers_certificate_is_refused(tls_sandbox: SandboxThread, tmp_path: Path) -> None:
+def test_without_the_ca_the_servers_certificate_is_refused_at_once(tls_sandbox: SandboxThread, tmp_path: Path,
+                                                                   caplog: pytest.LogCaptureFixture) -> None:
     with pytest.raises(ConfigError, match="certificate verify failed"):
         run_campaign(campaign(tmp_path), run_config(tls_sandbox, key=KEY), install_signal_handlers=False)
+    assert "retry" not in caplog.text  # a certificate does not verify by waiting
 
 
 @pytest.mark.slow

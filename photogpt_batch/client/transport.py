@@ -2,7 +2,8 @@
 one retry loop with one rule for what may be sent again.
 
 * a ``GET`` is retried on 429, 5xx, connection errors and timeouts (capped backoff with full jitter,
-  ``Retry-After`` honoured);
+  ``Retry-After`` honoured), but not when the failure will not change by waiting: a certificate that does not
+  verify, or a proxy that asks for credentials or forbids the tunnel (407, 403);
 * ``POST /videos/generation`` creates a billed job and the API has no idempotency key, so it is sent again
   only when the request provably did not create anything: a 429 answer, or a connection that failed before
   a byte of the request was written. Any other failure after sending (timeout, dropped connection, 5xx,
@@ -54,6 +55,14 @@ def not_sent(exc: BaseException) -> str:
     if isinstance(exc, aiohttp.ClientProxyConnectionError):
         return "could not connect to the proxy"
     return "could not connect"
+
+
+def _lasting(exc: BaseException) -> bool:
+    """A failure before sending that a retry seconds later would meet again: a certificate that does not verify,
+    a proxy that wants credentials or forbids the tunnel. A refused connection or a proxy's 502 may pass."""
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+        return True
+    return isinstance(exc, aiohttp.ClientHttpProxyError) and exc.status in (403, 407)
 
 
 def located(failure: ApiError, where: str) -> str:
@@ -179,6 +188,8 @@ class Transport:
                 result = ok_envelope(reply, where, self._scrub) if 200 <= reply.status < 300 else None
             except _NOT_SENT_ERRORS as exc:
                 failure: ApiError = TransportError(f"{where}: {not_sent(exc)}: {self._scrub(str(exc))}")
+                if _lasting(exc):
+                    raise failure from exc
                 cause = exc
             except (*_WIRE_ERRORS, ProtocolError) as exc:  # type: ignore[misc]  # mypy cannot read a starred tuple
                 if is_post:

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
-from engine_helpers import fast_sandbox, posts
+from engine_helpers import engine_options, fast_sandbox, posts
 
+import photogpt_batch.engine
 from photogpt_batch.cli import cli
 from photogpt_batch.ledger import ledger_path
 from photogpt_batch.sandbox import SandboxThread
@@ -46,7 +47,10 @@ def sandbox():
 def invoke(sandbox: SandboxThread | None, *args: str) -> Result:
     env = {"PHOTOGPT_API_KEY": "test-key", "PHOTOGPT_BASE_URL": sandbox.base_url if sandbox else None,
            "PHOTOGPT_BATCH_LEDGER": None}
-    return CliRunner().invoke(cli, list(args), env=env)
+    # Polls and downloads at the tests' intervals (as `cli_in_process.run_main` does): the same requests, sooner.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(photogpt_batch.engine, "EngineOptions", engine_options)
+        return CliRunner().invoke(cli, list(args), env=env)
 
 
 def run_all(sandbox: SandboxThread, spec: Path, *extra: str) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import av
 from click.testing import CliRunner
+from engine_helpers import engine_options
 from PIL import Image
 
 from photogpt_batch import RunConfig, layout, load_campaign, run_campaign
@@ -36,7 +37,7 @@ def sent_prompts(output: Path) -> dict[str, str]:
 
 def test_drafts_then_exactly_the_finals_of_the_picked_drafts(tmp_path: Path) -> None:
     spec = copied("drafts.yaml", tmp_path)
-    config = RunConfig(sandbox=True)
+    config = RunConfig(sandbox=True, engine=engine_options())
     first = run_campaign(load_campaign(spec, hash_cache=tmp_path), config, install_signal_handlers=False)
     # The six drafts are made; the six finals wait for picks, which is not a failure.
     assert first.complete and not first.failed and len(first.waiting) == 6
@@ -80,7 +81,7 @@ def pixels(png: Path) -> bytes:
 
 def test_the_story_continues_each_shot_from_the_last_frame_of_the_one_before(tmp_path: Path) -> None:
     spec = copied("story.yaml", tmp_path)
-    summary = run_campaign(load_campaign(spec, hash_cache=tmp_path), RunConfig(sandbox=True),
+    summary = run_campaign(load_campaign(spec, hash_cache=tmp_path), RunConfig(sandbox=True, engine=engine_options()),
                            install_signal_handlers=False)
     assert summary.complete
     output = tmp_path / "out"

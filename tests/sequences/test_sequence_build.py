@@ -10,6 +10,7 @@ from pathlib import Path
 
 import av
 import pytest
+from engine_helpers import engine_options
 
 from photogpt_batch import RunConfig, layout, load_campaign, run_campaign
 from photogpt_batch.sandbox.picture import Picture, render
@@ -19,6 +20,11 @@ from photogpt_batch.views.status import read_status
 from photogpt_batch.views.status_render import status_json
 
 STORY = Path(__file__).resolve().parents[2] / "specs" / "story.yaml"
+
+
+def on_sandbox() -> RunConfig:
+    """The built-in sandbox (as ``--sandbox``), polled at the tests' intervals: the same requests, sooner."""
+    return RunConfig(sandbox=True, engine=engine_options())
 
 
 def sandbox_clip(path: Path, prompt: str, seconds: int) -> Path:
@@ -84,7 +90,7 @@ def test_the_story_runs_on_the_sandbox_and_its_sequence_is_rebuilt_only_when_a_c
     campaign = load_campaign(spec, hash_cache=tmp_path)
     output = campaign.output
     assert sequence_states(output, campaign.sequences, [])[0].waiting == ("shot-1", "shot-2", "shot-3")
-    assert run_campaign(campaign, RunConfig(sandbox=True), install_signal_handlers=False).complete
+    assert run_campaign(campaign, on_sandbox(), install_signal_handlers=False).complete
 
     film = output / layout.sequence_path("story")
     clips = [decoded(output / layout.video_path(f"shot-{n}", 1)) for n in (1, 2, 3)]
@@ -102,7 +108,7 @@ def test_the_story_runs_on_the_sandbox_and_its_sequence_is_rebuilt_only_when_a_c
 
     # A rerun with nothing changed leaves the file alone (same inode, same time).
     before = film.stat()
-    run_campaign(load_campaign(spec, hash_cache=tmp_path), RunConfig(sandbox=True), install_signal_handlers=False)
+    run_campaign(load_campaign(spec, hash_cache=tmp_path), on_sandbox(), install_signal_handlers=False)
     after = film.stat()
     assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
     assert json.loads(layout.manifest_path(output).read_text(encoding="utf-8").splitlines()[-1])["sequence"] == "story"
@@ -111,7 +117,7 @@ def test_the_story_runs_on_the_sandbox_and_its_sequence_is_rebuilt_only_when_a_c
     spec.write_text(spec.read_text(encoding="utf-8").replace("sweeps across the dark sea", "sweeps the bay"),
                     encoding="utf-8")
     changed = load_campaign(spec, hash_cache=tmp_path)
-    run_campaign(changed, RunConfig(sandbox=True), install_signal_handlers=False)
+    run_campaign(changed, on_sandbox(), install_signal_handlers=False)
     record = json.loads((output / layout.sequence_record_path("story")).read_text(encoding="utf-8"))
     new_clip = hashlib.sha256((output / layout.video_path("shot-2", 1)).read_bytes()).hexdigest()
     assert record["clips"][1] == new_clip and record["sha256"] == hashlib.sha256(film.read_bytes()).hexdigest()
