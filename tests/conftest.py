@@ -58,9 +58,9 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Producer) -> Schedul
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
     """``-n auto``: three workers per core, at most 8. The suite mostly waits (on servers, on the processes it
     starts, on jobs' timings), so one worker per core leaves the cores idle (on 2 cores, ``-m "not slow"`` took
-    56 s with 4 workers, 46 s with 6, 50 s with 8: each worker also collects the suite, 3 s of CPU); each worker starts its own
-    PostgreSQL cluster for the shared-ledger tests, hence the cap. When only named tests (``path::test``) are
-    asked for, one process: starting workers would take longer than the tests."""
+    56 s with 4 workers, 46 s with 6, 50 s with 8: each worker also collects the suite, 3 s of CPU); each
+    worker starts its own PostgreSQL cluster for the shared-ledger tests, hence the cap. When only named tests
+    (``path::test``) are asked for, one process: starting workers would take longer than the tests."""
     if config.args and all("::" in arg for arg in config.args):
         return 0
     return min(8, 3 * (os.cpu_count() or 1))
