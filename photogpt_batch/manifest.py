@@ -75,4 +75,3 @@ def rewrite(output: Path, entries: Iterable[dict[str, Any]]) -> None:
     """
     replace_unless_same(manifest_path(output), (entry_line(entry).encode("utf-8") for entry in entries),
                         durable=True)
-

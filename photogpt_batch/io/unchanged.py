@@ -18,7 +18,6 @@ from typing import BinaryIO
 from ..layout import tmp_path
 from .durable import fsync_dir, open_owned
 
-_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _BLOCK = 1 << 20
 
 
@@ -71,8 +70,8 @@ def replace_unless_same(path: Path, pieces: Iterable[bytes], *, durable: bool) -
 def _existing(path: Path) -> BinaryIO | None:
     """The file already at ``path``, open for reading, if it is a regular file (a link is replaced, not read)."""
     try:
-        fd = os.open(path, os.O_RDONLY | _NOFOLLOW)
-    except OSError:
+        fd = open_owned(path, os.O_RDONLY)
+    except OSError:  # missing, or a link (LinkRefused)
         return None
     try:
         regular = stat.S_ISREG(os.fstat(fd).st_mode)  # a folder opens too, and is not read

@@ -114,7 +114,6 @@ def write_page(output: Path, pieces: Iterable[str]) -> Path:
     unless it already holds exactly that: a rerun of a finished campaign writes nothing. A link in its place is
     replaced. The page is never held whole (`replace_unless_same`)."""
     path = page_path(output)
-    output.mkdir(parents=True, exist_ok=True)
     replace_unless_same(path, (piece.encode("utf-8") for piece in pieces), durable=False)
     return path
 
