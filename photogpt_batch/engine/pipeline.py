@@ -65,7 +65,7 @@ class Engine:
         self._submits: set[asyncio.Task[Any]] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._jobs = {job.id: job for job in campaign.jobs}
-        self.scheduler = Scheduler(campaign.needs, {}, ())
+        self.scheduler = Scheduler(campaign.needs, (), ())
         self._rows: dict[str, JobRecord] = {}  # the record of each planned job of this run, by id
         self._open = 0  # current jobs' flows started and not ended
         self._changed = asyncio.Event()  # a flow ended: the feeder looks at the queue again
@@ -323,11 +323,10 @@ class Engine:
         planned ones: ready to send, or waiting for their needs (the picks are read once, now), or blocked."""
         gated = any(need.picked for needs in self.campaign.needs.values() for need in needs)
         picks = recorded_picks(self.ledger) if gated else None
-        # The record of every job that another needs, those left out by --only included (a need met by an
-        # earlier run counts); only those: the others' records are not kept for the run (20,000 of them, ~30 MB).
-        needed = {need.job for needs in self.campaign.needs.values() for need in needs}
-        kept = {r.job_id: r for r in self.ledger.jobs() if r.job_id in needed} if needed else {}
-        self.scheduler = Scheduler(self.campaign.needs, kept, {p["job"] for p in (picks or {}).get("jobs", ())})
+        # Every job's record, those left out by --only included (a need met by an earlier run counts); the
+        # scheduler keeps those of the jobs others need. Without needs, nothing to read.
+        self.scheduler = Scheduler(self.campaign.needs, self.ledger.jobs() if self.campaign.needs else (),
+                                   {p["job"] for p in (picks or {}).get("jobs", ())})
         for record in records:
             if record.state == JobState.PLANNED:
                 self._rows[record.job_id] = record

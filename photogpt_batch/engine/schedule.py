@@ -22,19 +22,20 @@ from ..readiness import BLOCKED, Readiness, job_readiness
 class Scheduler:
     """The ready queue and the waiting and blocked jobs of one run.
 
-    ``needs``: the campaign's needs; ``records``: the current record of each job that another needs (kept up to
-    date by `finished`); ``picks``: the recorded picks, read once at the start of the run.
+    ``needs``: the campaign's needs; ``records``: current records, of which those of the jobs another needs are
+    kept (and kept up to date by `finished`): no readiness looks at the others, and a run of 20,000 jobs would
+    hold them all; ``picks``: the recorded picks, read once at the start of the run.
     """
 
-    def __init__(self, needs: Mapping[str, tuple[Need, ...]], records: dict[str, JobRecord],
+    def __init__(self, needs: Mapping[str, tuple[Need, ...]], records: Iterable[JobRecord],
                  picks: Collection[str]):
         self.needs = needs
-        self.records = records
         self.picks = frozenset(picks)
         self.dependants: dict[str, list[str]] = collections.defaultdict(list)
         for job, job_needs in needs.items():
             for need in job_needs:
                 self.dependants[need.job].append(job)
+        self.records = {r.job_id: r for r in records if r.job_id in self.dependants}
         #: Planned jobs whose needs are met, in spec order as they became ready: sent first come, first served.
         self.ready: collections.deque[str] = collections.deque()
         #: Planned jobs of this run whose needs are not met yet.
@@ -58,11 +59,9 @@ class Scheduler:
         return found
 
     def finished(self, record: JobRecord) -> tuple[list[str], list[str]]:
-        """A job's flow ended with ``record`` as its state: look again at the waiting jobs that need it (and,
-        through a block, at theirs). Returns the jobs that became ready (already queued) and those found
-        blocked."""
-        if record.job_id not in self.dependants:
-            return [], []  # no job needs it: no readiness depends on its record, which is not kept
+        """The flow of a job that others need (`has_dependants`) ended with ``record`` as its state: look again
+        at the waiting jobs that need it (and, through a block, at theirs). Returns the jobs that became ready
+        (already queued) and those found blocked."""
         self.records[record.job_id] = record
         self._memo.clear()  # a record changed: what was found before may not hold
         became_ready: list[str] = []

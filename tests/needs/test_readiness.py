@@ -59,7 +59,7 @@ def test_a_long_chain_does_not_overflow_the_stack() -> None:
     records = {"s0": record("s0", JobState.FAILED, error="boom")}
     assert job_readiness(f"s{n - 1}", needs, records, ()).root == "s0"
     # And the engine admitting every job of the chain, one by one, does not walk the chain again for each.
-    scheduler = Scheduler(needs, dict(records), ())
+    scheduler = Scheduler(needs, records.values(), ())
     for i in range(1, n):
         scheduler.admit(f"s{i}")
     assert len(scheduler.blocked) == n - 1 and not scheduler.ready
