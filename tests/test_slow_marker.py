@@ -1,8 +1,10 @@
 """`pytest -m "not slow"` stays a fast inner loop: every test that starts a process carries the ``slow`` marker.
 
 A test starts a process when it, a function of its module that it calls, or a fixture of its module that it
-uses calls ``subprocess.run``/``Popen``/... or ``asyncio.create_subprocess_exec``. (Helpers imported from other
-modules are not followed: mark such tests by hand.)
+uses calls ``subprocess.run``/``Popen``/... or ``asyncio.create_subprocess_exec``, or when it uses one of the
+shared fixtures that start a server process (`PROCESS_FIXTURES`: a PostgreSQL cluster costs its worker an initdb
+and a server's start, seconds of CPU). (Helpers imported from other modules are not followed: mark such tests by
+hand.)
 """
 
 from __future__ import annotations
@@ -13,6 +15,10 @@ from pathlib import Path
 TESTS = Path(__file__).parent
 SPAWNERS = {("subprocess", name) for name in ("run", "Popen", "call", "check_call", "check_output")} | {
     ("asyncio", "create_subprocess_exec"), ("asyncio", "create_subprocess_shell")}
+
+#: Fixtures of the conftest files that start a process: PostgreSQL (tests/ledger/conftest.py), moto with IAM checks
+#: on (tests/assets/conftest.py).
+PROCESS_FIXTURES = {"pg_cluster", "pg_url", "moto_with_auth"}
 
 Function = ast.FunctionDef | ast.AsyncFunctionDef
 
@@ -31,7 +37,8 @@ def unmarked_process_tests(source: str) -> list[str]:
     """The test functions in ``source`` that start a process and are not marked slow."""
     tree = ast.parse(source)
     functions = {node.name: node for node in ast.walk(tree) if isinstance(node, Function)}
-    spawning = {name for name, function in functions.items() if _spawns_directly(function)}
+    spawning = {name for name, function in functions.items()
+                if _spawns_directly(function) or {a.arg for a in function.args.args} & PROCESS_FIXTURES}
     grew = True
     while grew:  # a function that calls, or a test that uses as a fixture, a spawning function spawns too
         grew = False
@@ -83,7 +90,10 @@ def test_marked():
 
 def test_in_process():
     assert 1
+
+def test_on_postgresql(tmp_path, pg_url):
+    pass
 '''
-    assert unmarked_process_tests(source) == ["test_asyncio", "test_direct", "test_through_a_fixture",
-                                              "test_through_a_helper"]
+    assert unmarked_process_tests(source) == ["test_asyncio", "test_direct", "test_on_postgresql",
+                                              "test_through_a_fixture", "test_through_a_helper"]
     assert unmarked_process_tests("import pytest\npytestmark = pytest.mark.slow\n" + source) == []

@@ -164,6 +164,7 @@ def test_review_refuses_to_record_picks_filtered_by_the_old_ones(tmp_path: Path,
     assert result.exit_code == 2 and "without --only picked/unpicked" in result.stderr
 
 
+@pytest.mark.slow  # starts PostgreSQL
 def test_on_the_shared_ledger_the_shared_picks_select(tmp_path: Path, sandbox: SandboxThread, pg_url: str) -> None:
     spec = spec_file(tmp_path)
     run_all(sandbox, spec, "--ledger", pg_url)

@@ -20,6 +20,7 @@ def sandbox() -> Iterator[SandboxThread]:
         yield sb
 
 
+@pytest.mark.slow  # starts PostgreSQL
 def test_the_shared_picks_gate_the_stages_and_the_question(tmp_path: Path, sandbox: SandboxThread,
                                                            pg_url: str) -> None:
     run_drafts(tmp_path, sandbox, pg_url)
