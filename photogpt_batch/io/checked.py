@@ -21,8 +21,8 @@ The record is local to this machine and this folder, deliberately not in the led
 machines have their own disks, where inode numbers mean nothing. It is advisory: missing, unreadable, damaged,
 of another format, or in a folder that cannot be written, it is set aside (every file is hashed, as without it)
 and never fails a run; the run rebuilds it. It lives in ``<output>/.photogpt-batch/checked.sqlite3``
-(`layout.checked_path`): lookups are by primary key, one file at a time (nothing holds the whole table), and
-writes are batched, one transaction per `BATCH` files.
+(`layout.checked_path`): lookups are by primary key, one file at a time (nothing holds the whole table), within
+one read transaction, and writes are batched, one transaction per `BATCH` files.
 """
 
 from __future__ import annotations
@@ -85,6 +85,10 @@ class CheckedFiles:
         if conn is None or not sha256:
             return False
         try:
+            if not conn.in_transaction:
+                # One read transaction for a rerun's lookups (until the next flush): each statement on its own
+                # would take and release WAL's read lock, three quarters of the cost of a lookup.
+                conn.execute("BEGIN")
             row = conn.execute("SELECT dev, ino, size, mtime_ns, ctime_ns, sha256 FROM checked WHERE path = ?",
                                (rel,)).fetchone()
             return row is not None and row[5] == sha256 and tuple(row[:5]) == fingerprint(found)
@@ -119,7 +123,8 @@ class CheckedFiles:
         if not pending or self._conn is None:
             return
         try:
-            self._conn.execute("BEGIN")
+            if not self._conn.in_transaction:  # else the lookups' read transaction, which this one write ends
+                self._conn.execute("BEGIN")
             self._conn.executemany("INSERT OR REPLACE INTO checked VALUES (?, ?, ?, ?, ?, ?, ?)", pending)
             self._conn.execute("COMMIT")
         except _TROUBLE as exc:
