@@ -108,6 +108,8 @@ def _check_accepted_models(ctx: click.Context, param: click.Parameter, values: t
 @click.option("--resubmit-in-doubt", is_flag=True,
               help="Submit again jobs whose earlier submission has an unknown outcome (may pay twice).")
 @click.option("--no-verify", is_flag=True, help="Trust downloaded files by size without re-hashing them.")
+@click.option("--rehash", is_flag=True, help="Re-read every downloaded file to check its sha256, even those "
+              "unchanged since they were last checked, and record them afresh.")
 @click.option("--fresh", is_flag=True, help="Start the campaign over in an empty folder although another folder "
               "on this machine holds its paid jobs (pays for every job again).")
 @click.option("--max-credits", type=click.FloatRange(min=0, min_open=True), callback=_finite_credits,
@@ -125,7 +127,7 @@ def _check_accepted_models(ctx: click.Context, param: click.Parameter, values: t
 @click.pass_context
 def run(ctx: click.Context, spec: str, output: str | None, only: tuple[str, ...], concurrency: int,
         download_concurrency: int, requests_per_second: float, sandbox: bool, accept_models: tuple[str, ...],
-        assets: str | None, retry_failed: bool, resubmit_in_doubt: bool, no_verify: bool, fresh: bool,
+        assets: str | None, retry_failed: bool, resubmit_in_doubt: bool, no_verify: bool, rehash: bool, fresh: bool,
         max_credits: float | None, prices: tuple[str, ...], yes: bool, quiet: bool, as_json: bool,
         ledger: str | None) -> None:
     """Make the output folder match the spec: submit what is missing, resume what is in flight, download.
@@ -140,10 +142,13 @@ def run(ctx: click.Context, spec: str, output: str | None, only: tuple[str, ...]
 
     if accept_models and not sandbox:
         raise click.UsageError("--accept-model applies to the local sandbox: add --sandbox")
+    if rehash and no_verify:
+        raise click.UsageError("--rehash reads every file and --no-verify none: give one of them")
     url = resolve_ledger(ledger)
     campaign = load_for_command(spec, as_json, output, only, url)
     options = EngineOptions(concurrency=concurrency, download_concurrency=download_concurrency,
                             retry_failed=retry_failed, resubmit_in_doubt=resubmit_in_doubt, verify_files=not no_verify,
+                            rehash=rehash,
                             max_credits=max_credits, confirm=None if yes or not _interactive() else _ask_to_pay,
                             stated_prices=_prices(prices))
     total = sum(job.num_videos for job in campaign.jobs)

@@ -34,6 +34,9 @@ class EngineOptions:
     download_attempts: int = 6
     prepare_attempts: int = 3
     verify_files: bool = True
+    #: Hash every downloaded file kept, ignoring the record of those already checked (`io.checked`), and
+    #: record them afresh.
+    rehash: bool = False
     poll_min_interval: float = 0.2
     poll_max_interval: float = 8.0
     poll_first_interval: float = 1.0  # until the first job is seen to finish and intervals can adapt

@@ -17,6 +17,7 @@ from pathlib import Path
 from .. import manifest
 from ..campaign import PlannedJob
 from ..client import ApiError, AuthError, Conflict
+from ..io.checked import CheckedFiles
 from ..io.durable import describe, owned_dirs
 from ..layout import ASIDE_MARK, earlier_video_path, last_frame_path, last_frame_saved, part_path, video_path
 from ..ledger import JobRecord, JobState, Ledger, VideoRecord, VideoState, pending_videos
@@ -43,6 +44,8 @@ class Downloads:
         self.slots = asyncio.Semaphore(ctx.options.download_concurrency)
         self._prepare_estimate = ctx.options.prepare_first_estimate  # learned as downloads complete
         self._manifest = manifest.Appender(ctx.output)
+        #: The files already checked, by their stat fingerprint: a rerun does not read them again (`io.checked`).
+        self.checked = CheckedFiles(ctx.output, rehash=ctx.options.rehash)
         #: The current version of each job that has had more than one (set by `versions.place_version_files`).
         self.versions: dict[str, int] = {}
         #: Per job row: the images its success listed (see `lastframe`).
@@ -139,6 +142,8 @@ class Downloads:
                         return
                     result = await fetch_file(ctx.client.session, url, dest, read_timeout=options.read_timeout,
                                               root=self.output)
+                # Its fingerprint as soon as it is in place, before anything else can touch it.
+                placed = _lstat(dest)
             except UrlExpired:
                 url, last_error = None, "the file URL expired"
                 continue
@@ -159,6 +164,9 @@ class Downloads:
                 last_error = f"cannot write {rel}: {describe(exc)}"
                 break
             await ledger.mark_video_downloaded(record.row, video.n, rel, result.bytes, result.sha256)
+            if placed is not None and stat.S_ISREG(placed.st_mode) and placed.st_size == result.bytes:
+                # Recorded as checked, with the sha256 computed as it streamed: the next run need not read it.
+                self.checked.downloaded(rel, placed, result.sha256)
             lastframe.discard_stale(dest)
             if folder_existed:  # a new folder has nothing set aside in it: no listing on the common path
                 _drop_copies_set_aside(dest, result.bytes, result.sha256)
@@ -232,7 +240,9 @@ class Downloads:
             not v.path or last_frame_saved(self.output, v.path) for v in record.videos)
 
     def file_intact(self, video: VideoRecord) -> bool:
-        """A downloaded file is trusted only if it is there with the recorded size (and hash)."""
+        """A downloaded file is trusted only if it is there with the recorded size and hash: its content is
+        hashed, unless the record of checked files (`io.checked`) holds it with the same stat fingerprint and
+        the ledger's sha256, which says it has not changed since it was last hashed."""
         if not video.path:
             return False
         # os.path, not pathlib: a rerun asks this of every file it keeps (20,000 jobs, 20,000 paths).
@@ -245,15 +255,21 @@ class Downloads:
             return False
         if not stat.S_ISREG(found.st_mode) or found.st_size != video.bytes:
             return False
+        if not self.ctx.options.verify_files or self.checked.vouches(video.path, found, video.sha256):
+            return True
         try:
-            return not self.ctx.options.verify_files or hash_file(path).hexdigest() == video.sha256
+            intact = hash_file(path).hexdigest() == video.sha256
         except OSError:  # unreadable: fetched again, and the file there is set aside, not trusted
             return False
+        if intact and video.sha256:
+            self.checked.hashed(video.path, found, video.sha256)  # the lstat before the read: see io.checked
+        return intact
 
     def close(self) -> str | None:
-        """Close the appended manifest and rewrite ``manifest.jsonl`` from the ledger; returns why it could not
-        be written (the run still reports)."""
+        """Close the appended manifest and the record of checked files, and rewrite ``manifest.jsonl`` from
+        the ledger; returns why it could not be written (the run still reports)."""
         self._manifest.close()
+        self.checked.close()
         try:
             write_manifest(self.output, self.ctx.ledger, self.ctx.sequences)
         except OSError as exc:
@@ -266,6 +282,14 @@ def write_manifest(output: Path, ledger: Ledger, sequences: dict[str, tuple[str,
     per sequence written; raises `OSError` when it cannot be written."""
     entries = lastframe.annotate(output, ledger.iter_manifest_entries())
     manifest.rewrite(output, itertools.chain(entries, manifest_lines(output, sequences)))
+
+
+def _lstat(path: Path) -> os.stat_result | None:
+    """``os.lstat``, None when it fails (the record of checked files is advisory: it never fails a download)."""
+    try:
+        return os.lstat(path)
+    except OSError:
+        return None
 
 
 def _drop_copies_set_aside(dest: Path, size: int, sha256: str) -> None:
