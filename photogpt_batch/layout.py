@@ -9,6 +9,7 @@ no job id may take.
             lock                  LOCK_FILE, held by the runner writing into the folder
             campaign              CLAIM_FILE, the campaign a shared-ledger run claimed the folder for (via .tmp)
             sandbox-jobs.jsonl    SANDBOX_JOBS_FILE, the jobs of ``run --sandbox``'s in-process sandbox
+            views.json            VIEWS_FILE, what the manifest and the review page were written from (via .tmp)
             frames/               FRAMES_DIR: frames taken from videos to feed other jobs (``from:``)
                 <sha256>.<frame>.png  frame ``first``, ``last`` or ``2.5s`` of the video with that sha256
         sequences/                SEQUENCES_DIR: the spec's sequences, each its jobs' videos joined
@@ -47,6 +48,8 @@ LEDGER_FILE = "ledger.sqlite3"
 LOCK_FILE = "lock"
 CLAIM_FILE = "campaign"
 SANDBOX_JOBS_FILE = "sandbox-jobs.jsonl"
+#: What each view (the manifest, the review page) was last written from, and the file it was written to.
+VIEWS_FILE = "views.json"
 #: The frames extracted from the jobs' videos for the jobs that take them as inputs: by the video's content and the
 #: frame, so a rerun reuses one, and a video downloaded again with other content gets its own.
 FRAMES_DIR = "frames"
@@ -135,6 +138,11 @@ def claim_path(output: Path) -> Path:
 def sandbox_jobs_path(output: Path) -> Path:
     """Where ``run --sandbox`` keeps its sandbox's jobs, so an interrupted rehearsal resumes."""
     return ledger_dir(output) / SANDBOX_JOBS_FILE
+
+
+def views_path(output: Path) -> Path:
+    """Where the fingerprints of the views (the manifest, the review page) are recorded (`io.stamps`)."""
+    return ledger_dir(output) / VIEWS_FILE
 
 
 def frame_path(output: Path, video_sha256: str, frame: str) -> Path:

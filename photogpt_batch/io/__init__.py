@@ -1,3 +1,4 @@
 """Files the tool writes: `durable` (link-safe, durable writes inside the output folder and the folders it owns),
-`jsonstream` (large JSON documents written piece by piece) and `unchanged` (a file replaced with content given in
-pieces, unless it already holds it). Standard library only, and the layout's names."""
+`jsonstream` (large JSON documents written piece by piece), `unchanged` (a file replaced with content given in
+pieces, unless it already holds it) and `stamps` (a view not made at all when what it is made from did not change).
+Standard library only, the layout's names and the tool's version."""
