@@ -10,6 +10,7 @@ no job id may take.
             campaign              CLAIM_FILE, the campaign a shared-ledger run claimed the folder for (via .tmp)
             sandbox-jobs.jsonl    SANDBOX_JOBS_FILE, the jobs of ``run --sandbox``'s in-process sandbox
             checked.sqlite3       CHECKED_FILE, the files already checked, local and disposable (``io.checked``)
+            views.json            VIEWS_FILE, what the manifest and the review page were written from (via .tmp)
             frames/               FRAMES_DIR: frames taken from videos to feed other jobs (``from:``)
                 <sha256>.<frame>.png  frame ``first``, ``last`` or ``2.5s`` of the video with that sha256
         sequences/                SEQUENCES_DIR: the spec's sequences, each its jobs' videos joined
@@ -51,6 +52,8 @@ SANDBOX_JOBS_FILE = "sandbox-jobs.jsonl"
 #: The record of the downloaded files already checked, by their stat fingerprint (`io.checked`): local to this
 #: machine and folder (never in the ledger), and disposable (SQLite adds its -wal and -shm beside it).
 CHECKED_FILE = "checked.sqlite3"
+#: What each view (the manifest, the review page) was last written from, and the file it was written to.
+VIEWS_FILE = "views.json"
 #: The frames extracted from the jobs' videos for the jobs that take them as inputs: by the video's content and the
 #: frame, so a rerun reuses one, and a video downloaded again with other content gets its own.
 FRAMES_DIR = "frames"
@@ -144,6 +147,11 @@ def sandbox_jobs_path(output: Path) -> Path:
 def checked_path(output: Path) -> Path:
     """The record of an output folder's files already checked (see `io.checked`)."""
     return ledger_dir(output) / CHECKED_FILE
+
+
+def views_path(output: Path) -> Path:
+    """Where the fingerprints of the views (the manifest, the review page) are recorded (`io.stamps`)."""
+    return ledger_dir(output) / VIEWS_FILE
 
 
 def frame_path(output: Path, video_sha256: str, frame: str) -> Path:

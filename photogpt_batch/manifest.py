@@ -2,7 +2,8 @@
 
 Lines are appended as videos land, so a reader can follow a run; at the end of every run the file is
 rewritten from the ledger (the source of truth) and atomically replaced, so a crash between a download and
-its manifest line never leaves the manifest short for long.
+its manifest line never leaves the manifest short for long. A run that changed nothing it is made from leaves it
+as it is, without making it (`rewrite_view`, `stamp`).
 """
 
 from __future__ import annotations
@@ -11,18 +12,24 @@ import contextlib
 import json
 import logging
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
+from .io import stamps
 from .io.durable import describe, open_owned
 from .io.unchanged import replace_unless_same
-from .layout import manifest_path
+from .layout import MANIFEST, manifest_path, sequence_path, sequence_record_path
+
+if TYPE_CHECKING:
+    from .ledger import Ledger
 
 log = logging.getLogger(__name__)
 #: The manifest's JSON: compact, UTF-8 as is. Made once: ``json.dumps`` with options makes an encoder per call,
 #: and a run's end writes a line per video of the campaign.
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+#: What a manifest line holds, in its fingerprint: a change of it makes the manifest again.
+FORMAT = 1
 
 
 def entry_line(entry: dict[str, Any]) -> str:
@@ -75,3 +82,20 @@ def rewrite(output: Path, entries: Iterable[dict[str, Any]]) -> None:
     """
     replace_unless_same(manifest_path(output), (entry_line(entry).encode("utf-8") for entry in entries),
                         durable=True)
+
+
+def stamp(ledger: Ledger, output: Path, sequences: Mapping[str, tuple[str, ...]]) -> str:
+    """The fingerprint of what the manifest is made from (`io.stamps`): the ledger (which one, and its revision)
+    and the spec's sequences with their files. The last frames it names are files a run fetches: a run that
+    fetched anything makes it again whatever this says."""
+    names = list(sequences)
+    paths = [path for name in names for path in (sequence_path(name), sequence_record_path(name))]
+    return stamps.fingerprint("manifest", FORMAT, ledger.identity(), ledger.revision(),
+                              {name: list(jobs) for name, jobs in sequences.items()}, stamps.files(output, paths))
+
+
+def rewrite_view(output: Path, inputs: str, entries: Callable[[], Iterable[dict[str, Any]]], *, reuse: bool) -> bool:
+    """`rewrite` the manifest with ``entries()`` and record it with ``inputs`` (its `stamp`); with ``reuse``, one
+    already written from ``inputs`` and untouched since is left as it is, and ``entries`` is not called. Returns
+    whether it was made; raises `OSError` when it cannot be written."""
+    return stamps.write_view(output, MANIFEST, inputs, lambda: rewrite(output, entries()), reuse=reuse)

@@ -243,7 +243,8 @@ async def _run(campaign: Campaign, ledger: Ledger, base_url: str, key: str, netw
                     loop.remove_signal_handler(sig)
             if campaign.sequences and not summary.interrupted:
                 _write_sequences(campaign, ledger, engine.progress)
-            _write_review_page(campaign, ledger, engine.progress)
+            # A run that fetched no file keeps a page its fingerprint finds up to date (`review.page_stamp`).
+            _write_review_page(campaign, ledger, engine.progress, reuse=not engine.ctx.files_changed)
             return summary
     finally:
         await ledger.aclose()
@@ -275,13 +276,13 @@ def _write_sequences(campaign: Campaign, ledger: Ledger, progress: Progress) -> 
             progress.note(f"warning: the manifest was not rewritten with the sequences: {describe(exc)}")
 
 
-def _write_review_page(campaign: Campaign, ledger: Ledger, progress: Progress) -> None:
-    """Rewrite ``<output>/index.html`` (the review page) from the run's ledger. The page is a view of what
-    the run did: failing to write it is a warning, never a failed run."""
+def _write_review_page(campaign: Campaign, ledger: Ledger, progress: Progress, reuse: bool = False) -> None:
+    """Rewrite ``<output>/index.html`` (the review page) from the run's ledger; with ``reuse``, unless it is up to
+    date. The page is a view of what the run did: failing to write it is a warning, never a failed run."""
     from .review import ReviewPageError, write_review_page
 
     try:
-        write_review_page(campaign, ledger)
+        write_review_page(campaign, ledger, reuse=reuse)
     except ReviewPageError as exc:
         progress.note(f"warning: the review page was not written: {exc}")
 def refresh_credits(campaign: Campaign, config: RunConfig | None = None) -> int:

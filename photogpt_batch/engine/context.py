@@ -71,6 +71,10 @@ class RunContext:
     stager: Stager | None = None
     #: The spec's sequences (name → job ids): the manifest lists those written (`sequences.state`).
     sequences: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    #: Set once this run goes to fetch a job's files (its videos, its last frames; a file in the way is set aside):
+    #: the views (the manifest, the review page) show files the ledger does not record, so they are then made
+    #: again rather than kept by their fingerprints (`io.stamps`).
+    files_changed: bool = False
 
     def stop(self) -> None:
         """Nothing new is to be sent or started."""

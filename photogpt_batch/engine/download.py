@@ -58,6 +58,7 @@ class Downloads:
         that is no longer current (its videos go to ``<job-id>/v<k>/``), None for the current one. ``record``: the
         job's record as the run's start read it, when nothing has happened to the job since (not read again: a
         rerun of 20,000 done jobs would read each one)."""
+        self.ctx.files_changed = True  # videos and last frames are fetched, files set aside: the views are made again
         if record is None or just_succeeded:
             record = self.ctx.ledger.record(row)
         if just_succeeded:
@@ -267,21 +268,24 @@ class Downloads:
 
     def close(self) -> str | None:
         """Close the appended manifest and the record of checked files, and rewrite ``manifest.jsonl`` from
-        the ledger; returns why it could not be written (the run still reports)."""
+        the ledger (unless this run changed nothing it is made from: `write_manifest`); returns why it could not be
+        written (the run still reports)."""
         self._manifest.close()
         self.checked.close()
         try:
-            write_manifest(self.output, self.ctx.ledger, self.ctx.sequences)
+            write_manifest(self.output, self.ctx.ledger, self.ctx.sequences, reuse=not self.ctx.files_changed)
         except OSError as exc:
             return describe(exc)
         return None
 
 
-def write_manifest(output: Path, ledger: Ledger, sequences: dict[str, tuple[str, ...]]) -> None:
+def write_manifest(output: Path, ledger: Ledger, sequences: dict[str, tuple[str, ...]], *, reuse: bool = False) -> bool:
     """Rewrite ``manifest.jsonl``: a line per downloaded video from the ledger (with its last frame), then a line
-    per sequence written; raises `OSError` when it cannot be written."""
-    entries = lastframe.annotate(output, ledger.iter_manifest_entries())
-    manifest.rewrite(output, itertools.chain(entries, manifest_lines(output, sequences)))
+    per sequence written. With ``reuse`` (the run fetched no file), a manifest written from the same ledger
+    revision and sequences (`manifest.stamp`) and untouched since is left as it is, without being made. Returns
+    whether it was made; raises `OSError` when it cannot be written."""
+    return manifest.rewrite_view(output, manifest.stamp(ledger, output, sequences), lambda: itertools.chain(
+        lastframe.annotate(output, ledger.iter_manifest_entries()), manifest_lines(output, sequences)), reuse=reuse)
 
 
 def _lstat(path: Path) -> os.stat_result | None:

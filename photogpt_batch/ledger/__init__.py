@@ -21,10 +21,11 @@ Every transition is checked against `JOB_TRANSITIONS` / `VIDEO_TRANSITIONS`; an 
 `IllegalTransition` and changes nothing (other transitions in the same batch still commit).
 
 The package: `states` (state machines), `records`, `ops` (writes as values), `migrations` (both stores'),
-`writer` (group commit), `base` (`Ledger`, the interface), `content` (a campaign's content, for
-``ledger push`` / ``pull``), `sqlite` / `sqlite_file` (the folder's store),
-`postgres` / `pg_connect` / `pg_lock` / `pg_admin` (the shared store, its connections and migrations, its run
-lock, the ``ledger`` commands' lock handling), `stores` (choosing one from ``--ledger``),
+`writer` (group commit), `base` (`Ledger`, the interface), `revision` (what every committed write moves on, for
+the views made from the ledger), `content` (a campaign's content, for ``ledger push`` / ``pull``), `sqlite` /
+`sqlite_file` (the folder's store), `postgres` / `pg_tx` / `pg_connect` / `pg_lock` / `pg_admin` (the shared
+store, its write transactions, its connections and migrations, its run lock, the ``ledger`` commands' lock
+handling), `stores` (choosing one from ``--ledger``),
 `transfer` (``ledger push`` / ``pull``), `folder` (checks of a folder against its ledger).
 """
 

@@ -1,9 +1,9 @@
 """`Ledger`: the one interface the engine, ``plan``, ``status`` and reconciliation use, whatever the store.
 
-It is abstract: a store (`SqliteLedger` in an output folder, `PostgresLedger` in a shared database) supplies how
-to open, lock and close (`_release`), a write transaction (`_transaction`), reads (`_query` and `_snapshot`),
-one batch of ops in one transaction (`_run_batch`) and the group commit (`_commit_batch`, `_writer_conn`), and
-raises only the ledger's own errors (`LedgerWriteFailed` for a statement that fails), never its driver's.
+It is abstract: a store (`SqliteLedger` in an output folder, `PostgresLedger` in a shared database) supplies how to
+open, lock and close (`_release`), a write transaction (`_transaction`), reads (`_query`, `_snapshot`), one batch
+of ops in one transaction (`_run_batch`), the group commit (`_commit_batch`, `_writer_conn`) and the `revision` its
+writes move on, and raises only the ledger's own errors (`LedgerWriteFailed` for a failed statement), not its driver's.
 
 Ops are written one way: `Ledger.write` (group commit), of which the ``mark_...`` methods are shorthands. The
 steps that come before a run's transitions or outside a run are synchronous: `register` (the spec, in a
@@ -29,12 +29,13 @@ from ..campaign import PlannedJob, canonical_json
 from .errors import UnknownRecord
 from .ops import INSERT_EVENT, EventRow, JobTransition, Op, SetCredits, SetMeta, Tx, VideoTransition, with_offset
 from .records import Event, JobRecord, LockHolder, ReconciledJob, Reconciliation, VideoRecord, disposition
+from .revision import Revisioned
 from .rows import JOB_COLUMNS, PAGE, VIDEO_COLUMNS, job_record, video_record
 from .states import Disposition, JobState, VideoState
 from .writer import GroupCommit
 
 
-class Ledger(GroupCommit):
+class Ledger(GroupCommit, Revisioned):
     """A campaign's ledger, the single source of truth of its runs. Open one with `open_for_run` (writes,
     holding the campaign's lock) or `open_for_reading`; ``url`` picks the shared PostgreSQL store, else the
     output folder's SQLite ledger."""

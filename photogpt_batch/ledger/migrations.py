@@ -68,6 +68,13 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     # 4: each event's recording run's measured server clock offset (server − local seconds; NULL: unknown), so
     # that an event's time can be put on the server's clock whichever machine recorded it.
     ("ALTER TABLE events ADD COLUMN clock_offset REAL",),
+    # 5: the ledger's revision (`revision`): ``n`` moves on with every committed write of its content, so that the
+    # views written from it (the review page, the manifest) can tell whether they are still up to date. ``epoch``
+    # is drawn once, here: a ledger made again from scratch never repeats an earlier one's revisions.
+    (
+        "CREATE TABLE revision (id INTEGER PRIMARY KEY CHECK (id = 1), epoch TEXT NOT NULL, n INTEGER NOT NULL)",
+        "INSERT INTO revision (id, epoch, n) VALUES (1, lower(hex(randomblob(8))), 0)",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -153,5 +160,7 @@ PG_MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ),
     # 4: as SQLite's 4: each event's recording run's server clock offset (NULL: unknown).
     ("ALTER TABLE events ADD COLUMN clock_offset DOUBLE PRECISION",),
+    # 5: as SQLite's 5, per campaign: its row is made by the campaign's first write after this step (`revision`).
+    ("CREATE TABLE revision (campaign TEXT PRIMARY KEY, epoch TEXT NOT NULL, n BIGINT NOT NULL)",),
 )
 PG_SCHEMA_VERSION = len(PG_MIGRATIONS)

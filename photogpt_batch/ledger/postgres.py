@@ -8,7 +8,7 @@ the lock's fencing check, the ops, the events, COMMIT) runs in one dedicated thr
 and the event loop only waits for its future. psycopg's async connection would also keep the loop free, but
 a batch of a thousand transitions would then be thousands of loop wake-ups; one thread hand-off per batch is
 what SQLite's store does, and it keeps the transitions' SQL (shared with SQLite) synchronous. In that thread
-a batch is two round trips however many transitions it holds (see `PgTx`). Connecting, migrating and the
+a batch is two round trips however many transitions it holds (see `pg_tx.PgTx`). Connecting, migrating and the
 messages for a server that cannot be used are in `pg_connect`.
 
 Each caller resumes only once its batch is committed; a batch the server did not confirm (the connection
@@ -23,136 +23,29 @@ import contextlib
 import json
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from . import folder, pg_lock
 from .base import Ledger
-from .errors import LedgerError, LedgerUnavailable, LedgerUnusable, LedgerWriteFailed, ReadOnlyLedger, UnknownRecord
+from .errors import LedgerError, LedgerUnavailable, LedgerUnusable, LedgerWriteFailed, ReadOnlyLedger
 from .migrations import PG_SCHEMA_VERSION
-from .ops import Op, apply_ops, select_job_row, select_video_state
+from .ops import Op, apply_ops
 from .pg_connect import connect, first_line, load_psycopg, migrate, pg_sql, rollback_quietly, schema_version, unusable
+from .pg_tx import PgTx
 from .records import JobRecord, LockHolder
+from .revision import PG_READ, shown
 from .rows import JOB_COLUMNS, VIDEO_COLUMNS, job_record, video_record
 from .sqlite_file import FolderLock
-from .states import JOB_STATES, VIDEO_STATES, JobState, VideoState
+from .states import JobState
 from .stores import redact, scrub
 from .writer import Pending, fail_all, resolve
 
 
 class _SlowPath(Exception):
     """The batch's fast path met an op that fails: start over, one op at a time (`PostgresLedger._batch`)."""
-
-
-class PgTx:
-    """A psycopg connection in a transaction, as a `Tx`.
-
-    In a group commit (`fast`), a statement is a round trip and the writer thread waits for each (and then
-    for the GIL): so the batch's job and video states are read in two queries up front (`prefetch`), ops
-    check them there (`job_row`, `video_state`, kept current by `moved`), and their writes are queued and sent
-    with the COMMIT (`send_queued`). BEGIN, the fencing check and those reads go in one pipeline, the writes and
-    COMMIT in a second: a batch is two round trips, however many transitions it holds (it was ~2 per transition).
-    """
-
-    __slots__ = ("_reads", "campaign", "conn", "fence", "jobs", "queue", "videos")
-
-    def __init__(self, conn: Any, campaign: str, fence: Callable[[], None]) -> None:
-        self.conn = conn
-        self.campaign = campaign
-        self.fence = fence
-        self.queue: list[tuple[str, Sequence[Any]]] | None = None  # writes deferred to `flush`
-        self.jobs: dict[int, tuple[JobState, str]] = {}
-        self.videos: dict[tuple[int, int], VideoState] = {}
-        self._reads: tuple[Any, Any] = (None, None)
-
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
-        """One statement (queued, in the fast path: only writes go through here then)."""
-        if self.queue is not None:
-            self.queue.append((sql, params))
-            return None
-        return self.conn.execute(pg_sql(sql), params)
-
-    def executemany(self, sql: str, params: Any) -> Any:
-        """One statement per parameter tuple (pipelined by psycopg)."""
-        if self.queue is not None:
-            rows = [tuple(p) for p in params]
-            head, marks = sql.rsplit(" VALUES ", 1) if " VALUES (" in sql else (sql, "")
-            if marks and len(rows) > 1 and len(rows) * len(rows[0]) < 30000:
-                # One multi-row INSERT instead of a statement per row: the writes are sent in a pipeline anyway,
-                # but each statement costs the writer thread (and so the event loop, through the GIL) CPU.
-                self.queue.append((f"{head} VALUES {', '.join([marks] * len(rows))}",
-                                   [value for row in rows for value in row]))
-            else:
-                self.queue.extend((sql, row) for row in rows)
-            return None
-        cursor = self.conn.cursor()
-        cursor.executemany(pg_sql(sql), params)
-        return cursor
-
-    def set_meta(self, key: str, value: str) -> None:
-        """Upsert this campaign's ``meta`` row."""
-        self.execute("INSERT INTO meta (campaign, key, value) VALUES (?, ?, ?) ON CONFLICT (campaign, key)"
-                     " DO UPDATE SET value = excluded.value", (self.campaign, key, value))
-
-    def job_row(self, row: int) -> tuple[JobState, str]:
-        """From the prefetched states in the fast path, else from the database."""
-        if self.queue is None:
-            return select_job_row(self, row)
-        found = self.jobs.get(row)
-        if found is None:
-            raise UnknownRecord(f"no job row {row} in the ledger")
-        return found
-
-    def video_state(self, row: int, n: int) -> VideoState:
-        """From the prefetched states in the fast path, else from the database."""
-        if self.queue is None:
-            return select_video_state(self, row, n)
-        found = self.videos.get((row, n))
-        if found is None:
-            raise UnknownRecord(f"no video {n} of job row {row} in the ledger")
-        return found
-
-    def moved(self, row: int, n: int | None, to: str, created: int = 0) -> None:
-        """Keep the prefetched states current for the batch's later ops."""
-        if self.queue is None:
-            return
-        if n is None:
-            self.jobs[row] = (JOB_STATES[to], self.jobs[row][1])
-            for k in range(1, created + 1):
-                self.videos[(row, k)] = VideoState.PENDING
-        else:
-            self.videos[(row, n)] = VIDEO_STATES[to]
-
-    def prefetch(self, rows: list[int], generation: int) -> Any:
-        """Queue (in a pipeline) BEGIN, the fencing check and the reads of every named job's and video's state;
-        returns the fencing cursor. `prefetched` takes the results once the pipeline has synced."""
-        self.conn.execute("BEGIN")
-        fenced = self.conn.execute(pg_lock.FENCE, (self.campaign, generation))
-        self._reads = (self.conn.execute("SELECT id, state, job_id FROM jobs WHERE campaign = %s AND id = ANY(%s)",
-                                         (self.campaign, rows)),
-                       self.conn.execute("SELECT job, n, state FROM videos WHERE job = ANY(%s)", (rows,)))
-        return fenced
-
-    def prefetched(self) -> None:
-        """Keep the prefetched states; from now on writes are queued."""
-        jobs, videos = self._reads
-        self.jobs = {r: (JOB_STATES[state], job_id) for r, state, job_id in jobs.fetchall()}
-        self.videos = {(r, n): VIDEO_STATES[state] for r, n, state in videos.fetchall()}
-        self.queue = []
-
-    def send_queued(self) -> None:
-        """Send the queued writes (inside the caller's pipeline)."""
-        queue, self.queue = self.queue or [], None
-        for sql, params in queue:
-            self.conn.execute(pg_sql(sql), params)
-
-    def restart(self) -> None:
-        """Roll back and begin again (checking the lock again)."""
-        self.conn.execute("ROLLBACK")
-        self.conn.execute("BEGIN")
-        self.fence()
 
 
 class PostgresLedger(Ledger):
@@ -304,7 +197,9 @@ class PostgresLedger(Ledger):
             conn.execute("BEGIN")
             try:
                 self._fence()
-                yield PgTx(conn, self.campaign, self._fence)
+                tx = PgTx(conn, self.campaign, self._fence)
+                yield tx
+                tx.bump_revision()
                 conn.execute("COMMIT")
             except BaseException:
                 rollback_quietly(conn)
@@ -345,6 +240,7 @@ class PostgresLedger(Ledger):
                     pg_lock.check_fence(fenced.rowcount, self.campaign)
                     tx.prefetched()
                     results = apply_ops(tx, ops, psycopg.IntegrityError, _slow_path, self.clock_offset)
+                    tx.bump_revision()
                     tx.send_queued()
                     conn.execute("COMMIT")
             except psycopg.IntegrityError as exc:
@@ -426,6 +322,11 @@ class PostgresLedger(Ledger):
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with self._reading() as conn:
             return conn.execute(pg_sql(sql), params).fetchall()
+
+    def revision(self) -> str:
+        """The campaign's revision (`revision`): its row, moved on by every transaction that wrote, from any
+        machine."""
+        return shown(self._query(PG_READ, (self.campaign,)))
 
     @contextlib.contextmanager
     def _snapshot(self) -> Iterator[Any]:

@@ -27,6 +27,7 @@ from .folder import check_manifest_known
 from .migrations import SCHEMA_VERSION
 from .ops import Op, apply_ops, select_job_row, select_video_state
 from .records import LockHolder
+from .revision import SQLITE_READ, bump_if_changed, shown
 from .states import JobState, VideoState
 from .writer import Pending, fail_all, resolve
 
@@ -214,8 +215,10 @@ class SqliteLedger(Ledger):
         assert self._wtx is not None
         with self._write_mutex, f.failures_as_ledger_errors():
             conn.execute("BEGIN IMMEDIATE")
+            before = conn.total_changes
             try:
                 yield self._wtx
+                bump_if_changed(conn, before)
                 conn.execute("COMMIT")
             except BaseException:
                 f.rollback(conn)
@@ -224,6 +227,10 @@ class SqliteLedger(Ledger):
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with self._read_mutex, f.failures_as_ledger_errors(reading=True):
             return self._rconn.execute(sql, params).fetchall()
+
+    def revision(self) -> str:
+        """The ledger's revision (`revision`): its file's one row, moved on by every transaction that wrote."""
+        return shown(self._query(SQLITE_READ))
 
     @contextlib.contextmanager
     def _snapshot(self) -> Iterator[Any]:
@@ -281,13 +288,17 @@ class SqliteLedger(Ledger):
         self.commits += 1
 
     def _apply_ops(self, ops: Sequence[tuple[Op, float]]) -> list[Exception | None]:
-        """BEGIN and apply each (op, time), leaving the transaction open (`apply_ops`). Rolls back everything
-        and raises on anything else. The caller holds ``_write_mutex``."""
+        """BEGIN and apply each (op, time), leaving the transaction open (`apply_ops`) with the revision moved on
+        if it changed anything. Rolls back everything and raises on anything else. The caller holds
+        ``_write_mutex``."""
         conn = self._writer_conn()
         assert self._wtx is not None
         conn.execute("BEGIN IMMEDIATE")
+        before = conn.total_changes
         try:
-            return apply_ops(self._wtx, ops, sqlite3.IntegrityError, self._wtx.restart, self.clock_offset)
+            results = apply_ops(self._wtx, ops, sqlite3.IntegrityError, self._wtx.restart, self.clock_offset)
+            bump_if_changed(conn, before)  # the batch's COMMIT (`_commit`) follows: no write comes after this
+            return results
         except BaseException:
             f.rollback(conn)
             raise

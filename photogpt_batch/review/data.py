@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import stat
 from collections import Counter
@@ -20,6 +22,8 @@ from .picks import recorded_picks
 MODEL_AXIS = "model"
 #: The value of an axis for a job whose matrix does not have it (a job without a matrix, another entry's key).
 NO_VALUE = "—"
+#: The page data's format (its ``format`` key).
+FORMAT = 1
 
 #: What each disposition is called on a tile.
 STATE_LABELS = {
@@ -158,7 +162,7 @@ class PageData:
     def __init__(self, campaign: Campaign, ledger: Ledger):
         self._campaign, self._ledger = campaign, ledger
         axes = campaign_axes(campaign.jobs)
-        self.head: dict[str, Any] = {"format": 1, "campaign": campaign.name, "axes": axes}
+        self.head: dict[str, Any] = {"format": FORMAT, "campaign": campaign.name, "axes": axes}
         self._picks = recorded_picks(ledger)
         self._count = self._videos = 0
         self._credits: list[float] = []
@@ -202,6 +206,19 @@ class PageData:
             # Only a campaign with sequences reads the ledger's files for them.
             "sequences": sequence_tiles(campaign, ledger.manifest_entries()) if campaign.sequences else [],
         }
+
+
+def campaign_digest(campaign: Campaign) -> str:
+    """A digest of the campaign as the page shows it (for the page's fingerprint, `page.page_stamp`): its name, each
+    job's id, model, content (the request it sends: prompt, options) and axes, the jobs left out, the sequences
+    and the needs. Everything else the page shows comes from the ledger or from files. Tens of ms for 20,000 jobs."""
+    shown = [campaign.name,
+             [[job.id, job.model, job.content_hash, job.axes] for job in campaign.jobs],
+             campaign.skipped,
+             campaign.sequences,
+             {job: [[need.job, need.picked, need.via] for need in needs] for job, needs in campaign.needs.items()}]
+    text = json.dumps(shown, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def _fill_axes(job: dict[str, Any], axes: list[str]) -> dict[str, Any]:

@@ -5,6 +5,9 @@ Escaping is structural: the data goes into a ``<script type="application/json">`
 ``&`` and U+2028/U+2029 escaped, so no prompt, id or server message can close the block or be read as markup;
 the page's script builds every node with ``textContent``. A Content-Security-Policy lets only the page's own
 script and style run (by hash) and loads nothing from the network.
+
+The page is recorded with the fingerprint of what it is made from (`page_stamp`, `io.stamps`): at the end of a run
+that changed none of it, the page is left as it is, without being made.
 """
 
 from __future__ import annotations
@@ -22,12 +25,13 @@ from typing import Any
 
 from ..campaign import Campaign
 from ..errors import UsageError
+from ..io import stamps
 from ..io.durable import describe
 from ..io.unchanged import replace_unless_same
 from ..layout import PAGE as PAGE  # re-exported: the review package names its file
-from ..layout import page_path
+from ..layout import page_path, sequence_path, sequence_record_path
 from ..ledger import Ledger, LedgerError, redact
-from .data import PageData
+from .data import FORMAT, PageData, campaign_digest
 
 _MARKER = re.compile(r"\{\{(TITLE|CSP|STYLE|SCRIPT|DATA)\}\}")
 _JSON_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
@@ -118,12 +122,43 @@ def write_page(output: Path, pieces: Iterable[str]) -> Path:
     return path
 
 
-def write_review_page(campaign: Campaign, ledger: Ledger | None = None, ledger_url: str | None = None) -> Path:
+@cache
+def _assets_digest() -> str:
+    """The page's template, style and scripts, for its fingerprint (they change with the tool, or a checkout)."""
+    names = ("page.html", "page.css", "lineage.js", "page.js")
+    return hashlib.sha256("\0".join(_asset(name) for name in names).encode("utf-8")).hexdigest()
+
+
+def page_stamp(campaign: Campaign, ledger: Ledger) -> str:
+    """The fingerprint of what the page of ``campaign`` is made from (`io.stamps`): its format, template, style and
+    script; the ledger (which one, and its revision); the campaign as the page shows it (`data.campaign_digest`);
+    the sequences' files. The videos and last frames it shows are files a run fetches: a run that fetched any
+    makes the page again whatever this says."""
+    paths = [path for name in campaign.sequences for path in (sequence_path(name), sequence_record_path(name))]
+    return stamps.fingerprint("page", FORMAT, _assets_digest(), ledger.identity(), ledger.revision(),
+                              campaign_digest(campaign), stamps.files(campaign.output, paths))
+
+
+def _write_view(campaign: Campaign, ledger: Ledger, reuse: bool) -> Path:
+    """Make the page from ``ledger`` (unless ``reuse`` and it is up to date) and record its fingerprint."""
+
+    def write() -> None:
+        data = PageData(campaign, ledger)
+        write_page(campaign.output, _iter_page(data.head, data.jobs, data.tail))
+
+    stamps.write_view(campaign.output, PAGE, page_stamp(campaign, ledger), write, reuse=reuse)
+    return page_path(campaign.output)
+
+
+def write_review_page(campaign: Campaign, ledger: Ledger | None = None, ledger_url: str | None = None, *,
+                      reuse: bool = False) -> Path:
     """Write the review page of ``campaign`` into its output folder; returns its path.
 
     ``ledger``: an open ledger of the campaign (a run's own); by default its ledger is opened for reading: the
     folder's, or with ``ledger_url`` the shared one (a campaign that never ran shows every job as not
-    submitted). Raises `ReviewPageError`."""
+    submitted). The page is made, and recorded with its fingerprint (`page_stamp`); with ``reuse`` (the end of a
+    run that fetched no file) a page already made from the same inputs and untouched since is left as it is.
+    Raises `ReviewPageError`."""
     where = campaign.output if ledger_url is None else redact(ledger_url)
     try:
         if ledger is None:
@@ -133,10 +168,8 @@ def write_review_page(campaign: Campaign, ledger: Ledger | None = None, ledger_u
                     # Its jobs would be matched to this spec's by id: another campaign's videos under these names.
                     raise ReviewPageError(f"{campaign.output} belongs to campaign {owner!r}, not {campaign.name!r}: "
                                        "give --output the folder of this campaign")
-                data = PageData(campaign, reader)
-                return write_page(campaign.output, _iter_page(data.head, data.jobs, data.tail))
-        data = PageData(campaign, ledger)
-        return write_page(campaign.output, _iter_page(data.head, data.jobs, data.tail))
+                return _write_view(campaign, reader, reuse)
+        return _write_view(campaign, ledger, reuse)
     except LedgerError as exc:
         raise ReviewPageError(f"cannot read the ledger in {where}: {exc}") from exc
     except OSError as exc:
