@@ -71,6 +71,9 @@ class Engine:
         self._changed = asyncio.Event()  # a flow ended: the feeder looks at the queue again
         self._error: BaseException | None = None  # the first error of a flow, which ends the run
         self._feeder: asyncio.Task[None] | None = None
+        #: Every current record as the start read them, with the ledger's revision before that read: kept only
+        #: by a run that found nothing to do, whose summary then reads nothing again if nothing was written since.
+        self._read: tuple[str, list[JobRecord]] | None = None
 
     @property
     def stopping(self) -> bool:
@@ -231,6 +234,8 @@ class Engine:
             await self.ledger.write(*reset)
             current = self._current()
         self._show_start(current.values(), earlier)
+        if work or earlier:
+            self._read = None  # a run with work holds no full read: at 100,000 jobs it is tens of MB
         by_row = {r.row: r for r in current.values()}
         return [by_row[row] for row in work], earlier
 
@@ -301,8 +306,11 @@ class Engine:
                 if (r.state == JobState.SUBMITTED and r.remote_id) or r.state == JobState.SUCCEEDED]
 
     def _current(self) -> dict[str, JobRecord]:
-        """The ledger's current record of each of the campaign's jobs."""
-        return {r.job_id: r for r in self.ledger.jobs() if r.job_id in self._jobs}
+        """The ledger's current record of each of the campaign's jobs (every record read is kept in `_read`)."""
+        revision = self.ledger.revision()  # before the read: unchanged later, nothing was written since
+        records = self.ledger.jobs()
+        self._read = (revision, records)
+        return {r.job_id: r for r in records if r.job_id in self._jobs}
 
     def _show_start(self, records: Iterable[JobRecord], earlier: Iterable[tuple[PlannedJob, JobRecord, int | None]]
                     ) -> None:
@@ -432,6 +440,8 @@ class Engine:
 
     def summary(self) -> RunSummary:
         """The summary of the campaign's current jobs, from the ledger, with this run's spend and budget."""
-        summary = summarise(self.ledger, self.campaign, sent=self.spend.sent)
+        read, self._read = self._read, None
+        current = read[1] if read is not None and self.ledger.revision() == read[0] else None
+        summary = summarise(self.ledger, self.campaign, sent=self.spend.sent, current=current)
         self.spend.fill(summary)
         return summary

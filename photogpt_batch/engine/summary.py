@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
-from ..campaign import Campaign
+from ..campaign import Campaign, PlannedJob
 from ..ledger import JobRecord, JobState, Ledger, VideoState
 from ..ledger.versions import unfinished_earlier, unfinished_outside
 from ..readiness import BLOCKED, WAITING, Readiness, readiness
@@ -77,14 +78,22 @@ class RunSummary:
         return self.budget_not_submitted > 0
 
 
-def summarise(ledger: Ledger, campaign: Campaign, sent: Iterable[int] = ()) -> RunSummary:
+def summarise(ledger: Ledger, campaign: Campaign, sent: Iterable[int] = (),
+              current: Iterable[JobRecord] | None = None) -> RunSummary:
     """What the ledger says about a campaign's jobs: done, failed (with reasons), in doubt; the campaign's
-    credits (every version, every run: what it paid) and those of the rows in ``sent`` (this run's)."""
+    credits (every version, every run: what it paid) and those of the rows in ``sent`` (this run's). The lists
+    are in the spec's order.
+
+    The current records are gone through once, a page at a time (`Ledger.iter_jobs`), keeping only the few that
+    other answers need (jobs with earlier versions, jobs the spec no longer holds, jobs of the needs graph): at
+    100,000 jobs, a full read held at the end of a run was its peak of memory. ``current``: the records the
+    caller already holds, read since the ledger last changed (nothing is read again)."""
     summary = RunSummary(jobs=len(campaign.jobs))
     this_run = set(sent)
     total = 0.0
-    current, earlier = ledger.jobs(), ledger.replaced()
-    for version in [*current, *earlier]:
+
+    def count_credits(version: JobRecord) -> None:
+        nonlocal total
         if version.credits is not None:
             total += version.credits
             summary.credits_jobs += 1
@@ -93,29 +102,73 @@ def summarise(ledger: Ledger, campaign: Campaign, sent: Iterable[int] = ()) -> R
         elif version.remote_id or version.state == JobState.IN_DOUBT:
             summary.credits_pending += 1
             summary.run_credits_pending += version.row in this_run
+
+    earlier = ledger.replaced()
+    with_earlier = {r.job_id for r in earlier}
+    position = {job.id: i for i, job in enumerate(campaign.jobs)}
+    in_graph = set(campaign.needs) | {need.job for needs in campaign.needs.values() for need in needs}
+    kept_earlier: list[JobRecord] = []  # current versions of jobs with earlier ones
+    outside: list[JobRecord] = []  # current versions of jobs the run does not hold
+    graph: dict[str, JobRecord] = {}  # current versions of the jobs of the needs graph, for their readiness
+    unsent: list[int] = []  # positions of jobs with nothing sent for their current content
+    recorded = bytearray(len(campaign.jobs))  # by position: the job has a record
+    lists = _Lists()
+    for record in ledger.iter_jobs() if current is None else current:
+        count_credits(record)
+        index = position.get(record.job_id)
+        if index is None:
+            outside.append(record)
+            continue
+        if record.job_id in with_earlier:
+            kept_earlier.append(record)
+        if record.job_id in in_graph:
+            graph[record.job_id] = record
+        job = campaign.jobs[index]
+        if record.content_hash != job.content_hash or record.state == JobState.PLANNED:
+            unsent.append(index)
+        else:
+            lists.sent(summary, index, job, record)
+        recorded[index] = 1
+    for version in earlier:
+        count_credits(version)
     summary.credits = total if summary.credits_jobs else None
-    spec_ids = {job.id for job in campaign.jobs}
     summary.earlier_unfinished = [(f"{r.job_id} v{k}", str(r.state)) for r, k in
-                                  unfinished_earlier([r for r in current if r.job_id in spec_ids], earlier)]
+                                  unfinished_earlier(kept_earlier, earlier)]
     skipped = set(campaign.skipped)
     summary.outside_unfinished = [(f"{r.job_id} v{k}", str(r.state), r.job_id in skipped)
-                                  for r, k in unfinished_outside(current, earlier, spec_ids)]
-    ready = _readiness(ledger, campaign, current)
-    for item in ledger.reconcile(campaign.jobs, current).jobs:
-        record = item.record
-        expected = item.planned.num_videos if item.planned else 0
-        if record is None or record.content_hash != (item.planned.content_hash if item.planned else None) or (
-                record.state == JobState.PLANNED):
-            found = ready.get(item.job_id)
-            if found is not None and found.state == WAITING:
-                summary.waiting.append((item.job_id, found.why))  # its videos are not expected of this run
-                continue
-            if found is not None and found.state == BLOCKED:
-                summary.blocked.append((item.job_id, found.why))
-            else:
-                summary.not_submitted.append(item.job_id)
-            summary.videos_expected += expected
+                                  for r, k in unfinished_outside(outside, earlier, position)]
+    ready = _readiness(ledger, campaign, graph)
+    # Then the jobs with no record at all: nothing was ever sent for them.
+    for index in [*unsent, *(i for i, seen in enumerate(recorded) if not seen)]:
+        job = campaign.jobs[index]
+        found = ready.get(job.id)
+        if found is not None and found.state == WAITING:
+            lists.waiting.append((index, (job.id, found.why)))  # its videos are not expected of this run
             continue
+        if found is not None and found.state == BLOCKED:
+            lists.blocked.append((index, (job.id, found.why)))
+        else:
+            lists.not_submitted.append((index, job.id))
+        summary.videos_expected += job.num_videos
+    lists.fill(summary)
+    return summary
+
+
+class _Lists:
+    """A summary's lists as the records come (in the ledger's order), each item with its job's place in the
+    spec; `fill` puts them in the spec's order."""
+
+    def __init__(self) -> None:
+        self.failed: list[tuple[int, tuple[str, str]]] = []
+        self.video_failures: list[tuple[int, tuple[str, str]]] = []
+        self.in_doubt: list[tuple[int, str]] = []
+        self.in_flight: list[tuple[int, str]] = []
+        self.not_submitted: list[tuple[int, str]] = []
+        self.waiting: list[tuple[int, tuple[str, str]]] = []
+        self.blocked: list[tuple[int, tuple[str, str]]] = []
+
+    def sent(self, summary: RunSummary, index: int, job: PlannedJob, record: JobRecord) -> None:
+        """Count a job whose current content was sent (``index``: its place in the spec)."""
         if record.state == JobState.SUCCEEDED:
             summary.succeeded += 1
             summary.videos_expected += len(record.videos)
@@ -123,22 +176,29 @@ def summarise(ledger: Ledger, campaign: Campaign, sent: Iterable[int] = ()) -> R
                 if video.state == VideoState.DOWNLOADED:
                     summary.videos_downloaded += 1
                 elif video.state == VideoState.FAILED:
-                    summary.video_failures.append((f"{item.job_id}/{video.n}", video.error or "download failed"))
-            continue
-        summary.videos_expected += expected
+                    self.video_failures.append((index, (f"{job.id}/{video.n}", video.error or "download failed")))
+            return
+        summary.videos_expected += job.num_videos
         if record.state == JobState.FAILED:
-            summary.failed.append((item.job_id, record.error or "failed"))
+            self.failed.append((index, (job.id, record.error or "failed")))
         elif record.state == JobState.IN_DOUBT:
-            summary.in_doubt.append(item.job_id)
+            self.in_doubt.append((index, job.id))
         else:
-            summary.in_flight.append(item.job_id)
-    return summary
+            self.in_flight.append((index, job.id))
+
+    def fill(self, summary: RunSummary) -> None:
+        """Set the summary's lists, in the spec's order (a job's videos in their order)."""
+        for name in ("failed", "video_failures", "in_doubt", "in_flight", "not_submitted", "waiting", "blocked"):
+            items: list[tuple[int, Any]] = getattr(self, name)
+            items.sort(key=lambda item: item[0])  # stable: a job's videos stay in their order
+            setattr(summary, name, [value for _, value in items])
 
 
-def _readiness(ledger: Ledger, campaign: Campaign, current: list[JobRecord]) -> dict[str, Readiness]:
-    """The readiness of the campaign's jobs that need others, from the ledger's records and recorded picks."""
+def _readiness(ledger: Ledger, campaign: Campaign, records: dict[str, JobRecord]) -> dict[str, Readiness]:
+    """The readiness of the campaign's jobs that need others, from the records of the needs graph's jobs (by id)
+    and the recorded picks."""
     if not campaign.needs:
         return {}
     picks = recorded_picks(ledger)
-    return readiness(campaign.needs, {r.job_id: r for r in current},
+    return readiness(campaign.needs, records,
                      {p["job"] for p in (picks or {}).get("jobs", ())})

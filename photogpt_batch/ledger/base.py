@@ -20,7 +20,7 @@ import contextlib
 import json
 import time
 from collections import Counter, defaultdict
-from collections.abc import Container, Iterable, Iterator, Sequence
+from collections.abc import Container, Iterable, Sequence
 from pathlib import Path, PurePath
 from types import TracebackType
 from typing import Any, Self
@@ -28,14 +28,15 @@ from typing import Any, Self
 from ..campaign import PlannedJob, canonical_json
 from .errors import UnknownRecord
 from .ops import INSERT_EVENT, EventRow, JobTransition, Op, SetCredits, SetMeta, Tx, VideoTransition, with_offset
+from .paged import PagedReads
 from .records import Event, JobRecord, LockHolder, ReconciledJob, Reconciliation, VideoRecord, disposition
 from .revision import Revisioned
-from .rows import JOB_COLUMNS, PAGE, VIDEO_COLUMNS, job_record, video_record
+from .rows import JOB_COLUMNS, VIDEO_COLUMNS, job_record, video_record
 from .states import Disposition, JobState, VideoState
 from .writer import GroupCommit
 
 
-class Ledger(GroupCommit, Revisioned):
+class Ledger(GroupCommit, PagedReads, Revisioned):
     """A campaign's ledger, the single source of truth of its runs. Open one with `open_for_run` (writes,
     holding the campaign's lock) or `open_for_reading`; ``url`` picks the shared PostgreSQL store, else the
     output folder's SQLite ledger."""
@@ -374,33 +375,6 @@ class Ledger(GroupCommit, Revisioned):
     def videos(self, row: int) -> list[VideoRecord]:
         """The videos of job version ``row``, by number."""
         return list(self.record(row).videos)
-
-    def iter_manifest_entries(self) -> Iterator[dict[str, Any]]:
-        """One manifest object per downloaded video of every job version, in ledger order: ``job``,
-        ``model``, ``jobId``, ``videoId``, ``path`` (relative to the output folder), ``bytes``, ``sha256``,
-        ``version`` (1 for a job's first content, counting each change) and ``current`` (false for the files
-        of a version the spec has since changed)."""
-        # The version counts the job's rows up to this one, through the (job_id, content_hash) index: as fast
-        # as no version at all (0.44 s for 100,000 videos), where a window over every job costs 50% more.
-        keys = ("job", "model", "jobId", "videoId", "path", "bytes", "sha256", "version", "current")
-        # One entry at a time: the manifest's rewrite turns each into its line, so 20,000 dicts are never held;
-        # and the rows are read a page at a time, after the last (job, video) read, for the same reason.
-        sql = ("SELECT jobs.job_id, jobs.model, jobs.remote_id, v.video_id, v.path, v.bytes, v.sha256, (SELECT "
-               f"count(*) FROM jobs AS e WHERE e.job_id = jobs.job_id AND e.id <= jobs.id{self._same_campaign}),"
-               f" jobs.current, jobs.id, v.n FROM videos v JOIN jobs ON jobs.id = v.job WHERE {self._scope}v.state"
-               f" = 'downloaded' AND (jobs.id > ? OR (jobs.id = ? AND v.n > ?)) ORDER BY jobs.id, v.n LIMIT {PAGE}")
-        after = (0, 0)
-        while True:
-            rows = self._query(sql, (*self._scope_params, after[0], after[0], after[1]))
-            for row in rows:
-                yield {**dict(zip(keys, row[:9], strict=True)), "current": bool(row[8])}
-            if len(rows) < PAGE:
-                return
-            after = rows[-1][9:]
-
-    def manifest_entries(self) -> list[dict[str, Any]]:
-        """`iter_manifest_entries` as a list."""
-        return list(self.iter_manifest_entries())
 
     def anything_sent(self) -> bool:
         """Whether a submission was ever attempted for this campaign (one may have created a job)."""

@@ -1,6 +1,7 @@
-"""The ledger's read paths at the end of a run hold one copy of what they need: the summary reads the current
-versions once, the credits' question selects only the jobs that lack credits (on both stores), and the manifest
-is rewritten entry by entry and compared with the file a block at a time."""
+"""The ledger's read paths at the end of a run hold one copy of what they need: the summary goes through the
+current versions a page at a time, holding none of them whole, the credits' question selects only the jobs that
+lack credits (on both stores), and the manifest is rewritten entry by entry and compared with the file a block at
+a time."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from photogpt_batch.engine.credits import lacking_credits
 from photogpt_batch.engine.download import write_manifest
 from photogpt_batch.engine.summary import summarise
 from photogpt_batch.ledger import JobRecord, JobState, JobTransition, Ledger, VideoState, VideoTransition
-from photogpt_batch.ledger import base as ledger_base
+from photogpt_batch.ledger import paged as ledger_paged
 
 
 def planned(job_id: str, take: int = 0) -> PlannedJob:
@@ -84,8 +85,10 @@ def test_the_jobs_lacking_credits_are_selected_by_the_store_not_out_of_every_rec
     assert sorted((r.job_id, r.current) for r in found) == [("j1", True), ("j2", True), ("j5", False)]
 
 
-def test_the_summary_reads_the_current_versions_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_summary_goes_through_the_current_versions_a_page_at_a_time(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     jobs = [planned(f"j{i}") for i in range(4)]
+    monkeypatch.setattr(ledger_paged, "PAGE", 1)
     campaign = Campaign("read-paths", tmp_path / "out", tmp_path / "spec.yaml", jobs=jobs)
     with Ledger.open_for_run(campaign.output) as ledger:
         rows = ledger.register(jobs)
@@ -101,10 +104,38 @@ def test_the_summary_reads_the_current_versions_once(tmp_path: Path, monkeypatch
         monkeypatch.setattr(ledger, "jobs", counted)
         summary = summarise(ledger, campaign)
         asyncio.run(ledger.aclose())
-    # Two reads held two copies of every record at once, at the end of a 20,000-job run.
-    assert len(reads) == 1
+    # A full read held every record at once at the end of a run: at 100,000 jobs, the run's peak of memory.
+    assert reads == []
     assert (summary.succeeded, summary.videos_downloaded, summary.failed) == (1, 1, [("j1", "no")])
     assert summary.not_submitted == ["j2", "j3"] and summary.credits == 40.0
+
+
+def test_the_current_versions_read_a_page_at_a_time_are_those_of_a_full_read(ledger: Ledger,
+                                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ledger_paged, "PAGE", 2)
+    rows = ledger.register([planned(f"j{i}") for i in range(7)])
+    for index in (0, 3, 6):
+        _finish(ledger, rows[f"j{index}"], index, JobState.SUCCEEDED, 5.0, videos=2)
+    ledger.register([planned("j1", take=1), *(planned(f"j{i}") for i in range(7) if i != 1)])  # j1 changed
+    assert list(ledger.iter_jobs()) == ledger.jobs()
+    assert [r.job_id for r in ledger.iter_jobs()] == ["j0", "j2", "j3", "j4", "j5", "j6", "j1"]
+
+
+def test_the_summary_lists_jobs_in_the_specs_order_whatever_their_order_in_the_ledger(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ledger_paged, "PAGE", 2)
+    jobs = [planned(f"j{i}") for i in range(5)]
+    campaign = Campaign("read-paths", tmp_path / "out", tmp_path / "spec.yaml", jobs=jobs)
+    with Ledger.open_for_run(campaign.output) as ledger:
+        ledger.register(jobs[2:])
+        ledger.register(jobs)  # j0 and j1 come after the others in the ledger
+        rows = ledger.register(jobs)
+        for index in (4, 0, 2):
+            _finish(ledger, rows[f"j{index}"], index, JobState.FAILED, None)
+        summary = summarise(ledger, campaign)
+        asyncio.run(ledger.aclose())
+    assert [job for job, _ in summary.failed] == ["j0", "j2", "j4"]
+    assert summary.not_submitted == ["j1", "j3"]
 
 
 def test_the_manifest_is_built_entry_by_entry_and_compared_a_line_at_a_time(
@@ -112,7 +143,7 @@ def test_the_manifest_is_built_entry_by_entry_and_compared_a_line_at_a_time(
     output = tmp_path / "out"
     jobs = [planned(f"j{i}") for i in range(30)]
     # Read 4 rows at a time: pages end inside the jobs of 3 videos, and between jobs.
-    monkeypatch.setattr(ledger_base, "PAGE", 4)
+    monkeypatch.setattr(ledger_paged, "PAGE", 4)
     with Ledger.open_for_run(output) as ledger:
         rows = ledger.register(jobs)
         for i, job in enumerate(jobs):
