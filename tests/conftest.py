@@ -142,3 +142,33 @@ def refused_port() -> Iterator[tuple[int, socket.socket]]:
         yield sock.getsockname()[1], sock
     finally:
         sock.close()
+
+
+@pytest.fixture
+def fast_in_process_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``run --sandbox`` and ``RunConfig(sandbox=True)`` made fast, for the tests about something else than their
+    timings: the in-process sandbox's jobs take tens of milliseconds (not the demo preset's second), and the
+    engine options that the command line and `run_campaign` make by default poll at short intervals."""
+    from engine_helpers import FAST_SANDBOX, engine_options
+
+    import photogpt_batch.engine
+    import photogpt_batch.runner
+    from photogpt_batch.sandbox import SandboxConfig
+
+    quick = SandboxConfig.quick
+    monkeypatch.setattr(SandboxConfig, "quick", classmethod(lambda cls, **overrides: quick(**{**FAST_SANDBOX,
+                                                                                              **overrides})))
+    monkeypatch.setattr(photogpt_batch.engine, "EngineOptions", engine_options)  # the CLI imports it from there
+    monkeypatch.setattr(photogpt_batch.runner, "EngineOptions", engine_options)
+
+
+@pytest.fixture
+def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The client's retries with pauses of milliseconds (its default policy waits up to seconds between tries),
+    for the tests of what happens once they are used up."""
+    import functools
+
+    from photogpt_batch.client import transport
+    from photogpt_batch.net.retry import RetryPolicy
+
+    monkeypatch.setattr(transport, "RetryPolicy", functools.partial(RetryPolicy, base=0.005, cap=0.02))

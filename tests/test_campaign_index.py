@@ -46,7 +46,8 @@ def test_a_run_from_scratch_while_another_folder_holds_paid_jobs_is_refused(
     assert posts(sandbox) == sent
 
 
-def test_the_cli_exits_2_naming_the_folder_and_fresh_starts_over(tmp_path: Path, sandbox: SandboxThread) -> None:
+def test_the_cli_exits_2_naming_the_folder_and_fresh_starts_over(
+        tmp_path: Path, sandbox: SandboxThread, fast_in_process_runs: None) -> None:
     spec = write_campaign(tmp_path, jobs=2)
     assert run_campaign(load(spec), run_config(sandbox)).complete
     env = {"PHOTOGPT_API_KEY": "test-key", "PHOTOGPT_BASE_URL": sandbox.base_url}
@@ -64,7 +65,8 @@ def test_the_cli_exits_2_naming_the_folder_and_fresh_starts_over(tmp_path: Path,
     assert CliRunner().invoke(cli, args, env=env).exit_code == 0
 
 
-def test_a_rehearsal_on_the_sandbox_never_blocks_a_real_run(tmp_path: Path, sandbox: SandboxThread) -> None:
+def test_a_rehearsal_on_the_sandbox_never_blocks_a_real_run(
+        tmp_path: Path, sandbox: SandboxThread, fast_in_process_runs: None) -> None:
     spec = write_campaign(tmp_path, jobs=1)
     assert run_campaign(load(spec), RunConfig(sandbox=True, requests_per_second=1000)).complete
     assert run_campaign(_elsewhere(spec, tmp_path / "live"), run_config(sandbox)).complete

@@ -182,7 +182,7 @@ async def test_a_proxy_that_refuses_the_tunnel_stops_the_run_before_anything_is_
 
 
 def test_an_unreachable_proxy_is_named(tmp_path: Path, refused_port: tuple[int, object],
-                                      monkeypatch: pytest.MonkeyPatch) -> None:
+                                      monkeypatch: pytest.MonkeyPatch, fast_retries: None) -> None:
     monkeypatch.setenv("HTTPS_PROXY", f"http://127.0.0.1:{refused_port[0]}")
     config = RunConfig(base_url="https://127.0.0.1:1/api", api_key=KEY)
     with pytest.raises(ConfigError, match="could not connect to the proxy"):
@@ -230,7 +230,8 @@ def test_netrc_credentials_are_never_sent(tmp_path: Path, monkeypatch: pytest.Mo
         assert summary.complete and sandbox.counters.credentialed_file_requests == 0
 
 
-def test_the_in_process_sandbox_is_never_proxied(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_in_process_sandbox_is_never_proxied(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fast_in_process_runs: None) -> None:
     monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # nothing listens there
     summary = run_campaign(campaign(tmp_path), RunConfig(sandbox=True), install_signal_handlers=False)
     assert summary.complete

@@ -11,15 +11,16 @@ import sys
 from pathlib import Path
 
 import pytest
+from engine_helpers import engine_options
 
-from photogpt_batch import EngineOptions, RunConfig, layout, load_campaign, run_campaign
+from photogpt_batch import RunConfig, layout, load_campaign, run_campaign
 from photogpt_batch.spec.ids import OUTPUT_NAMES
 
 DEMO = Path(__file__).resolve().parents[1] / "specs" / "demo.yaml"
 
 
 def test_a_run_writes_its_files_where_the_layout_says_and_only_reserved_names_at_the_top(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fast_in_process_runs: None) -> None:
     # Every name a run gives a file at the top of the output folder, temporary ones included (they are renamed
     # away before the run ends, so the folder's listing alone would miss them).
     output = tmp_path / "out"
@@ -36,7 +37,7 @@ def test_a_run_writes_its_files_where_the_layout_says_and_only_reserved_names_at
     campaign = load_campaign(DEMO)
     campaign.output = output
     campaign.sequences = {"reel": ("hero", "first-frame")}  # both 16:9: joined into sequences/reel.mp4
-    summary = run_campaign(campaign, RunConfig(sandbox=True, engine=EngineOptions(concurrency=8)),
+    summary = run_campaign(campaign, RunConfig(sandbox=True, engine=engine_options()),
                            install_signal_handlers=False)
     assert summary.complete
 

@@ -40,7 +40,7 @@ def test_server_errors_on_reads_are_retried(tmp_path: Path) -> None:
     check_outputs(tmp_path / "out", 4)
 
 
-def test_html_error_pages_are_handled_like_server_errors(tmp_path: Path) -> None:
+def test_html_error_pages_are_handled_like_server_errors(tmp_path: Path, fast_retries: None) -> None:
     faults = Faults(html_error_nth=(2, 3, 4), html_error_routes=("GET /jobs/{id}", "GET /jobs",
                                                                  "GET /videos/{id}/create-download"))
     summary, sandbox = _run_with(tmp_path, faults)

@@ -318,8 +318,8 @@ def test_a_partial_file_another_version_left_is_not_resumed_when_the_spec_goes_b
     check_outputs(output, 1)  # the whole file is version A's video: no byte of B's .part in it
 
 
-def test_a_folder_rehearsed_on_the_sandbox_is_refused_for_a_real_run_and_back(tmp_path: Path,
-                                                                              sandbox: SandboxThread) -> None:
+def test_a_folder_rehearsed_on_the_sandbox_is_refused_for_a_real_run_and_back(
+        tmp_path: Path, sandbox: SandboxThread, fast_in_process_runs: None) -> None:
     from engine_helpers import engine_options
 
     from photogpt_batch.runner import RunConfig
@@ -350,7 +350,8 @@ def test_a_second_campaign_in_the_same_folder_is_refused(tmp_path: Path, sandbox
     check_outputs(tmp_path / "out", 2)
 
 
-def test_a_run_that_sent_nothing_does_not_hold_the_folder(tmp_path: Path, sandbox: SandboxThread) -> None:
+def test_a_run_that_sent_nothing_does_not_hold_the_folder(
+        tmp_path: Path, sandbox: SandboxThread, fast_retries: None) -> None:
     from photogpt_batch.runner import RunConfig
 
     spec = write_campaign(tmp_path, jobs=1)
@@ -376,7 +377,7 @@ def test_another_api_of_the_same_kind_is_followed_with_a_warning(tmp_path: Path,
 
 
 def test_a_folder_rehearsed_before_the_record_existed_is_still_known_as_a_rehearsal(
-        tmp_path: Path, sandbox: SandboxThread) -> None:
+        tmp_path: Path, sandbox: SandboxThread, fast_in_process_runs: None) -> None:
     from engine_helpers import engine_options
 
     from photogpt_batch.runner import RunConfig

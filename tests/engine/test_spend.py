@@ -387,7 +387,7 @@ def test_the_question_counts_retried_and_resubmitted_jobs_and_is_not_asked_with_
         assert shown == []
 
 
-def test_the_run_summary_says_the_budget_was_reached_and_exits_1(tmp_path: Path) -> None:
+def test_the_run_summary_says_the_budget_was_reached_and_exits_1(tmp_path: Path, fast_in_process_runs: None) -> None:
     spec = write_campaign(tmp_path, jobs=6, extra="budget:\n  credits: 20\n")
     result = CliRunner().invoke(cli, ["run", str(spec), "--sandbox", "-q"])
     assert result.exit_code == 1, result.output

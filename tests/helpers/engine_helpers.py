@@ -22,12 +22,14 @@ FAST_ENGINE = dict(poll_min_interval=0.02, poll_max_interval=0.2, poll_first_int
                    prepare_first_estimate=0.03)
 
 
+#: The timings of `fast_sandbox`.
+FAST_SANDBOX: dict[str, Any] = dict(generation_seconds=(0.02, 0.1), queue_seconds=0.0, prepare_seconds=0.02,
+                                    video_bytes=20_000)
+
+
 def fast_sandbox(**overrides: Any) -> SandboxConfig:
     """A sandbox whose jobs take tens of milliseconds."""
-    settings: dict[str, Any] = dict(generation_seconds=(0.02, 0.1), queue_seconds=0.0, prepare_seconds=0.02,
-                                    video_bytes=20_000)
-    settings.update(overrides)
-    return SandboxConfig.quick(**settings)
+    return SandboxConfig.quick(**{**FAST_SANDBOX, **overrides})
 
 
 class PausableClock:

@@ -35,7 +35,7 @@ def sent_prompts(output: Path) -> dict[str, str]:
                 for r in ledger.jobs() if r.remote_id}
 
 
-def test_drafts_then_exactly_the_finals_of_the_picked_drafts(tmp_path: Path) -> None:
+def test_drafts_then_exactly_the_finals_of_the_picked_drafts(tmp_path: Path, fast_in_process_runs: None) -> None:
     spec = copied("drafts.yaml", tmp_path)
     config = RunConfig(sandbox=True, engine=engine_options())
     first = run_campaign(load_campaign(spec, hash_cache=tmp_path), config, install_signal_handlers=False)
@@ -79,7 +79,8 @@ def pixels(png: Path) -> bytes:
     return Image.open(png).convert("RGB").tobytes()
 
 
-def test_the_story_continues_each_shot_from_the_last_frame_of_the_one_before(tmp_path: Path) -> None:
+def test_the_story_continues_each_shot_from_the_last_frame_of_the_one_before(
+        tmp_path: Path, fast_in_process_runs: None) -> None:
     spec = copied("story.yaml", tmp_path)
     summary = run_campaign(load_campaign(spec, hash_cache=tmp_path), RunConfig(sandbox=True, engine=engine_options()),
                            install_signal_handlers=False)

@@ -84,7 +84,8 @@ def test_clips_of_different_ratios_are_refused_naming_them(tmp_path: Path) -> No
         joined(tmp_path, clips)
 
 
-def test_the_story_runs_on_the_sandbox_and_its_sequence_is_rebuilt_only_when_a_clip_changes(tmp_path: Path) -> None:
+def test_the_story_runs_on_the_sandbox_and_its_sequence_is_rebuilt_only_when_a_clip_changes(
+        tmp_path: Path, fast_in_process_runs: None) -> None:
     spec = tmp_path / "story.yaml"
     spec.write_text(STORY.read_text(encoding="utf-8").replace("../out/story", "out"), encoding="utf-8")
     campaign = load_campaign(spec, hash_cache=tmp_path)

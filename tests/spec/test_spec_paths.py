@@ -69,7 +69,8 @@ def test_output_on_the_command_line_is_relative_to_the_working_directory_and_pri
     assert out.splitlines()[-2].endswith(f"output {spec.parent / 'out' / 'launch'}")
 
 
-def test_plan_from_another_folder_sees_what_a_run_did(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_plan_from_another_folder_sees_what_a_run_did(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fast_in_process_runs: None) -> None:
     # The new user's first week: run from the spec's folder, then plan from the repository's top.
     spec = _spec(tmp_path)
     monkeypatch.chdir(spec.parent)
