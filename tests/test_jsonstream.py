@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -14,6 +15,7 @@ values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=3) | st.di
                                                                                              max_size=3), max_leaves=8)
 
 
+@pytest.mark.slow  # seconds of CPU by design: out of the fast inner loop (see docs/development.md)
 @settings(max_examples=150, deadline=None)
 @given(head=st.dictionaries(st.text(), values, max_size=3), tail=st.dictionaries(st.text(), values, max_size=3),
        items=st.lists(st.dictionaries(st.text(), values, max_size=3), max_size=4))

@@ -14,7 +14,7 @@ from xdist.remote import Producer  # type: ignore[import-untyped]  # pytest-xdis
 
 ROOT = Path(__file__).parents[1]
 #: Modules with tests of each kind: slow ones (processes), property tests, a listed long one, quick ones.
-MODULES = ["tests/engine/test_spend.py", "tests/spec/test_spec_fastpath.py", "tests/test_jsonstream.py"]
+MODULES = ["tests/engine/test_spend.py", "tests/spec/test_spec_fastpath.py", "tests/engine/test_fetch.py"]
 
 
 def collected(*options: str) -> list[str]:
@@ -26,8 +26,10 @@ def collected(*options: str) -> list[str]:
 
 
 def kind(nodeid: str) -> int:
-    if nodeid.startswith(("tests/spec/test_spec_fastpath.py::test_generated", "tests/test_jsonstream.py::test_streamed",
-                          "tests/spec/test_spec_fastpath.py::test_nesting")):
+    if nodeid.startswith(("tests/spec/test_spec_fastpath.py::test_generated",
+                          "tests/spec/test_spec_fastpath.py::test_nesting",
+                          "tests/engine/test_fetch.py::test_safe_component_is_always",
+                          "tests/engine/test_fetch.py::test_safe_component_keeps")):
         return 1
     return 2
 
@@ -39,8 +41,8 @@ def test_slow_tests_start_first_then_the_long_ones_then_the_rest() -> None:
     assert slow and quick
     assert every == slow + quick  # the slow ones first; the quick ones in the order `-m "not slow"` runs them
     assert [kind(n) for n in quick] == sorted(kind(n) for n in quick)
-    # the longest property test and the deep nesting are slow themselves; the streamed one stays among the quick
-    assert [kind(n) for n in quick].count(1) == 1 and [kind(n) for n in slow].count(1) == 2
+    # the longest property test and the deep nesting are slow themselves; the short property tests stay quick
+    assert [kind(n) for n in quick].count(1) == 2 and [kind(n) for n in slow].count(1) == 2
 
 
 def test_each_group_is_one_unit_of_work_and_every_other_test_its_own(pytestconfig: pytest.Config,

@@ -174,6 +174,7 @@ def sandbox_spend(sb: SandboxThread) -> int:
     return sum(job.credits for job in sb.jobs.values())
 
 
+@pytest.mark.slow  # 200 jobs: seconds of CPU by design: out of the fast inner loop (see docs/development.md)
 def test_a_budget_is_never_passed_with_200_jobs_at_64_in_flight(tmp_path: Path, sandbox: SandboxThread) -> None:
     spec = write_campaign(tmp_path, jobs=200)
     summary = run_campaign(load(spec), run_config(sandbox, concurrency=64, max_credits=400))

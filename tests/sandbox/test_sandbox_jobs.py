@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 import aiohttp
+import pytest
 from sandbox_helpers import MINIMAL, Api
 
 from photogpt_batch.sandbox import Faults, ManualClock, Sandbox
@@ -197,6 +198,7 @@ async def test_credits_double_at_1080p_and_draft_mode_bills_its_480p(
     assert [item["credits"] for item in data["result"]["jobs"]] == [12, 24, 12]
 
 
+@pytest.mark.slow  # 1,000 jobs: seconds of CPU by design: out of the fast inner loop (see docs/development.md)
 async def test_thousand_jobs_with_64_in_flight_are_cheap(
     make_sandbox: Make, api_for: Callable[[Sandbox], Api]
 ) -> None:

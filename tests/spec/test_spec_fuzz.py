@@ -89,18 +89,21 @@ FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCh
 
 
 @pytest.mark.slow  # seconds of CPU by design: out of the fast inner loop (see docs/development.md)
+@pytest.mark.slow  # seconds of CPU by design: out of the fast inner loop (see docs/development.md)
 @FUZZ
 @given(mutated_example())
 def test_mutated_examples_never_crash_the_loader(data: bytes) -> None:
     check(data)
 
 
+@pytest.mark.slow  # seconds of CPU by design: out of the fast inner loop (see docs/development.md)
 @FUZZ
 @given(YAMLISH)
 def test_random_yamlish_text_never_crashes_the_loader(text: str) -> None:
     check(text.encode("utf-8"))
 
 
+@pytest.mark.slow  # seconds of CPU by design: out of the fast inner loop (see docs/development.md)
 @FUZZ
 @given(st.binary(max_size=300))
 def test_random_bytes_never_crash_the_loader(data: bytes) -> None:
