@@ -9,6 +9,8 @@ import re
 import tracemalloc
 from pathlib import Path
 
+import pytest
+
 from photogpt_batch.ledger import Ledger
 from photogpt_batch.review import render_page, review_page_data, write_review_page
 from photogpt_batch.spec.load import load_campaign
@@ -89,3 +91,28 @@ def test_a_page_that_differs_anywhere_is_replaced_whole(tmp_path: Path) -> None:
     write_review_page(load_campaign(spec))
     assert not page.is_symlink() and page.read_bytes() == right
     assert not list(page.parent.glob("*.tmp*"))
+
+
+def test_the_pages_jobs_are_read_a_chunk_at_a_time_never_all_at_once(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    from photogpt_batch.ledger import JobState, JobTransition, paged
+
+    spec = _spec(tmp_path, 7, "a cat")
+    campaign = load_campaign(spec)
+    with Ledger.open_for_run(campaign.output) as ledger:
+        rows = ledger.register(campaign.jobs[::-1])  # the ledger's order is not the spec's
+        ledger._write_now(JobTransition(rows["j-2"], JobState.SUBMITTING))
+        whole = render_page(review_page_data(campaign, ledger))
+
+        def refused(*args: object) -> None:
+            raise AssertionError("the page read every record at once")
+
+        monkeypatch.setattr(paged, "CHUNK", 3)
+        monkeypatch.setattr(ledger, "jobs", refused)
+        monkeypatch.setattr(ledger, "reconcile", refused)
+        assert render_page(review_page_data(campaign, ledger)) == whole
+    found = re.search(r'<script type="application/json" id="page-data">(.*?)</script>', whole, re.S)
+    assert found is not None
+    data = json.loads(found.group(1))
+    assert [job["id"] for job in data["jobs"]] == [f"j-{n}" for n in range(7)]
+    assert data["jobs"][2]["ledgerState"] == "submitting"

@@ -1,7 +1,8 @@
 """The reads that go through every job of a campaign a page at a time (`PAGE` rows), so that a campaign of
-100,000 jobs is never held whole: the current versions' records (`iter_jobs`, which a run's summary and the review
-page walk through) and the manifest's entries (`iter_manifest_entries`). Keyset pages, after the last row read:
-each page is one indexed range, whatever its place in the table."""
+100,000 jobs is never held whole: the current versions' records (`iter_jobs`, which a run's summary walks
+through; `iter_records_of`, by the spec's jobs, for the review page) and the manifest's entries
+(`iter_manifest_entries`). Keyset pages, after the last row read: each page is one indexed range, whatever its
+place in the table."""
 
 from __future__ import annotations
 
@@ -9,8 +10,12 @@ import abc
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+from ..campaign import PlannedJob
 from .records import JobRecord
 from .rows import PAGE
+
+#: Jobs read at a time by their ids (`PagedReads.iter_records_of`): within any store's limit on parameters.
+CHUNK = 500
 
 
 class PagedReads(abc.ABC):
@@ -43,6 +48,18 @@ class PagedReads(abc.ABC):
             if len(records) < PAGE:
                 return
             after = records[-1].row
+
+    def iter_records_of(self, planned: Sequence[PlannedJob]) -> Iterator[tuple[PlannedJob, JobRecord | None]]:
+        """Each of ``planned`` (a spec's jobs) with its current record (None: never recorded), in ``planned``'s
+        order, read `CHUNK` jobs at a time by their ids: the review page shows the spec's jobs in its order
+        without holding every record."""
+        for first in range(0, len(planned), CHUNK):
+            chunk = planned[first:first + CHUNK]
+            ids = [job.id for job in chunk]
+            found = {r.job_id: r for r in self._select_jobs(
+                f"jobs.current = 1 AND jobs.job_id IN ({', '.join('?' * len(ids))})", ids)}
+            for job in chunk:
+                yield job, found.get(job.id)
 
     def iter_manifest_entries(self) -> Iterator[dict[str, Any]]:
         """One manifest object per downloaded video of every job version, in ledger order: ``job``,

@@ -13,7 +13,7 @@ from typing import Any
 
 from ..campaign import Campaign, PlannedJob
 from ..layout import last_frame_path, last_frame_saved
-from ..ledger import Disposition, JobRecord, JobState, Ledger, ReconciledJob, VideoState
+from ..ledger import Disposition, JobRecord, JobState, Ledger, VideoState, disposition
 from ..ledger.versions import numbered, unfinished
 from .lineage import add_lineage, sequence_tiles
 from .picks import recorded_picks
@@ -140,9 +140,9 @@ def _job(output: Path, planned: PlannedJob, disposition: Disposition, record: Jo
     return entry
 
 
-def _history(items: list[ReconciledJob], earlier: list[JobRecord]) -> dict[str, list[tuple[int, JobRecord]]]:
-    """Per spec job, its earlier versions with their numbers, oldest first."""
-    current = [item.record for item in items if item.record is not None]
+def _history(current: list[JobRecord], earlier: list[JobRecord]) -> dict[str, list[tuple[int, JobRecord]]]:
+    """Per spec job, its earlier versions with their numbers, oldest first (``current``: the current records of
+    the spec's jobs that have earlier versions)."""
     numbers = numbered([*earlier, *current])
     shown = {r.job_id for r in current}
     history: dict[str, list[tuple[int, JobRecord]]] = {}
@@ -172,11 +172,14 @@ class PageData:
     def _entries(self, axes: list[str]) -> Iterator[dict[str, Any]]:
         campaign, ledger = self._campaign, self._ledger
         output = campaign.output
-        reconciliation = ledger.reconcile(campaign.jobs)
-        history = _history(reconciliation.jobs, ledger.replaced())
-        entries = (_fill_axes(_job(output, item.planned, item.disposition, item.record,
-                                   history.get(item.job_id, [])), axes)
-                   for item in reconciliation.jobs if item.planned is not None)
+        # The spec's jobs with their records, read a chunk at a time (at 100,000 jobs, every record held at once
+        # was the end of a fresh run's peak of memory); the earlier versions are few, and read whole.
+        earlier = ledger.replaced()
+        changed = {r.job_id for r in earlier}
+        history = _history([r for _, r in ledger.iter_records_of([j for j in campaign.jobs if j.id in changed])
+                            if r is not None], earlier)
+        entries = (_fill_axes(_job(output, job, disposition(job, record), record, history.get(job.id, [])), axes)
+                   for job, record in ledger.iter_records_of(campaign.jobs))
         if campaign.needs:
             # Lineage: links between tiles, chains kept together in chain order (see `lineage`): it needs them all.
             yield from add_lineage(campaign, list(entries), self._picks)
