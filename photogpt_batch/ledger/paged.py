@@ -1,18 +1,20 @@
 """The reads that go through every job of a campaign a page at a time (`PAGE` rows), so that a campaign of
 100,000 jobs is never held whole: the current versions' records (`iter_jobs`, which a run's summary walks
-through; `iter_records_of`, by the spec's jobs, for the review page) and the manifest's entries
-(`iter_manifest_entries`). Keyset pages, after the last row read: each page is one indexed range, whatever its
-place in the table."""
+through; `iter_records_of`, by the spec's jobs, for the review page), what was paid (`iter_paid`, for prices)
+and the manifest's entries (`iter_manifest_entries`). Keyset pages, after the last row read: each page is one
+indexed range, whatever its place in the table."""
 
 from __future__ import annotations
 
 import abc
+import json
 from collections.abc import Iterator, Sequence
 from typing import Any
 
 from ..campaign import PlannedJob
 from .records import JobRecord
 from .rows import PAGE
+from .states import JobState
 
 #: Jobs read at a time by their ids (`PagedReads.iter_records_of`): within any store's limit on parameters.
 CHUNK = 500
@@ -60,6 +62,22 @@ class PagedReads(abc.ABC):
                 f"jobs.current = 1 AND jobs.job_id IN ({', '.join('?' * len(ids))})", ids)}
             for job in chunk:
                 yield job, found.get(job.id)
+
+    def iter_paid(self) -> Iterator[tuple[dict[str, Any], float]]:
+        """(request body, credits) of every job version, current or replaced, that succeeded and whose credits are
+        known: what prices are learned from. Two columns of the jobs table, a page at a time (one statement per
+        page, not a full read and then a statement per job: learning from a 100,000-job campaign on this machine
+        took ``plan`` 10 s and 300 MB)."""
+        sql = (f"SELECT id, body, credits FROM jobs WHERE {self._scope}state = ? AND credits IS NOT NULL AND id > ?"
+               f" ORDER BY id LIMIT {PAGE}")
+        after = 0
+        while True:
+            rows = self._query(sql, (*self._scope_params, JobState.SUCCEEDED.value, after))
+            for _, body, credits in rows:
+                yield json.loads(body), float(credits)
+            if len(rows) < PAGE:
+                return
+            after = rows[-1][0]
 
     def iter_manifest_entries(self) -> Iterator[dict[str, Any]]:
         """One manifest object per downloaded video of every job version, in ledger order: ``job``,

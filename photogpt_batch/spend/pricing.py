@@ -28,7 +28,7 @@ from typing import Any, NamedTuple, Protocol
 
 from .. import campaign_index
 from ..campaign import canonical_json
-from ..ledger import JobRecord, JobState, Ledger, LedgerError
+from ..ledger import Ledger, LedgerError
 
 log = logging.getLogger(__name__)
 
@@ -181,10 +181,8 @@ def format_credits(value: float) -> str:
 def ledger_history(ledger: Ledger) -> Iterator[Paid]:
     """Every succeeded job version in ``ledger`` whose credits are known (current and earlier versions). A
     failed job is refunded, so it says nothing about a class's price."""
-    records: list[JobRecord] = [*ledger.jobs(), *ledger.replaced()]
-    for record in records:
-        if record.credits is not None and record.state == JobState.SUCCEEDED:
-            yield Paid(ledger.body(record.row), record.credits)
+    for body, credits in ledger.iter_paid():
+        yield Paid(body, credits)
 
 
 def machine_history(exclude: Path | None = None, index: Path | None = None) -> Iterator[Paid]:
@@ -199,7 +197,7 @@ def machine_history(exclude: Path | None = None, index: Path | None = None) -> I
         seen.add(folder)
         try:
             with Ledger.open_for_reading(folder) as ledger:
-                yield from list(ledger_history(ledger))
+                yield from ledger_history(ledger)
         except (LedgerError, OSError) as exc:
             log.info("cannot read the ledger in %s for prices: %s", folder, exc)
 

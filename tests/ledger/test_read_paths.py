@@ -222,3 +222,22 @@ def test_a_downloaded_videos_expired_url_is_not_read_back(tmp_path: Path) -> Non
         assert (videos["done"].state, videos["done"].url, videos["done"].path) == ("downloaded", None, "j0/1.mp4")
         assert (videos["ready"].state, videos["ready"].url) == ("ready", "http://127.0.0.1:1/r.mp4")
         asyncio.run(ledger.aclose())
+
+
+def test_prices_are_learned_from_two_columns_a_page_at_a_time(ledger: Ledger, monkeypatch: pytest.MonkeyPatch) -> None:
+    from photogpt_batch.spend.pricing import ledger_history
+
+    monkeypatch.setattr(ledger_paged, "PAGE", 2)
+    jobs = [planned(f"j{i}") for i in range(6)]
+    rows = ledger.register(jobs)
+    for index in range(5):
+        _finish(ledger, rows[f"j{index}"], index, JobState.SUCCEEDED if index != 3 else JobState.FAILED, 10.0 + index)
+    ledger.register([planned("j0", take=1), *jobs[1:]])  # j0's paid version is replaced: it still counts
+
+    def refused(*args: object) -> None:
+        raise AssertionError("prices read every record, or a body per job")
+
+    for name in ("jobs", "replaced", "body"):
+        monkeypatch.setattr(ledger, name, refused)
+    paid = [(item.body["prompt"], item.credits) for item in ledger_history(ledger)]
+    assert paid == [(f"a cat j{i} take 0", 10.0 + i) for i in (0, 1, 2, 4)]
