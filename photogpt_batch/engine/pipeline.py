@@ -71,9 +71,6 @@ class Engine:
         self._changed = asyncio.Event()  # a flow ended: the feeder looks at the queue again
         self._error: BaseException | None = None  # the first error of a flow, which ends the run
         self._feeder: asyncio.Task[None] | None = None
-        #: Every current record as the start read them, with the ledger's revision before that read: kept only
-        #: by a run that found nothing to do, whose summary then reads nothing again if nothing was written since.
-        self._read: tuple[str, list[JobRecord]] | None = None
 
     @property
     def stopping(self) -> bool:
@@ -177,43 +174,50 @@ class Engine:
         return summary
 
     async def _prepare_ledger(self) -> tuple[list[JobRecord], list[tuple[PlannedJob, JobRecord, int | None]]]:
-        """Record the spec in the ledger and decide what each job needs; returns the records to work on, and the
-        earlier versions and those of the jobs it does not hold to follow (see `_prepare_earlier`,
-        `_prepare_outside`)."""
+        """Record the spec in the ledger and decide what each job needs; returns the records to work on (in the
+        spec's order), and the earlier versions and those of the jobs it does not hold to follow (see
+        `_prepare_earlier`, `_prepare_outside`).
+
+        The current records are gone through a page at a time, keeping only those with something to do (and,
+        before that, the few in doubt or with earlier versions): a rerun of 100,000 done jobs holds none."""
         # Every event this run records carries its measured server clock offset: a later run, on any machine,
         # judges an in-doubt submission on the server's clock (see reconcile.py).
         self.ledger.clock_offset = self.client.server_clock_offset
         self.ledger.recover_interrupted()
         self.ledger.register(self.campaign.jobs)
-        current = self._current()
         if not self.options.resubmit_in_doubt:
+            doubts = self._current_where(lambda r: r.state == JobState.IN_DOUBT)
             # A doubt left by a run whose lock was taken over waits for the user while that run may be alive.
-            held = [r for r in current.values() if held_for_user(r)]
+            held = [r for r in doubts if held_for_user(r)]
             if held:
                 self.progress.note(f"{len(held)} submission(s) in doubt were left by a run whose lock was taken "
                                    "over and which may still be alive (paused): they are not checked or sent "
                                    "again automatically; see the summary")
-            judged = [r for r in current.values() if not held_for_user(r)]
+            judged = [r for r in doubts if not held_for_user(r)]
             settled = await settle_in_doubt(self.ledger, self.client, judged, self.options.in_doubt_settle_seconds)
             for job_id in settled:
                 self.progress.note(f"{job_id}: GET /jobs shows its earlier submission never reached the server; "
                                    "sending it again")
-            if settled:
-                current = self._current()
         # Before anything is downloaded: earlier versions' files move out of the way of the current one's.
+        changed = {r.job_id for r in self.ledger.replaced()}
+        with_earlier = self._current_where(lambda r: r.job_id in changed) if changed else []
         self.downloads.versions, warnings = await versions.place_version_files(self.ledger, self.output,
-                                                                               current.values())
+                                                                               with_earlier)
         for warning in warnings:
             self.progress.note(warning)
         if self.downloads.versions:
-            current = self._current()
-        earlier = await self._prepare_earlier(current)
+            with_earlier = self._current_where(lambda r: r.job_id in changed)
+        earlier = await self._prepare_earlier(with_earlier)
         earlier += await self._prepare_outside()
         reset: list[Op] = []
-        work = []
-        for job in self.campaign.jobs:
-            record = current[job.id]
+        work: dict[int, JobRecord] = {}
+        downloaded = total = 0  # the progress's start (see `_show_start`)
+        for record in self.ledger.iter_jobs():
+            job = self._jobs.get(record.job_id)
+            if job is None:
+                continue
             state = record.state
+            total += len(record.videos) if state == JobState.SUCCEEDED else job.num_videos
             if (state == JobState.FAILED and self.options.retry_failed) or (
                 state == JobState.IN_DOUBT and self.options.resubmit_in_doubt
             ):
@@ -224,23 +228,23 @@ class Engine:
                                video.state == VideoState.DOWNLOADED and not self.downloads.file_intact(video))]
                 # A download costs nothing: failed or damaged videos are fetched again on every run.
                 reset += refetch
+                downloaded += sum(v.state == VideoState.DOWNLOADED for v in record.videos) - len(refetch) + sum(
+                    v.state == VideoState.FAILED for v in record.videos)
                 if not refetch and self.downloads.done(job, record):
                     # Nothing left to do for it: no flow (a rerun of 20,000 done jobs would start 20,000).
                     continue
             elif state not in (JobState.PLANNED, JobState.SUBMITTED):
                 continue
-            work.append(record.row)
+            work[record.row] = record
         if reset:
             await self.ledger.write(*reset)
-            current = self._current()
-        self._show_start(current.values(), earlier)
-        if work or earlier:
-            self._read = None  # a run with work holds no full read: at 100,000 jobs it is tens of MB
-        by_row = {r.row: r for r in current.values()}
-        return [by_row[row] for row in work], earlier
+            again = {op.row for op in reset if isinstance(op, JobTransition | VideoTransition)}  # changed: read again
+            work.update((r.row, r) for r in self._current_where(lambda r: r.row in again))
+        self._show_start(downloaded, total, earlier)
+        position = {job_id: i for i, job_id in enumerate(self._jobs)} if work else {}
+        return sorted(work.values(), key=lambda r: position[r.job_id]), earlier
 
-    async def _prepare_earlier(self, current: dict[str, JobRecord]
-                               ) -> list[tuple[PlannedJob, JobRecord, int | None]]:
+    async def _prepare_earlier(self, current: list[JobRecord]) -> list[tuple[PlannedJob, JobRecord, int | None]]:
         """The earlier versions of the campaign's jobs that were sent and are not finished, each as the job it
         sent (its own recorded request), its record and its version number: a paid version is followed to its
         end (polled, priced, its videos downloaded into ``<job-id>/v<k>/``) although the spec no longer asks
@@ -251,7 +255,7 @@ class Engine:
         closed as failed, unsent; otherwise it stays in doubt, and reported. Its failed downloads are tried again,
         as the current version's are (a download costs nothing)."""
         followed = await self._settle_followed(
-            lambda: unfinished_earlier(current.values(), self.ledger.replaced()),
+            lambda: unfinished_earlier(current, self.ledger.replaced()),
             lambda record: True, "an earlier version's submission")
         return [(job, r, k) for job, r, k in followed]
 
@@ -305,20 +309,16 @@ class Engine:
         return [(PlannedJob(r.job_id, r.model, ledger.body(r.row), r.content_hash), r, k) for r, k in followed
                 if (r.state == JobState.SUBMITTED and r.remote_id) or r.state == JobState.SUCCEEDED]
 
-    def _current(self) -> dict[str, JobRecord]:
-        """The ledger's current record of each of the campaign's jobs (every record read is kept in `_read`)."""
-        revision = self.ledger.revision()  # before the read: unchanged later, nothing was written since
-        records = self.ledger.jobs()
-        self._read = (revision, records)
-        return {r.job_id: r for r in records if r.job_id in self._jobs}
+    def _current_where(self, keep: Callable[[JobRecord], bool]) -> list[JobRecord]:
+        """The current records of the campaign's jobs that ``keep`` keeps, read a page at a time."""
+        return [r for r in self.ledger.iter_jobs() if r.job_id in self._jobs and keep(r)]
 
-    def _show_start(self, records: Iterable[JobRecord], earlier: Iterable[tuple[PlannedJob, JobRecord, int | None]]
+    def _show_start(self, downloaded: int, total: int, earlier: Iterable[tuple[PlannedJob, JobRecord, int | None]]
                     ) -> None:
         """Start the progress at the videos already on disk, out of all the campaign's (as the summary counts
-        them: a generated job's own videos, else the number asked for) and those of the earlier versions it
-        follows."""
-        downloaded = total = 0
-        for job, record in [*((self._jobs[r.job_id], r) for r in records), *((j, r) for j, r, _ in earlier)]:
+        them: a generated job's own videos, else the number asked for; ``downloaded`` and ``total`` count the
+        current jobs') and those of the earlier versions it follows."""
+        for job, record, _ in earlier:
             if record.state == JobState.SUCCEEDED:
                 total += len(record.videos)
                 downloaded += sum(v.state == VideoState.DOWNLOADED for v in record.videos)
@@ -440,8 +440,6 @@ class Engine:
 
     def summary(self) -> RunSummary:
         """The summary of the campaign's current jobs, from the ledger, with this run's spend and budget."""
-        read, self._read = self._read, None
-        current = read[1] if read is not None and self.ledger.revision() == read[0] else None
-        summary = summarise(self.ledger, self.campaign, sent=self.spend.sent, current=current)
+        summary = summarise(self.ledger, self.campaign, sent=self.spend.sent)
         self.spend.fill(summary)
         return summary

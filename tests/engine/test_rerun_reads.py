@@ -1,5 +1,6 @@
-"""A rerun with nothing to do reads the ledger as a whole, never job by job: a job done before the run started
-is not read again to find that it has nothing to download (20,000 reads at 20,000 jobs)."""
+"""A rerun with nothing to do reads the ledger a page at a time, never job by job and never every record at once:
+a job done before the run started is not read again to find that it has nothing to download (20,000 reads at
+20,000 jobs), and no list of every record is held (at 100,000 jobs, the rerun's peak of memory)."""
 
 from __future__ import annotations
 
@@ -62,3 +63,22 @@ def test_a_rerun_of_a_done_campaign_starts_no_job_flow(tmp_path: Path, monkeypat
         assert run_campaign(load(spec), run_config(sandbox)).complete
         assert flows == [video.parent.name]
     check_outputs(tmp_path / "out", 8)
+
+
+def test_a_run_never_holds_every_record_at_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from photogpt_batch.ledger import paged
+
+    spec = write_campaign(tmp_path, jobs=5, num_videos=2)
+    with SandboxThread(fast_sandbox()) as sandbox:
+        assert run_campaign(load(spec), run_config(sandbox)).complete
+        damaged = tmp_path / "out" / "clip-3" / "2.mp4"
+        damaged.write_bytes(b"x" * damaged.stat().st_size)
+
+        def refused(self: Ledger) -> list[JobRecord]:
+            raise AssertionError("the run read every record at once")
+
+        monkeypatch.setattr(paged, "PAGE", 2)  # pages end inside the campaign
+        monkeypatch.setattr(Ledger, "jobs", refused)
+        summary: Any = run_campaign(load(spec), run_config(sandbox))
+    assert summary.complete and summary.videos_downloaded == 10  # the damaged file was found and fetched again
+    check_outputs(tmp_path / "out", 10)
