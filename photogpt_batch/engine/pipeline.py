@@ -186,7 +186,7 @@ class Engine:
         self.ledger.recover_interrupted()
         self.ledger.register(self.campaign.jobs)
         if not self.options.resubmit_in_doubt:
-            doubts = self._current_where(lambda r: r.state == JobState.IN_DOUBT)
+            doubts = [r for r in self.ledger.in_doubt() if r.job_id in self._jobs]
             # A doubt left by a run whose lock was taken over waits for the user while that run may be alive.
             held = [r for r in doubts if held_for_user(r)]
             if held:

@@ -361,6 +361,11 @@ class Ledger(GroupCommit, PagedReads, Revisioned):
         return self._select_jobs("jobs.remote_id IS NOT NULL AND jobs.credits IS NULL AND jobs.submitted_at IS NOT"
                                  " NULL AND jobs.state IN (?, ?)", (JobState.SUCCEEDED.value, JobState.FAILED.value))
 
+    def in_doubt(self) -> list[JobRecord]:
+        """The current versions in doubt (sent, with no answer recorded): the few a run judges first, selected by
+        the store rather than out of every record."""
+        return self._select_jobs("jobs.current = 1 AND jobs.state = ?", (JobState.IN_DOUBT.value,))
+
     def replaced(self) -> list[JobRecord]:
         """Every version that is no longer current (the spec's content changed since), oldest first."""
         return self._select_jobs("jobs.current = 0")

@@ -241,3 +241,14 @@ def test_prices_are_learned_from_two_columns_a_page_at_a_time(ledger: Ledger, mo
         monkeypatch.setattr(ledger, name, refused)
     paid = [(item.body["prompt"], item.credits) for item in ledger_history(ledger)]
     assert paid == [(f"a cat j{i} take 0", 10.0 + i) for i in (0, 1, 2, 4)]
+
+
+def test_the_doubts_are_selected_by_the_store(ledger: Ledger) -> None:
+    rows = ledger.register([planned(f"j{i}") for i in range(3)])
+
+    async def doubt() -> None:
+        await ledger.write(JobTransition(rows["j1"], JobState.SUBMITTING),
+                           JobTransition(rows["j1"], JobState.IN_DOUBT, error="cut off"))
+
+    asyncio.run(doubt())
+    assert [r.job_id for r in ledger.in_doubt()] == ["j1"]
