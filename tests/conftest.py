@@ -25,8 +25,11 @@ sys.dont_write_bytecode = False
 #: benchmark scripts, each busy on the CPU for seconds (together they would starve each other and the
 #: timing-sensitive tests); ``browser``, one Chromium and one rendered campaign for the module (its fixtures are
 #: module-scoped) and a page whose speed is measured; ``pip``, one pip install of the plugin tutorial for the
-#: module instead of one per worker.
+#: module instead of one per worker; ``s3``, the tests on the S3-compatible server (moto): one worker imports moto
+#: and boto3 and starts the server (a third of a second of CPU, and more, in each worker that would).
 XDIST_GROUPS = {
+    **dict.fromkeys(("tests/assets/test_store_goes_away.py", "tests/assets/test_store_credentials.py",
+                     "tests/assets/test_doctor_store.py", "tests/assets/test_staging_chain.py"), "s3"),
     "tests/test_bench_smoke.py": "cpu",
     "tests/test_review_browser.py": "browser",
     "tests/test_review_lineage_browser.py": "browser",

@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 from asset_helpers import png, s3_client
 from engine_helpers import wait_until
-from moto.server import ThreadedMotoServer
 
 BUCKET = "photos-bucket"
 
@@ -23,6 +22,8 @@ BUCKET = "photos-bucket"
 @pytest.fixture(scope="session")
 def moto_endpoint() -> Iterator[str]:
     """moto's S3 server in a thread on a free port of 127.0.0.1 (no IAM checks: any credentials pass)."""
+    from moto.server import ThreadedMotoServer  # imported by the worker that runs these tests only
+
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()

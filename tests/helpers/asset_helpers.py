@@ -7,8 +7,6 @@ import io
 from pathlib import Path
 from typing import Any
 
-import boto3
-import botocore.config
 from PIL import Image
 
 
@@ -34,6 +32,9 @@ def campaign_file(folder: Path, refs: dict[str, str], name: str = "cat") -> Path
 
 def s3_client(endpoint: str) -> Any:  # boto3 ships no annotations: its client is Any
     """A boto3 client on the moto server, for the tests' own looks at the bucket."""
+    import boto3  # imported by the worker that runs the store's tests only
+    import botocore.config
+
     return boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="testing",
                         aws_secret_access_key="testing",
                         config=botocore.config.Config(signature_version="s3v4", s3={"addressing_style": "path"}))

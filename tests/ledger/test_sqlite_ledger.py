@@ -246,6 +246,7 @@ def test_transitions_need_their_fields() -> None:
         VideoTransition(1, 1, VideoState.DOWNLOADED, path="/etc/passwd", bytes=1, sha256="x")
 
 
+@pytest.mark.slow  # a ledger per example, each transition committed (fsync): seconds by design
 @settings(max_examples=40, deadline=None)
 @given(st.lists(st.sampled_from(list(JobState)), max_size=8))
 def test_only_the_transitions_in_the_table_are_accepted(targets: list[JobState]) -> None:
