@@ -101,6 +101,28 @@ def test_a_second_runner_is_refused_then_completes_after_kill_and_unlock(tmp_pat
         check_outputs(first_out, 10)
 
 
+def pause_outside_a_transaction(runner: subprocess.Popen[str], url: str) -> None:
+    """SIGSTOP ``runner`` at a moment it has no transaction open on the shared ledger. Paused in the middle of a
+    write (a pipeline sent, its end not yet), it holds the lock's row until it resumes, and a takeover is
+    refused ("another run is in the middle of a write"): not the case this test is about. A pause that lands
+    inside a transaction lets the runner go on until the transaction has ended, and tries again."""
+    import psycopg
+
+    def open_transactions() -> int:
+        with psycopg.connect(url, autocommit=True) as conn:
+            found = conn.execute("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'photogpt-batch'"
+                                 " AND xact_start IS NOT NULL AND pid <> pg_backend_pid()").fetchone()
+        return int(found[0]) if found is not None else 0
+
+    for _ in range(50):
+        runner.send_signal(signal.SIGSTOP)
+        if open_transactions() == 0:
+            return
+        runner.send_signal(signal.SIGCONT)
+        wait_until(lambda: open_transactions() == 0, timeout=20)  # its transactions last milliseconds
+    raise AssertionError("the runner was inside a transaction at every pause")
+
+
 def test_a_paused_runner_whose_lock_was_taken_over_sends_nothing_more(tmp_path: Path, pg_cluster: Cluster,
                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PHOTOGPT_BATCH_LOCK_TIMEOUT", "1")  # for this process's view of the lock, too
@@ -111,7 +133,7 @@ def test_a_paused_runner_whose_lock_was_taken_over_sends_nothing_more(tmp_path: 
         first = start(spec, tmp_path / "machine-1", env)
         try:
             wait_until(lambda: posts(sandbox) >= 3)
-            first.send_signal(signal.SIGSTOP)
+            pause_outside_a_transaction(first, url)
             wait_until(lambda: (h := pg_admin.lock_holder(url, "t")) is not None and h.stale, timeout=20)
             second = run_main(["run", str(spec), "--output", str(tmp_path / "machine-2"), "--concurrency", "8",
                           "--rate", "1000"], env)  # not --quiet: the warning is progress output
