@@ -223,13 +223,13 @@ class Engine:
             ):
                 reset.append(JobTransition(record.row, JobState.PLANNED))
             elif state == JobState.SUCCEEDED:
-                refetch = [VideoTransition(record.row, video.n, VideoState.PENDING) for video in record.videos
-                           if video.state == VideoState.FAILED or (
-                               video.state == VideoState.DOWNLOADED and not self.downloads.file_intact(video))]
+                kept = {video.n for video in record.videos
+                        if video.state == VideoState.DOWNLOADED and self.downloads.file_intact(video)}
                 # A download costs nothing: failed or damaged videos are fetched again on every run.
+                refetch = [VideoTransition(record.row, video.n, VideoState.PENDING) for video in record.videos
+                           if video.state in (VideoState.FAILED, VideoState.DOWNLOADED) and video.n not in kept]
                 reset += refetch
-                downloaded += sum(v.state == VideoState.DOWNLOADED for v in record.videos) - len(refetch) + sum(
-                    v.state == VideoState.FAILED for v in record.videos)
+                downloaded += len(kept)
                 if not refetch and self.downloads.done(job, record):
                     # Nothing left to do for it: no flow (a rerun of 20,000 done jobs would start 20,000).
                     continue
@@ -239,7 +239,7 @@ class Engine:
         if reset:
             await self.ledger.write(*reset)
             again = {op.row for op in reset if isinstance(op, JobTransition | VideoTransition)}  # changed: read again
-            work.update((r.row, r) for r in self._current_where(lambda r: r.row in again))
+            work.update((r.row, r) for r in self.ledger.records_at(sorted(again)))
         self._show_start(downloaded, total, earlier)
         position = {job_id: i for i, job_id in enumerate(self._jobs)} if work else {}
         return sorted(work.values(), key=lambda r: position[r.job_id]), earlier

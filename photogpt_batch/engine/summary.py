@@ -78,16 +78,14 @@ class RunSummary:
         return self.budget_not_submitted > 0
 
 
-def summarise(ledger: Ledger, campaign: Campaign, sent: Iterable[int] = (),
-              current: Iterable[JobRecord] | None = None) -> RunSummary:
+def summarise(ledger: Ledger, campaign: Campaign, sent: Iterable[int] = ()) -> RunSummary:
     """What the ledger says about a campaign's jobs: done, failed (with reasons), in doubt; the campaign's
     credits (every version, every run: what it paid) and those of the rows in ``sent`` (this run's). The lists
     are in the spec's order.
 
     The current records are gone through once, a page at a time (`Ledger.iter_jobs`), keeping only the few that
     other answers need (jobs with earlier versions, jobs the spec no longer holds, jobs of the needs graph): at
-    100,000 jobs, a full read held at the end of a run was its peak of memory. ``current``: the records the
-    caller already holds, read since the ledger last changed (nothing is read again)."""
+    100,000 jobs, a full read held at the end of a run was its peak of memory."""
     summary = RunSummary(jobs=len(campaign.jobs))
     this_run = set(sent)
     total = 0.0
@@ -113,7 +111,7 @@ def summarise(ledger: Ledger, campaign: Campaign, sent: Iterable[int] = (),
     unsent: list[int] = []  # positions of jobs with nothing sent for their current content
     recorded = bytearray(len(campaign.jobs))  # by position: the job has a record
     lists = _Lists()
-    for record in ledger.iter_jobs() if current is None else current:
+    for record in ledger.iter_jobs():
         count_credits(record)
         index = position.get(record.job_id)
         if index is None:

@@ -348,12 +348,7 @@ class Ledger(GroupCommit, PagedReads, Revisioned):
         """The current versions of the jobs whose ids are not in ``held`` (a run's jobs): read by their rows, so
         that a run of 20,000 jobs does not read (and hold) every record again to find the few others."""
         query = f"SELECT id, job_id FROM jobs WHERE {self._scope}current = 1 ORDER BY id"
-        rows = [row for row, job_id in self._query(query, self._scope_params) if job_id not in held]
-        found: list[JobRecord] = []
-        for first in range(0, len(rows), 500):  # within any store's limit on parameters
-            chunk = rows[first:first + 500]
-            found += self._select_jobs(f"jobs.current = 1 AND jobs.id IN ({', '.join('?' * len(chunk))})", chunk)
-        return found
+        return self.records_at([row for row, job_id in self._query(query, self._scope_params) if job_id not in held])
 
     def lacking_credits(self) -> list[JobRecord]:
         """Job versions (current or not) created on the server and finished whose credits are not recorded: the

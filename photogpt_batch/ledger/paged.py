@@ -16,7 +16,8 @@ from .records import JobRecord
 from .rows import PAGE
 from .states import JobState
 
-#: Jobs read at a time by their ids (`PagedReads.iter_records_of`): within any store's limit on parameters.
+#: Jobs read at a time by their ids or rows (`iter_records_of`, `records_at`): within any store's limit on
+#: parameters.
 CHUNK = 500
 
 
@@ -62,6 +63,15 @@ class PagedReads(abc.ABC):
                 f"jobs.current = 1 AND jobs.job_id IN ({', '.join('?' * len(ids))})", ids)}
             for job in chunk:
                 yield job, found.get(job.id)
+
+    def records_at(self, rows: Sequence[int]) -> list[JobRecord]:
+        """The current versions at job rows ``rows``, read `CHUNK` rows at a time: the few a caller has picked out
+        without reading (and holding) every record to find them."""
+        found: list[JobRecord] = []
+        for first in range(0, len(rows), CHUNK):
+            chunk = rows[first:first + CHUNK]
+            found += self._select_jobs(f"jobs.current = 1 AND jobs.id IN ({', '.join('?' * len(chunk))})", chunk)
+        return found
 
     def iter_paid(self) -> Iterator[tuple[dict[str, Any], float]]:
         """(request body, credits) of every job version, current or replaced, that succeeded and whose credits are
