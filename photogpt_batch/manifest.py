@@ -19,7 +19,7 @@ from typing import IO, TYPE_CHECKING, Any
 from .io import stamps
 from .io.durable import describe, open_owned
 from .io.unchanged import replace_unless_same
-from .layout import MANIFEST, manifest_path, sequence_path, sequence_record_path
+from .layout import MANIFEST, manifest_path
 
 if TYPE_CHECKING:
     from .ledger import Ledger
@@ -88,10 +88,9 @@ def stamp(ledger: Ledger, output: Path, sequences: Mapping[str, tuple[str, ...]]
     """The fingerprint of what the manifest is made from (`io.stamps`): the ledger (which one, and its revision)
     and the spec's sequences with their files. The last frames it names are files a run fetches: a run that
     fetched anything makes it again whatever this says."""
-    names = list(sequences)
-    paths = [path for name in names for path in (sequence_path(name), sequence_record_path(name))]
     return stamps.fingerprint("manifest", FORMAT, ledger.identity(), ledger.revision(),
-                              {name: list(jobs) for name, jobs in sequences.items()}, stamps.files(output, paths))
+                              {name: list(jobs) for name, jobs in sequences.items()},
+                              stamps.sequence_files(output, sequences))
 
 
 def rewrite_view(output: Path, inputs: str, entries: Callable[[], Iterable[dict[str, Any]]], *, reuse: bool) -> bool:

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
-from ..layout import ledger_dir, tmp_path, views_path
+from ..layout import ledger_dir, sequence_path, sequence_record_path, tmp_path, views_path
 from .durable import open_owned, owned_dirs
 
 #: The record's own format.
@@ -52,9 +52,11 @@ def file_state(path: str | os.PathLike[str]) -> list[int] | None:
     return [found.st_size, found.st_mtime_ns, found.st_ino]
 
 
-def files(output: Path, paths: Iterable[str]) -> list[list[int] | None]:
-    """`file_state` of each of ``paths`` (relative to ``output``): for a fingerprint over files a view shows."""
-    return [file_state(os.path.join(output, path)) for path in paths]
+def sequence_files(output: Path, names: Iterable[str]) -> list[list[int] | None]:
+    """`file_state` of each sequence named in ``names``: its video and the record of what it was built from (both
+    views list the sequences written), for their fingerprints."""
+    return [file_state(os.path.join(output, path)) for name in names
+            for path in (sequence_path(name), sequence_record_path(name))]
 
 
 def _read(output: Path) -> dict[str, Any]:

@@ -29,7 +29,7 @@ from ..io import stamps
 from ..io.durable import describe
 from ..io.unchanged import replace_unless_same
 from ..layout import PAGE as PAGE  # re-exported: the review package names its file
-from ..layout import page_path, sequence_path, sequence_record_path
+from ..layout import page_path
 from ..ledger import Ledger, LedgerError, redact
 from .data import FORMAT, PageData, campaign_digest
 
@@ -134,9 +134,8 @@ def page_stamp(campaign: Campaign, ledger: Ledger) -> str:
     script; the ledger (which one, and its revision); the campaign as the page shows it (`data.campaign_digest`);
     the sequences' files. The videos and last frames it shows are files a run fetches: a run that fetched any
     makes the page again whatever this says."""
-    paths = [path for name in campaign.sequences for path in (sequence_path(name), sequence_record_path(name))]
     return stamps.fingerprint("page", FORMAT, _assets_digest(), ledger.identity(), ledger.revision(),
-                              campaign_digest(campaign), stamps.files(campaign.output, paths))
+                              campaign_digest(campaign), stamps.sequence_files(campaign.output, campaign.sequences))
 
 
 def _write_view(campaign: Campaign, ledger: Ledger, reuse: bool) -> Path:
