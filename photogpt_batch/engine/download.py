@@ -12,6 +12,7 @@ import itertools
 import os
 import stat
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from .. import manifest
@@ -20,7 +21,7 @@ from ..client import ApiError, AuthError, Conflict
 from ..io.checked import CheckedFiles
 from ..io.durable import describe, owned_dirs
 from ..layout import ASIDE_MARK, earlier_video_path, last_frame_path, last_frame_saved, part_path, video_path
-from ..ledger import JobRecord, JobState, Ledger, VideoRecord, VideoState, pending_videos
+from ..ledger import JobBrief, JobRecord, JobState, Ledger, VideoBrief, VideoRecord, VideoState, pending_videos
 from ..net.retry import RetryPolicy
 from ..sequences.state import manifest_lines
 from . import lastframe
@@ -231,7 +232,7 @@ class Downloads:
         dest.rename(aside)
         self.ctx.progress.note(f"warning: moved a file the ledger does not vouch for aside: {aside}")
 
-    def done(self, job: PlannedJob, record: JobRecord) -> bool:
+    def done(self, job: PlannedJob, record: JobRecord | JobBrief) -> bool:
         """Whether a job that succeeded before this run has nothing left for `download_all` to do: every video
         downloaded (and found intact by the caller) and, if it asked for them, every last frame saved. Such a
         job needs no flow: its manifest lines come from the ledger when the run ends (`write_manifest`)."""
@@ -240,31 +241,57 @@ class Downloads:
         return not lastframe.asks_for_last_frame(job.body) or not record.remote_id or all(
             not v.path or last_frame_saved(self.output, v.path) for v in record.videos)
 
-    def file_intact(self, video: VideoRecord) -> bool:
-        """A downloaded file is trusted only if it is there with the recorded size and hash: its content is
-        hashed, unless the record of checked files (`io.checked`) holds it with the same stat fingerprint and
-        the ledger's sha256, which says it has not changed since it was last hashed."""
-        if not video.path:
-            return False
-        # os.path, not pathlib: a rerun asks this of every file it keeps (20,000 jobs, 20,000 paths).
-        path = os.path.join(self.output, video.path)
+    def job_folders(self) -> frozenset[str]:
+        """The names of the output folder's entries that are folders (not links to one), read in one listing: a
+        rerun checks the folder of each file it keeps against it instead of an ``lstat`` per folder (a run's start
+        reads it once, before anything is downloaded). A folder not in it is checked on its own (`owned_dirs`)."""
         try:
-            # A link in the file's place, or in place of a folder on its way, is not the file we wrote.
-            owned_dirs(self.output, os.path.dirname(path))
-            found = os.lstat(path)
-        except OSError:  # LinkRefused included
-            return False
-        if not stat.S_ISREG(found.st_mode) or found.st_size != video.bytes:
-            return False
-        if not self.ctx.options.verify_files or self.checked.vouches(video.path, found, video.sha256):
-            return True
-        try:
-            intact = hash_file(path).hexdigest() == video.sha256
-        except OSError:  # unreadable: fetched again, and the file there is set aside, not trusted
-            return False
-        if intact and video.sha256:
-            self.checked.hashed(video.path, found, video.sha256)  # the lstat before the read: see io.checked
-        return intact
+            with os.scandir(self.output) as entries:
+                return frozenset(e.name for e in entries if e.is_dir(follow_symlinks=False))
+        except OSError:
+            return frozenset()
+
+    def intact(self, videos: Sequence[VideoBrief | VideoRecord], folders: frozenset[str] = frozenset()
+               ) -> set[int]:
+        """The positions in ``videos`` (downloaded ones) of the files that are there with the recorded size and
+        hash. A file is trusted only so: its content is hashed, unless the record of checked files (`io.checked`)
+        holds it with the same stat fingerprint and the ledger's sha256, which says it has not changed since it
+        was last hashed. ``folders``: `job_folders`, read before."""
+        output = os.fspath(self.output)
+        found: list[tuple[int, str, os.stat_result, str | None]] = []
+        for i, video in enumerate(videos):
+            rel = video.path
+            if not rel:
+                continue
+            # os.path, not pathlib: a rerun asks this of every file it keeps (20,000 jobs, 20,000 paths).
+            path = os.path.join(output, rel)
+            folder = os.path.dirname(rel)
+            try:
+                # A link in the file's place, or in place of a folder on its way, is not the file we wrote.
+                if folder not in folders:
+                    owned_dirs(output, os.path.dirname(path))
+                st = os.lstat(path)
+            except OSError:  # LinkRefused included
+                continue
+            if stat.S_ISREG(st.st_mode) and st.st_size == video.bytes:
+                found.append((i, rel, st, video.sha256))
+        if not self.ctx.options.verify_files:
+            return {i for i, *_ in found}
+        vouched = self.checked.vouched([(rel, st, sha256) for _, rel, st, sha256 in found])
+        kept = set()
+        for i, rel, st, sha256 in found:
+            if rel in vouched:
+                kept.add(i)
+                continue
+            try:
+                intact = hash_file(os.path.join(output, rel)).hexdigest() == sha256
+            except OSError:  # unreadable: fetched again, and the file there is set aside, not trusted
+                continue
+            if intact:
+                kept.add(i)
+                if sha256:
+                    self.checked.hashed(rel, st, sha256)  # the lstat before the read: see io.checked
+        return kept
 
     def close(self) -> str | None:
         """Close the appended manifest and the record of checked files, and rewrite ``manifest.jsonl`` from

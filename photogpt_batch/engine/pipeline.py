@@ -210,39 +210,44 @@ class Engine:
         earlier = await self._prepare_earlier(with_earlier)
         earlier += await self._prepare_outside()
         reset: list[Op] = []
-        work: dict[int, JobRecord] = {}
+        work: list[int] = []  # rows of the records with something to do, read again whole
         downloaded = total = 0  # the progress's start (see `_show_start`)
-        for record in self.ledger.iter_jobs():
-            job = self._jobs.get(record.job_id)
-            if job is None:
-                continue
-            state = record.state
-            total += len(record.videos) if state == JobState.SUCCEEDED else job.num_videos
-            if (state == JobState.FAILED and self.options.retry_failed) or (
-                state == JobState.IN_DOUBT and self.options.resubmit_in_doubt
-            ):
-                reset.append(JobTransition(record.row, JobState.PLANNED))
-            elif state == JobState.SUCCEEDED:
-                kept = {video.n for video in record.videos
-                        if video.state == VideoState.DOWNLOADED and self.downloads.file_intact(video)}
-                # A download costs nothing: failed or damaged videos are fetched again on every run.
-                refetch = [VideoTransition(record.row, video.n, VideoState.PENDING) for video in record.videos
-                           if video.state in (VideoState.FAILED, VideoState.DOWNLOADED) and video.n not in kept]
-                reset += refetch
-                downloaded += len(kept)
-                if not refetch and self.downloads.done(job, record):
-                    # Nothing left to do for it: no flow (a rerun of 20,000 done jobs would start 20,000).
+        folders = self.downloads.job_folders()
+        for page in self.ledger.brief_pages():
+            jobs = [(self._jobs.get(brief.job_id), brief) for brief in page]
+            files = [(brief, video) for job, brief in jobs if job is not None and brief.state == JobState.SUCCEEDED
+                     for video in brief.videos if video.state == VideoState.DOWNLOADED]
+            intact = self.downloads.intact([video for _, video in files], folders)
+            kept = {(brief.row, video.n) for i, (brief, video) in enumerate(files) if i in intact}
+            for job, brief in jobs:
+                if job is None:
                     continue
-            elif state not in (JobState.PLANNED, JobState.SUBMITTED):
-                continue
-            work[record.row] = record
+                state = brief.state
+                total += len(brief.videos) if state == JobState.SUCCEEDED else job.num_videos
+                if (state == JobState.FAILED and self.options.retry_failed) or (
+                    state == JobState.IN_DOUBT and self.options.resubmit_in_doubt
+                ):
+                    reset.append(JobTransition(brief.row, JobState.PLANNED))
+                elif state == JobState.SUCCEEDED:
+                    # A download costs nothing: failed or damaged videos are fetched again on every run.
+                    refetch = [VideoTransition(brief.row, video.n, VideoState.PENDING) for video in brief.videos
+                               if video.state in (VideoState.FAILED, VideoState.DOWNLOADED)
+                               and (brief.row, video.n) not in kept]
+                    reset += refetch
+                    downloaded += sum((brief.row, video.n) in kept for video in brief.videos)
+                    if not refetch and self.downloads.done(job, brief):
+                        # Nothing left to do for it: no flow (a rerun of 20,000 done jobs would start 20,000).
+                        continue
+                elif state not in (JobState.PLANNED, JobState.SUBMITTED):
+                    continue
+                work.append(brief.row)
         if reset:
             await self.ledger.write(*reset)
-            again = {op.row for op in reset if isinstance(op, JobTransition | VideoTransition)}  # changed: read again
-            work.update((r.row, r) for r in self.ledger.records_at(sorted(again)))
+            work += (op.row for op in reset if isinstance(op, JobTransition | VideoTransition))  # changed: read now
+        records = self.ledger.records_at(sorted(set(work)))
         self._show_start(downloaded, total, earlier)
-        position = {job_id: i for i, job_id in enumerate(self._jobs)} if work else {}
-        return sorted(work.values(), key=lambda r: position[r.job_id]), earlier
+        position = {job_id: i for i, job_id in enumerate(self._jobs)} if records else {}
+        return sorted(records, key=lambda r: position[r.job_id]), earlier
 
     async def _prepare_earlier(self, current: list[JobRecord]) -> list[tuple[PlannedJob, JobRecord, int | None]]:
         """The earlier versions of the campaign's jobs that were sent and are not finished, each as the job it

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..campaign import Campaign, PlannedJob
-from ..ledger import JobRecord, JobState, Ledger, VideoState
+from ..ledger import JobBrief, JobRecord, JobState, Ledger, VideoState
 from ..ledger.versions import unfinished_earlier, unfinished_outside
 from ..readiness import BLOCKED, WAITING, Readiness, readiness
 from ..review.picks import recorded_picks
@@ -83,14 +83,15 @@ def summarise(ledger: Ledger, campaign: Campaign, sent: Iterable[int] = ()) -> R
     credits (every version, every run: what it paid) and those of the rows in ``sent`` (this run's). The lists
     are in the spec's order.
 
-    The current records are gone through once, a page at a time (`Ledger.iter_jobs`), keeping only the few that
-    other answers need (jobs with earlier versions, jobs the spec no longer holds, jobs of the needs graph): at
-    100,000 jobs, a full read held at the end of a run was its peak of memory."""
+    The current versions are gone through once, a page at a time and in brief (`Ledger.iter_briefs`), keeping
+    the rows of the few that other answers need whole (jobs with earlier versions, jobs the spec no longer holds,
+    jobs of the needs graph), read again at the end: at 100,000 jobs, a full read held at the end of a run was
+    its peak of memory."""
     summary = RunSummary(jobs=len(campaign.jobs))
     this_run = set(sent)
     total = 0.0
 
-    def count_credits(version: JobRecord) -> None:
+    def count_credits(version: JobRecord | JobBrief) -> None:
         nonlocal total
         if version.credits is not None:
             total += version.credits
@@ -105,22 +106,22 @@ def summarise(ledger: Ledger, campaign: Campaign, sent: Iterable[int] = ()) -> R
     with_earlier = {r.job_id for r in earlier}
     position = {job.id: i for i, job in enumerate(campaign.jobs)}
     in_graph = set(campaign.needs) | {need.job for needs in campaign.needs.values() for need in needs}
-    kept_earlier: list[JobRecord] = []  # current versions of jobs with earlier ones
-    outside: list[JobRecord] = []  # current versions of jobs the run does not hold
-    graph: dict[str, JobRecord] = {}  # current versions of the jobs of the needs graph, for their readiness
+    kept_earlier: list[int] = []  # rows of the current versions of jobs with earlier ones
+    outside: list[int] = []  # rows of the current versions of jobs the run does not hold
+    graph: list[int] = []  # rows of the current versions of the jobs of the needs graph, for their readiness
     unsent: list[int] = []  # positions of jobs with nothing sent for their current content
     recorded = bytearray(len(campaign.jobs))  # by position: the job has a record
     lists = _Lists()
-    for record in ledger.iter_jobs():
+    for record in ledger.iter_briefs():
         count_credits(record)
         index = position.get(record.job_id)
         if index is None:
-            outside.append(record)
+            outside.append(record.row)
             continue
         if record.job_id in with_earlier:
-            kept_earlier.append(record)
+            kept_earlier.append(record.row)
         if record.job_id in in_graph:
-            graph[record.job_id] = record
+            graph.append(record.row)
         job = campaign.jobs[index]
         if record.content_hash != job.content_hash or record.state == JobState.PLANNED:
             unsent.append(index)
@@ -131,11 +132,11 @@ def summarise(ledger: Ledger, campaign: Campaign, sent: Iterable[int] = ()) -> R
         count_credits(version)
     summary.credits = total if summary.credits_jobs else None
     summary.earlier_unfinished = [(f"{r.job_id} v{k}", str(r.state)) for r, k in
-                                  unfinished_earlier(kept_earlier, earlier)]
+                                  unfinished_earlier(ledger.records_at(kept_earlier), earlier)]
     skipped = set(campaign.skipped)
     summary.outside_unfinished = [(f"{r.job_id} v{k}", str(r.state), r.job_id in skipped)
-                                  for r, k in unfinished_outside(outside, earlier, position)]
-    ready = _readiness(ledger, campaign, graph)
+                                  for r, k in unfinished_outside(ledger.records_at(outside), earlier, position)]
+    ready = _readiness(ledger, campaign, {r.job_id: r for r in ledger.records_at(graph)} if graph else {})
     # Then the jobs with no record at all: nothing was ever sent for them.
     for index in [*unsent, *(i for i, seen in enumerate(recorded) if not seen)]:
         job = campaign.jobs[index]
@@ -165,7 +166,7 @@ class _Lists:
         self.waiting: list[tuple[int, tuple[str, str]]] = []
         self.blocked: list[tuple[int, tuple[str, str]]] = []
 
-    def sent(self, summary: RunSummary, index: int, job: PlannedJob, record: JobRecord) -> None:
+    def sent(self, summary: RunSummary, index: int, job: PlannedJob, record: JobBrief) -> None:
         """Count a job whose current content was sent (``index``: its place in the spec)."""
         if record.state == JobState.SUCCEEDED:
             summary.succeeded += 1

@@ -21,7 +21,7 @@ The record is local to this machine and this folder, deliberately not in the led
 machines have their own disks, where inode numbers mean nothing. It is advisory: missing, unreadable, damaged,
 of another format, or in a folder that cannot be written, it is set aside (every file is hashed, as without it)
 and never fails a run; the run rebuilds it. It lives in ``<output>/.photogpt-batch/checked.sqlite3``
-(`layout.checked_path`): lookups are by primary key, one file at a time (nothing holds the whole table), within
+(`layout.checked_path`): lookups are by primary key, a page of files at a time (nothing holds the whole table), within
 one read transaction, and writes are batched, one transaction per `BATCH` files.
 """
 
@@ -32,6 +32,7 @@ import logging
 import os
 import sqlite3
 import stat
+from collections.abc import Sequence
 from pathlib import Path
 
 from ..layout import checked_path, ledger_dir
@@ -43,6 +44,8 @@ log = logging.getLogger(__name__)
 FORMAT = 1
 #: Files recorded per transaction.
 BATCH = 500
+#: Files looked up per statement (within SQLite's limit on parameters).
+LOOKUP = 500
 _SCHEMA = """CREATE TABLE checked (
     path TEXT PRIMARY KEY,
     dev INTEGER NOT NULL, ino INTEGER NOT NULL, size INTEGER NOT NULL,
@@ -81,20 +84,35 @@ class CheckedFiles:
     def vouches(self, rel: str, found: os.stat_result, sha256: str | None) -> bool:
         """Whether the file at ``rel``, whose ``lstat`` is ``found``, is recorded with this very fingerprint and
         with ``sha256`` (the ledger's) as its content's: then it holds that content, unread."""
+        return rel in self.vouched([(rel, found, sha256)])
+
+    def vouched(self, files: Sequence[tuple[str, os.stat_result, str | None]]) -> set[str]:
+        """The paths among ``files`` (path, ``lstat``, the ledger's sha256) that `vouches` vouches for, looked up
+        `LOOKUP` at a time (a rerun asks this of a page of files at once: one statement per file cost more than
+        the file's own ``lstat``)."""
+        wanted = {rel: (fingerprint(found), sha256) for rel, found, sha256 in files if sha256}
         conn = self._db()
-        if conn is None or not sha256:
-            return False
+        if conn is None or not wanted:
+            return set()
+        vouched: set[str] = set()
+        rels = list(wanted)
         try:
             if not conn.in_transaction:
                 # One read transaction for a rerun's lookups (until the next flush): each statement on its own
                 # would take and release WAL's read lock, three quarters of the cost of a lookup.
                 conn.execute("BEGIN")
-            row = conn.execute("SELECT dev, ino, size, mtime_ns, ctime_ns, sha256 FROM checked WHERE path = ?",
-                               (rel,)).fetchone()
-            return row is not None and row[5] == sha256 and tuple(row[:5]) == fingerprint(found)
+            for first in range(0, len(rels), LOOKUP):
+                chunk = rels[first:first + LOOKUP]
+                for rel, *recorded, sha256 in conn.execute(
+                        "SELECT path, dev, ino, size, mtime_ns, ctime_ns, sha256 FROM checked WHERE path IN "
+                        f"({', '.join('?' * len(chunk))})", chunk):
+                    fp, expected = wanted[rel]
+                    if sha256 == expected and tuple(recorded) == fp:
+                        vouched.add(rel)
         except _TROUBLE as exc:
             self._set_aside(exc)
-            return False
+            return set()
+        return vouched
 
     def hashed(self, rel: str, found: os.stat_result, sha256: str) -> None:
         """Record that the file at ``rel``, whose ``lstat`` (taken before it was read) is ``found``, hashed to

@@ -50,10 +50,12 @@ from .migrations import APPLICATION_ID, MIGRATIONS, PG_MIGRATIONS, PG_SCHEMA_VER
 from .ops import JobTransition, MoveVideo, Op, SetCredits, SetMeta, VideoTransition
 from .records import (
     Event,
+    JobBrief,
     JobRecord,
     LockHolder,
     ReconciledJob,
     Reconciliation,
+    VideoBrief,
     VideoRecord,
     disposition,
     pending_videos,
@@ -80,6 +82,7 @@ __all__ = [
     "Disposition",
     "Event",
     "IllegalTransition",
+    "JobBrief",
     "JobRecord",
     "JobState",
     "JobTransition",
@@ -103,6 +106,7 @@ __all__ = [
     "SetMeta",
     "SqliteLedger",
     "UnknownRecord",
+    "VideoBrief",
     "VideoRecord",
     "VideoState",
     "VideoTransition",

@@ -12,8 +12,8 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from ..campaign import PlannedJob
-from .records import JobRecord
-from .rows import PAGE
+from .records import JobBrief, JobRecord
+from .rows import BRIEF_COLUMNS, PAGE, job_briefs
 from .states import JobState
 
 #: Jobs read at a time by their ids or rows (`iter_records_of`, `records_at`): within any store's limit on
@@ -51,6 +51,29 @@ class PagedReads(abc.ABC):
             if len(records) < PAGE:
                 return
             after = records[-1].row
+
+    def iter_briefs(self) -> Iterator[JobBrief]:
+        """Every job's current version as a `JobBrief` (with its videos), in the order they were first recorded,
+        read a page at a time: what a run's summary goes through."""
+        for page in self.brief_pages():
+            yield from page
+
+    def brief_pages(self) -> Iterator[list[JobBrief]]:
+        """`iter_briefs` a page (`PAGE` jobs) at a time, for a caller that looks up something of a whole page at
+        once (a run's start, the files of a page's videos). At half the cost of `iter_jobs`'s full records: one
+        joined statement per page, a third of the columns."""
+        end = (f"(SELECT max(id) FROM (SELECT id FROM jobs WHERE {self._scope}current = 1 AND id > ? ORDER BY id"
+               f" LIMIT {PAGE}) AS page)")
+        sql = (f"SELECT {BRIEF_COLUMNS} FROM jobs LEFT JOIN videos v ON v.job = jobs.id WHERE {self._scope}"
+               f"jobs.current = 1 AND jobs.id > ? AND jobs.id <= {end} ORDER BY jobs.id, v.n")
+        after = 0
+        while True:
+            briefs = job_briefs(self._query(sql, (*self._scope_params, after, *self._scope_params, after)))
+            if briefs:
+                yield briefs
+            if len(briefs) < PAGE:
+                return
+            after = briefs[-1].row
 
     def iter_records_of(self, planned: Sequence[PlannedJob]) -> Iterator[tuple[PlannedJob, JobRecord | None]]:
         """Each of ``planned`` (a spec's jobs) with its current record (None: never recorded), in ``planned``'s

@@ -61,6 +61,32 @@ class JobRecord(NamedTuple):
         return self.state is JobState.SUCCEEDED and all(v.state is VideoState.DOWNLOADED for v in self.videos)
 
 
+class VideoBrief(NamedTuple):
+    """What a pass over every job needs of one video (`JobBrief`): its number, state, file and error."""
+
+    n: int
+    state: VideoState
+    path: str | None
+    bytes: int | None
+    sha256: str | None
+    error: str | None
+
+
+class JobBrief(NamedTuple):
+    """What a pass over every job of a campaign needs of a job's current version (`Ledger.iter_briefs`): a run's
+    start (is anything left to do, are its files intact) and its summary. Fewer columns than a `JobRecord`, so
+    a rerun of 20,000 done jobs reads and builds half as much; a job with something to do is read again whole."""
+
+    row: int
+    job_id: str
+    state: JobState
+    content_hash: str
+    credits: float | None
+    remote_id: str | None
+    error: str | None
+    videos: tuple[VideoBrief, ...] = ()
+
+
 class Event(NamedTuple):
     """One recorded transition (``n`` is set for a video's).
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from .records import JobRecord, VideoRecord
+from .records import JobBrief, JobRecord, VideoBrief, VideoRecord
 from .states import JOB_STATES, VIDEO_STATES
 
 #: The columns of a `JobRecord` (without its videos), in its fields' order.
@@ -36,3 +36,26 @@ def job_record(row: Sequence[Any], videos: Iterable[VideoRecord], models: dict[s
     # mypy cannot count the fields a row's slices fill, so it thinks 'videos' may be given twice
     return JobRecord(row[0], row[1], models.setdefault(row[2], row[2]), row[3], JOB_STATES[row[4]],  # type: ignore[misc]
                      bool(row[5]), *row[6:14], videos=tuple(videos))
+
+
+#: The columns of a `JobBrief` and of its videos, one row per video (a job without videos: one row, the video's
+#: columns NULL), for `PagedReads.iter_briefs`.
+BRIEF_COLUMNS = ("jobs.id, jobs.job_id, jobs.state, jobs.content_hash, jobs.credits, jobs.remote_id, jobs.error,"
+                 " v.n, v.state, v.path, v.bytes, v.sha256, v.error")
+
+
+def job_briefs(rows: Sequence[Sequence[Any]]) -> list[JobBrief]:
+    """The `JobBrief`s of rows of `BRIEF_COLUMNS` ordered by job row, then video number."""
+    briefs: list[JobBrief] = []
+    i, end = 0, len(rows)
+    while i < end:
+        r = rows[i]
+        row = r[0]
+        videos: list[VideoBrief] = []
+        while i < end and rows[i][0] == row:
+            v = rows[i]
+            if v[7] is not None:
+                videos.append(VideoBrief(v[7], VIDEO_STATES[v[8]], v[9], v[10], v[11], v[12]))
+            i += 1
+        briefs.append(JobBrief(row, r[1], JOB_STATES[r[2]], r[3], r[4], r[5], r[6], tuple(videos)))
+    return briefs

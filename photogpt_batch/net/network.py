@@ -163,7 +163,8 @@ class Network:
             raise NetworkSettingError(CA_DIR_VARIABLE, f"{CA_DIR_VARIABLE}={ca_dir}: no such folder; it should name "
                                       "a folder of hashed CA certificates (c_rehash)")
         network = cls(proxies, _no_proxy_entries(no_proxy[1]) if no_proxy else (), ca_file, ca_dir)
-        network.tls_context()  # a CA file that is not PEM is found now, not at the first handshake
+        if ca_file or ca_dir:
+            network.tls_context()  # a CA file that is not PEM is found now, not at the first handshake
         return network
 
     @classmethod
@@ -199,7 +200,10 @@ class Network:
     def session_options(self) -> dict[str, object]:
         """Keyword arguments for `aiohttp.ClientSession`: the TLS context and the middleware that routes each
         request through its proxy (``trust_env`` stays off; see the module's docstring)."""
-        return {"connector": aiohttp.TCPConnector(ssl=self.tls_context()), "middlewares": (self._route,)}
+        # Without CA settings, aiohttp's own verified context (the system's CAs, made when aiohttp is imported):
+        # making another costs tens of milliseconds of every command, https or not.
+        ssl_setting: ssl.SSLContext | bool = self.tls_context() if self.ca_file or self.ca_dir else True
+        return {"connector": aiohttp.TCPConnector(ssl=ssl_setting), "middlewares": (self._route,)}
 
     async def _route(self, request: aiohttp.ClientRequest,
                      handler: aiohttp.ClientHandlerType) -> aiohttp.ClientResponse:

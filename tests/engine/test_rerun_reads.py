@@ -82,3 +82,33 @@ def test_a_run_never_holds_every_record_at_once(tmp_path: Path, monkeypatch: pyt
         summary: Any = run_campaign(load(spec), run_config(sandbox))
     assert summary.complete and summary.videos_downloaded == 10  # the damaged file was found and fetched again
     check_outputs(tmp_path / "out", 10)
+
+
+def test_a_rerun_of_a_done_campaign_reads_briefs_only_and_its_link_is_not_trusted(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A rerun's start and summary go through the jobs in brief (`Ledger.iter_briefs`), reading no full record
+    when nothing is left to do; the output folder is listed once for its job folders, and a job folder replaced
+    by a link since is still not trusted: its videos are not taken as on disk, and nothing goes through it."""
+    spec = write_campaign(tmp_path, jobs=4, num_videos=2)
+    with SandboxThread(fast_sandbox()) as sandbox:
+        assert run_campaign(load(spec), run_config(sandbox)).complete
+        read: list[int] = []
+        records_at = Ledger.records_at
+
+        def counted(self: Ledger, rows: Any) -> list[JobRecord]:
+            read.extend(rows)
+            return records_at(self, rows)
+
+        monkeypatch.setattr(Ledger, "records_at", counted)
+        monkeypatch.setattr(Ledger, "iter_jobs", lambda self: pytest.fail("a full read of every job"))
+        summary: Any = run_campaign(load(spec), run_config(sandbox))
+        assert summary.complete and read == []
+        out, moved = tmp_path / "out", tmp_path / "elsewhere"
+        (out / "clip-2").rename(moved)
+        (out / "clip-2").symlink_to(moved, target_is_directory=True)
+        before = sorted((p.name, p.read_bytes()) for p in moved.iterdir())
+        summary = run_campaign(load(spec), run_config(sandbox))
+    assert len(read) == 1  # the one job with files to fetch again, read whole
+    assert summary.videos_downloaded == 6 and sorted(dict(summary.video_failures)) == ["clip-2/1", "clip-2/2"]
+    assert all("symbolic link" in why for _, why in summary.video_failures)
+    assert sorted((p.name, p.read_bytes()) for p in moved.iterdir()) == before

@@ -102,6 +102,7 @@ def test_the_summary_goes_through_the_current_versions_a_page_at_a_time(tmp_path
             return jobs_read()
 
         monkeypatch.setattr(ledger, "jobs", counted)
+        monkeypatch.setattr(ledger, "iter_jobs", lambda: pytest.fail("the summary read every job's full record"))
         summary = summarise(ledger, campaign)
         asyncio.run(ledger.aclose())
     # A full read held every record at once at the end of a run: at 100,000 jobs, the run's peak of memory.
@@ -119,6 +120,36 @@ def test_the_current_versions_read_a_page_at_a_time_are_those_of_a_full_read(led
     ledger.register([planned("j1", take=1), *(planned(f"j{i}") for i in range(7) if i != 1)])  # j1 changed
     assert list(ledger.iter_jobs()) == ledger.jobs()
     assert [r.job_id for r in ledger.iter_jobs()] == ["j0", "j2", "j3", "j4", "j5", "j6", "j1"]
+
+
+def test_the_briefs_read_a_page_at_a_time_are_the_full_records_fields(ledger: Ledger,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run's start and its summary go through `iter_briefs` (fewer columns, one joined statement a page): each
+    brief is its full record's fields, its videos included, on both stores, across pages whose jobs have 0, 1
+    or 2 videos."""
+    monkeypatch.setattr(ledger_paged, "PAGE", 2)
+    rows = ledger.register([planned(f"j{i}") for i in range(7)])
+    for index in (0, 3, 6):
+        _finish(ledger, rows[f"j{index}"], index, JobState.SUCCEEDED, 5.0, videos=2)
+    _finish(ledger, rows["j4"], 4, JobState.SUCCEEDED, None)
+    _finish(ledger, rows["j2"], 2, JobState.FAILED, 1.5)
+    _finish(ledger, rows["j5"], 5, JobState.SUBMITTED, None)
+
+    async def fail_a_video() -> None:
+        await ledger.write(VideoTransition(rows["j6"], 2, VideoState.PENDING))
+        await ledger.write(VideoTransition(rows["j6"], 2, VideoState.FAILED, error="cut off"))
+
+    asyncio.run(fail_a_video())
+    ledger.register([planned("j1", take=1), *(planned(f"j{i}") for i in range(7) if i != 1)])  # j1 changed
+    briefs = list(ledger.iter_briefs())
+    assert [[b.row for b in page] for page in ledger.brief_pages()] == [[r.row for r in ledger.jobs()][i:i + 2]
+                                                                         for i in range(0, 7, 2)]
+    assert [(b.row, b.job_id, b.state, b.content_hash, b.credits, b.remote_id, b.error,
+             [(v.n, v.state, v.path, v.bytes, v.sha256, v.error) for v in b.videos]) for b in briefs] == [
+        (r.row, r.job_id, r.state, r.content_hash, r.credits, r.remote_id, r.error,
+         [(v.n, v.state, v.path, v.bytes, v.sha256, v.error) for v in r.videos]) for r in ledger.jobs()]
+    assert [len(b.videos) for b in briefs] == [2, 0, 2, 1, 0, 2, 0]
+    assert briefs[-2].videos[1].error == "cut off" and briefs[1].error == "no"
 
 
 def test_the_summary_lists_jobs_in_the_specs_order_whatever_their_order_in_the_ledger(
