@@ -40,8 +40,9 @@ from .progress import Progress
 from .reconcile import settle_in_doubt
 from .schedule import Scheduler, gather_first_error
 from .spending import RunSpend
+from .start import go_through
 from .submit import submit
-from .summary import RunSummary, summarise
+from .summary import RunSummary, Tally, summarise
 
 
 class Engine:
@@ -71,6 +72,7 @@ class Engine:
         self._changed = asyncio.Event()  # a flow ended: the feeder looks at the queue again
         self._error: BaseException | None = None  # the first error of a flow, which ends the run
         self._feeder: asyncio.Task[None] | None = None
+        self._tally: Tally | None = None  # the summary as the run's start found it (see `summary`)
 
     @property
     def stopping(self) -> bool:
@@ -209,43 +211,15 @@ class Engine:
             with_earlier = self._current_where(lambda r: r.job_id in changed)
         earlier = await self._prepare_earlier(with_earlier)
         earlier += await self._prepare_outside()
-        reset: list[Op] = []
-        work: list[int] = []  # rows of the records with something to do, read again whole
-        downloaded = total = 0  # the progress's start (see `_show_start`)
-        folders = self.downloads.job_folders()
-        for page in self.ledger.brief_pages():
-            jobs = [(self._jobs.get(brief.job_id), brief) for brief in page]
-            files = [(brief, video) for job, brief in jobs if job is not None and brief.state == JobState.SUCCEEDED
-                     for video in brief.videos if video.state == VideoState.DOWNLOADED]
-            intact = self.downloads.intact([video for _, video in files], folders)
-            kept = {(brief.row, video.n) for i, (brief, video) in enumerate(files) if i in intact}
-            for job, brief in jobs:
-                if job is None:
-                    continue
-                state = brief.state
-                total += len(brief.videos) if state == JobState.SUCCEEDED else job.num_videos
-                if (state == JobState.FAILED and self.options.retry_failed) or (
-                    state == JobState.IN_DOUBT and self.options.resubmit_in_doubt
-                ):
-                    reset.append(JobTransition(brief.row, JobState.PLANNED))
-                elif state == JobState.SUCCEEDED:
-                    # A download costs nothing: failed or damaged videos are fetched again on every run.
-                    refetch = [VideoTransition(brief.row, video.n, VideoState.PENDING) for video in brief.videos
-                               if video.state in (VideoState.FAILED, VideoState.DOWNLOADED)
-                               and (brief.row, video.n) not in kept]
-                    reset += refetch
-                    downloaded += sum((brief.row, video.n) in kept for video in brief.videos)
-                    if not refetch and self.downloads.done(job, brief):
-                        # Nothing left to do for it: no flow (a rerun of 20,000 done jobs would start 20,000).
-                        continue
-                elif state not in (JobState.PLANNED, JobState.SUBMITTED):
-                    continue
-                work.append(brief.row)
+        found = go_through(self.ledger, self.campaign, self._jobs, self.downloads, self.options)
+        reset, work = found.reset, found.work
         if reset:
             await self.ledger.write(*reset)
             work += (op.row for op in reset if isinstance(op, JobTransition | VideoTransition))  # changed: read now
         records = self.ledger.records_at(sorted(set(work)))
-        self._show_start(downloaded, total, earlier)
+        # The summary as found: kept for the run's end unless there is work to do (then it is not held through it).
+        self._tally = None if records or earlier else found.tally
+        self._show_start(found.downloaded, found.total, earlier)
         position = {job_id: i for i, job_id in enumerate(self._jobs)} if records else {}
         return sorted(records, key=lambda r: position[r.job_id]), earlier
 
@@ -445,6 +419,10 @@ class Engine:
 
     def summary(self) -> RunSummary:
         """The summary of the campaign's current jobs, from the ledger, with this run's spend and budget."""
-        summary = summarise(self.ledger, self.campaign, sent=self.spend.sent)
+        tally, self._tally = self._tally, None
+        if tally is not None and not self.spend.sent and tally.fresh():
+            summary = tally.summary()  # nothing written since the run's start went through every job
+        else:
+            summary = summarise(self.ledger, self.campaign, sent=self.spend.sent)
         self.spend.fill(summary)
         return summary

@@ -87,70 +87,98 @@ def summarise(ledger: Ledger, campaign: Campaign, sent: Iterable[int] = ()) -> R
     the rows of the few that other answers need whole (jobs with earlier versions, jobs the spec no longer holds,
     jobs of the needs graph), read again at the end: at 100,000 jobs, a full read held at the end of a run was
     its peak of memory."""
-    summary = RunSummary(jobs=len(campaign.jobs))
-    this_run = set(sent)
-    total = 0.0
+    tally = Tally(ledger, campaign, sent)
+    for brief in ledger.iter_briefs():
+        tally.add(brief)
+    return tally.summary()
 
-    def count_credits(version: JobRecord | JobBrief) -> None:
-        nonlocal total
+
+class Tally:
+    """A summary gathered a job at a time (`summarise`), from a pass over the current versions that a caller may
+    be making anyway: a run's start goes through every job once, and when the ledger's revision has not moved by
+    its end (nothing was written: a rerun with nothing to do), the summary is the start's tally, not a second pass
+    (`fresh`)."""
+
+    def __init__(self, ledger: Ledger, campaign: Campaign, sent: Iterable[int] = ()) -> None:
+        """``sent``: this run's rows, whose credits are the run's spend. Reads the ledger's revision first."""
+        self.ledger, self.campaign = ledger, campaign
+        #: The ledger's revision before the pass: equal at the end, the pass saw what the ledger holds then.
+        self.revision = ledger.revision()
+        self.summary_ = RunSummary(jobs=len(campaign.jobs))
+        self._this_run = set(sent)
+        self._total = 0.0
+        self._earlier = ledger.replaced()
+        self._with_earlier = {r.job_id for r in self._earlier}
+        self._position = {job.id: i for i, job in enumerate(campaign.jobs)}
+        self._in_graph = set(campaign.needs) | {need.job for needs in campaign.needs.values() for need in needs}
+        self._kept_earlier: list[int] = []  # rows of the current versions of jobs with earlier ones
+        self._outside: list[int] = []  # rows of the current versions of jobs the run does not hold
+        self._graph: list[int] = []  # rows of the current versions of the jobs of the needs graph, for readiness
+        self._unsent: list[int] = []  # positions of jobs with nothing sent for their current content
+        self._recorded = bytearray(len(campaign.jobs))  # by position: the job has a record
+        self._lists = _Lists()
+
+    def fresh(self) -> bool:
+        """Whether nothing was written to the ledger since this tally began (its revision has not moved)."""
+        return self.ledger.revision() == self.revision
+
+    def _count_credits(self, version: JobRecord | JobBrief) -> None:
+        summary = self.summary_
         if version.credits is not None:
-            total += version.credits
+            self._total += version.credits
             summary.credits_jobs += 1
-            if version.row in this_run:
+            if version.row in self._this_run:
                 summary.run_credits += version.credits
         elif version.remote_id or version.state == JobState.IN_DOUBT:
             summary.credits_pending += 1
-            summary.run_credits_pending += version.row in this_run
+            summary.run_credits_pending += version.row in self._this_run
 
-    earlier = ledger.replaced()
-    with_earlier = {r.job_id for r in earlier}
-    position = {job.id: i for i, job in enumerate(campaign.jobs)}
-    in_graph = set(campaign.needs) | {need.job for needs in campaign.needs.values() for need in needs}
-    kept_earlier: list[int] = []  # rows of the current versions of jobs with earlier ones
-    outside: list[int] = []  # rows of the current versions of jobs the run does not hold
-    graph: list[int] = []  # rows of the current versions of the jobs of the needs graph, for their readiness
-    unsent: list[int] = []  # positions of jobs with nothing sent for their current content
-    recorded = bytearray(len(campaign.jobs))  # by position: the job has a record
-    lists = _Lists()
-    for record in ledger.iter_briefs():
-        count_credits(record)
-        index = position.get(record.job_id)
+    def add(self, record: JobBrief) -> None:
+        """Count one current version (each once, in any order)."""
+        self._count_credits(record)
+        index = self._position.get(record.job_id)
         if index is None:
-            outside.append(record.row)
-            continue
-        if record.job_id in with_earlier:
-            kept_earlier.append(record.row)
-        if record.job_id in in_graph:
-            graph.append(record.row)
-        job = campaign.jobs[index]
+            self._outside.append(record.row)
+            return
+        if record.job_id in self._with_earlier:
+            self._kept_earlier.append(record.row)
+        if record.job_id in self._in_graph:
+            self._graph.append(record.row)
+        job = self.campaign.jobs[index]
         if record.content_hash != job.content_hash or record.state == JobState.PLANNED:
-            unsent.append(index)
+            self._unsent.append(index)
         else:
-            lists.sent(summary, index, job, record)
-        recorded[index] = 1
-    for version in earlier:
-        count_credits(version)
-    summary.credits = total if summary.credits_jobs else None
-    summary.earlier_unfinished = [(f"{r.job_id} v{k}", str(r.state)) for r, k in
-                                  unfinished_earlier(ledger.records_at(kept_earlier), earlier)]
-    skipped = set(campaign.skipped)
-    summary.outside_unfinished = [(f"{r.job_id} v{k}", str(r.state), r.job_id in skipped)
-                                  for r, k in unfinished_outside(ledger.records_at(outside), earlier, position)]
-    ready = _readiness(ledger, campaign, {r.job_id: r for r in ledger.records_at(graph)} if graph else {})
-    # Then the jobs with no record at all: nothing was ever sent for them.
-    for index in [*unsent, *(i for i, seen in enumerate(recorded) if not seen)]:
-        job = campaign.jobs[index]
-        found = ready.get(job.id)
-        if found is not None and found.state == WAITING:
-            lists.waiting.append((index, (job.id, found.why)))  # its videos are not expected of this run
-            continue
-        if found is not None and found.state == BLOCKED:
-            lists.blocked.append((index, (job.id, found.why)))
-        else:
-            lists.not_submitted.append((index, job.id))
-        summary.videos_expected += job.num_videos
-    lists.fill(summary)
-    return summary
+            self._lists.sent(self.summary_, index, job, record)
+        self._recorded[index] = 1
+
+    def summary(self) -> RunSummary:
+        """The summary, once every current version was added (call it once)."""
+        ledger, campaign, summary, earlier, lists = (self.ledger, self.campaign, self.summary_, self._earlier,
+                                                     self._lists)
+        for version in earlier:
+            self._count_credits(version)
+        summary.credits = self._total if summary.credits_jobs else None
+        summary.earlier_unfinished = [(f"{r.job_id} v{k}", str(r.state)) for r, k in
+                                      unfinished_earlier(ledger.records_at(self._kept_earlier), earlier)]
+        skipped = set(campaign.skipped)
+        summary.outside_unfinished = [(f"{r.job_id} v{k}", str(r.state), r.job_id in skipped) for r, k in
+                                      unfinished_outside(ledger.records_at(self._outside), earlier, self._position)]
+        graph = self._graph
+        ready = _readiness(ledger, campaign, {r.job_id: r for r in ledger.records_at(graph)} if graph else {})
+        # Then the jobs with no record at all: nothing was ever sent for them.
+        for index in [*self._unsent, *(i for i, seen in enumerate(self._recorded) if not seen)]:
+            job = campaign.jobs[index]
+            found = ready.get(job.id)
+            if found is not None and found.state == WAITING:
+                lists.waiting.append((index, (job.id, found.why)))  # its videos are not expected of this run
+                continue
+            if found is not None and found.state == BLOCKED:
+                lists.blocked.append((index, (job.id, found.why)))
+            else:
+                lists.not_submitted.append((index, job.id))
+            summary.videos_expected += job.num_videos
+        lists.fill(summary)
+        return summary
 
 
 class _Lists:

@@ -4,6 +4,7 @@ a job done before the run started is not read again to find that it has nothing 
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ from engine_helpers import check_outputs, fast_sandbox, load, posts, run_config,
 
 from photogpt_batch.campaign import PlannedJob
 from photogpt_batch.engine.pipeline import Engine
+from photogpt_batch.layout import ledger_path
 from photogpt_batch.ledger import JobRecord, Ledger
 from photogpt_batch.runner import run_campaign
 from photogpt_batch.sandbox import SandboxThread
@@ -112,3 +114,34 @@ def test_a_rerun_of_a_done_campaign_reads_briefs_only_and_its_link_is_not_truste
     assert summary.videos_downloaded == 6 and sorted(dict(summary.video_failures)) == ["clip-2/1", "clip-2/2"]
     assert all("symbolic link" in why for _, why in summary.video_failures)
     assert sorted((p.name, p.read_bytes()) for p in moved.iterdir()) == before
+
+
+def test_a_rerun_with_nothing_to_do_goes_through_the_jobs_once_and_one_that_wrote_again(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The summary of a rerun that wrote nothing is the tally of its start's pass (one pass over the jobs, not
+    two); a rerun whose end recorded something (here the credits an earlier run could not learn) is summarised
+    afresh, and shows it."""
+    from photogpt_batch.ledger import paged
+
+    spec = write_campaign(tmp_path, jobs=4, num_videos=2)
+    passes: list[int] = []
+    pages = paged.PagedReads.brief_pages
+
+    def counted(self: Ledger) -> Any:
+        passes.append(1)
+        return pages(self)
+
+    with SandboxThread(fast_sandbox()) as sandbox:
+        first = run_campaign(load(spec), run_config(sandbox))
+        assert first.complete and first.credits_pending == 0 and first.credits
+        monkeypatch.setattr(paged.PagedReads, "brief_pages", counted)
+        again: Any = run_campaign(load(spec), run_config(sandbox))
+        assert passes == [1]
+        assert (again.complete, again.credits, again.credits_pending) == (True, first.credits, 0)
+        with sqlite3.connect(ledger_path(tmp_path / "out")) as db:  # as if the API had not computed them yet
+            db.execute("UPDATE jobs SET credits = NULL")
+        passes.clear()
+        learned: Any = run_campaign(load(spec), run_config(sandbox))
+        assert posts(sandbox) == 4  # nothing sent again: the credits were asked for at the end
+    assert passes == [1, 1]  # the start found them lacking; the end recorded them and went through again
+    assert (learned.complete, learned.credits, learned.credits_pending) == (True, first.credits, 0)
