@@ -56,6 +56,8 @@ class Ledger(GroupCommit, PagedReads, Revisioned):
     #: and an in-doubt submission whose events have no offset is never settled automatically.
     clock_offset: float | None = None
     _scope: str = ""
+    #: `replaced` as last read, with the ledger's revision then.
+    _replaced: tuple[str, list[JobRecord]] | None = None
     _scope_params: tuple[Any, ...] = ()
     _meta_scope: str = ""
     _insert_scope: tuple[str, str] = ("", "")
@@ -362,8 +364,13 @@ class Ledger(GroupCommit, PagedReads, Revisioned):
         return self._select_jobs("jobs.current = 1 AND jobs.state = ?", (JobState.IN_DOUBT.value,))
 
     def replaced(self) -> list[JobRecord]:
-        """Every version that is no longer current (the spec's content changed since), oldest first."""
-        return self._select_jobs("jobs.current = 0")
+        """Every version that is no longer current (the spec's content changed since), oldest first. Read again
+        only when the ledger's revision has moved: a run's start asks for them five times, and each read goes
+        through every job (no index has ``current = 0``)."""
+        revision = self.revision()  # before the read: a write between the two makes the next call read again
+        if self._replaced is None or self._replaced[0] != revision:
+            self._replaced = (revision, self._select_jobs("jobs.current = 0"))
+        return list(self._replaced[1])
 
     def body(self, row: int) -> dict[str, Any]:
         """The request body recorded for job version ``row``."""

@@ -283,3 +283,26 @@ def test_the_doubts_are_selected_by_the_store(ledger: Ledger) -> None:
 
     asyncio.run(doubt())
     assert [r.job_id for r in ledger.in_doubt()] == ["j1"]
+
+
+def test_the_replaced_versions_are_read_again_only_when_the_ledger_moved(ledger: Ledger,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """`Ledger.replaced` goes through every job (no index has ``current = 0``) and a run's start asks for it five
+    times: it is read again only when a write moved the ledger's revision, on both stores."""
+    rows = ledger.register([planned(f"j{i}") for i in range(3)])
+    reads: list[str] = []
+    select = ledger._select_jobs
+
+    def counted(where: str, params: Any = ()) -> list[JobRecord]:
+        reads.append(where)
+        return select(where, params)
+
+    monkeypatch.setattr(ledger, "_select_jobs", counted)
+    assert ledger.replaced() == [] and ledger.replaced() == []
+    assert len(reads) == 1
+    ledger.register([planned("j1", take=1)])  # j1's content changed: its first version is replaced
+    assert [(r.row, r.current) for r in ledger.replaced()] == [(rows["j1"], False)]
+    _finish(ledger, rows["j0"], 0, JobState.FAILED, None)  # any write moves the revision
+    assert [r.row for r in ledger.replaced()] == [rows["j1"]] and len(reads) == 3
+    ledger.replaced().clear()  # each caller gets its own list
+    assert len(ledger.replaced()) == 1
