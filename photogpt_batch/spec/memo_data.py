@@ -9,7 +9,6 @@ field added to `Campaign`, `PlannedJob`, `Need` or `LocalAsset` is never silentl
 
 from __future__ import annotations
 
-import itertools
 import operator
 from collections.abc import Callable
 from dataclasses import fields
@@ -50,13 +49,15 @@ def _empty(value: list[Any]) -> list[Any]:
     return []
 
 
-def _jobs_plain(jobs: list[PlannedJob]) -> list[tuple[Any, ...]]:
-    return list(map(operator.attrgetter(*FIELDS[PlannedJob]), jobs))
+def _jobs_plain(jobs: list[PlannedJob]) -> tuple[list[Any], ...]:
+    """The jobs by column, one list per field: 6 lists of pointers instead of a tuple per job (half the memory, in
+    the memo written and in the one read)."""
+    return tuple([getattr(job, name) for job in jobs] for name in FIELDS[PlannedJob])
 
 
-def _jobs(rows: list[tuple[Any, ...]]) -> list[PlannedJob]:
+def _jobs(columns: tuple[list[Any], ...]) -> list[PlannedJob]:
     # Positionally, in FIELDS' order (checked when stored): about 1 µs a job, against 2 for keyword arguments.
-    return list(itertools.starmap(PlannedJob, rows))
+    return list(map(PlannedJob, *columns))
 
 
 def _assets_plain(assets: dict[str, LocalAsset]) -> dict[str, tuple[Any, ...]]:
