@@ -1,6 +1,6 @@
 """The memo of a spec's load: the `Campaign` a successful load made, kept in the user's state folder and given
 back while nothing it was made from has changed, so that a rerun of a large campaign does not parse, expand,
-validate and build every job again (20,000 jobs: half a second loaded, a tenth read back).
+validate and build every job again (20,000 jobs: 0.4 s to load, 0.05 s to read back).
 
 A spec's memo is ``<state folder>/expanded/<sha256 of the spec's resolved path>.memo``, replaced by each load
 that does not use it; at most `KEEP` are kept, the least recently used removed beyond.
@@ -17,11 +17,11 @@ It is used only when all of this is as it was (`Memo.key`, and the files in its 
   where one of them changed too recently for its ctime to show a later change within the same clock tick
   (`Memo.begin`) is not kept: the next one is.
 
-A load that fails reads no memo file differently: it raises as without one. Only a load with no diagnostics at
-all is kept, since warnings are printed on every load. The memo is advisory, as `io.checked` is: missing,
-unreadable, damaged, of another format, or in a folder that cannot be written, it is a miss, never an error. It is
-plain data through `marshal` (`memo_data`), never pickle: reading a file of the state folder must not be able to
-run code. Its header holds the sha256 of that data, so a damaged memo is never read as another campaign.
+Only a load with no diagnostics at all is kept: warnings are printed on every load, and a load with errors
+raises as it would without a memo. The memo is advisory, as `io.checked` is: missing, unreadable, damaged, of
+another format, or in a folder that cannot be written, it is a miss, never an error. It is plain data through
+`marshal` (`memo_data`), never pickle: reading a file of the state folder must not be able to run code. Its header
+holds the sha256 of that data, so a damaged memo is never read as another campaign.
 """
 
 from __future__ import annotations
