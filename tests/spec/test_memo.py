@@ -9,7 +9,6 @@ import os
 import struct
 import sys
 from collections.abc import Iterator
-from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -19,16 +18,14 @@ from cli_in_process import run_main
 from engine_helpers import wait_until
 
 import photogpt_batch.spec.load as load_module
-from photogpt_batch.assets.kinds import LocalAsset
-from photogpt_batch.campaign import Campaign, Need, PlannedJob
+from photogpt_batch.campaign import Campaign
 from photogpt_batch.cli.common import load_for_command
 from photogpt_batch.io.reads import Reads
 from photogpt_batch.plugins import build_registry, get_registry, make_plugin_host
 from photogpt_batch.spec import memo
-from photogpt_batch.spec.diagnostics import Diagnostic, SpecError
+from photogpt_batch.spec.diagnostics import SpecError
 from photogpt_batch.spec.expand import iter_expand
 from photogpt_batch.spec.load import load_campaign
-from photogpt_batch.spec.memo_data import FIELDS, Unhandled, campaign_from_plain, campaign_plain
 from photogpt_batch.state_dir import state_dir
 
 ROOT = Path(__file__).parents[2]
@@ -446,44 +443,6 @@ def test_a_hit_marks_its_memo_recently_used(tmp_path: Path, state_home: Path) ->
     os.utime(file, ns=(0, 0))
     load_campaign(spec, memo=True)
     assert file.stat().st_mtime_ns > 0
-
-
-def test_every_field_of_the_campaigns_classes_is_converted() -> None:
-    for cls, names in FIELDS.items():
-        assert tuple(f.name for f in fields(cls)) == names, f"{cls.__name__}: convert the new field in memo_data"
-
-
-def test_a_campaign_with_every_field_set_comes_back_equal() -> None:
-    campaign = Campaign(
-        "c", Path("/out/c"), Path("specs/c.yaml"),
-        jobs=[PlannedJob("a", "veo-3.1", {"modelID": "veo-3.1", "prompt": "p", "numVideos": 2,
-                                          "options": {"veo": {"duration": 8, "seed": 1.5, "audio": True}},
-                                          "referenceImages": [{"url": "asset:sha256:ab.png", "role": "x"}]},
-                         "h" * 64, warnings=("w",), axes=(("ratio", "16:9"),))],
-        budget_credits=12.5,
-        assets={"ab": LocalAsset(Path("photos/a.png"), "ab", 10, "image", "png", "image/png")},
-        sequences={"s": ("a", "b")},
-        needs={"b": (Need("a", picked=True, via="from"),)},
-    )
-    back = campaign_from_plain(marshal.loads(marshal.dumps(campaign_plain(campaign))))
-    same(back, campaign)
-    bare = Campaign("other", Path("/elsewhere"), Path("other.yaml"))
-    for field in fields(Campaign):  # every field was given a value other than a bare campaign's
-        if field.name not in ("diagnostics", "skipped"):  # empty in every campaign kept
-            assert getattr(back, field.name) != getattr(bare, field.name), field.name
-
-
-def test_a_campaign_with_diagnostics_or_skipped_jobs_is_not_converted() -> None:
-    with pytest.raises(ValueError):
-        campaign_plain(Campaign("c", Path(), Path(), diagnostics=[Diagnostic("f", 1, 1, "m", "warning")]))
-    with pytest.raises(ValueError):
-        campaign_plain(Campaign("c", Path(), Path(), skipped=["a"]))
-
-
-def test_a_class_with_a_field_not_converted_fails_the_conversion(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(FIELDS, Need, ("job", "picked"))
-    with pytest.raises(Unhandled):
-        campaign_plain(Campaign("c", Path(), Path()))
 
 
 def test_validate_twice_prints_the_same(tmp_path: Path, state_home: Path) -> None:
