@@ -11,9 +11,11 @@ prints each hook call, for plugin authors.
 from __future__ import annotations
 
 import difflib
+import functools
 import importlib.metadata
 import os
 import sys
+import types
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -24,6 +26,28 @@ from . import hookspecs
 from .models import Model
 
 
+@dataclass(eq=False)
+class PluginSource:
+    """Where a registered plugin's code comes from: the module its hooks live in, and the installed distribution
+    that provides it (None for a plugin object registered by hand). What the spec's memo fingerprints."""
+
+    name: str
+    module: str
+    dist: importlib.metadata.Distribution | None = field(default=None, repr=False)
+
+    @functools.cached_property
+    def release(self) -> tuple[str, str] | None:
+        """(distribution name, version), or None; read once (the metadata is parsed on each ask)."""
+        return (self.dist.name, self.dist.version) if self.dist is not None else None
+
+
+def plugin_module(plugin: object) -> str:
+    """The name of the module a plugin object's code lives in (the module itself, a class's, an instance's)."""
+    if isinstance(plugin, types.ModuleType):
+        return plugin.__name__
+    return str(getattr(plugin, "__module__", None) or type(plugin).__module__)
+
+
 @dataclass
 class Registry:
     """Every registered model by id, and the warnings met while loading plugins."""
@@ -32,6 +56,8 @@ class Registry:
     warnings: list[str] = field(default_factory=list)
     #: Per model id, the options that can change its price (the ``price_options`` hook; default: all).
     price_options: dict[str, frozenset[str]] = field(default_factory=dict)
+    #: The plugins the models come from, by name: whose code a change to invalidates what was built with them.
+    sources: dict[str, PluginSource] = field(default_factory=dict)
 
     def price_relevant(self, model_id: str) -> frozenset[str]:
         """The options of ``model_id`` that can change its price (every option, unless a plugin said less)."""
@@ -66,6 +92,8 @@ class PluginHost:
         self.manager = pluggy.PluginManager(hookspecs.PROJECT_NAME)
         self.manager.add_hookspecs(hookspecs)
         self.warnings: list[str] = []
+        #: The distribution of each plugin loaded from an entry point, by its name.
+        self.distributions: dict[str, importlib.metadata.Distribution] = {}
         self.tracing = bool(os.environ.get("PHOTOGPT_BATCH_TRACE_PLUGINS"))
         if self.tracing:
             # Hooks called through `hook` are traced by pluggy; `build_registry` calls each plugin's
@@ -111,6 +139,8 @@ class PluginHost:
                 continue
             try:
                 self.register(ep.load(), name=ep.name)
+                if ep.dist is not None:
+                    self.distributions[ep.name] = ep.dist
             except Exception as exc:  # a broken third-party plugin must not take the CLI down
                 self.warnings.append(f"plugin {ep.name!r} ({ep.value}) failed to load: {exc!r}")
         unknown = sorted(allow - {ep.name for ep in eps}) if allow is not None else []
@@ -176,6 +206,8 @@ def build_registry(host: PluginHost) -> Registry:
     those met while registering.
     """
     registry = Registry(warnings=[*host.warnings, *host.unknown_hooks()])
+    registry.sources = {name: PluginSource(name, plugin_module(plugin), host.distributions.get(name))
+                        for name, plugin in host.manager.list_name_plugin() if plugin is not None}
     for impl in host.hook.register_models.get_hookimpls():
         name = host.plugin_name(impl.plugin)
 

@@ -81,6 +81,25 @@ def test_the_host_owns_a_pluggy_manager_with_the_hook_specs() -> None:
     assert pm_warnings(host) is host.warnings == []
 
 
+def test_the_registry_names_where_each_plugins_code_comes_from() -> None:
+    registry = build_registry(make_plugin_host(builtin_only=True))
+    assert sorted(registry.sources) == ["grok", "kling", "seedance", "veo"]
+    veo = registry.sources["veo"]
+    assert veo.module == "photogpt_batch_plugins.veo"
+    assert veo.release is not None and veo.release[0] == "photogpt-batch"
+
+
+def test_a_plugin_registered_by_hand_is_a_source_without_a_distribution() -> None:
+    class Plugin:
+        @hookimpl
+        def register_models(self, register: Callable[[Model], None]) -> None:
+            pass
+
+    registry = build_registry(make_plugin_host(load_entry_points=False, extra=[Plugin()]))
+    [source] = registry.sources.values()
+    assert source.module == __name__ and source.release is None
+
+
 @pytest.fixture
 def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """A folder on sys.path where a test installs a distribution by its metadata, as pip would lay it out."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import stat as stat_module
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
+from ..io.reads import note
 from .hashcache import HashCache
 from .kinds import MAX_BYTES, LocalAsset, sniff
 
@@ -60,6 +61,7 @@ class LocalFiles:
             raise FileProblem(f"{raw}: cannot be read: {exc.strerror or exc}") from None
         if not stat_module.S_ISREG(st.st_mode):
             raise FileProblem(f"{raw}: not a file")
+        note(path, st)  # this stat, taken before the file is read (or its hash taken from the cache by it)
         try:
             with path.open("rb") as fh:
                 head = fh.read(16)

@@ -80,14 +80,15 @@ def report_error(exc: BatchError, as_json: bool) -> None:
 
 
 def load_for_command(spec: str, as_json: bool = False, output: str | None = None,
-                     only: tuple[str, ...] = (), ledger_url: str | None = None) -> Campaign:
+                     only: tuple[str, ...] = (), ledger_url: str | None = None, memo: bool = True) -> Campaign:
     """Load a campaign for a command (``output`` overrides its folder; ``only`` selects jobs, see
     `selection`, ``picked`` and ``unpicked`` by the picks recorded in its ledger: the folder's, or the shared
     one at ``ledger_url``); a `UsageError` (exit 2) for a bad spec, folder or selection, or picks that cannot be
-    read. Prints the spec's warnings unless ``as_json``."""
+    read. Prints the spec's warnings unless ``as_json``. ``memo``: reuse the spec's memo when it is current
+    (`spec.memo`); ``run --rehash``, which reads everything again, loads the spec in full."""
     plugin_warnings()
     try:
-        campaign = load_campaign(spec)
+        campaign = load_campaign(spec, memo=memo)
     except SpecError as exc:
         exc.source = spec  # the summary line names the spec as it was given
         raise

@@ -109,7 +109,8 @@ def _check_accepted_models(ctx: click.Context, param: click.Parameter, values: t
               help="Submit again jobs whose earlier submission has an unknown outcome (may pay twice).")
 @click.option("--no-verify", is_flag=True, help="Trust downloaded files by size without re-hashing them.")
 @click.option("--rehash", is_flag=True, help="Re-read every downloaded file to check its sha256, even those "
-              "unchanged since they were last checked, and record them afresh.")
+              "unchanged since they were last checked, and record them afresh; load the spec in full, without its "
+              "memo.")
 @click.option("--fresh", is_flag=True, help="Start the campaign over in an empty folder although another folder "
               "on this machine holds its paid jobs (pays for every job again).")
 @click.option("--max-credits", type=click.FloatRange(min=0, min_open=True), callback=_finite_credits,
@@ -145,7 +146,7 @@ def run(ctx: click.Context, spec: str, output: str | None, only: tuple[str, ...]
     if rehash and no_verify:
         raise click.UsageError("--rehash reads every file and --no-verify none: give one of them")
     url = resolve_ledger(ledger)
-    campaign = load_for_command(spec, as_json, output, only, url)
+    campaign = load_for_command(spec, as_json, output, only, url, memo=not rehash)  # --rehash: read it all again
     options = EngineOptions(concurrency=concurrency, download_concurrency=download_concurrency,
                             retry_failed=retry_failed, resubmit_in_doubt=resubmit_in_doubt, verify_files=not no_verify,
                             rehash=rehash,

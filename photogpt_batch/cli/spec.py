@@ -26,7 +26,7 @@ def validate(specs: tuple[str, ...], as_json: bool) -> None:
     failed = False
     for spec in specs:
         try:
-            campaign = load_campaign(spec)
+            campaign = load_campaign(spec, memo=True)
             diagnostics, jobs = campaign.diagnostics, len(campaign.jobs)
         except SpecError as exc:  # every file is reported, not only the first bad one
             diagnostics, jobs, failed = exc.diagnostics, None, True

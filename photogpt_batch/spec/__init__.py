@@ -7,6 +7,7 @@
 - `expand`: the campaign's top level and each entry expanded into jobs (defaults, vars, matrix);
 - `validation`: each job checked against its model's schema and rules, and its request built;
 - `load`: `load_campaign`, the entry point that runs the three steps above;
+- `memo` and `memo_data`: what a load made, kept and given back while nothing it was made from changed;
 - `selection`: ``--only``, picking jobs of a loaded campaign; `schemas`: the JSON Schemas for editors;
 - `text` and `reporter`: how paths and values are written in messages, and where messages are collected.
 

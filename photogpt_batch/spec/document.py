@@ -89,14 +89,26 @@ MAX_SPEC_BYTES = 256 << 20
 
 def read_text(path: Path) -> str:
     """The file's text, or a `SpecError` saying why it is not a readable UTF-8 text file."""
+    return spec_text(path, read_bytes(path))
+
+
+def read_bytes(path: Path) -> bytes:
+    """The file's bytes (one more than `MAX_SPEC_BYTES` at most, for `spec_text` to refuse), or a `SpecError`
+    saying why it cannot be read."""
     name = str(path)
     try:
         with open(path, "rb") as f:
-            data = f.read(MAX_SPEC_BYTES + 1)
+            return f.read(MAX_SPEC_BYTES + 1)
     except IsADirectoryError:
         raise SpecError([Diagnostic(name, 1, 1, "is a directory, not a campaign file")]) from None
     except OSError as exc:
         raise SpecError([Diagnostic(name, 1, 1, f"cannot read the file: {exc.strerror or exc}")]) from None
+
+
+def spec_text(path: Path, data: bytes) -> str:
+    """The text of the campaign file at ``path`` whose bytes are ``data``, or a `SpecError` saying why it is not
+    a UTF-8 text file of a campaign's size."""
+    name = str(path)
     if b"\x00" in data[:8192]:
         raise SpecError([Diagnostic(name, 1, 1, "is a binary file, not a YAML campaign")])
     if len(data) > MAX_SPEC_BYTES:

@@ -4,6 +4,9 @@
 The file is first tried as read by the C parser (`load_plain`: no positions, several times faster); only a
 file with something to report, or that the quick parse gives up on, is read again with positions
 (`load_document`).
+
+With ``memo=True``, the campaign a successful load made is kept in the user's state folder and given back by the
+next load of the same spec while nothing it was made from has changed (`memo`): nothing is parsed then.
 """
 
 from __future__ import annotations
@@ -16,38 +19,53 @@ from ..assets.body import body_assets
 from ..assets.hashcache import HashCache
 from ..assets.local import LocalFiles
 from ..campaign import Campaign, Need
+from ..io.reads import noting
 from ..plugins import Registry, get_registry
 from ..state_dir import state_dir
 from .diagnostics import SpecError, sort_diagnostics
-from .document import Pos, load_document, load_plain, read_text, spec_relative
+from .document import Pos, load_document, load_plain, read_bytes, spec_relative, spec_text
 from .expand import ExpandedJob, iter_expand
+from .memo import open_memo
 from .needs import check_needs
 from .outputs import FromPlaces, link_outputs
 from .sequences import read_sequences
 from .validation import validate_expansion
 
 
-def load_campaign(path: str | Path, registry: Registry | None = None, hash_cache: Path | None = None) -> Campaign:
+def load_campaign(path: str | Path, registry: Registry | None = None, hash_cache: Path | None = None, *,
+                  memo: bool = False) -> Campaign:
     """Load, expand and validate a campaign file.
 
     ``file:`` references are checked and hashed (nothing is uploaded); ``hash_cache`` is the folder of the
-    cache of their hashes (`assets.hashcache`), by default the user's state folder.
+    cache of their hashes (`assets.hashcache`), by default the user's state folder. ``memo`` reuses the campaign
+    kept by an earlier load of this spec when nothing it was made from has changed, and keeps this one otherwise
+    (`spec.memo`: in the user's state folder, advisory: any trouble with it only means a full load).
 
     Returns the `Campaign` with every job's request body; raises `SpecError` with every located
     diagnostic of the file (all errors in one pass, warnings too) when anything is wrong.
     """
     path = Path(path)
     registry = registry or get_registry()
-    text = read_text(path)
+    data = read_bytes(path)
+    kept = open_memo(path, data, registry) if memo else None
+    if kept is not None:
+        found = kept.lookup()
+        if found is not None:
+            return found
+        kept.begin()
+    text = spec_text(path, data)
     if hash_cache is None:
         hash_cache = state_dir()  # the user's state folder, shared with the campaign index
     files = LocalFiles(path.parent, HashCache(hash_cache))
-    try:
-        campaign = _plain_campaign(path, text, registry, files)
-        if campaign is None:  # something to report, or unusual YAML: read it again with positions
-            campaign = _campaign(path, load_document(path, text), registry, files)
-    finally:
-        files.cache.save()
+    with noting() as reads:
+        try:
+            campaign = _plain_campaign(path, text, registry, files)
+            if campaign is None:  # something to report, or unusual YAML: read it again with positions
+                campaign = _campaign(path, load_document(path, text), registry, files)
+        finally:
+            files.cache.save()
+    if kept is not None:
+        kept.store(campaign, reads)
     return campaign
 
 

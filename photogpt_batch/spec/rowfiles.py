@@ -20,6 +20,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
+from ..io.reads import note
 from .diagnostics import Diagnostic
 from .document import MAX_SPEC_BYTES, Pos, check_values, to_plain, value_position
 from .templates import VAR_NAME, Cell
@@ -117,6 +118,7 @@ def read_rows(path: Path, file: str, positioned: bool) -> RowTable:
 
 def _read_text(path: Path, table: RowTable) -> str | None:
     """The file's text (UTF-8, with or without a byte order mark), or None after reporting why not."""
+    note(path)  # before reading: a change while it is read shows in the next look at it
     try:
         with open(path, "rb") as f:
             data = f.read(MAX_ROWS_BYTES + 1)
