@@ -10,7 +10,6 @@ import click
 
 from ..errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from ..plugins import build_registry, get_registry, make_plugin_host
-from ..spec import schemas
 from ..spec.diagnostics import SpecError
 from ..spec.load import load_campaign
 from .common import diagnostics_summary, emit_json, json_option, plugin_warnings, print_diagnostics
@@ -67,6 +66,8 @@ def models(as_json: bool) -> None:
               help="Include installed third-party plugins (default: the built-in models only, as committed).")
 def schema(out: str, check: bool, all_plugins: bool) -> None:
     """Write the campaign JSON Schema and one schema per model (for editors and CI)."""
+    from ..spec import schemas  # here: it imports the whole spec layer, which every other command may not need
+
     registry = build_registry(make_plugin_host(builtin_only=not all_plugins))
     for warning in registry.warnings:
         click.echo(f"warning: {warning}", err=True)

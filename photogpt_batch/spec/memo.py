@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import importlib.util
 import logging
 import marshal
 import os
@@ -216,7 +217,7 @@ def code_fingerprint(registry: Registry) -> str:
         str(PACKAGE_ROOT), _tree(str(PACKAGE_ROOT)), os.environ.get("PHOTOGPT_BATCH_PLUGINS"),
         [(name, source.module, source.release) for name, source in sorted(registry.sources.items())],
         [(place, _tree(place[1]) if place[0] == "tree" else _file(place[1])) for place in places],
-        [(library, _file(getattr(sys.modules.get(library), "__file__", None))) for library in LIBRARIES],
+        [(library, _file(_origin(library))) for library in LIBRARIES],
     ]
     return hashlib.sha256(repr(parts).encode()).hexdigest()
 
@@ -233,6 +234,19 @@ def _code_place(name: str) -> tuple[str, str]:
     if roots:
         return "tree", os.pathsep.join(roots)
     return "file", str(getattr(module, "__file__", None))
+
+
+def _origin(library: str) -> str | None:
+    """The file of top-level package ``library``, found without importing it (a load its memo answers does not
+    import the YAML parser or JSON Schema, and the fingerprint must be the same whether they were imported)."""
+    module = sys.modules.get(library)
+    if module is not None:
+        return getattr(module, "__file__", None)
+    try:
+        spec = importlib.util.find_spec(library)
+    except (ImportError, ValueError):
+        return None
+    return spec.origin if spec is not None else None
 
 
 def _file(path: str | None) -> tuple[int, int] | None:

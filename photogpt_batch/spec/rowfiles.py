@@ -22,7 +22,8 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from ..io.reads import note
 from .diagnostics import Diagnostic
-from .document import MAX_SPEC_BYTES, Pos, check_values, to_plain, value_position
+from .document import Pos, check_values, to_plain, value_position
+from .source import MAX_SPEC_BYTES
 from .templates import VAR_NAME, Cell
 
 #: The formats, by the file's extension: the CSV delimiter, or "jsonl" or "yaml" (a JSON file is YAML too).

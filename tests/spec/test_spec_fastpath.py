@@ -25,7 +25,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from photogpt_batch.plugins import get_registry
-from photogpt_batch.spec import document, load
+from photogpt_batch.spec import build, document
 from photogpt_batch.spec.diagnostics import SpecError
 from photogpt_batch.spec.document import load_document, load_plain
 from photogpt_batch.spec.load import load_campaign
@@ -57,7 +57,7 @@ def round_trip_only() -> Iterator[None]:
 @contextmanager
 def counting_round_trip_loads() -> Iterator[mock.MagicMock]:
     """``load_document`` as usual, counting its calls: 0 means the file took the quick path."""
-    with mock.patch.object(load, "load_document", wraps=load_document) as counted:
+    with mock.patch.object(build, "load_document", wraps=load_document) as counted:
         yield counted
 
 
@@ -104,7 +104,7 @@ def _problems(doc: dict[Any, Any], path: Path) -> set[tuple[str, str, str | None
     """What the pipeline reports for ``doc``, without positions or the names of the jobs concerned (on a plain
     tree every place is 1:1, so findings at different places about different jobs may be merged)."""
     try:
-        diagnostics = load._campaign(path, doc, get_registry()).diagnostics
+        diagnostics = build._campaign(path, doc, get_registry()).diagnostics
     except SpecError as exc:
         diagnostics = exc.diagnostics
     found: set[tuple[str, str, str | None]] = set()

@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from photogpt_batch.cli import cli
-from photogpt_batch.spec import document as spec_module
+from photogpt_batch.spec import source as spec_source
 from photogpt_batch.spec.diagnostics import Diagnostic, SpecError
 from photogpt_batch.spec.document import load_document
 from photogpt_batch.spec.load import load_campaign
@@ -120,7 +120,7 @@ def test_binary_file_is_refused(tmp_path: Path) -> None:
 
 
 def test_an_endless_file_is_refused_after_a_bounded_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(spec_module, "MAX_SPEC_BYTES", 1 << 16)
+    monkeypatch.setattr(spec_source, "MAX_SPEC_BYTES", 1 << 16)
     path = write(tmp_path, b"version: 1\ncampaign: x\njobs:\n" + b"  # padding\n" * 10_000)
     assert_refused(path, 1, 1, "larger than")
     assert_refused(Path("/dev/zero"), 1, 1, "binary file")  # read in bounded blocks, not until memory runs out
