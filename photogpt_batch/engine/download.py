@@ -258,17 +258,19 @@ class Downloads:
         holds it with the same stat fingerprint and the ledger's sha256, which says it has not changed since it
         was last hashed. ``folders``: `job_folders`, read before."""
         output = os.fspath(self.output)
+        # Strings, not pathlib nor os.path.join: a rerun asks this of every file it keeps (20,000 jobs, 20,000
+        # paths), and a recorded path is relative, with "/" (`layout`).
+        prefix = os.path.join(output, "")
         found: list[tuple[int, str, os.stat_result, str | None]] = []
         for i, video in enumerate(videos):
             rel = video.path
             if not rel:
                 continue
-            # os.path, not pathlib: a rerun asks this of every file it keeps (20,000 jobs, 20,000 paths).
-            path = os.path.join(output, rel)
-            folder = os.path.dirname(rel)
+            path = prefix + rel
             try:
                 # A link in the file's place, or in place of a folder on its way, is not the file we wrote.
-                if folder not in folders:
+                slash = rel.rfind("/")
+                if (rel[:slash] if slash >= 0 else "") not in folders:
                     owned_dirs(output, os.path.dirname(path))
                 st = os.lstat(path)
             except OSError:  # LinkRefused included
