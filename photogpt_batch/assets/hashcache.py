@@ -1,5 +1,11 @@
-"""A cache of files' sha256, keyed by path, size and modification time, in the user's state folder: a
-rerun of a campaign with 2,000 photos reads none of them again unless one changed."""
+"""A cache of files' sha256, keyed by path and stat fingerprint (size, mtime, device, inode and ctime), in the
+user's state folder: a rerun of a campaign with 2,000 photos reads none of them again unless one changed.
+
+The ctime is what makes it safe, as for the record of checked downloads (`io.checked`): any change to a file moves
+it, even one that puts the old size and mtime back, and no program can set it back. A file is kept in the cache only
+if its ctime is older than the file system's clock read when the cache was opened, before the file's stat was taken
+(`io.fsclock`): a change in the same clock tick cannot hide behind it.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +15,8 @@ import json
 import os
 from pathlib import Path
 from typing import Any
+
+from ..io.fsclock import Clock, read_clock, settled
 
 CACHE_FILE = "file-hashes.json"
 _CHUNK = 1024 * 1024
@@ -24,7 +32,7 @@ def file_sha256(path: Path) -> str:
 
 
 class HashCache:
-    """sha256 by (resolved path, size, mtime in ns). ``folder`` None: no cache (every file is read).
+    """sha256 by resolved path and stat fingerprint. ``folder`` None: no cache (every file is read).
 
     The cache is only ever a shortcut: a damaged or unwritable file is ignored, never an error."""
 
@@ -33,6 +41,13 @@ class HashCache:
         self._entries: dict[str, list[Any]] | None = None  # read at the first look-up: most specs have no files
         self._dirty = False
         self.hashed = 0  # files actually read this time (what the benchmark and tests look at)
+        #: The file system's clock when the cache was opened, before any file was looked at (None: nothing new is
+        #: kept, only what the cache holds is used).
+        self._clock: Clock | None = None
+        if folder is not None:
+            with contextlib.suppress(OSError):
+                folder.mkdir(parents=True, exist_ok=True)
+                self._clock = read_clock(folder)
 
     def _loaded(self) -> dict[str, list[Any]]:
         if self._entries is None:
@@ -45,16 +60,24 @@ class HashCache:
         return self._entries
 
     def sha256(self, path: Path, stat: os.stat_result) -> str:
-        """The sha256 of ``path`` (whose ``stat`` the caller has), from the cache when size and mtime match."""
+        """The sha256 of ``path`` (whose ``stat``, taken before it is read, the caller has), from the cache when its
+        stat fingerprint is the one recorded with it."""
         entries = self._loaded()
         key = str(path.resolve())
         entry = entries.get(key)
-        if isinstance(entry, list) and entry[:2] == [stat.st_size, stat.st_mtime_ns] and isinstance(entry[2], str):
+        found = [stat.st_size, stat.st_mtime_ns, stat.st_dev, stat.st_ino, stat.st_ctime_ns]
+        # An entry is [size, mtime, sha256, device, inode, ctime]; one of an earlier release, without the last
+        # three, is read again.
+        if isinstance(entry, list) and len(entry) == 6 and [*entry[:2], *entry[3:]] == found and isinstance(
+                entry[2], str):
             return entry[2]
         digest = file_sha256(path)
         self.hashed += 1
-        entries[key] = [stat.st_size, stat.st_mtime_ns, digest]
-        self._dirty = True
+        if self._clock is not None and settled(stat.st_dev, stat.st_ctime_ns, self._clock):
+            entries[key] = [*found[:2], digest, *found[2:]]
+            self._dirty = True
+        else:  # changed too recently to tell a later change apart, or no clock: hashed again next time
+            self._dirty = entries.pop(key, None) is not None or self._dirty
         return digest
 
     def save(self) -> None:

@@ -11,7 +11,7 @@ the old inode number reused) has another inode or ctime as well.
 
 The ctime is only as fine as the file system's clock, so a file changed within the same tick after it was
 recorded would keep its fingerprint. A file checked by hashing it is recorded only if its ctime is older than
-the file system's clock read before its ``lstat`` (`_read_clock`: the ctime that touching this record's own file
+the file system's clock read before its ``lstat`` (`fsclock.read_clock`: the ctime that touching this record's own file
 gets), so any later change gives it a later ctime. A download is recorded from its ``lstat`` just after its
 rename, with the sha256 computed while it streamed: a change in the instant after (a tick, a few milliseconds on
 older kernels; none since Linux 6.13's fine-grained timestamps) is the one thing such a record cannot see, as
@@ -37,6 +37,7 @@ from pathlib import Path
 
 from ..layout import checked_path, ledger_dir
 from .durable import check_owned_dir
+from .fsclock import read_clock, settled
 
 log = logging.getLogger(__name__)
 
@@ -120,8 +121,7 @@ class CheckedFiles:
         docstring), when the next run hashes it again."""
         if self._db() is None or self._clock is None:
             return
-        device, now = self._clock
-        if found.st_dev == device and found.st_ctime_ns < now:
+        if settled(found.st_dev, found.st_ctime_ns, self._clock, other_devices=False):
             self._queue(rel, found, sha256)
 
     def downloaded(self, rel: str, found: os.stat_result, sha256: str) -> None:
@@ -184,7 +184,7 @@ class CheckedFiles:
             _remove(path)
             conn = _connect(path)
         try:
-            self._clock = _read_clock(path)
+            self._clock = read_clock(path)
         except BaseException:
             conn.close()
             raise
@@ -224,14 +224,6 @@ def _connect(path: Path) -> sqlite3.Connection:
     except BaseException:
         conn.close()
         raise
-
-
-def _read_clock(path: Path) -> tuple[int, int]:
-    """The file system's clock now, as (device, ns): the ctime that touching the record's own file gives it.
-    The file system's, not this process's: that is the clock every file's ctime comes from."""
-    os.utime(path)
-    found = os.stat(path)
-    return found.st_dev, found.st_ctime_ns
 
 
 def _remove(path: Path) -> None:

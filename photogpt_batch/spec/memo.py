@@ -40,7 +40,8 @@ from pathlib import Path
 from typing import Any
 
 from ..campaign import Campaign
-from ..io.reads import Fingerprint, Reads, fingerprint
+from ..io.fsclock import read_clock, settled
+from ..io.reads import Reads, fingerprint
 from ..plugins import Registry
 from ..state_dir import state_dir
 from .memo_data import campaign_from_plain, campaign_plain
@@ -57,9 +58,6 @@ SUFFIX = ".memo"
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 #: Libraries whose behaviour shapes a load (YAML 1.2 parsing, JSON Schema validation): an upgrade is a miss.
 LIBRARIES = ("ruamel.yaml", "jsonschema")
-#: A file on another file system than the state folder may have coarser times (whole seconds, two on FAT):
-#: only a ctime this much older than the state folder's clock proves a later change would show.
-OTHER_DEVICE_MARGIN_NS = 2_000_000_000
 #: A leftover temporary file (a writer that died between writing and renaming) is removed after this long.
 STALE_TMP_SECONDS = 3600
 _MAGIC = b"photogpt-batch memo\n"
@@ -133,9 +131,7 @@ class Memo:
         change again without its ctime changing (a ctime is never set back). Without a clock, nothing is kept."""
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
-            os.utime(self.folder)  # the ctime a change now gets, on the state folder's file system
-            found = os.stat(self.folder)
-            self._clock = (found.st_dev, found.st_ctime_ns)
+            self._clock = read_clock(self.folder)  # the ctime a change now gets, on the state folder's file system
         except OSError as exc:
             log.debug("no memo kept: %s", exc)
 
@@ -145,7 +141,7 @@ class Memo:
         if campaign.diagnostics or reads.unsure or self._clock is None:
             return
         inputs = sorted(reads.files.items())
-        unsettled = [name for name, found in inputs if not _settled(found, self._clock)]
+        unsettled = [name for name, found in inputs if not settled(found[0], found[4], self._clock)]
         if unsettled:
             log.debug("no memo kept: %s changed too recently", ", ".join(unsettled))
             return
@@ -163,14 +159,6 @@ def _miss(why: str, file: Path) -> Campaign | None:
     """None, the miss, after saying why at debug level."""
     log.debug("memo %s not used: %s", file, why)
     return None
-
-
-def _settled(found: Fingerprint, clock: tuple[int, int]) -> bool:
-    """Whether a file with fingerprint ``found`` changed before the clock read ``clock``, by more than a tick of
-    its file system's clock: then any later change gives it another ctime."""
-    device, now = clock
-    ctime = found[4]
-    return ctime < now if found[0] == device else ctime < now - OTHER_DEVICE_MARGIN_NS
 
 
 def _write(file: Path, parts: tuple[bytes, ...]) -> None:

@@ -8,9 +8,11 @@ from pathlib import Path
 
 import pytest
 from asset_helpers import png
+from engine_helpers import wait_until
 
 from photogpt_batch.assets.hashcache import HashCache
 from photogpt_batch.assets.local import size_text
+from photogpt_batch.io import fsclock
 from photogpt_batch.spec.diagnostics import SpecError
 from photogpt_batch.spec.load import load_campaign
 
@@ -89,8 +91,16 @@ def test_url_and_file_together_and_a_written_asset_url_are_errors(photos: Path) 
     assert "is not an http(s) URL" in text
 
 
+def settle(path: Path, folder: Path) -> None:
+    """Wait until the file system's clock has moved past ``path``'s ctime (within a tick of it, the cache does not
+    keep a file: a change in the same tick would not show)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    wait_until(lambda: fsclock.read_clock(folder)[1] > path.stat().st_ctime_ns, timeout=5)
+
+
 def test_the_hash_cache_reads_each_file_once(photos: Path, tmp_path: Path) -> None:
     path = photos / "photos/red.png"
+    settle(path, tmp_path / "state")
     first = HashCache(tmp_path / "state")
     digest = first.sha256(path, path.stat())
     first.save()
@@ -98,6 +108,37 @@ def test_the_hash_cache_reads_each_file_once(photos: Path, tmp_path: Path) -> No
     assert again.sha256(path, path.stat()) == digest and again.hashed == 0
     path.write_bytes(png((1, 1, 1)))  # a changed file (size or mtime) is read again
     assert again.sha256(path, path.stat()) != digest and again.hashed == 1
+
+
+def test_a_file_changed_with_its_size_and_mtime_put_back_is_hashed_again(photos: Path, tmp_path: Path) -> None:
+    """The cache keys on the ctime too: an image edited in place and given back its size and mtime (as a copy that
+    keeps times does) is a new content, so a new job version, not the old hash."""
+    path = photos / "photos/red.png"
+    settle(path, tmp_path / "state")
+    cache = HashCache(tmp_path / "state")
+    before = path.stat()
+    digest = cache.sha256(path, before)
+    cache.save()
+    data = bytearray(path.read_bytes())
+    data[-1] ^= 0xFF
+    path.write_bytes(bytes(data))
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    after = path.stat()
+    assert (after.st_size, after.st_mtime_ns) == (before.st_size, before.st_mtime_ns)
+    again = HashCache(tmp_path / "state")
+    assert again.sha256(path, after) == hashlib.sha256(bytes(data)).hexdigest() != digest
+    assert again.hashed == 1
+
+
+def test_a_file_that_changed_in_the_current_clock_tick_is_not_kept(photos: Path, tmp_path: Path) -> None:
+    path = photos / "photos/red.png"
+    cache = HashCache(tmp_path / "state")
+    path.write_bytes(png((9, 9, 9)))  # after the cache read the clock: it may change again within the same tick
+    cache.sha256(path, path.stat())
+    cache.save()
+    again = HashCache(tmp_path / "state")
+    again.sha256(path, path.stat())
+    assert again.hashed == 1
 
 
 def test_sizes_are_shown_in_the_unit_that_fits() -> None:

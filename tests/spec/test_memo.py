@@ -20,6 +20,7 @@ from engine_helpers import wait_until
 import photogpt_batch.spec.build as build_module
 from photogpt_batch.campaign import Campaign
 from photogpt_batch.cli.common import load_for_command
+from photogpt_batch.io import fsclock
 from photogpt_batch.io.reads import Reads
 from photogpt_batch.plugins import build_registry, get_registry, make_plugin_host
 from photogpt_batch.spec import memo
@@ -416,9 +417,10 @@ def test_a_file_changed_within_the_clocks_tick_is_not_kept(tmp_path: Path, state
 
 def test_a_file_on_another_device_must_be_older_by_a_margin() -> None:
     device, now = 5, 10_000_000_000
-    assert memo._settled((5, 1, 1, 1, now - 1), (device, now))
-    assert not memo._settled((6, 1, 1, 1, now - 1), (device, now))
-    assert memo._settled((6, 1, 1, 1, now - memo.OTHER_DEVICE_MARGIN_NS - 1), (device, now))
+    assert fsclock.settled(5, now - 1, (device, now))
+    assert not fsclock.settled(6, now - 1, (device, now))
+    assert fsclock.settled(6, now - fsclock.OTHER_DEVICE_MARGIN_NS - 1, (device, now))
+    assert not fsclock.settled(6, now - fsclock.OTHER_DEVICE_MARGIN_NS - 1, (device, now), other_devices=False)
 
 
 def test_memos_beyond_the_bound_are_pruned_least_recently_used_first(tmp_path: Path) -> None:
