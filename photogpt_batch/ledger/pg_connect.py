@@ -43,7 +43,7 @@ def connect(url: str) -> Any:
     and ``~/.pgpass`` apply), its search path on the ledger's schema. Raises `LedgerUnusable`."""
     psycopg = load_psycopg()
     try:
-        conn = psycopg.connect(url, autocommit=True, connect_timeout=10, application_name="photogpt-batch")
+        conn = psycopg.connect(url, autocommit=True, connect_timeout=10, application_name=pg_lock.APPLICATION)
     except psycopg.Error as exc:
         raise unusable(url, exc) from exc
     try:

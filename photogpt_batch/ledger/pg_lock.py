@@ -28,6 +28,8 @@ from .records import LockHolder
 log = logging.getLogger("photogpt_batch.ledger")
 
 LOCK_TIMEOUT_ENV = "PHOTOGPT_BATCH_LOCK_TIMEOUT"
+#: The tool's server sessions are named so (``application_name``, set by `pg_connect.connect`).
+APPLICATION = "photogpt-batch"
 DEFAULT_LOCK_TIMEOUT = 120.0
 _HOLDER_COLUMNS = ("campaign, host, pid, user_name, run_id, extract(epoch FROM since)::float8,"
                    " extract(epoch FROM now() - heartbeat)::float8, timeout_s")
@@ -64,9 +66,12 @@ def acquire(conn: Any, campaign: str, where: str) -> tuple[int, str, LockHolder 
     timeout = lock_timeout()
     run_id = uuid.uuid4().hex[:12]
     with conn.transaction():
-        conn.execute("INSERT INTO locks (campaign) VALUES (%s) ON CONFLICT DO NOTHING", (campaign,))
-        row = conn.execute(f"SELECT {_HOLDER_COLUMNS} FROM locks WHERE campaign = %s FOR UPDATE",
-                           (campaign,)).fetchone()
+        # The row is locked before anything else: an INSERT ... ON CONFLICT would wait for a transaction holding
+        # it (a stuck holder's) before `_lock_row` could see that transaction and end it.
+        row = _lock_row(conn, campaign)
+        if row is None:  # the campaign's first run
+            conn.execute("INSERT INTO locks (campaign) VALUES (%s) ON CONFLICT DO NOTHING", (campaign,))
+            row = _lock_row(conn, campaign)
         holder = _holder(row)
         taken_over = None
         if holder.host is not None:
@@ -83,6 +88,58 @@ def acquire(conn: Any, campaign: str, where: str) -> tuple[int, str, LockHolder 
             (socket.gethostname(), os.getpid(), _user(), run_id, timeout, heartbeat_interval(timeout),
              campaign)).fetchone()[0]
     return generation, run_id, taken_over
+
+
+def _lock_row(conn: Any, campaign: str) -> Any:
+    """The campaign's lock row, locked for this transaction (`_HOLDER_COLUMNS`). When another transaction holds it,
+    and that is a stale holder's session stuck in a write (`end_stuck_holder`), that session is ended first;
+    otherwise this waits for the row, up to the session's ``lock_timeout``."""
+    import psycopg
+
+    select = f"SELECT {_HOLDER_COLUMNS} FROM locks WHERE campaign = %s FOR UPDATE"
+    try:
+        with conn.transaction():  # a savepoint: a refused NOWAIT leaves the transaction usable
+            return conn.execute(select + " NOWAIT", (campaign,)).fetchone()
+    except psycopg.errors.LockNotAvailable:
+        end_stuck_holder(conn, campaign)
+    return conn.execute(select, (campaign,)).fetchone()
+
+
+#: The server session (pid, host of the run) whose open transaction holds a campaign's lock row, when the lock's
+#: holder is stale by its own timeout and that transaction has been open longer than it: a runner stopped in the
+#: middle of a write. Our write transactions last milliseconds, and a live holder's heartbeat (committed every few
+#: seconds on a connection of its own) keeps its lock from going stale.
+_STUCK = """SELECT a.pid FROM locks AS l JOIN pg_stat_activity AS a ON a.backend_xid = l.xmax
+ WHERE l.campaign = %s AND a.pid <> pg_backend_pid() AND a.application_name = %s
+ AND l.heartbeat < now() - make_interval(secs => coalesce(l.timeout_s, %s))
+ AND a.xact_start < now() - make_interval(secs => coalesce(l.timeout_s, %s))"""
+
+
+def end_stuck_holder(conn: Any, campaign: str) -> int | None:
+    """End the server session of a stale holder stuck in the middle of a write on ``campaign``'s lock row (`_STUCK`);
+    returns its pid, or None when there is none or it cannot be ended (the wait for the row then decides).
+
+    A runner paused or frozen while it sends a write (its transaction's statements pipelined, the last not sent
+    yet) holds the row's lock, and the server's ``idle_in_transaction_session_timeout`` does not apply to a session
+    waiting for the rest of a pipeline: the lock could not be taken over until that runner woke up. Its lock is
+    stale by its own timeout, so it may be taken over: ending its session (``pg_terminate_backend``, allowed for
+    sessions of the same role) rolls its write back and frees the row; when it wakes up, its connection is gone
+    and it records, and so sends, nothing more."""
+    import psycopg
+
+    default = max(lock_timeout(), DEFAULT_LOCK_TIMEOUT)
+    try:
+        with conn.transaction():
+            found = conn.execute(_STUCK, (campaign, APPLICATION, default, default)).fetchone()
+            if found is None:
+                return None
+            conn.execute("SELECT pg_terminate_backend(%s)", (found[0],))  # its row is free once it has ended
+    except psycopg.Error as exc:  # not allowed (another role), or the session ended meanwhile
+        log.warning("could not end the session of the stale run stuck on campaign %r's lock: %s", campaign, exc)
+        return None
+    log.warning("ended the server session (pid %s) of the stale run stuck in a write on campaign %r's lock",
+                found[0], campaign)
+    return int(found[0])
 
 
 def takeover_warning(holder: LockHolder) -> str:

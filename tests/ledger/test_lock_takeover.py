@@ -101,6 +101,46 @@ def test_a_lock_is_stale_by_its_holders_own_timeout_not_a_newcomers(tmp_path: Pa
             assert [r.state for r in ledger.jobs()] == [JobState.SUCCEEDED]
 
 
+def test_a_stale_holder_stuck_in_the_middle_of_a_write_is_ended_and_its_lock_taken_over(
+        tmp_path: Path, pg_cluster: Cluster, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A runner stopped while it sends a write (its statements pipelined, the last not sent yet) holds the lock's
+    row, and the server's idle-in-transaction timeout does not end a session waiting for the rest of a pipeline:
+    here, a session of the tool's with that timeout off, in the middle of a write on the row. Once the lock is stale
+    by its holder's own timeout, a newcomer ends that session and takes the lock over, instead of waiting for it
+    and giving up ("another run is in the middle of a write")."""
+    import psycopg
+
+    from photogpt_batch.ledger.migrations import PG_SCHEMA
+    from photogpt_batch.ledger.pg_lock import APPLICATION
+
+    url = pg_cluster.url(pg_cluster.new_database())
+    spec = write_campaign(tmp_path, jobs=1)
+    monkeypatch.setenv("PHOTOGPT_BATCH_LOCK_TIMEOUT", "1")
+    holder = PostgresLedger.open_for_run(tmp_path / "m1", url=url, campaign="t", check_folder=False)
+    stuck = psycopg.connect(url, autocommit=True, application_name=APPLICATION)
+    try:
+        assert holder._heartbeat is not None
+        holder._heartbeat.stop()  # frozen: no heartbeat from here on
+        stuck.execute(f"SET search_path TO {PG_SCHEMA}")
+        stuck.execute("SET idle_in_transaction_session_timeout = 0")  # as a session waiting mid-pipeline
+        stuck.execute("BEGIN")
+        stuck.execute("UPDATE locks SET heartbeat = now() WHERE campaign = 't'")  # the write's fencing check
+        wait_until(lambda: stale(url), timeout=20)
+        with SandboxThread(fast_sandbox()) as sandbox:
+            taken = cli(["run", str(spec), "--output", str(tmp_path / "m2"), "--rate", "1000"],
+                        env_for(sandbox, url, PHOTOGPT_BATCH_LOCK_TIMEOUT="600"))
+            assert taken.returncode == 0, taken.stderr
+            assert "took over the stale lock of campaign 't'" in taken.stderr
+            assert posts(sandbox) == 1
+        with pytest.raises(psycopg.OperationalError):  # its session was ended: its write rolled back
+            stuck.execute("COMMIT")
+    finally:
+        stuck.close()
+        holder.close()
+    with Ledger.open_for_reading(tmp_path, url=url, campaign="t") as ledger:
+        assert [r.state for r in ledger.jobs()] == [JobState.SUCCEEDED]
+
+
 def test_the_takeover_torture_loses_nothing_and_every_woken_run_sends_nothing(pg_cluster: Cluster) -> None:
     """bench/torture.py's takeover loop, tiny: runs frozen and taken over, then woken, on the shared ledger."""
     bench = Path(__file__).resolve().parents[2] / "bench" / "torture.py"

@@ -102,9 +102,9 @@ def test_a_second_runner_is_refused_then_completes_after_kill_and_unlock(tmp_pat
 
 
 def pause_outside_a_transaction(runner: subprocess.Popen[str], url: str) -> None:
-    """SIGSTOP ``runner`` at a moment it has no transaction open on the shared ledger. Paused in the middle of a
-    write (a pipeline sent, its end not yet), it holds the lock's row until it resumes, and a takeover is
-    refused ("another run is in the middle of a write"): not the case this test is about. A pause that lands
+    """SIGSTOP ``runner`` at a moment it has no transaction open on the shared ledger, so that the takeover is the
+    plain one: paused in the middle of a write, it holds the lock's row, and the newcomer first ends its session
+    (tested on its own in test_lock_takeover.py, where the stuck write is made on purpose). A pause that lands
     inside a transaction lets the runner go on until the transaction has ended, and tries again."""
     import psycopg
 
