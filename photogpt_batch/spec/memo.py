@@ -3,7 +3,8 @@ back while nothing it was made from has changed, so that a rerun of a large camp
 validate and build every job again (20,000 jobs: 0.4 s to load, 0.05 s to read back).
 
 A spec's memo is ``<state folder>/expanded/<sha256 of the spec's resolved path>.memo``, replaced by each load
-that does not use it; at most `KEEP` are kept, the least recently used removed beyond.
+that does not use it; at most `KEEP` are kept, and `MAX_BYTES` in all, the least recently used removed
+beyond.
 
 It is used only when all of this is as it was (`Memo.key`, and the files in its header):
 
@@ -52,6 +53,8 @@ log = logging.getLogger(__name__)
 FORMAT = 1
 #: How many memos are kept: one per spec, so a machine with many specs does not grow the folder without bound.
 KEEP = 32
+#: And at most this many bytes in all (a 100,000-job spec's memo is 20 MB).
+MAX_BYTES = 256 << 20
 FOLDER = "expanded"
 SUFFIX = ".memo"
 #: The package whose code is fingerprinted (a module attribute, so a test can point it at a copy).
@@ -176,21 +179,26 @@ def _write(file: Path, parts: tuple[bytes, ...]) -> None:
         raise
 
 
-def prune(folder: Path, keep: int = KEEP) -> None:
-    """Remove the memos in ``folder`` beyond the ``keep`` most recently used, and temporary files left behind."""
-    memos: list[tuple[int, str]] = []
+def prune(folder: Path, keep: int = KEEP, max_bytes: int = MAX_BYTES) -> None:
+    """Remove the memos in ``folder`` beyond the ``keep`` most recently used, or beyond ``max_bytes`` in all
+    (the most recently used always stays), and temporary files left behind."""
+    memos: list[tuple[int, int, str]] = []
     stale = time.time() - STALE_TMP_SECONDS
     with os.scandir(folder) as entries:
         for entry in entries:
             with contextlib.suppress(OSError):  # removed by a concurrent prune
                 if entry.name.endswith(SUFFIX):
-                    memos.append((entry.stat().st_mtime_ns, entry.path))
+                    found = entry.stat()
+                    memos.append((found.st_mtime_ns, found.st_size, entry.path))
                 elif entry.name.endswith(".tmp") and entry.stat().st_mtime < stale:
                     os.unlink(entry.path)
     memos.sort(reverse=True)
-    for _, path in memos[keep:]:
-        with contextlib.suppress(OSError):
-            os.unlink(path)
+    total = 0
+    for i, (_, size, path) in enumerate(memos):
+        total += size
+        if i >= keep or (i > 0 and total > max_bytes):
+            with contextlib.suppress(OSError):
+                os.unlink(path)
 
 
 def code_fingerprint(registry: Registry) -> str:

@@ -438,6 +438,17 @@ def test_memos_beyond_the_bound_are_pruned_least_recently_used_first(tmp_path: P
     assert not stale.exists() and fresh_tmp.exists()
 
 
+def test_memos_beyond_the_size_bound_are_pruned_and_the_newest_always_stays(tmp_path: Path) -> None:
+    for i, size in enumerate((40, 30, 30, 50)):  # oldest first
+        file = tmp_path / f"{i}{memo.SUFFIX}"
+        file.write_bytes(b"x" * size)
+        os.utime(file, ns=(0, (i + 1) * 1_000_000_000))
+    memo.prune(tmp_path, max_bytes=100)  # newest first: 50, 30 (80), 30 (110: over), 40
+    assert sorted(p.name for p in tmp_path.glob(f"*{memo.SUFFIX}")) == [f"2{memo.SUFFIX}", f"3{memo.SUFFIX}"]
+    memo.prune(tmp_path, max_bytes=10)  # the most recently used stays, whatever its size
+    assert [p.name for p in tmp_path.glob(f"*{memo.SUFFIX}")] == [f"3{memo.SUFFIX}"]
+
+
 def test_a_hit_marks_its_memo_recently_used(tmp_path: Path, state_home: Path) -> None:
     spec = rows_spec(tmp_path)
     fresh_and_memo(spec)
