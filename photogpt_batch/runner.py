@@ -194,7 +194,7 @@ def run_campaign(campaign: Campaign, config: RunConfig | None = None, progress: 
     try:
         if not config.fresh:
             _refuse_a_fresh_start(campaign, ledger, config.endpoint())
-        refuse_unmet_left_out(campaign, ledger.jobs)
+        refuse_unmet_left_out(campaign, ledger.iter_jobs)  # a page at a time
         staging = _stages_files(campaign)
         with _api_endpoint(config, output, staging) as (base_url, key, network, sandbox_store):
             store = store or sandbox_store

@@ -310,9 +310,9 @@ class Engine:
         planned ones: ready to send, or waiting for their needs (the picks are read once, now), or blocked."""
         gated = any(need.picked for needs in self.campaign.needs.values() for need in needs)
         picks = recorded_picks(self.ledger) if gated else None
-        # Every job's record, those left out by --only included (a need met by an earlier run counts); the
-        # scheduler keeps those of the jobs others need. Without needs, nothing to read.
-        self.scheduler = Scheduler(self.campaign.needs, self.ledger.jobs() if self.campaign.needs else (),
+        # Every job's record, those left out by --only included (a need met by an earlier run counts), a page at
+        # a time: the scheduler keeps those of the jobs others need. Without needs, nothing to read.
+        self.scheduler = Scheduler(self.campaign.needs, self.ledger.iter_jobs() if self.campaign.needs else (),
                                    {p["job"] for p in (picks or {}).get("jobs", ())})
         for record in records:
             if record.state == JobState.PLANNED:

@@ -4,6 +4,7 @@ the credits it learns while jobs finish (the API's only cost figure, from ``GET 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import time
 from typing import Any
@@ -98,7 +99,7 @@ class RunSpend:
         assert self.prices is not None
         ledger = self.ctx.ledger
         gate = BudgetGate(limit)
-        for record in [*ledger.jobs(), *ledger.replaced()]:
+        for record in itertools.chain(ledger.iter_jobs(), ledger.replaced()):  # a page at a time
             if record.credits is not None:
                 gate.spent += record.credits
             elif record.remote_id or record.state in (JobState.IN_DOUBT, JobState.SUBMITTING):

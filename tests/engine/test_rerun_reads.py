@@ -81,8 +81,10 @@ def test_a_run_never_holds_every_record_at_once(tmp_path: Path, monkeypatch: pyt
 
         monkeypatch.setattr(paged, "PAGE", 2)  # pages end inside the campaign
         monkeypatch.setattr(Ledger, "jobs", refused)
-        summary: Any = run_campaign(load(spec), run_config(sandbox))
+        # With a budget too: it is opened at what the ledger holds, read a page at a time as well.
+        summary: Any = run_campaign(load(spec), run_config(sandbox, max_credits=1_000_000))
     assert summary.complete and summary.videos_downloaded == 10  # the damaged file was found and fetched again
+    assert summary.budget == 1_000_000 and summary.budget_committed == summary.credits
     check_outputs(tmp_path / "out", 10)
 
 

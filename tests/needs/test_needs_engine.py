@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 from engine_helpers import fast_sandbox, load, posts, run_config
 
@@ -178,3 +179,22 @@ jobs:
         # A rerun does not guess either: the doubt stands (the server created a), so b still waits.
         again = run_campaign(load(spec), run_config(sandbox, concurrency=1))
         assert [job for job, _ in again.waiting] == ["b"] and posts(sandbox) == 1
+
+
+def test_a_graph_run_reads_the_records_a_page_at_a_time_never_all_at_once(tmp_path: Path,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """The scheduler keeps the records of the jobs others need; it reads them a page at a time, never every
+    record at once (at 100,000 jobs a full read is about 100 MB)."""
+    from photogpt_batch.ledger import paged
+
+    def refused(self: Ledger) -> list[object]:
+        raise AssertionError("the run read every record at once")
+
+    monkeypatch.setattr(paged, "PAGE", 2)  # pages end inside the campaign
+    monkeypatch.setattr(Ledger, "jobs", refused)
+    spec = write(tmp_path, CHAIN)
+    with SandboxThread(fast_sandbox()) as sandbox:
+        summary = run_campaign(load(spec), run_config(sandbox))
+        assert summary.complete and posts(sandbox) == 9
+        again = run_campaign(load(spec), run_config(sandbox))
+    assert again.complete and posts(sandbox) == 9
