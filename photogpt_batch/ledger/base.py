@@ -20,7 +20,7 @@ import contextlib
 import json
 import time
 from collections import Counter, defaultdict
-from collections.abc import Container, Iterable, Sequence
+from collections.abc import Container, Iterable, Iterator, Sequence
 from pathlib import Path, PurePath
 from types import TracebackType
 from typing import Any, Self
@@ -388,10 +388,10 @@ class Ledger(GroupCommit, PagedReads, Revisioned):
         return bool(self._query(f"SELECT 1 FROM jobs WHERE {self._scope}(attempts > 0 OR remote_id IS NOT NULL)"
                                 " LIMIT 1", self._scope_params))
 
-    def paid_by_other_campaigns(self) -> list[tuple[dict[str, Any], float]]:
+    def paid_by_other_campaigns(self) -> Iterator[tuple[dict[str, Any], float]]:
         """(request body, credits) of every succeeded job version with known credits of every OTHER campaign
         this store holds: prices to learn from. A folder's ledger holds one campaign, so none here."""
-        return []
+        return iter(())
 
     def meta(self, key: str) -> str | None:
         """A fact recorded about the campaign's folder (`set_meta`), or ``None``."""

@@ -10,9 +10,9 @@ A price the user states for a class (``run --price``, per video, named as `descr
 prices it too; with a learned price as well, the higher of the two counts.
 
 History comes from any store that can list its job records with their bodies and credits (`ledger_history`
-reads it through `Ledger.jobs`, `Ledger.replaced` and `Ledger.body`, the read interface every ledger has), so
+reads it through `Ledger.iter_paid`, a page at a time, the read interface every ledger has), so
 the campaign's own ledger, the other ledgers on this machine (`machine_history`) and the other campaigns of a
-shared ledger (`store_history`, one query through `Ledger.paid_by_other_campaigns`) all feed the same
+shared ledger (`store_history`, a page at a time through `Ledger.paid_by_other_campaigns`) all feed the same
 `PriceBook`.
 """
 
@@ -202,14 +202,14 @@ def machine_history(exclude: Path | None = None, index: Path | None = None) -> I
             log.info("cannot read the ledger in %s for prices: %s", folder, exc)
 
 
-def store_history(ledger: Ledger) -> list[Paid]:
-    """What the other campaigns in ``ledger``'s store paid (a shared ledger holds many; a folder's, none). A
-    store that cannot answer gives nothing: prices are a help, not a reason to stop."""
+def store_history(ledger: Ledger) -> Iterator[Paid]:
+    """What the other campaigns in ``ledger``'s store paid (a shared ledger holds many; a folder's, none), a
+    page at a time. A store that cannot answer gives nothing more: prices are a help, not a reason to stop."""
     try:
-        return [Paid(body, credits) for body, credits in ledger.paid_by_other_campaigns()]
+        for body, credits in ledger.paid_by_other_campaigns():
+            yield Paid(body, credits)
     except LedgerError as exc:
         log.info("cannot read the other campaigns' prices in %s: %s", ledger.location, exc)
-        return []
 
 
 def learn_prices(ledger: Ledger, rules: PriceRules, output: Path | None = None,

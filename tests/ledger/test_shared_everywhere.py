@@ -110,7 +110,7 @@ def test_a_campaign_without_history_is_priced_from_other_campaigns_in_the_shared
     per_video = 6  # what the sandbox charges: grok-imagine-1.5 at duration 3, 2 credits/s x 3 s
     with Ledger.open_for_reading(older / "out", url=pg_url, campaign="older") as ledger:
         assert {record.credits for record in ledger.jobs()} == {per_video}
-        assert ledger.paid_by_other_campaigns() == []  # its own jobs are not "other"
+        assert list(ledger.paid_by_other_campaigns()) == []  # its own jobs are not "other"
 
     # The older campaign's folder holds no ledger of its own: only the shared ledger knows its prices.
     assert not ledger_path(older / "out").exists()
@@ -118,3 +118,20 @@ def test_a_campaign_without_history_is_priced_from_other_campaigns_in_the_shared
     assert plan.estimate().to_json() == {"credits": 3 * per_video, "priced": 3, "unknown": 0}
     assert make_plan(campaign, pg_url, other_ledgers=False).estimate().to_json() == {
         "credits": None, "priced": 0, "unknown": 3}
+
+
+def test_the_other_campaigns_prices_are_read_a_page_at_a_time(tmp_path: Path, pg_url: str,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """Learning prices from a shared ledger reads the other campaigns' paid jobs a page at a time (two columns),
+    never all of them at once: a team's ledger holds every campaign it ran."""
+    from photogpt_batch.ledger import postgres
+
+    for name in ("one", "two"):
+        folder = tmp_path / name
+        folder.mkdir()
+        run_shared(write_campaign(folder, jobs=3, name=name), pg_url)
+    monkeypatch.setattr(postgres, "PAGE", 2)
+    with Ledger.open_for_reading(tmp_path / "two" / "out", url=pg_url, campaign="two") as ledger:
+        seen = list(ledger.paid_by_other_campaigns())
+    assert len(seen) == 3 and {credits for _, credits in seen} == {6.0}
+    assert {body["prompt"] for body, _ in seen} == {f"shot number {i}" for i in (1, 2, 3)}
