@@ -86,7 +86,7 @@ def record_picks(campaign: Campaign, path: Path, ledger_url: str | None = None) 
         raise PicksError(f"{campaign.output} has no ledger: run the campaign before recording picks")
     try:
         with Ledger.open_for_run(campaign.output, url=ledger_url, campaign=campaign.name) as ledger:
-            if ledger_url is not None and not ledger.jobs():
+            if ledger_url is not None and not ledger.counts()["jobs"]:  # counted, not every record read
                 # The shared ledger has every campaign's tables: a campaign never run there has nothing to pick.
                 raise PicksError(f"campaign {campaign.name!r} has no jobs in {ledger.location}: run it before "
                                  "recording picks")

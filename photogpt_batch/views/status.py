@@ -3,6 +3,7 @@ it)."""
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -130,7 +131,7 @@ def read_status(campaign: Campaign, ledger_url: str | None = None) -> StatusRepo
     with open_ledger(campaign, ledger_url) as ledger:
         read = read_ledger(campaign, ledger, ledger_url is not None, history=True)
         try:  # every version's credits: the whole campaign's, --only or not
-            for record in [*ledger.jobs(), *read.earlier]:
+            for record in itertools.chain(ledger.iter_jobs(), read.earlier):  # a page at a time: `read` holds a copy
                 totals.add(record)
         except LedgerError as exc:  # the shared ledger went away while being read
             raise StatusError(str(exc)) from exc
