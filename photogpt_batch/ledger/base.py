@@ -421,8 +421,9 @@ class Ledger(GroupCommit, PagedReads, Revisioned):
     def reconcile(self, planned: Sequence[PlannedJob], current: Iterable[JobRecord] | None = None
                   ) -> Reconciliation:
         """Compare the spec's jobs with the ledger (see `Disposition`); reads only. ``current``: the `jobs` the
-        caller has just read, so that the ledger is not read (and held) twice."""
-        records = {record.job_id: record for record in (self.jobs() if current is None else current)}
+        caller has just read, so that the ledger is not read (and held) twice; else they are read a page at a time
+        (a full read holds the rows beside the records made of them: 100 MB more at 100,000 jobs)."""
+        records = {record.job_id: record for record in (self.iter_jobs() if current is None else current)}
         items = []
         for job in planned:
             record = records.pop(job.id, None)

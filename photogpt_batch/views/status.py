@@ -138,8 +138,11 @@ def read_status(campaign: Campaign, ledger_url: str | None = None) -> StatusRepo
         try:
             picks = recorded_picks(ledger)
             skipped = set(campaign.skipped)
+            held = {job.id for job in campaign.jobs}
+            # The current versions of the jobs outside the run, read by their rows (a second full read of every
+            # record, beside the report's, was status's peak of memory: 420 MB at 100,000 jobs).
             outside = [OutsideVersion(r, k, r.job_id in skipped) for r, k in
-                       unfinished_outside(ledger.jobs(), read.earlier, {job.id for job in campaign.jobs})]
+                       unfinished_outside(ledger.current_outside(held), read.earlier, held)]
             sequences = (sequence_states(campaign.output, campaign.sequences, ledger.manifest_entries())
                          if campaign.sequences else [])
             ready = not_sent_readiness(campaign, read.reconciliation, picks)
