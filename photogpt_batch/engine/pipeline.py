@@ -248,6 +248,10 @@ class Engine:
         doubt of a job left out by ``--only`` alone: the user left that job out, and a run that selects it
         decides."""
         ledger, skipped = self.ledger, set(self.campaign.skipped)
+        if ledger.count_current() == len(self._jobs):
+            # Every job of this run has a current version (`register`), so the ledger holds no other job: none of
+            # its versions, current or replaced, is outside the run. (Counted, not read: 20,000 rows.)
+            return []
         followed = await self._settle_followed(
             lambda: unfinished_outside(ledger.current_outside(self._jobs), ledger.replaced(), self._jobs),
             lambda record: record.job_id not in skipped, "the submission of a job this run does not hold")

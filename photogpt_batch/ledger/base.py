@@ -346,6 +346,10 @@ class Ledger(GroupCommit, PagedReads, Revisioned):
         """Every recorded version of ``job_id``, oldest first."""
         return self._select_jobs("jobs.job_id = ?", (job_id,))
 
+    def count_current(self) -> int:
+        """How many jobs the ledger holds (their current versions), counted by the store."""
+        return int(self._query(f"SELECT count(*) FROM jobs WHERE {self._scope}current = 1", self._scope_params)[0][0])
+
     def current_outside(self, held: Container[str]) -> list[JobRecord]:
         """The current versions of the jobs whose ids are not in ``held`` (a run's jobs): read by their rows, so
         that a run of 20,000 jobs does not read (and hold) every record again to find the few others."""
