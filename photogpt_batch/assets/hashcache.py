@@ -16,7 +16,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ..io.fsclock import Clock, read_clock, settled
+from ..io.fsclock import Clock, fingerprint, read_clock, settled
 
 CACHE_FILE = "file-hashes.json"
 _CHUNK = 1024 * 1024
@@ -65,16 +65,14 @@ class HashCache:
         entries = self._loaded()
         key = str(path.resolve())
         entry = entries.get(key)
-        found = [stat.st_size, stat.st_mtime_ns, stat.st_dev, stat.st_ino, stat.st_ctime_ns]
-        # An entry is [size, mtime, sha256, device, inode, ctime]; one of an earlier release, without the last
-        # three, is read again.
-        if isinstance(entry, list) and len(entry) == 6 and [*entry[:2], *entry[3:]] == found and isinstance(
-                entry[2], str):
-            return entry[2]
+        found = list(fingerprint(stat))
+        # An entry is [sha256, *fingerprint]; one of an earlier release ([size, mtime, sha256]) is read again.
+        if isinstance(entry, list) and entry[1:] == found and isinstance(entry[0], str):
+            return entry[0]
         digest = file_sha256(path)
         self.hashed += 1
         if self._clock is not None and settled(stat.st_dev, stat.st_ctime_ns, self._clock):
-            entries[key] = [*found[:2], digest, *found[2:]]
+            entries[key] = [digest, *found]
             self._dirty = True
         else:  # changed too recently to tell a later change apart, or no clock: hashed again next time
             self._dirty = entries.pop(key, None) is not None or self._dirty

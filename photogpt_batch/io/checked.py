@@ -37,7 +37,7 @@ from pathlib import Path
 
 from ..layout import checked_path, ledger_dir
 from .durable import check_owned_dir
-from .fsclock import read_clock, settled
+from .fsclock import Fingerprint, fingerprint, read_clock, settled
 
 log = logging.getLogger(__name__)
 
@@ -54,13 +54,13 @@ _SCHEMA = """CREATE TABLE checked (
     sha256 TEXT NOT NULL
 ) WITHOUT ROWID"""
 _TROUBLE = (sqlite3.Error, OSError, OverflowError, ValueError)
-Fingerprint = tuple[int, int, int, int, int]
 
 
-def fingerprint(found: os.stat_result) -> Fingerprint:
-    """What the record keeps of a file's ``lstat``: device, inode, size, mtime and ctime (ns). Device and inode
-    numbers are unsigned 64-bit, SQLite's integers signed: the upper half is stored as its negative twin."""
-    return (_signed(found.st_dev), _signed(found.st_ino), found.st_size, found.st_mtime_ns, found.st_ctime_ns)
+def stored(found: os.stat_result) -> Fingerprint:
+    """The file's `fsclock.fingerprint` as the record stores it: device and inode numbers are unsigned 64-bit,
+    SQLite's integers signed, so their upper half is stored as its negative twin."""
+    dev, ino, size, mtime, ctime = fingerprint(found)
+    return (_signed(dev), _signed(ino), size, mtime, ctime)
 
 
 def _signed(value: int) -> int:
@@ -91,7 +91,7 @@ class CheckedFiles:
         """The paths among ``files`` (path, ``lstat``, the ledger's sha256) that `vouches` vouches for, looked up
         `LOOKUP` at a time (a rerun asks this of a page of files at once: one statement per file cost more than
         the file's own ``lstat``)."""
-        wanted = {rel: (fingerprint(found), sha256) for rel, found, sha256 in files if sha256}
+        wanted = {rel: (stored(found), sha256) for rel, found, sha256 in files if sha256}
         conn = self._db()
         if conn is None or not wanted:
             return set()
@@ -131,7 +131,7 @@ class CheckedFiles:
             self._queue(rel, found, sha256)
 
     def _queue(self, rel: str, found: os.stat_result, sha256: str) -> None:
-        self._pending.append((rel, *fingerprint(found), sha256))
+        self._pending.append((rel, *stored(found), sha256))
         if len(self._pending) >= BATCH:
             self.flush()
 

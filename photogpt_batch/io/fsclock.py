@@ -18,6 +18,14 @@ OTHER_DEVICE_MARGIN_NS = 2_000_000_000
 
 #: (device, ns): the file system a clock was read on, and its time.
 Clock = tuple[int, int]
+#: What these records keep of a file's ``stat``: device, inode, size, mtime and ctime (ns), the five numbers that
+#: change when its content or identity does (the ctime catches a change whose mtime was put back).
+Fingerprint = tuple[int, int, int, int, int]
+
+
+def fingerprint(found: os.stat_result) -> Fingerprint:
+    """A file's `Fingerprint`, from its ``stat`` (or ``lstat``)."""
+    return (found.st_dev, found.st_ino, found.st_size, found.st_mtime_ns, found.st_ctime_ns)
 
 
 def read_clock(path: str | os.PathLike[str]) -> Clock:

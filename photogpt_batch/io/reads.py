@@ -14,14 +14,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
 
-#: What is kept of a file's ``stat``: device, inode, size, mtime and ctime (ns). The ctime catches a change
-#: whose mtime was put back (see `io.checked`, which keeps the same five).
-Fingerprint = tuple[int, int, int, int, int]
-
-
-def fingerprint(found: os.stat_result) -> Fingerprint:
-    """The five numbers of a ``stat`` that change when a file's content or identity does."""
-    return (found.st_dev, found.st_ino, found.st_size, found.st_mtime_ns, found.st_ctime_ns)
+from .fsclock import Fingerprint, fingerprint
 
 
 class Reads:

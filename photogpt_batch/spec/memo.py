@@ -41,8 +41,8 @@ from pathlib import Path
 from typing import Any
 
 from ..campaign import Campaign
-from ..io.fsclock import read_clock, settled
-from ..io.reads import Reads, fingerprint
+from ..io.fsclock import fingerprint, read_clock, settled
+from ..io.reads import Reads
 from ..plugins import Registry
 from ..state_dir import state_dir
 from .memo_data import campaign_from_plain, campaign_plain
