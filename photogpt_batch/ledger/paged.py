@@ -36,13 +36,17 @@ class PagedReads(abc.ABC):
     def _select_jobs(self, where: str, params: Sequence[Any] = ()) -> list[JobRecord]:
         """Job records matching ``where``, with their videos."""
 
+    def _page_end(self) -> str:
+        """Where a page of current versions ends: the `PAGE`-th current row after the last one read (its one
+        parameter), as a scalar subquery; `iter_jobs` and `brief_pages` read the rows up to it."""
+        return (f"(SELECT max(id) FROM (SELECT id FROM jobs WHERE {self._scope}current = 1 AND id > ? ORDER BY id"
+                f" LIMIT {PAGE}) AS page)")
+
     def iter_jobs(self) -> Iterator[JobRecord]:
         """`Ledger.jobs`, one record at a time, read a page at a time: every job's current version, with its
         videos, in the order they were first recorded."""
-        # The page ends at the `PAGE`-th current row after the last one read; its jobs and their videos are then
-        # read as `jobs` reads them, in one snapshot.
-        end = (f"(SELECT max(id) FROM (SELECT id FROM jobs WHERE {self._scope}current = 1 AND id > ? ORDER BY id"
-               f" LIMIT {PAGE}) AS page)")
+        # Its jobs and their videos are read as `jobs` reads them, in one snapshot.
+        end = self._page_end()
         after = 0
         while True:
             records = self._select_jobs(f"jobs.current = 1 AND jobs.id > ? AND jobs.id <= {end}",
@@ -62,8 +66,7 @@ class PagedReads(abc.ABC):
         """`iter_briefs` a page (`PAGE` jobs) at a time, for a caller that looks up something of a whole page at
         once (a run's start, the files of a page's videos). At half the cost of `iter_jobs`'s full records: one
         joined statement per page, a third of the columns."""
-        end = (f"(SELECT max(id) FROM (SELECT id FROM jobs WHERE {self._scope}current = 1 AND id > ? ORDER BY id"
-               f" LIMIT {PAGE}) AS page)")
+        end = self._page_end()
         sql = (f"SELECT {BRIEF_COLUMNS} FROM jobs LEFT JOIN videos v ON v.job = jobs.id WHERE {self._scope}"
                f"jobs.current = 1 AND jobs.id > ? AND jobs.id <= {end} ORDER BY jobs.id, v.n")
         after = 0
@@ -101,11 +104,16 @@ class PagedReads(abc.ABC):
         known: what prices are learned from. Two columns of the jobs table, a page at a time (one statement per
         page, not a full read and then a statement per job: learning from a 100,000-job campaign on this machine
         took ``plan`` 10 s and 300 MB)."""
-        sql = (f"SELECT id, body, credits FROM jobs WHERE {self._scope}state = ? AND credits IS NOT NULL AND id > ?"
+        return self._paid_where(self._scope, self._scope_params)
+
+    def _paid_where(self, scope: str, params: Sequence[Any]) -> Iterator[tuple[dict[str, Any], float]]:
+        """`iter_paid` over the jobs that ``scope`` (a condition ending in ``AND``, with ``params``) selects: this
+        campaign's, or on the shared ledger every other campaign's (`Ledger.paid_by_other_campaigns`)."""
+        sql = (f"SELECT id, body, credits FROM jobs WHERE {scope}state = ? AND credits IS NOT NULL AND id > ?"
                f" ORDER BY id LIMIT {PAGE}")
         after = 0
         while True:
-            rows = self._query(sql, (*self._scope_params, JobState.SUCCEEDED.value, after))
+            rows = self._query(sql, (*params, JobState.SUCCEEDED.value, after))
             for _, body, credits in rows:
                 yield json.loads(body), float(credits)
             if len(rows) < PAGE:

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -37,9 +36,8 @@ from .pg_connect import connect, first_line, load_psycopg, migrate, pg_sql, roll
 from .pg_tx import PgTx
 from .records import JobRecord, LockHolder
 from .revision import PG_READ, shown
-from .rows import JOB_COLUMNS, PAGE, VIDEO_COLUMNS, job_record, video_record
+from .rows import JOB_COLUMNS, VIDEO_COLUMNS, job_record, video_record
 from .sqlite_file import FolderLock
-from .states import JobState
 from .stores import redact, scrub
 from .writer import Pending, fail_all, resolve
 
@@ -316,16 +314,7 @@ class PostgresLedger(Ledger):
         """What the other campaigns of the shared ledger paid: the succeeded versions, current or replaced, whose
         credits are known. Two columns, a page (`PAGE` rows) at a time: a shared ledger holds every campaign of a
         team, and learning prices from them must not hold them all."""
-        sql = (f"SELECT id, body, credits FROM jobs WHERE campaign <> ? AND state = ? AND credits IS NOT NULL"
-               f" AND id > ? ORDER BY id LIMIT {PAGE}")
-        after = 0
-        while True:
-            rows = self._query(sql, (self.campaign, JobState.SUCCEEDED.value, after))
-            for _, body, credits in rows:
-                yield json.loads(body), float(credits)
-            if len(rows) < PAGE:
-                return
-            after = rows[-1][0]
+        return self._paid_where("campaign <> ? AND ", (self.campaign,))
 
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with self._reading() as conn:

@@ -124,13 +124,13 @@ def test_the_other_campaigns_prices_are_read_a_page_at_a_time(tmp_path: Path, pg
                                                               monkeypatch: pytest.MonkeyPatch) -> None:
     """Learning prices from a shared ledger reads the other campaigns' paid jobs a page at a time (two columns),
     never all of them at once: a team's ledger holds every campaign it ran."""
-    from photogpt_batch.ledger import postgres
+    from photogpt_batch.ledger import paged
 
     for name in ("one", "two"):
         folder = tmp_path / name
         folder.mkdir()
         run_shared(write_campaign(folder, jobs=3, name=name), pg_url)
-    monkeypatch.setattr(postgres, "PAGE", 2)
+    monkeypatch.setattr(paged, "PAGE", 2)
     with Ledger.open_for_reading(tmp_path / "two" / "out", url=pg_url, campaign="two") as ledger:
         seen = list(ledger.paid_by_other_campaigns())
     assert len(seen) == 3 and {credits for _, credits in seen} == {6.0}
