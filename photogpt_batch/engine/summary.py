@@ -104,7 +104,7 @@ class Tally:
         self.ledger, self.campaign = ledger, campaign
         #: The ledger's revision before the pass: equal at the end, the pass saw what the ledger holds then.
         self.revision = ledger.revision()
-        self.summary_ = RunSummary(jobs=len(campaign.jobs))
+        self._summary = RunSummary(jobs=len(campaign.jobs))
         self._this_run = set(sent)
         self._total = 0.0
         self._earlier = ledger.replaced()
@@ -123,7 +123,7 @@ class Tally:
         return self.ledger.revision() == self.revision
 
     def _count_credits(self, version: JobRecord | JobBrief) -> None:
-        summary = self.summary_
+        summary = self._summary
         if version.credits is not None:
             self._total += version.credits
             summary.credits_jobs += 1
@@ -148,12 +148,12 @@ class Tally:
         if record.content_hash != job.content_hash or record.state == JobState.PLANNED:
             self._unsent.append(index)
         else:
-            self._lists.sent(self.summary_, index, job, record)
+            self._lists.sent(self._summary, index, job, record)
         self._recorded[index] = 1
 
     def summary(self) -> RunSummary:
         """The summary, once every current version was added (call it once)."""
-        ledger, campaign, summary, earlier, lists = (self.ledger, self.campaign, self.summary_, self._earlier,
+        ledger, campaign, summary, earlier, lists = (self.ledger, self.campaign, self._summary, self._earlier,
                                                      self._lists)
         for version in earlier:
             self._count_credits(version)

@@ -25,7 +25,7 @@ from ruamel.yaml.events import CollectionEndEvent, CollectionStartEvent, ScalarE
 
 from ..models import JsonPath
 from .diagnostics import Diagnostic, SpecError
-from .source import read_bytes, spec_text
+from .source import read_text
 from .text import key_text
 
 Pos = tuple[int, int]
@@ -80,11 +80,6 @@ def _plain_yaml() -> YAML:
     yaml.version = (1, 2)  # resolves scalars exactly as `_yaml` does: `16:9` text, `0o17` 15, `yes` text
     yaml.allow_duplicate_keys = False
     return yaml
-
-
-def read_text(path: Path) -> str:
-    """The file's text, or a `SpecError` saying why it is not a readable UTF-8 text file."""
-    return spec_text(path, read_bytes(path))
 
 
 def load_document(path: Path, text: str | None = None) -> CommentedMap:

@@ -41,3 +41,8 @@ def spec_text(path: Path, data: bytes) -> str:
         line = data[: exc.start].count(b"\n") + 1
         raise SpecError([Diagnostic(name, line, 1, "is not UTF-8 text; save the campaign as UTF-8")]) from None
     return text
+
+
+def read_text(path: Path) -> str:
+    """The file's text, or a `SpecError` saying why it is not a readable UTF-8 text file."""
+    return spec_text(path, read_bytes(path))
