@@ -8,11 +8,10 @@ from pathlib import Path
 
 import pytest
 from asset_helpers import png
-from engine_helpers import wait_until
+from engine_helpers import wait_for_the_clock_to_pass
 
 from photogpt_batch.assets.hashcache import HashCache
 from photogpt_batch.assets.local import size_text
-from photogpt_batch.io import fsclock
 from photogpt_batch.spec.diagnostics import SpecError
 from photogpt_batch.spec.load import load_campaign
 
@@ -91,16 +90,9 @@ def test_url_and_file_together_and_a_written_asset_url_are_errors(photos: Path) 
     assert "is not an http(s) URL" in text
 
 
-def settle(path: Path, folder: Path) -> None:
-    """Wait until the file system's clock has moved past ``path``'s ctime (within a tick of it, the cache does not
-    keep a file: a change in the same tick would not show)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    wait_until(lambda: fsclock.read_clock(folder)[1] > path.stat().st_ctime_ns, timeout=5)
-
-
 def test_the_hash_cache_reads_each_file_once(photos: Path, tmp_path: Path) -> None:
     path = photos / "photos/red.png"
-    settle(path, tmp_path / "state")
+    wait_for_the_clock_to_pass(path, clock=tmp_path / "state")
     first = HashCache(tmp_path / "state")
     digest = first.sha256(path, path.stat())
     first.save()
@@ -114,7 +106,7 @@ def test_a_file_changed_with_its_size_and_mtime_put_back_is_hashed_again(photos:
     """The cache keys on the ctime too: an image edited in place and given back its size and mtime (as a copy that
     keeps times does) is a new content, so a new job version, not the old hash."""
     path = photos / "photos/red.png"
-    settle(path, tmp_path / "state")
+    wait_for_the_clock_to_pass(path, clock=tmp_path / "state")
     cache = HashCache(tmp_path / "state")
     before = path.stat()
     digest = cache.sha256(path, before)

@@ -15,7 +15,15 @@ from typing import Any
 
 import pytest
 from cli_in_process import run_main
-from engine_helpers import check_outputs, fast_sandbox, load, posts, run_config, wait_until, write_campaign
+from engine_helpers import (
+    check_outputs,
+    fast_sandbox,
+    load,
+    posts,
+    run_config,
+    wait_for_the_clock_to_pass,
+    write_campaign,
+)
 
 import photogpt_batch.engine.download as download
 from photogpt_batch.engine.fetch import hash_file
@@ -35,7 +43,7 @@ def sandbox() -> Iterator[SandboxThread]:
 
 @pytest.fixture
 def reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The files a run's file checks read (`Downloads.file_intact` hashes through `download.hash_file`)."""
+    """The files a run's file checks read (`Downloads.intact` hashes through `download.hash_file`)."""
     seen: list[str] = []
 
     def counted(path: str | os.PathLike[str]) -> Any:
@@ -44,6 +52,13 @@ def reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
     monkeypatch.setattr(download, "hash_file", counted)
     return seen
+
+
+def run_once(tmp_path: Path, sandbox: SandboxThread) -> tuple[Path, Path]:
+    """A campaign of `JOBS` jobs of `VIDEOS` videos run to completion: its spec and its output folder."""
+    spec = write_campaign(tmp_path, jobs=JOBS, num_videos=VIDEOS)
+    assert run_campaign(load(spec), run_config(sandbox)).complete
+    return spec, tmp_path / "out"
 
 
 def rerun(spec: Path, sandbox: SandboxThread, reads: list[str], **engine: Any) -> list[str]:
@@ -58,23 +73,6 @@ def rerun(spec: Path, sandbox: SandboxThread, reads: list[str], **engine: Any) -
 
 def every_video() -> list[str]:
     return sorted(f"clip-{i}/{n}.mp4" for i in range(1, JOBS + 1) for n in range(1, VIDEOS + 1))
-
-
-def wait_for_the_clock_to_pass(path: Path) -> None:
-    """Wait until the file system's clock is past ``path``'s ctime, so that a change now gives it another ctime
-    (on a kernel whose file times are coarse, a change in the same tick would not)."""
-    probe = path.with_name(path.name + ".clock-probe")
-    probe.touch()
-    ctime = path.stat().st_ctime_ns
-
-    def later() -> bool:
-        os.utime(probe)
-        return probe.stat().st_ctime_ns > ctime
-
-    try:
-        wait_until(later, timeout=5)
-    finally:
-        probe.unlink()
 
 
 def damage_in_place(path: Path) -> None:
@@ -108,9 +106,7 @@ def test_a_rerun_with_nothing_changed_reads_no_file(tmp_path: Path, sandbox: San
 def test_a_file_changed_in_place_with_its_size_and_mtime_put_back_is_fetched_again(
         tmp_path: Path, sandbox: SandboxThread, reads: list[str], recorded_by: str) -> None:
     """The case ctime is in the fingerprint for: without it, the record would vouch for the damaged file."""
-    spec = write_campaign(tmp_path, jobs=JOBS, num_videos=VIDEOS)
-    out = tmp_path / "out"
-    assert run_campaign(load(spec), run_config(sandbox)).complete
+    spec, out = run_once(tmp_path, sandbox)
     if recorded_by == "hash":  # recorded by a rerun that hashed every file (the record was lost)
         checked_path(out).unlink()
         assert rerun(spec, sandbox, reads) == every_video()
@@ -125,9 +121,7 @@ def test_a_file_changed_in_place_with_its_size_and_mtime_put_back_is_fetched_aga
 
 def test_a_file_replaced_by_another_of_the_same_size_and_mtime_is_fetched_again(
         tmp_path: Path, sandbox: SandboxThread, reads: list[str]) -> None:
-    spec = write_campaign(tmp_path, jobs=JOBS, num_videos=VIDEOS)
-    out = tmp_path / "out"
-    assert run_campaign(load(spec), run_config(sandbox)).complete
+    spec, out = run_once(tmp_path, sandbox)
     target = out / "clip-1" / "2.mp4"
     original, before = target.read_bytes(), target.stat()
     stranger = target.with_name("stranger")
@@ -162,9 +156,7 @@ def _folder(path: Path) -> None:
                          ids=["deleted", "damaged", "other-format", "a-folder-in-its-place"])
 def test_a_record_in_trouble_is_set_aside_and_every_file_checked(
         tmp_path: Path, sandbox: SandboxThread, reads: list[str], trouble: Any) -> None:
-    spec = write_campaign(tmp_path, jobs=JOBS, num_videos=VIDEOS)
-    out = tmp_path / "out"
-    assert run_campaign(load(spec), run_config(sandbox)).complete
+    spec, out = run_once(tmp_path, sandbox)
     trouble(checked_path(out))
     target = out / "clip-3" / "2.mp4"
     original = target.read_bytes()
@@ -193,9 +185,7 @@ def _vouch_for_what_is_there(out: Path, rel: str) -> None:
 
 def test_rehash_reads_every_file_again_and_records_them_afresh(
         tmp_path: Path, sandbox: SandboxThread, reads: list[str]) -> None:
-    spec = write_campaign(tmp_path, jobs=JOBS, num_videos=VIDEOS)
-    out = tmp_path / "out"
-    assert run_campaign(load(spec), run_config(sandbox)).complete
+    spec, out = run_once(tmp_path, sandbox)
     target = out / "clip-1" / "1.mp4"
     original = target.read_bytes()
     damage_in_place(target)

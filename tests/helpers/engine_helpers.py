@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import os
 import sqlite3
 import time
 from collections.abc import Callable
@@ -107,6 +108,27 @@ def wait_until(predicate: Callable[[], Any], timeout: float = 20.0, interval: fl
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout} s")
         time.sleep(interval)
+
+
+def wait_for_the_clock_to_pass(*paths: Path, clock: Path | None = None) -> None:
+    """Wait (polling) until the file system's clock, read in the folder ``clock`` (by default the first path's),
+    is past the ctimes of ``paths``: a change from now on gives them another ctime, even on a kernel whose file
+    times are coarse (a change within the same tick would not). The records that trust a stat fingerprint keep
+    only files whose ctime is older than such a clock."""
+    folder = clock if clock is not None else paths[0].parent
+    folder.mkdir(parents=True, exist_ok=True)
+    probe = folder / ".clock-probe"
+    probe.touch()
+    newest = max(path.stat().st_ctime_ns for path in paths)
+
+    def later() -> bool:
+        os.utime(probe)
+        return probe.stat().st_ctime_ns > newest
+
+    try:
+        wait_until(later, timeout=5, interval=0.001)
+    finally:
+        probe.unlink(missing_ok=True)
 
 
 def manifest(output: Path) -> list[dict[str, Any]]:

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from asset_helpers import png
 from cli_in_process import run_main
-from engine_helpers import wait_until
+from engine_helpers import wait_for_the_clock_to_pass
 
 import photogpt_batch.spec.build as build_module
 from photogpt_batch.campaign import Campaign
@@ -63,16 +63,7 @@ def memo_files(state_home: Path) -> list[Path]:
 def settled(*paths: Path) -> None:
     """Wait until the state folder's file system clock has passed ``paths``' ctimes: a load keeps a memo only of
     files that cannot change again within the tick of their last change (polled, not slept)."""
-    state_dir().mkdir(parents=True, exist_ok=True)
-    probe = state_dir() / "clock-probe"
-    probe.touch()
-    newest = max(path.stat().st_ctime_ns for path in paths)
-
-    def later() -> bool:
-        os.utime(probe)
-        return probe.stat().st_ctime_ns > newest
-
-    wait_until(later, timeout=5, interval=0.001)
+    wait_for_the_clock_to_pass(*paths, clock=state_dir())
 
 
 def fresh_and_memo(spec: Path, **kwargs: Any) -> tuple[Campaign, Campaign]:
